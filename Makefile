@@ -1,0 +1,57 @@
+# The README's commands. Everything is installed on first use and cached outside the repo:
+#   the virtualenv under $(FAIRSHARE_CACHE)/venv/<hash of pyproject.toml>, the Go-built control plane under
+#   $(FAIRSHARE_CACHE)/bin/<component>-<version>, Go's module and build caches where Go keeps them.
+SHELL := /bin/bash
+FAIRSHARE_CACHE ?= $(HOME)/.cache/fairshare
+export FAIRSHARE_CACHE
+PYTHON ?= python3
+VENV_KEY := $(shell cat pyproject.toml | sha256sum | cut -c1-12)
+VENV ?= $(FAIRSHARE_CACHE)/venv/$(VENV_KEY)
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: up down test lint venv toolchain system-deps clean-cache
+
+## up: the embedded default: local control plane with kwok GPU nodes (and, as it grows, the operator and samples)
+up: venv system-deps toolchain
+	$(VENV)/bin/fairshare up
+
+## down: stop everything `make up` started
+down: venv
+	$(VENV)/bin/fairshare down
+
+## test: the whole suite (unit, integration on the real local control plane, e2e), as CI runs it
+test: venv system-deps toolchain
+	@set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; that is a failure here" >&2; exit 1; fi; \
+	exit $$rc
+
+## lint: ruff, mypy on the pure core, and the import contract that keeps the core free of Kubernetes code
+lint: venv
+	$(VENV)/bin/ruff check operator tests benchmarks trainer_image
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+venv: $(VENV)/.deps-installed
+	@# Re-point the editable install at this checkout (cheap), so a cached venv serves any clone.
+	@$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+
+$(VENV)/.deps-installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+## system-deps: Debian's prometheus (server and promtool), used by the metrics and dashboard tests
+system-deps:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  echo "Installing Debian's prometheus (promtool)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
+## toolchain: build (once, cached by version) etcd, kube-apiserver, controller-manager, scheduler, kubectl, kwok, helm
+toolchain: venv
+	$(VENV)/bin/fairshare toolchain
+
+clean-cache:
+	rm -rf $(FAIRSHARE_CACHE)

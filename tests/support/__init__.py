@@ -1,0 +1,1 @@
+"""Helpers shared by every test tier: bounded waits and the local-cluster fixtures' plumbing."""
