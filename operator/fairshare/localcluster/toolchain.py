@@ -16,7 +16,6 @@ import dataclasses
 import json
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -84,7 +83,12 @@ class Binaries:
     helm: Path
 
     def missing(self) -> list[Path]:
+        """Every binary not built yet."""
         return [p for p in dataclasses.astuple(self) if not Path(p).is_file()]
+
+    def missing_for_cluster(self) -> list[Path]:
+        """The binaries a running cluster needs (all but helm) that are not built yet."""
+        return [p for p in self.missing() if p != self.helm]
 
 
 def binaries() -> Binaries:
@@ -110,17 +114,26 @@ def _go_env() -> dict[str, str]:
 
 def _timed(name: str, argv: list[str], cwd: Path | None = None,
            env: dict[str, str] | None = None) -> tuple[StepReport, str]:
-    """Run one command, raising with its output on failure; return its report and stdout."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.monotonic()
+    """Run one command, raising with its output on failure; return its report and stdout.
+
+    os.wait4 gives this command's own resource usage, whose ru_maxrss is the peak of its process tree
+    (the Go compiler and linker), unlike RUSAGE_CHILDREN, which is a running maximum over every step.
+    """
     print(f"[toolchain] {name}: {' '.join(argv)}", file=sys.stderr, flush=True)
-    proc = subprocess.run(argv, cwd=cwd, env=env or _go_env(), capture_output=True, text=True)
-    elapsed = time.monotonic() - start
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.monotonic()
+        proc = subprocess.Popen(argv, cwd=cwd, env=env or _go_env(), stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        elapsed = time.monotonic() - start
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
     if proc.returncode != 0:
-        raise RuntimeError(f"{name} failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
-    peak = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    report = StepReport(name=name, seconds=round(elapsed, 1), peak_rss_mib=round(peak / 1024, 1), cached=False)
-    return report, proc.stdout
+        raise RuntimeError(f"{name} failed (exit {proc.returncode}):\n{stdout[-4000:]}\n{stderr[-8000:]}")
+    report = StepReport(name=name, seconds=round(elapsed, 1), peak_rss_mib=round(usage.ru_maxrss / 1024, 1),
+                        cached=False)
+    return report, stdout
 
 
 def staging_modules(kubernetes_go_mod: str) -> list[str]:

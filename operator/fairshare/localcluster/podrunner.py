@@ -1,0 +1,241 @@
+"""A stand-in kubelet for kwok nodes: runs pods annotated `fairshare.dev/run-locally` as real local processes.
+
+There is no container runtime here, so the pod's command runs on this machine with the pod's environment.
+Addresses that only exist inside a cluster network are rewritten to loopback: every job's rendezvous
+(PET_MASTER_ADDR/MASTER_ADDR) becomes 127.0.0.1 on a port private to that job, and each pod's metrics port
+becomes a free local port, published on the pod as the `fairshare.dev/metrics-endpoint` annotation so the
+operator scrapes the real trainer. Like a kubelet, it reports phase and exit codes on the pod's status, and
+on deletion sends SIGTERM, waits for the grace period, then removes the pod.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, config, watch
+from kubernetes.client.exceptions import ApiException
+
+from fairshare.localcluster.processes import free_port
+
+RUN_LOCALLY = "fairshare.dev/run-locally"
+METRICS_ENDPOINT = "fairshare.dev/metrics-endpoint"
+JOB_LABEL = "fairshare.dev/job"
+LOOPBACK = "127.0.0.1"
+MASTER_ADDR_VARS = ("PET_MASTER_ADDR", "MASTER_ADDR")
+MASTER_PORT_VARS = ("PET_MASTER_PORT", "MASTER_PORT")
+METRICS_PORT_VAR = "FAIRSHARE_METRICS_PORT"
+CHECKPOINT_DIR_VAR = "FAIRSHARE_CHECKPOINT_DIR"
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclasses.dataclass
+class LocalPod:
+    """One pod's local process and what was rewritten for it."""
+
+    namespace: str
+    name: str
+    process: subprocess.Popen[bytes]
+    metrics_port: int | None
+    grace_seconds: float
+    log_path: Path
+    terminating: bool = False
+
+
+def local_env(pod: dict[str, Any], job_port: int, metrics_port: int | None, workdir: Path,
+              base_env: dict[str, str]) -> dict[str, str]:
+    """The process environment for a pod: its container env with cluster-only addresses made local."""
+    container = pod["spec"]["containers"][0]
+    env = dict(base_env)
+    for var in container.get("env") or []:
+        if "value" not in var:
+            raise ValueError(f"env {var.get('name')}: only literal values run locally (valueFrom is not supported)")
+        env[var["name"]] = str(var["value"])
+    for name in MASTER_ADDR_VARS:
+        if name in env:
+            env[name] = LOOPBACK
+    for name in MASTER_PORT_VARS:
+        if name in env:
+            env[name] = str(job_port)
+    if metrics_port is not None:
+        env[METRICS_PORT_VAR] = str(metrics_port)
+    if CHECKPOINT_DIR_VAR in env:
+        # The pod's volume does not exist here; one directory per job keeps checkpoints across its pods' restarts.
+        job = pod["metadata"].get("labels", {}).get(JOB_LABEL, pod["metadata"]["name"])
+        checkpoint = workdir / "checkpoints" / pod["metadata"]["namespace"] / job
+        checkpoint.mkdir(parents=True, exist_ok=True)
+        env[CHECKPOINT_DIR_VAR] = str(checkpoint)
+    return env
+
+
+class LocalPodRunner:
+    """Watch pods cluster-wide and run those annotated run-locally; stop() ends every process it started."""
+
+    def __init__(self, kubeconfig: str, workdir: Path, extra_env: dict[str, str] | None = None) -> None:
+        self.api = client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig))
+        self.workdir = workdir
+        self.base_env = {**os.environ, **(extra_env or {})}
+        self.pods: dict[tuple[str, str], LocalPod] = {}
+        self.job_ports: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for target in (self._watch_loop, self._reap_loop):
+            thread = threading.Thread(target=target, daemon=True, name=f"podrunner-{target.__name__}")
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._lock:
+            pods = list(self.pods.values())
+        for pod in pods:
+            self._terminate(pod, grace=5.0)
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def _watch_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for event in watch.Watch().stream(self.api.list_pod_for_all_namespaces, timeout_seconds=5,
+                                                  _request_timeout=10):
+                    self._on_pod(event["type"], self.api.api_client.sanitize_for_serialization(event["object"]))
+                    if self._stop.is_set():
+                        return
+            except Exception:  # the watch is restarted: a runner that dies silently would hang every e2e test
+                log.exception("pod watch failed; restarting")
+                time.sleep(1)
+
+    def _on_pod(self, event_type: str, pod: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        if (meta.get("annotations") or {}).get(RUN_LOCALLY) != "true":
+            return
+        key = (meta["namespace"], meta["name"])
+        with self._lock:
+            running = self.pods.get(key)
+        if event_type == "DELETED":
+            if running:
+                self._terminate(running, grace=0)
+            return
+        if meta.get("deletionTimestamp"):
+            if running and not running.terminating:
+                running.terminating = True
+                threading.Thread(target=self._graceful_delete, args=(running,), daemon=True).start()
+            elif not running:
+                self._delete_now(*key)
+            return
+        if running or not pod["spec"].get("nodeName") or (pod.get("status") or {}).get("phase") in (
+                "Running", "Succeeded", "Failed"):
+            return
+        self._launch(pod)
+
+    def _launch(self, pod: dict[str, Any]) -> None:
+        meta, spec = pod["metadata"], pod["spec"]
+        key = (meta["namespace"], meta["name"])
+        job_key = (meta["namespace"], (meta.get("labels") or {}).get(JOB_LABEL, meta["name"]))
+        with self._lock:
+            job_port = self.job_ports.setdefault(job_key, free_port())
+        container = spec["containers"][0]
+        wants_metrics = any(p.get("name") == "metrics" for p in container.get("ports") or [])
+        metrics_port = free_port() if wants_metrics else None
+        log_path = self.workdir / "logs" / meta["namespace"] / f"{meta['name']}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            env = local_env(pod, job_port, metrics_port, self.workdir, self.base_env)
+            argv = list(container.get("command") or []) + list(container.get("args") or [])
+            if not argv:
+                raise ValueError("container has no command: the image's entrypoint cannot run locally")
+            with open(log_path, "ab") as out:
+                proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        cwd=self.workdir, start_new_session=True)
+        except (OSError, ValueError) as exc:
+            self._patch_status(*key, self._terminated_status(pod, 127, "StartError", str(exc)))
+            return
+        grace = float(spec.get("terminationGracePeriodSeconds", 30))
+        with self._lock:
+            self.pods[key] = LocalPod(*key, proc, metrics_port, grace, log_path)
+        if metrics_port is not None:
+            self._patch_metadata(*key, {METRICS_ENDPOINT: f"{LOOPBACK}:{metrics_port}"})
+        self._patch_status(*key, {
+            "phase": "Running", "podIP": LOOPBACK, "hostIP": LOOPBACK, "startTime": _now(),
+            "conditions": [{"type": t, "status": "True", "lastTransitionTime": _now()}
+                           for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")],
+            "containerStatuses": [{"name": container["name"], "image": container.get("image", ""), "ready": True,
+                                   "restartCount": 0, "started": True,
+                                   "state": {"running": {"startedAt": _now()}}}],
+        })
+
+    def _terminated_status(self, pod: dict[str, Any], code: int, reason: str, message: str = "") -> dict[str, Any]:
+        container = pod["spec"]["containers"][0]
+        return {"phase": "Succeeded" if code == 0 else "Failed",
+                "containerStatuses": [{"name": container["name"], "image": container.get("image", ""),
+                                       "ready": False, "restartCount": 0, "started": False,
+                                       "state": {"terminated": {"exitCode": code, "reason": reason,
+                                                                "message": message[:1000], "finishedAt": _now()}}}]}
+
+    def _reap_loop(self) -> None:
+        """Report processes that exited on their own as Succeeded or Failed, with the exit code."""
+        while not self._stop.wait(0.2):
+            with self._lock:
+                finished = [p for p in self.pods.values() if p.process.poll() is not None and not p.terminating]
+                for p in finished:
+                    del self.pods[(p.namespace, p.name)]
+            for p in finished:
+                code = int(p.process.returncode)
+                try:
+                    pod = self.api.read_namespaced_pod(p.name, p.namespace)
+                except ApiException:
+                    continue
+                status = self._terminated_status(self.api.api_client.sanitize_for_serialization(pod), code,
+                                                 "Completed" if code == 0 else "Error")
+                self._patch_status(p.namespace, p.name, status)
+
+    def _graceful_delete(self, pod: LocalPod) -> None:
+        self._terminate(pod, grace=pod.grace_seconds)
+        self._delete_now(pod.namespace, pod.name)
+
+    def _terminate(self, pod: LocalPod, grace: float) -> None:
+        """SIGTERM the pod's process group (the trainer checkpoints), SIGKILL after `grace` seconds."""
+        pod.terminating = True
+        if pod.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pod.process.pid, signal.SIGTERM)
+            try:
+                pod.process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pod.process.pid, signal.SIGKILL)
+                pod.process.wait()
+        with self._lock:
+            self.pods.pop((pod.namespace, pod.name), None)
+
+    def _delete_now(self, namespace: str, name: str) -> None:
+        with contextlib.suppress(ApiException):
+            self.api.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
+
+    def _patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        try:
+            self.api.patch_namespaced_pod_status(name, namespace, {"status": status})
+        except ApiException as exc:
+            if exc.status != 404:
+                log.warning("status patch of %s/%s failed: %s", namespace, name, exc.reason)
+
+    def _patch_metadata(self, namespace: str, name: str, annotations: dict[str, str]) -> None:
+        with contextlib.suppress(ApiException):
+            self.api.patch_namespaced_pod(name, namespace, {"metadata": {"annotations": annotations}})

@@ -1,0 +1,81 @@
+"""Every Prometheus metric the operator exports, in one place: `fairshare_` prefix, base units, bounded labels.
+
+Labels are bounded by tenant and GPU class (and a handful of fixed step/reason names), never by job name, so
+series count grows with the platform's configuration, not with its workload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# Queue waits range from seconds (free capacity) to days (a starved tenant): log-spaced buckets cover both.
+QUEUE_WAIT_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 3 * 3600, 12 * 3600, 24 * 3600, 72 * 3600)
+CYCLE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+API_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+
+
+class OperatorMetrics:
+    """The operator's metrics, registered on their own registry so tests and multiple instances never collide."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.admissions = Counter("fairshare_admissions", "Jobs admitted, by tenant and GPU class.",
+                                  ["tenant", "gpu_class"], registry=r)
+        self.preemptions = Counter("fairshare_preemptions", "Jobs preempted, by tenant, GPU class and reason.",
+                                   ["tenant", "gpu_class", "reason"], registry=r)
+        self.resizes = Counter("fairshare_resizes", "Elastic jobs resized, by tenant and direction (grow|shrink).",
+                               ["tenant", "direction"], registry=r)
+        self.completions = Counter("fairshare_job_completions", "Jobs that reached a terminal phase.",
+                                   ["tenant", "phase"], registry=r)
+        self.queue_wait = Histogram("fairshare_queue_wait_seconds", "Time from submission to admission.",
+                                    ["tenant"], buckets=QUEUE_WAIT_BUCKETS, registry=r)
+        self.pending_jobs = Gauge("fairshare_pending_jobs", "Jobs waiting for admission, by tenant.",
+                                  ["tenant"], registry=r)
+        self.running_jobs = Gauge("fairshare_running_jobs", "Admitted jobs holding GPUs, by tenant.",
+                                  ["tenant"], registry=r)
+        self.capacity_gpus = Gauge("fairshare_gpu_capacity", "Allocatable GPUs on schedulable nodes, by class.",
+                                   ["gpu_class"], registry=r)
+        self.allocated_gpus = Gauge("fairshare_gpus_allocated", "GPUs allocated, by tenant and class.",
+                                    ["tenant", "gpu_class"], registry=r)
+        self.idle_gpus = Gauge("fairshare_gpus_idle", "GPUs of a class allocated to no job.", ["gpu_class"], registry=r)
+        self.fair_share = Gauge("fairshare_fair_share_gpus", "A tenant's entitlement (fair share) of a class, in GPUs.",
+                                ["tenant", "gpu_class"], registry=r)
+        self.guaranteed = Gauge("fairshare_guaranteed_gpus", "A tenant's guaranteed GPUs of a class.",
+                                ["tenant", "gpu_class"], registry=r)
+        self.price = Gauge("fairshare_price_credits_per_gpu_hour", "Current market price of a class.",
+                           ["gpu_class"], registry=r)
+        self.spend = Counter("fairshare_spend_credits", "Credits charged to a tenant.", ["tenant"], registry=r)
+        self.budget_remaining = Gauge("fairshare_budget_remaining_credits",
+                                      "Credits a tenant has left this period (absent when it has no budget).",
+                                      ["tenant"], registry=r)
+        self.decayed_usage = Gauge("fairshare_decayed_usage_gpu_hours", "A tenant's half-life-decayed GPU usage.",
+                                   ["tenant"], registry=r)
+        self.throughput = Gauge("fairshare_throughput_samples_per_second",
+                                "Measured training throughput summed over a tenant's running jobs on a class.",
+                                ["tenant", "gpu_class"], registry=r)
+        self.cycle_duration = Histogram("fairshare_cycle_duration_seconds",
+                                        "Duration of a scheduling cycle's steps (step=total for the whole cycle).",
+                                        ["step"], buckets=CYCLE_BUCKETS, registry=r)
+        self.cycles = Counter("fairshare_cycles", "Scheduling cycles run, by trigger (event|periodic).",
+                              ["trigger"], registry=r)
+        self.last_cycle = Gauge("fairshare_last_cycle_timestamp_seconds", "Unix time the last cycle finished.",
+                                registry=r)
+        self.errors = Counter("fairshare_reconcile_errors", "Errors while applying decisions or reconciling.",
+                              ["operation"], registry=r)
+        self.api_latency = Histogram("fairshare_api_request_duration_seconds", "Kubernetes API calls made.",
+                                     ["verb", "resource"], buckets=API_BUCKETS, registry=r)
+
+    def observe_cycle_steps(self, step_seconds: Mapping[str, float]) -> None:
+        """Record one cycle's per-step durations, plus their sum as step="total"."""
+        for step, seconds in step_seconds.items():
+            self.cycle_duration.labels(step=step).observe(seconds)
+        self.cycle_duration.labels(step="total").observe(sum(step_seconds.values()))
+
+    def set_per_label(self, gauge: Gauge, values: Mapping[tuple[str, ...], float]) -> None:
+        """Replace a gauge's series with exactly `values`, so tenants or classes that vanish stop being exported."""
+        gauge.clear()
+        for labels, value in values.items():
+            gauge.labels(*labels).set(value)
