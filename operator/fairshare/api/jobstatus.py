@@ -1,0 +1,79 @@
+"""TrainingJob status: phase, conditions, allocation, queue position, measured throughput and accrued cost."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from fairshare.api.base import Condition, StatusModel
+
+
+class Phase(StrEnum):
+    """Where a job is in its life; Succeeded and Failed are terminal (never restarted, never charged again)."""
+
+    QUEUED = "Queued"
+    ADMITTED = "Admitted"
+    RUNNING = "Running"
+    PREEMPTED = "Preempted"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (Phase.SUCCEEDED, Phase.FAILED)
+
+
+class AllocationStatus(StatusModel):
+    """What the job holds now: one GPU class, a number of workers, and the price it pays."""
+
+    gpu_class: str | None = None
+    workers: int | None = Field(default=None, ge=0)
+    gpus: int | None = Field(default=None, ge=0)
+    nodes: list[str] = Field(default_factory=list)
+    price_per_gpu_hour: float | None = Field(default=None, alias="pricePerGPUHour", ge=0)
+    admitted_at: datetime | None = None
+    generation: int | None = Field(default=None, ge=0)
+
+
+class QueueStatus(StatusModel):
+    """Why a job waits and how many jobs are ahead of it."""
+
+    position: int | None = Field(default=None, ge=0)
+    reason: str | None = None
+
+
+class ThroughputSample(StatusModel):
+    """Smoothed samples/s the job reported on one class at one size; the allocator's performance model."""
+
+    gpu_class: str
+    workers: int = Field(ge=1)
+    samples_per_second: float = Field(ge=0)
+    measured_at: datetime
+
+
+class CostStatus(StatusModel):
+    """What the job has consumed so far."""
+
+    credits: float | None = Field(default=None, ge=0)
+    gpu_hours: float | None = Field(default=None, ge=0)
+    energy_kwh: float | None = Field(default=None, alias="energyKWh", ge=0)
+
+
+class TrainingJobStatus(StatusModel):
+    """Everything the operator reports about a job; written only by the operator."""
+
+    observed_generation: int | None = Field(default=None, ge=0)
+    tenant: str | None = None
+    phase: Phase | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+    allocation: AllocationStatus | None = None
+    queue: QueueStatus | None = None
+    throughput: list[ThroughputSample] = Field(default_factory=list)
+    samples_per_second: float | None = Field(default=None, ge=0)
+    cost: CostStatus | None = None
+    restarts: int | None = Field(default=None, ge=0)
+    start_time: datetime | None = None
+    completion_time: datetime | None = None
+    last_checkpoint_time: datetime | None = None

@@ -1,0 +1,1 @@
+"""Unit tests of the pure pod, Service and torchrun-env builders."""
