@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +39,34 @@ def kube_api_client(local_cluster: ClusterState):  # type: ignore[no-untyped-def
     client = config.new_client_from_config(config_file=local_cluster.kubeconfig)
     yield client
     client.close()
+
+
+class Kubectl:
+    """The real kubectl (v1.34, built with the control plane) pointed at the test cluster."""
+
+    def __init__(self, binary: Path, kubeconfig: str) -> None:
+        self.binary, self.kubeconfig = binary, kubeconfig
+
+    def __call__(self, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([str(self.binary), f"--kubeconfig={self.kubeconfig}", *args], input=stdin,
+                              capture_output=True, text=True, timeout=120)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
+        return proc
+
+
+@pytest.fixture(scope="session")
+def kubectl(local_cluster: ClusterState) -> Kubectl:
+    return Kubectl(toolchain.binaries().kubectl, local_cluster.kubeconfig)
+
+
+@pytest.fixture(scope="session")
+def installed_crds(kubectl: Kubectl) -> list[str]:
+    """The project's CRDs (crds/), applied and Established."""
+    kubectl("apply", "-f", str(REPO_ROOT / "crds"))
+    names = kubectl("get", "-f", str(REPO_ROOT / "crds"), "-o", "name").stdout.split()
+    kubectl("wait", "--for=condition=Established", "--timeout=60s", *names)
+    return names
 
 
 @pytest.fixture

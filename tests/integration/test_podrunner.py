@@ -88,7 +88,8 @@ def test_metrics_port_is_rewritten_and_published(kube_api_client: client.ApiClie
     script = ("import http.server, os\n"
               "class H(http.server.BaseHTTPRequestHandler):\n"
               "    def do_GET(self):\n"
-              "        self.send_response(200); self.end_headers(); self.wfile.write(os.environ['MASTER_ADDR'].encode())\n"
+              "        self.send_response(200); self.end_headers()\n"
+              "        self.wfile.write(os.environ['MASTER_ADDR'].encode())\n"
               "http.server.HTTPServer(('127.0.0.1', int(os.environ['FAIRSHARE_METRICS_PORT'])), H).serve_forever()\n")
     core = client.CoreV1Api(kube_api_client)
     core.create_namespaced_pod(namespace, local_pod("served", script, metrics=True, env={
