@@ -35,6 +35,7 @@ class AllocationStatus(StatusModel):
     price_per_gpu_hour: float | None = Field(default=None, alias="pricePerGPUHour", ge=0)
     admitted_at: datetime | None = None
     generation: int | None = Field(default=None, ge=0)
+    opportunistic: bool | None = None
 
 
 class QueueStatus(StatusModel):
@@ -59,6 +60,7 @@ class CostStatus(StatusModel):
     credits: float | None = Field(default=None, ge=0)
     gpu_hours: float | None = Field(default=None, ge=0)
     energy_kwh: float | None = Field(default=None, alias="energyKWh", ge=0)
+    accrued_at: datetime | None = None
 
 
 class TrainingJobStatus(StatusModel):

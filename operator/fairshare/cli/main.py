@@ -6,13 +6,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from fairshare.cli import cluster_cmd
+from fairshare.cli import cluster_cmd, operator_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fairshare", description="A fair-market GPU scheduler for Kubernetes.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     cluster_cmd.register(sub)
+    operator_cmd.register(sub)
     return parser
 
 

@@ -1,0 +1,37 @@
+"""`fairshare operator`: run the kopf operator in the foreground against $KUBECONFIG or the in-cluster account."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("operator", help="run the operator (kopf, cluster-wide) in the foreground")
+    p.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"), help="default: $KUBECONFIG, else in-cluster")
+    p.add_argument("--metrics-port", type=int, default=int(os.environ.get("FAIRSHARE_METRICS_PORT", "8080")),
+                   help="Prometheus /metrics port (0 disables)")
+    p.add_argument("--liveness-port", type=int, default=8081, help="kopf's /healthz port (0 disables)")
+    p.add_argument("--period", type=float, default=10.0, help="seconds between periodic scheduling cycles")
+    p.add_argument("--verbose", action="store_true")
+    p.set_defaults(func=cmd_operator)
+
+
+def cmd_operator(args: argparse.Namespace) -> int:
+    import kopf
+
+    if args.kubeconfig:
+        os.environ["KUBECONFIG"] = args.kubeconfig
+    os.environ["FAIRSHARE_METRICS_PORT"] = str(args.metrics_port)
+    os.environ["FAIRSHARE_CYCLE_PERIOD_SECONDS"] = str(args.period)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # kopf logs every handler success at INFO: one line per watch event, noise at cluster scale.
+    logging.getLogger("kopf.objects").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    import fairshare.handlers.operator  # noqa: F401  (registers the handlers)
+
+    liveness = f"http://0.0.0.0:{args.liveness_port}/healthz" if args.liveness_port else None
+    kopf.run(clusterwide=True, standalone=True, liveness_endpoint=liveness)
+    return 0

@@ -1,0 +1,51 @@
+"""What one cycle asks the Kubernetes layer to do: status patches, children to ensure, pods to delete, events."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class PatchStatus:
+    """Merge-patch `status` of one object; with `resource_version`, only if nobody wrote it since (else skip)."""
+
+    kind: str
+    key: str
+    status: dict[str, Any]
+    resource_version: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class EnsureChildren:
+    """Create the job's headless Service and worker pods if absent (deterministic names make this idempotent)."""
+
+    job_key: str
+    service: dict[str, Any]
+    pods: tuple[dict[str, Any], ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class DeletePods:
+    """Delete these worker pods gracefully (SIGTERM, then the pod's grace period for a checkpoint)."""
+
+    job_key: str
+    names: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordEvent:
+    """A Kubernetes Event on a TrainingJob, for `kubectl describe`."""
+
+    job_key: str
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+Action = PatchStatus | EnsureChildren | DeletePods | RecordEvent
+
+
+def action_key(action: Action) -> str:
+    """The object an action is about: once one action on it fails, the rest of its actions this cycle are skipped."""
+    return action.key if isinstance(action, PatchStatus) else action.job_key

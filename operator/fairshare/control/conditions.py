@@ -1,0 +1,37 @@
+"""KEP-1623 conditions: set one by type, keeping lastTransitionTime unless its status really changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+ADMITTED = "Admitted"
+RUNNING = "Running"
+PREEMPTED = "Preempted"
+FINISHED = "Finished"
+
+
+def rfc3339(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def set_condition(conditions: list[dict[str, Any]], type_: str, status: bool, reason: str, message: str,
+                  now: float, observed_generation: int | None = None) -> list[dict[str, Any]]:
+    """A new list with condition `type_` set; the transition time moves only when the status flips."""
+    value = "True" if status else "False"
+    out = [dict(c) for c in conditions if c.get("type") != type_]
+    previous = next((c for c in conditions if c.get("type") == type_), None)
+    since = previous["lastTransitionTime"] if previous and previous.get("status") == value else rfc3339(now)
+    condition = {"type": type_, "status": value, "reason": reason, "message": message[:32768],
+                 "lastTransitionTime": since}
+    if observed_generation is not None:
+        condition["observedGeneration"] = observed_generation
+    out.append(condition)
+    return sorted(out, key=lambda c: str(c["type"]))
+
+
+def same_conditions(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
+    """Equal ignoring transition times, so unchanged conditions cause no write."""
+    def strip(cs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        return sorted((c.get("type"), c.get("status"), c.get("reason"), c.get("message")) for c in cs)
+    return strip(a) == strip(b)

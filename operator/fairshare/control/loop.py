@@ -1,0 +1,124 @@
+"""The one scheduling loop: woken by watch events (debounced) or a timer, it plans a cycle and applies it."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+
+from fairshare.control.actions import Action
+from fairshare.control.plan import CyclePlan, plan_cycle
+from fairshare.control.snapshot import World, build_world
+from fairshare.control.store import Store
+from fairshare.core.config import PolicyConfig
+from fairshare.core.decisions import Admit, Preempt, Resize
+from fairshare.metrics import OperatorMetrics
+from fairshare.render import RenderSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopSettings:
+    """How often the loop runs: at most once per `debounce_seconds` after events, and at least every `period`."""
+
+    period_seconds: float = 10.0
+    debounce_seconds: float = 0.2
+    resync_every_cycles: int = 30  # a full LIST every this many periodic cycles, in case a watch event was lost
+
+
+class SchedulingLoop:
+    """Runs cycles one at a time on a consistent snapshot of the store; handlers only call `poke`."""
+
+    def __init__(self, store: Store, apply: Callable[[tuple[Action, ...]], object], metrics: OperatorMetrics,
+                 policy: PolicyConfig, render: RenderSettings, settings: LoopSettings,
+                 resync: Callable[[], None] | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.store, self.apply, self.metrics = store, apply, metrics
+        self.policy, self.render, self.settings = policy, render, settings
+        self.resync, self.clock = resync, clock
+        self._wake = asyncio.Event()
+        self._periodic = 0
+        self.cycles = 0
+
+    def poke(self) -> None:
+        """Something changed: run a cycle soon (bursts of events coalesce into one)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.period_seconds)
+                trigger = "event"
+                await asyncio.sleep(self.settings.debounce_seconds)
+            except TimeoutError:
+                trigger = "periodic"
+            self._wake.clear()
+            try:
+                await self.run_cycle(trigger)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # one bad cycle must not stop scheduling; the next one starts from the store again
+                self.metrics.errors.labels(operation="cycle").inc()
+                log.exception("scheduling cycle failed")
+
+    async def run_cycle(self, trigger: str) -> CyclePlan:
+        if trigger == "periodic" and self.resync is not None:
+            self._periodic += 1
+            if self._periodic % self.settings.resync_every_cycles == 0:
+                await asyncio.to_thread(self.resync)
+        now = self.clock()
+        start = time.perf_counter()
+        world = build_world(self.store, now)  # on the event loop: no handler can change the store meanwhile
+        snapshot_seconds = time.perf_counter() - start
+        plan = await asyncio.to_thread(plan_cycle, world, now, self.policy, self.render)
+        plan_seconds = time.perf_counter() - start - snapshot_seconds
+        await asyncio.to_thread(self.apply, plan.actions)
+        apply_seconds = time.perf_counter() - start - snapshot_seconds - plan_seconds
+        self.cycles += 1
+        self._record(plan, trigger, world, {"snapshot": snapshot_seconds, "apply": apply_seconds})
+        return plan
+
+    def _record(self, plan: CyclePlan, trigger: str, world: World, io_seconds: dict[str, float]) -> None:
+        m = self.metrics
+        m.cycles.labels(trigger=trigger).inc()
+        m.observe_cycle_steps({**plan.result.step_seconds, **io_seconds})
+        m.last_cycle.set(time.time())
+        m.set_per_label(m.price, {(c,): p for c, p in plan.result.prices.items()})
+        m.set_per_label(m.fair_share, {(t, c): v for t, shares in plan.result.fair_shares.items()
+                                       for c, v in shares.items()})
+        tenants = [t.name for t in world.snapshot.tenants]
+        jobs = world.snapshot.jobs
+        m.set_per_label(m.pending_jobs, {(t,): sum(1 for j in jobs if j.tenant == t and j.allocation is None)
+                                         for t in tenants})
+        m.set_per_label(m.running_jobs, {(t,): sum(1 for j in jobs if j.tenant == t and j.allocation is not None)
+                                         for t in tenants})
+        capacity: dict[str, int] = {}
+        for node, gpus in world.node_capacity.items():
+            capacity[world.node_class[node]] = capacity.get(world.node_class[node], 0) + gpus
+        allocated: dict[tuple[str, str], float] = {}
+        for j in jobs:
+            if j.allocation is not None:
+                k = (j.tenant, j.allocation.gpu_class)
+                allocated[k] = allocated.get(k, 0) + j.allocation.workers * j.gpus_per_worker
+        m.set_per_label(m.capacity_gpus, {(c,): v for c, v in capacity.items()})
+        m.set_per_label(m.allocated_gpus, allocated)
+        m.set_per_label(m.idle_gpus, {(c,): max(0.0, v - sum(a for (_, ac), a in allocated.items() if ac == c))
+                                      for c, v in capacity.items()})
+        m.set_per_label(m.guaranteed, {(t.name, c): g for t in world.snapshot.tenants for c, g in t.guaranteed.items()})
+        by_key = {j.key: j for j in jobs}
+        for d in plan.result.decisions:
+            view = world.jobs.get(d.job_key)
+            tenant = view.tenant if view and view.tenant else "unknown"
+            if isinstance(d, Admit):
+                m.admissions.labels(tenant=tenant, gpu_class=d.gpu_class).inc()
+                m.queue_wait.labels(tenant=tenant).observe(max(0.0, self.clock() - by_key[d.job_key].submitted_at))
+            elif isinstance(d, Preempt):
+                job = by_key.get(d.job_key)
+                gpu_class = job.allocation.gpu_class if job and job.allocation else ""
+                m.preemptions.labels(tenant=tenant, gpu_class=gpu_class, reason="policy").inc()
+            elif isinstance(d, Resize):
+                job = by_key.get(d.job_key)
+                grow = job is not None and job.allocation is not None and d.workers > job.allocation.workers
+                m.resizes.labels(tenant=tenant, direction="grow" if grow else "shrink").inc()

@@ -1,0 +1,297 @@
+"""One scheduling cycle as a pure function: the World in, the core's result and the actions to apply out.
+
+Steps, in order: (1) report jobs that cannot be scheduled, (2) lifecycle transitions read from pods,
+(3) the core's decisions on what is left, (4) cost accrual, (5) GPUClass and Tenant status. Actions on one
+object are applied in order, and stop at its first failure: an admission whose conditional status write loses
+a race creates no pods.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fairshare.api import Phase
+from fairshare.control import conditions as cond
+from fairshare.control.actions import Action, DeletePods, EnsureChildren, PatchStatus, RecordEvent
+from fairshare.control.lifecycle import observe
+from fairshare.control.snapshot import JobView, World
+from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS
+from fairshare.core import types as core
+from fairshare.core.allocator import schedule
+from fairshare.core.config import PolicyConfig
+from fairshare.core.decisions import Admit, CycleResult, Preempt, Resize, Wait
+from fairshare.render import RenderSettings, WorkerAllocation, build_headless_service, build_worker_pods
+
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+ACCRUAL_MIN_SECONDS = 30.0  # charge at most this often per job, to bound status writes
+
+Scheduler = Callable[[core.Snapshot, float, PolicyConfig], CycleResult]
+
+
+@dataclasses.dataclass(frozen=True)
+class CyclePlan:
+    """What a cycle decided (the core's result) and what the Kubernetes layer must do about it."""
+
+    result: CycleResult
+    actions: tuple[Action, ...]
+    transitioned: frozenset[str]
+
+
+def _default_scheduler(snapshot: core.Snapshot, now: float, config: PolicyConfig) -> CycleResult:
+    return schedule(snapshot, now, config)
+
+
+def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderSettings,
+               scheduler: Scheduler = _default_scheduler) -> CyclePlan:
+    actions: list[Action] = []
+    for view in world.jobs.values():
+        actions += unschedulable_status(view, now)
+
+    transitioned: dict[str, bool] = {}
+    for key, view in sorted(world.jobs.items()):
+        transition = observe(view, now)
+        if transition is not None:
+            actions += transition.actions
+            transitioned[key] = transition.releases_gpus
+    snapshot = without_jobs(world.snapshot, transitioned)
+
+    result = scheduler(snapshot, now, config)
+    for decision in result.decisions:
+        view = world.jobs[decision.job_key]
+        if isinstance(decision, Admit):
+            actions += admit_actions(view, decision, world, now, settings)
+        elif isinstance(decision, Resize):
+            actions += resize_actions(view, decision, world, now, settings)
+        elif isinstance(decision, Preempt):
+            actions += preempt_actions(view, decision, now)
+        elif isinstance(decision, Wait):
+            actions += wait_actions(view, decision, now)
+
+    decided = {d.job_key for d in result.decisions} | set(transitioned)
+    actions += accrual_actions(world, result.charges, now, skip=decided)
+    actions += gpu_class_status_actions(world, snapshot, result)
+    actions += tenant_status_actions(world, snapshot, result)
+    return CyclePlan(result, tuple(actions), frozenset(transitioned))
+
+
+def without_jobs(snapshot: core.Snapshot, transitioned: Mapping[str, bool]) -> core.Snapshot:
+    """Drop jobs whose lifecycle moved this cycle; their GPUs stay held until their pods are gone."""
+    if not transitioned:
+        return snapshot
+    held: dict[str, int] = {}
+    for job in snapshot.jobs:
+        if job.key in transitioned and job.allocation is not None:
+            for node in job.allocation.nodes:
+                held[node] = held.get(node, 0) + job.gpus_per_worker
+    nodes = tuple(dataclasses.replace(n, gpus=max(0, n.gpus - held.get(n.name, 0))) for n in snapshot.nodes)
+    jobs = tuple(j for j in snapshot.jobs if j.key not in transitioned)
+    return dataclasses.replace(snapshot, jobs=jobs, nodes=nodes)
+
+
+def _status(view: JobView) -> dict[str, Any]:
+    return dict(view.body.get("status") or {})
+
+
+def _rv(view: JobView) -> str | None:
+    return view.body["metadata"].get("resourceVersion")
+
+
+def unschedulable_status(view: JobView, now: float) -> list[Action]:
+    """An invalid spec fails the job with the field named; a namespace with no Tenant keeps it queued, explained."""
+    status = _status(view)
+    if view.error is not None:
+        if status.get("phase") in (Phase.FAILED.value, Phase.SUCCEEDED.value):
+            return []
+        message = f"invalid spec: {view.error}"
+        return [PatchStatus(TRAINING_JOBS, view.key, {
+            "phase": Phase.FAILED.value, "completionTime": cond.rfc3339(now),
+            "conditions": cond.set_condition(status.get("conditions") or [], cond.FINISHED, True, "InvalidSpec",
+                                             message, now)}),
+            RecordEvent(view.key, "Warning", "InvalidSpec", message)]
+    if view.tenant is None and view.tenant_problem and status.get("phase") in (None, Phase.QUEUED.value):
+        conditions = cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False, "NoTenant",
+                                        view.tenant_problem, now)
+        if status.get("phase") == Phase.QUEUED.value and cond.same_conditions(conditions, status.get("conditions")
+                                                                                   or []):
+            return []
+        return [PatchStatus(TRAINING_JOBS, view.key, {"phase": Phase.QUEUED.value, "conditions": conditions,
+                                                      "queue": {"reason": view.tenant_problem}})]
+    return []
+
+
+def _children(view: JobView, world: World, gpu_class: str, nodes: tuple[str, ...], generation: int,
+              settings: RenderSettings) -> EnsureChildren:
+    """Service and pods for an allocation; each pod is pinned to the node the core chose (the scheduler still
+    checks the fit and binds it)."""
+    assert view.model is not None and view.tenant is not None
+    selector = dict(world.gpu_classes[gpu_class].spec.node_selector)
+    allocation = WorkerAllocation(view.tenant, gpu_class, selector, len(nodes), generation)
+    pods = build_worker_pods(view.model, allocation, settings)
+    for pod, node in zip(pods, nodes, strict=True):
+        pod["spec"]["nodeSelector"] = {**pod["spec"].get("nodeSelector", {}), HOSTNAME_LABEL: node}
+    return EnsureChildren(view.key, build_headless_service(view.model, settings), tuple(pods))
+
+
+def _allocation_status(gpu_class: str, nodes: tuple[str, ...], gpus_per_worker: int, price: float,
+                       generation: int, opportunistic: bool, now: float) -> dict[str, Any]:
+    return {"gpuClass": gpu_class, "workers": len(nodes), "gpus": len(nodes) * gpus_per_worker, "nodes": list(nodes),
+            "pricePerGPUHour": round(price, 6), "admittedAt": cond.rfc3339(now), "generation": generation,
+            "opportunistic": opportunistic}
+
+
+def admit_actions(view: JobView, decision: Admit, world: World, now: float, settings: RenderSettings) -> list[Action]:
+    assert view.model is not None
+    generation = view.generation + 1
+    status = _status(view)
+    how = "on idle capacity (preemptible, floor price)" if decision.opportunistic else "within its tenant's share"
+    message = (f"admitted {decision.workers} x {view.model.spec.gpus_per_worker} {decision.gpu_class} GPUs "
+               f"{how} at {decision.price_per_gpu_hour:.3f} credits/GPU-hour")
+    conditions = cond.set_condition(status.get("conditions") or [], cond.ADMITTED, True, "Admitted", message, now)
+    conditions = cond.set_condition(conditions, cond.PREEMPTED, False, "Admitted", message, now)
+    patch = {"phase": Phase.ADMITTED.value, "tenant": view.tenant, "queue": None, "conditions": conditions,
+             "allocation": _allocation_status(decision.gpu_class, decision.nodes, view.model.spec.gpus_per_worker,
+                                              decision.price_per_gpu_hour, generation, decision.opportunistic, now),
+             "cost": {**(status.get("cost") or {}), "accruedAt": cond.rfc3339(now)}}
+    return [PatchStatus(TRAINING_JOBS, view.key, patch, _rv(view)),
+            _children(view, world, decision.gpu_class, decision.nodes, generation, settings),
+            RecordEvent(view.key, "Normal", "Admitted", message)]
+
+
+def resize_actions(view: JobView, decision: Resize, world: World, now: float,
+                   settings: RenderSettings) -> list[Action]:
+    """Elastic resize restarts the gang at the new size from its checkpoint (new generation, new pods)."""
+    assert view.model is not None and view.model.status is not None and view.model.status.allocation is not None
+    old = view.model.status.allocation
+    gpu_class = old.gpu_class or ""
+    generation = view.generation + 1
+    message = (f"resized from {old.workers} to {decision.workers} workers on {gpu_class}"
+               f"{': ' + decision.reason if decision.reason else ''}")
+    status = _status(view)
+    patch = {"phase": Phase.ADMITTED.value,
+             "allocation": _allocation_status(gpu_class, decision.nodes, view.model.spec.gpus_per_worker,
+                                              decision.price_per_gpu_hour, generation, bool(old.opportunistic), now),
+             "conditions": cond.set_condition(status.get("conditions") or [], cond.RUNNING, False, "Resizing",
+                                              message, now)}
+    old_pods = tuple(p["metadata"]["name"] for p in view.pods)
+    actions: list[Action] = [PatchStatus(TRAINING_JOBS, view.key, patch, _rv(view))]
+    if old_pods:
+        actions.append(DeletePods(view.key, old_pods))
+    actions += [_children(view, world, gpu_class, decision.nodes, generation, settings),
+                RecordEvent(view.key, "Normal", "Resized", message)]
+    return actions
+
+
+def preempt_actions(view: JobView, decision: Preempt, now: float) -> list[Action]:
+    status = _status(view)
+    conditions = cond.set_condition(status.get("conditions") or [], cond.PREEMPTED, True, "Preempted",
+                                    decision.reason, now)
+    conditions = cond.set_condition(conditions, cond.ADMITTED, False, "Preempted", decision.reason, now)
+    conditions = cond.set_condition(conditions, cond.RUNNING, False, "Preempted", decision.reason, now)
+    actions: list[Action] = [PatchStatus(TRAINING_JOBS, view.key, {"phase": Phase.PREEMPTED.value,
+                                                                   "conditions": conditions}, _rv(view))]
+    names = tuple(p["metadata"]["name"] for p in view.pods)
+    if names:
+        actions.append(DeletePods(view.key, names))
+    actions.append(RecordEvent(view.key, "Warning", "Preempted", decision.reason))
+    return actions
+
+
+def wait_actions(view: JobView, decision: Wait, now: float) -> list[Action]:
+    """Write the queue position and reason only when they change, so a steady queue costs no API writes."""
+    status = _status(view)
+    queue = {"position": decision.position, "reason": decision.reason}
+    conditions = cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False, "Waiting",
+                                    decision.reason, now)
+    unchanged = (status.get("phase") == Phase.QUEUED.value and status.get("queue") == queue
+                 and status.get("tenant") == view.tenant)
+    if unchanged and cond.same_conditions(conditions, status.get("conditions") or []):
+        return []
+    return [PatchStatus(TRAINING_JOBS, view.key, {"phase": Phase.QUEUED.value, "tenant": view.tenant, "queue": queue,
+                                                  "conditions": conditions})]
+
+
+def accrual_actions(world: World, charges: Mapping[str, float], now: float, skip: set[str]) -> list[Action]:
+    """Charge each running job price x GPUs x hours since it was last charged; `accruedAt` makes it idempotent."""
+    actions: list[Action] = []
+    for key, price in sorted(charges.items()):
+        view = world.jobs.get(key)
+        if key in skip or view is None or view.model is None or view.model.status is None:
+            continue
+        alloc = view.model.status.allocation
+        cost = view.model.status.cost
+        since = (cost.accrued_at if cost and cost.accrued_at else alloc.admitted_at if alloc else None)
+        if alloc is None or since is None or now - since.timestamp() < ACCRUAL_MIN_SECONDS:
+            continue
+        hours = (now - since.timestamp()) / 3600.0
+        gpus = alloc.gpus or 0
+        power = world.gpu_classes[alloc.gpu_class].spec.power_watts if alloc.gpu_class in world.gpu_classes else 0.0
+        actions.append(PatchStatus(TRAINING_JOBS, key, {"cost": {
+            "credits": round((cost.credits if cost and cost.credits else 0.0) + price * gpus * hours, 6),
+            "gpuHours": round((cost.gpu_hours if cost and cost.gpu_hours else 0.0) + gpus * hours, 6),
+            "energyKWh": round((cost.energy_kwh if cost and cost.energy_kwh else 0.0) + gpus * power * hours / 1000,
+                               6),
+            "accruedAt": cond.rfc3339(now)}}, view.body["metadata"].get("resourceVersion")))
+    return actions
+
+
+def _held(snapshot: core.Snapshot, result: CycleResult) -> dict[tuple[str, str], int]:
+    """(tenant, class) -> GPUs held after this cycle's decisions."""
+    by_key = {j.key: j for j in snapshot.jobs}
+    held: dict[tuple[str, str], int] = {}
+    for job in snapshot.jobs:
+        if job.allocation is not None and not isinstance(result.for_job(job.key), Preempt | Resize):
+            k = (job.tenant, job.allocation.gpu_class)
+            held[k] = held.get(k, 0) + job.allocation.workers * job.gpus_per_worker
+    for d in result.decisions:
+        if isinstance(d, Admit | Resize):
+            job = by_key[d.job_key]
+            gpu_class = d.gpu_class if isinstance(d, Admit) else (job.allocation.gpu_class if job.allocation else "")
+            k = (job.tenant, gpu_class)
+            held[k] = held.get(k, 0) + d.workers * job.gpus_per_worker
+    return held
+
+
+def merge_patch_map(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON merge patch turning map `current` into `desired`: removed keys become null."""
+    return {**{k: None for k in current if k not in desired}, **desired}
+
+
+def gpu_class_status_actions(world: World, snapshot: core.Snapshot, result: CycleResult) -> list[Action]:
+    held = _held(snapshot, result)
+    actions: list[Action] = []
+    for name, gpu_class in sorted(world.gpu_classes.items()):
+        capacity = sum(c for node, c in world.node_capacity.items() if world.node_class[node] == name)
+        allocated = sum(v for (_, c), v in held.items() if c == name)
+        desired = {"capacity": capacity, "allocated": allocated, "idle": max(0, capacity - allocated),
+                   "currentPricePerGPUHour": round(result.prices.get(name, gpu_class.spec.price_per_gpu_hour), 6)}
+        current = gpu_class.status.model_dump(by_alias=True, exclude_none=True) if gpu_class.status else {}
+        if any(current.get(k) != v for k, v in desired.items()):
+            actions.append(PatchStatus(GPU_CLASSES, name, desired))
+    return actions
+
+
+def tenant_status_actions(world: World, snapshot: core.Snapshot, result: CycleResult) -> list[Action]:
+    held = _held(snapshot, result)
+    spend: dict[str, float] = {}
+    for view in world.jobs.values():
+        cost = view.model.status.cost if view.model and view.model.status else None
+        if view.tenant and cost and cost.credits:
+            spend[view.tenant] = spend.get(view.tenant, 0.0) + cost.credits
+    actions: list[Action] = []
+    for name, tenant in sorted(world.tenants.items()):
+        allocated = {c: v for (t, c), v in sorted(held.items()) if t == name and v}
+        shares = {c: round(v, 3) for c, v in sorted((result.fair_shares.get(name) or {}).items())}
+        desired: dict[str, Any] = {"allocated": allocated, "allocatedGPUs": sum(allocated.values()),
+                                   "fairShare": shares, "spendThisPeriod": round(spend.get(name, 0.0), 6)}
+        if tenant.spec.budget:
+            desired["creditsLeft"] = round(tenant.spec.budget.credits_per_period - spend.get(name, 0.0), 6)
+        current = tenant.status.model_dump(by_alias=True, exclude_none=True) if tenant.status else {}
+        if any(current.get(k) != v for k, v in desired.items()):
+            actions.append(PatchStatus(TENANTS, name, {
+                **desired,
+                # A merge patch merges maps: a class that dropped out must be sent as null to disappear.
+                "allocated": merge_patch_map(current.get("allocated") or {}, allocated),
+                "fairShare": merge_patch_map(current.get("fairShare") or {}, shares)}))
+    return actions

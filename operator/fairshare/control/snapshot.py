@@ -1,0 +1,226 @@
+"""Translate the store's raw objects into the core's Snapshot, keeping the parsed models the plan needs."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from fairshare.api import GPUClass as GPUClassCR
+from fairshare.api import Phase, SpecError, parse_gpu_class, parse_tenant, parse_training_job
+from fairshare.api import Tenant as TenantCR
+from fairshare.api import TrainingJob as TrainingJobCR
+from fairshare.api.constants import LABEL_GENERATION, LABEL_JOB, LABEL_RANK
+from fairshare.control.store import GPU_CLASSES, NODES, PODS, TENANTS, TRAINING_JOBS, Body, Store, object_key
+from fairshare.core import types as core
+
+GPU_RESOURCE = "nvidia.com/gpu"
+ACTIVE_POD_PHASES = ("Pending", "Running", "Unknown")
+
+
+@dataclasses.dataclass(frozen=True)
+class JobView:
+    """One TrainingJob as the operator sees it: its body, its parsed model (or why not), tenant and pods."""
+
+    key: str
+    body: Body
+    model: TrainingJobCR | None
+    error: SpecError | None
+    tenant: str | None
+    tenant_problem: str | None
+    pods: tuple[Body, ...]
+
+    @property
+    def phase(self) -> Phase | None:
+        return self.model.status.phase if self.model and self.model.status else None
+
+    @property
+    def generation(self) -> int:
+        """Generation of the current allocation (0 before the first admission)."""
+        status = self.model.status if self.model else None
+        return (status.allocation.generation or 0) if status and status.allocation else 0
+
+    def current_pods(self) -> list[Body]:
+        """Worker pods of the current allocation generation, by rank."""
+        gen = str(self.generation)
+        pods = [p for p in self.pods if (p["metadata"].get("labels") or {}).get(LABEL_GENERATION) == gen]
+        return sorted(pods, key=lambda p: int((p["metadata"].get("labels") or {}).get(LABEL_RANK, 0)))
+
+
+@dataclasses.dataclass(frozen=True)
+class World:
+    """Everything one cycle works from: the core's snapshot and the parsed objects behind it."""
+
+    snapshot: core.Snapshot
+    jobs: Mapping[str, JobView]
+    gpu_classes: Mapping[str, GPUClassCR]
+    tenants: Mapping[str, TenantCR]
+    node_class: Mapping[str, str]  # node name -> GPU class
+    node_capacity: Mapping[str, int]  # node name -> allocatable GPUs (before subtracting foreign pods)
+    namespace_tenant: Mapping[str, str]
+    problems: Mapping[str, str]  # object key -> why it was left out (bad GPUClass or Tenant)
+
+
+def _timestamp(value: datetime | None, default: float) -> float:
+    return value.timestamp() if value else default
+
+
+def _gpus_requested(pod: Mapping[str, Any]) -> int:
+    total = 0
+    for container in pod.get("spec", {}).get("containers") or []:
+        resources = container.get("resources") or {}
+        raw = (resources.get("limits") or {}).get(GPU_RESOURCE) or (resources.get("requests") or {}).get(GPU_RESOURCE)
+        total += int(raw or 0)
+    return total
+
+
+def _node_ready(node: Mapping[str, Any]) -> bool:
+    conditions = node.get("status", {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def namespace_owners(tenants: Mapping[str, TenantCR]) -> tuple[dict[str, str], dict[str, str]]:
+    """namespace -> tenant, and namespace -> problem for namespaces that two Tenants claim (then neither gets it)."""
+    claims: dict[str, list[str]] = {}
+    for name, tenant in sorted(tenants.items()):
+        for ns in tenant.spec.namespaces:
+            claims.setdefault(ns, []).append(name)
+    owners = {ns: names[0] for ns, names in claims.items() if len(names) == 1}
+    conflicts = {ns: f"namespace {ns} is claimed by Tenants {', '.join(names)}; an admin must keep it in one only"
+                 for ns, names in claims.items() if len(names) > 1}
+    return owners, conflicts
+
+
+def build_world(store: Store, now: float) -> World:
+    """Parse every object and build the core snapshot; objects that fail to parse are reported, not dropped."""
+    problems: dict[str, str] = {}
+    gpu_classes: dict[str, GPUClassCR] = {}
+    for body in store.all(GPU_CLASSES):
+        try:
+            gpu_classes[body["metadata"]["name"]] = parse_gpu_class(body)
+        except SpecError as err:
+            problems[f"gpuclass/{object_key(body)}"] = str(err)
+    tenants: dict[str, TenantCR] = {}
+    for body in store.all(TENANTS):
+        try:
+            tenants[body["metadata"]["name"]] = parse_tenant(body)
+        except SpecError as err:
+            problems[f"tenant/{object_key(body)}"] = str(err)
+    ns_tenant, ns_conflicts = namespace_owners(tenants)
+
+    pods_by_job: dict[str, list[Body]] = {}
+    for pod in store.all(PODS):
+        job = (pod["metadata"].get("labels") or {}).get(LABEL_JOB)
+        if job:
+            pods_by_job.setdefault(f"{pod['metadata']['namespace']}/{job}", []).append(pod)
+
+    views: dict[str, JobView] = {}
+    for body in store.all(TRAINING_JOBS):
+        key = object_key(body)
+        ns = body["metadata"]["namespace"]
+        model, error = None, None
+        try:
+            model = parse_training_job(body)
+        except SpecError as err:
+            error = err
+        tenant = ns_tenant.get(ns)
+        problem = None if tenant else ns_conflicts.get(ns, f"namespace {ns} belongs to no Tenant; an admin must "
+                                                           f"add it to a Tenant's spec.namespaces")
+        views[key] = JobView(key, body, model, error, tenant, problem, tuple(pods_by_job.get(key, ())))
+
+    node_class, node_capacity, nodes = _nodes(store, gpu_classes)
+    jobs = tuple(j for v in sorted(views.values(), key=lambda v: v.key) if (j := core_job(v, now)) is not None)
+    running_keys = {j.key for j in jobs if j.phase is core.JobPhase.RUNNING}
+    foreign = _foreign_gpus(store, running_keys)
+    core_nodes = tuple(dataclasses.replace(n, gpus=max(0, n.gpus - foreign.get(n.name, 0))) for n in nodes)
+
+    snapshot = core.Snapshot(
+        classes=tuple(core.GPUClass(name, c.spec.price_per_gpu_hour, c.spec.power_watts, c.spec.relative_speed or 1.0)
+                      for name, c in sorted(gpu_classes.items())),
+        nodes=core_nodes,
+        tenants=tuple(core_tenant(t) for _, t in sorted(tenants.items())),
+        jobs=jobs,
+        throughputs=tuple(t for v in sorted(views.values(), key=lambda v: v.key) for t in core_throughputs(v)),
+    )
+    return World(snapshot, views, gpu_classes, tenants, node_class, node_capacity, ns_tenant, problems)
+
+
+def _nodes(store: Store, gpu_classes: Mapping[str, GPUClassCR]) -> tuple[dict[str, str], dict[str, int],
+                                                                          list[core.Node]]:
+    node_class: dict[str, str] = {}
+    capacity: dict[str, int] = {}
+    nodes: list[core.Node] = []
+    for body in sorted(store.all(NODES), key=lambda b: b["metadata"]["name"]):
+        labels = body["metadata"].get("labels") or {}
+        gpu_class = next((name for name, c in sorted(gpu_classes.items()) if _matches(c.spec.node_selector, labels)),
+                         None)
+        gpus = int((body.get("status", {}).get("allocatable") or {}).get(GPU_RESOURCE, 0) or 0)
+        if gpu_class is None or gpus == 0:
+            continue
+        name = body["metadata"]["name"]
+        node_class[name], capacity[name] = gpu_class, gpus
+        schedulable = _node_ready(body) and not body.get("spec", {}).get("unschedulable", False)
+        nodes.append(core.Node(name, gpu_class, gpus, schedulable))
+    return node_class, capacity, nodes
+
+
+def _foreign_gpus(store: Store, running_job_keys: set[str]) -> dict[str, int]:
+    """GPUs held on each node by active pods the core does not account for (other workloads, draining jobs)."""
+    held: dict[str, int] = {}
+    for pod in store.all(PODS):
+        node = pod.get("spec", {}).get("nodeName")
+        if not node or pod.get("status", {}).get("phase", "Pending") not in ACTIVE_POD_PHASES:
+            continue
+        job = (pod["metadata"].get("labels") or {}).get(LABEL_JOB)
+        if job and f"{pod['metadata']['namespace']}/{job}" in running_job_keys:
+            continue
+        held[node] = held.get(node, 0) + _gpus_requested(pod)
+    return held
+
+
+def core_tenant(tenant: TenantCR) -> core.Tenant:
+    status = tenant.status
+    return core.Tenant(
+        name=tenant.metadata.name,
+        weight=tenant.spec.weight,
+        guaranteed=dict(tenant.spec.guaranteed),
+        borrowing_limit=dict(tenant.spec.borrowing_limit) if tenant.spec.borrowing_limit is not None else None,
+        budget_per_period=tenant.spec.budget.credits_per_period if tenant.spec.budget else None,
+        spent_this_period=(status.spend_this_period or 0.0) if status else 0.0,
+        decayed_usage_gpu_hours=(status.decayed_usage_gpu_hours or 0.0) if status else 0.0,
+    )
+
+
+def core_job(view: JobView, now: float) -> core.Job | None:
+    """The job as the core sees it; None when it cannot be scheduled (invalid, no tenant, draining, terminal)."""
+    if view.model is None or view.tenant is None:
+        return None
+    spec, status = view.model.spec, view.model.status
+    phase = status.phase if status else None
+    submitted = _timestamp(view.model.metadata.creation_timestamp, now)
+    base = dict(key=view.key, tenant=view.tenant, min_workers=spec.workers.min, max_workers=spec.workers.max,
+                gpus_per_worker=spec.gpus_per_worker, gpu_classes=tuple(spec.gpu_classes), priority=spec.priority,
+                preemptible=spec.preemptible, max_price_per_gpu_hour=spec.max_price_per_gpu_hour,
+                submitted_at=submitted)
+    if phase in (Phase.ADMITTED, Phase.RUNNING) and status and status.allocation and status.allocation.gpu_class:
+        alloc = status.allocation
+        allocation = core.Allocation(
+            gpu_class=alloc.gpu_class, workers=alloc.workers or len(alloc.nodes), nodes=tuple(alloc.nodes),
+            started_at=_timestamp(alloc.admitted_at, now),
+            last_checkpoint_at=_timestamp(status.last_checkpoint_time, 0.0) if status.last_checkpoint_time else None,
+            opportunistic=bool(alloc.opportunistic))
+        return core.Job(**base, phase=core.JobPhase.RUNNING, allocation=allocation)
+    if phase in (None, Phase.QUEUED):
+        return core.Job(**base, phase=core.JobPhase.PENDING)
+    return None  # Preempted (pods draining) or terminal: the lifecycle step moves it on
+
+
+def core_throughputs(view: JobView) -> list[core.Throughput]:
+    status = view.model.status if view.model else None
+    return [core.Throughput(view.key, s.gpu_class, s.workers, s.samples_per_second)
+            for s in (status.throughput if status else [])]

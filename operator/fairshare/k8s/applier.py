@@ -1,0 +1,129 @@
+"""Apply a cycle's actions in order; actions on one object stop at its first failure (a lost race skips the rest)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from fairshare.api.constants import GROUP, PLURAL_GPU_CLASSES, PLURAL_TENANTS, PLURAL_TRAINING_JOBS, VERSION
+from fairshare.control.actions import Action, DeletePods, EnsureChildren, PatchStatus, RecordEvent, action_key
+from fairshare.control.conditions import rfc3339
+from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS, Store
+from fairshare.metrics import OperatorMetrics
+
+log = logging.getLogger(__name__)
+
+PLURALS = {TRAINING_JOBS: PLURAL_TRAINING_JOBS, TENANTS: PLURAL_TENANTS, GPU_CLASSES: PLURAL_GPU_CLASSES}
+
+
+@dataclasses.dataclass
+class ApplySummary:
+    """How a batch of actions went: applied, skipped after an earlier failure on the same object, conflicts."""
+
+    applied: int = 0
+    skipped: int = 0
+    conflicts: int = 0
+    errors: int = 0
+
+
+class Applier:
+    """Executes actions with the Kubernetes client and records each patched object in the store at once."""
+
+    def __init__(self, api: client.ApiClient, store: Store, metrics: OperatorMetrics) -> None:
+        self.core = client.CoreV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
+        self.store = store
+        self.metrics = metrics
+
+    def apply(self, actions: Iterable[Action]) -> ApplySummary:
+        summary = ApplySummary()
+        failed: set[str] = set()
+        for action in actions:
+            key = action_key(action)
+            if key in failed:
+                summary.skipped += 1
+                continue
+            try:
+                self._apply(action)
+                summary.applied += 1
+            except ApiException as exc:
+                failed.add(key)
+                if exc.status == 409:
+                    summary.conflicts += 1  # someone wrote the object since the snapshot: the next cycle decides
+                    log.info("conflict on %s %s; retrying next cycle", type(action).__name__, key)
+                elif exc.status == 404:
+                    summary.skipped += 1
+                else:
+                    summary.errors += 1
+                    self.metrics.errors.labels(operation=type(action).__name__).inc()
+                    log.warning("%s on %s failed: %s %s", type(action).__name__, key, exc.status, exc.reason)
+        return summary
+
+    def _timed(self, verb: str, resource: str, call: Any, *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            self.metrics.api_latency.labels(verb=verb, resource=resource).observe(time.perf_counter() - start)
+
+    def _apply(self, action: Action) -> None:
+        if isinstance(action, PatchStatus):
+            self._patch_status(action)
+        elif isinstance(action, EnsureChildren):
+            self._ensure_children(action)
+        elif isinstance(action, DeletePods):
+            namespace = action.job_key.split("/", 1)[0]
+            for name in action.names:
+                try:
+                    self._timed("delete", "pods", self.core.delete_namespaced_pod, name, namespace)
+                except ApiException as exc:
+                    if exc.status != 404:
+                        raise
+        elif isinstance(action, RecordEvent):
+            self._record_event(action)
+
+    def _patch_status(self, action: PatchStatus) -> None:
+        body: dict[str, Any] = {"status": action.status}
+        if action.resource_version:
+            body["metadata"] = {"resourceVersion": action.resource_version}  # makes the write conditional
+        plural = PLURALS[action.kind]
+        if action.kind == TRAINING_JOBS:
+            namespace, name = action.key.split("/", 1)
+            updated = self._timed("patch", plural, self.custom.patch_namespaced_custom_object_status,
+                                  GROUP, VERSION, namespace, plural, name, body)
+        else:
+            updated = self._timed("patch", plural, self.custom.patch_cluster_custom_object_status,
+                                  GROUP, VERSION, plural, action.key, body)
+        self.store.put(action.kind, updated)
+
+    def _ensure_children(self, action: EnsureChildren) -> None:
+        namespace = action.job_key.split("/", 1)[0]
+        for create, resource, body in ([(self.core.create_namespaced_service, "services", action.service)]
+                                       + [(self.core.create_namespaced_pod, "pods", pod) for pod in action.pods]):
+            try:
+                self._timed("create", resource, create, namespace, body)
+            except ApiException as exc:
+                if exc.status != 409:  # already there: creation is create-if-absent by deterministic name
+                    raise
+
+    def _record_event(self, action: RecordEvent) -> None:
+        job = self.store.get(TRAINING_JOBS, action.job_key)
+        if job is None:
+            return
+        namespace, name = action.job_key.split("/", 1)
+        now = rfc3339(time.time())
+        event = {
+            "metadata": {"generateName": f"{name}.", "namespace": namespace},
+            "involvedObject": {"apiVersion": f"{GROUP}/{VERSION}", "kind": "TrainingJob", "name": name,
+                               "namespace": namespace, "uid": job["metadata"].get("uid"),
+                               "resourceVersion": job["metadata"].get("resourceVersion")},
+            "reason": action.reason, "message": action.message[:1024], "type": action.type,
+            "source": {"component": "fairshare-operator"}, "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+        }
+        self._timed("create", "events", self.core.create_namespaced_event, namespace, event)
