@@ -9,8 +9,12 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_for(probe: Callable[[], T | None], *, timeout: float, what: str, interval: float = 0.25) -> T:
-    """Call probe until it returns a truthy value (returned); fail after timeout naming `what` and the last value."""
+def wait_for(probe: Callable[[], T | None], *, timeout: float, what: str | Callable[[], str],
+             interval: float = 0.25) -> T:
+    """Call probe until it returns a truthy value (returned); fail after timeout naming `what` and the last value.
+
+    `what` may be a callable, evaluated only on failure, to describe the state the test was waiting on.
+    """
     deadline = time.monotonic() + timeout
     last: object = None
     while True:
@@ -18,5 +22,6 @@ def wait_for(probe: Callable[[], T | None], *, timeout: float, what: str, interv
         if last:
             return last  # type: ignore[return-value]
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last seen: {last!r}")
+            described = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {described}; last seen: {last!r}")
         time.sleep(interval)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fairshare.api import Phase
+from fairshare.api.constants import LABEL_RANK
 from fairshare.control import conditions as cond
 from fairshare.control.actions import Action, DeletePods, PatchStatus, RecordEvent
 from fairshare.control.snapshot import JobView
@@ -61,7 +62,8 @@ def _finish(view: JobView, now: float, phase: Phase, reason: str, message: str) 
 def rule_succeeded(view: JobView, now: float) -> Transition | None:
     """A job succeeds when its rank-0 worker exits 0 (torchrun's rank 0 ends last and speaks for the world)."""
     pods = view.current_pods()
-    if pods and _pod_phase(pods[0]) == "Succeeded":
+    rank0 = [p for p in pods if (p["metadata"].get("labels") or {}).get(LABEL_RANK) == "0"]
+    if rank0 and _pod_phase(rank0[0]) == "Succeeded":
         return _finish(view, now, Phase.SUCCEEDED, "Succeeded", f"rank 0 of {len(pods)} workers exited 0")
     return None
 
@@ -84,10 +86,11 @@ def rule_worker_failed(view: JobView, now: float) -> Transition | None:
              "conditions": cond.set_condition(
                  cond.set_condition(status.get("conditions") or [], cond.RUNNING, False, "Restarting", message, now),
                  cond.ADMITTED, False, "Restarting", message, now)}
-    live = tuple(p["metadata"]["name"] for p in view.pods if _pod_phase(p) in ("Pending", "Running"))
+    # Every pod goes, the failed ones too: the new gang reuses their names (and, from generation 0, their labels).
+    pods = tuple(p["metadata"]["name"] for p in view.pods)
     actions: list[Action] = [PatchStatus(TRAINING_JOBS, view.key, patch, view.body["metadata"].get("resourceVersion"))]
-    if live:
-        actions.append(DeletePods(view.key, live))
+    if pods:
+        actions.append(DeletePods(view.key, pods))
     actions.append(RecordEvent(view.key, "Warning", "Restarting", message))
     return Transition(tuple(actions), releases_gpus=True)
 

@@ -29,6 +29,11 @@ class LoopSettings:
     resync_every_cycles: int = 30  # a full LIST every this many periodic cycles, in case a watch event was lost
 
 
+def failed(summary: object) -> bool:
+    """True when an apply reported a conflict or error (an apply that reports nothing succeeded)."""
+    return bool(getattr(summary, "conflicts", 0) or getattr(summary, "errors", 0))
+
+
 class SchedulingLoop:
     """Runs cycles one at a time on a consistent snapshot of the store; handlers only call `poke`."""
 
@@ -74,7 +79,14 @@ class SchedulingLoop:
         snapshot_seconds = time.perf_counter() - start
         plan = await asyncio.to_thread(plan_cycle, world, now, self.policy, self.render)
         plan_seconds = time.perf_counter() - start - snapshot_seconds
-        await asyncio.to_thread(self.apply, plan.actions)
+        released = await asyncio.to_thread(self.apply, plan.releases)
+        if failed(released):
+            # Grants may count on GPUs a failed release still holds: leave them to the next cycle's fresh plan.
+            self.metrics.errors.labels(operation="grants-deferred").inc()
+            log.info("a release failed this cycle; deferring %d grant actions", len(plan.grants))
+        else:
+            await asyncio.to_thread(self.apply, plan.grants)
+        await asyncio.to_thread(self.apply, plan.bookkeeping)
         apply_seconds = time.perf_counter() - start - snapshot_seconds - plan_seconds
         self.cycles += 1
         self._record(plan, trigger, world, {"snapshot": snapshot_seconds, "apply": apply_seconds})

@@ -1,9 +1,9 @@
 """One scheduling cycle as a pure function: the World in, the core's result and the actions to apply out.
 
 Steps, in order: (1) report jobs that cannot be scheduled, (2) lifecycle transitions read from pods,
-(3) the core's decisions on what is left, (4) cost accrual, (5) GPUClass and Tenant status. Actions on one
-object are applied in order, and stop at its first failure: an admission whose conditional status write loses
-a race creates no pods.
+(3) the core's decisions on what is left, (4) cost accrual and children that went missing, (5) GPUClass and
+Tenant status. Actions on one object are applied in order, and stop at its first failure: an admission whose
+conditional status write loses a race creates no pods.
 """
 
 from __future__ import annotations
@@ -32,11 +32,24 @@ Scheduler = Callable[[core.Snapshot, float, PolicyConfig], CycleResult]
 
 @dataclasses.dataclass(frozen=True)
 class CyclePlan:
-    """What a cycle decided (the core's result) and what the Kubernetes layer must do about it."""
+    """What a cycle decided (the core's result) and what the Kubernetes layer must do about it, in three groups.
+
+    - releases: lifecycle transitions, preemptions and shrinks: everything that frees GPUs;
+    - grants: admissions, grows and re-created children, which may count on those GPUs, so they are applied
+      only if every release succeeded (a lost race on a preemption must not leave its beneficiary admitted
+      onto GPUs the victim still holds);
+    - bookkeeping: queue positions, failures of invalid jobs, cost, GPUClass and Tenant status.
+    """
 
     result: CycleResult
-    actions: tuple[Action, ...]
+    releases: tuple[Action, ...]
+    grants: tuple[Action, ...]
+    bookkeeping: tuple[Action, ...]
     transitioned: frozenset[str]
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        return self.releases + self.grants + self.bookkeeping
 
 
 def _default_scheduler(snapshot: core.Snapshot, now: float, config: PolicyConfig) -> CycleResult:
@@ -45,48 +58,55 @@ def _default_scheduler(snapshot: core.Snapshot, now: float, config: PolicyConfig
 
 def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderSettings,
                scheduler: Scheduler = _default_scheduler) -> CyclePlan:
-    actions: list[Action] = []
+    releases: list[Action] = []
+    grants: list[Action] = []
+    bookkeeping: list[Action] = []
     for view in world.jobs.values():
-        actions += unschedulable_status(view, now)
+        bookkeeping += unschedulable_status(view, now)
 
     transitioned: dict[str, bool] = {}
     for key, view in sorted(world.jobs.items()):
         transition = observe(view, now)
         if transition is not None:
-            actions += transition.actions
+            releases += transition.actions
             transitioned[key] = transition.releases_gpus
     snapshot = without_jobs(world.snapshot, transitioned)
 
     result = scheduler(snapshot, now, config)
+    running = {j.key: j.allocation.workers for j in snapshot.jobs if j.allocation is not None}
     for decision in result.decisions:
         view = world.jobs[decision.job_key]
         if isinstance(decision, Admit):
-            actions += admit_actions(view, decision, world, now, settings)
+            grants += admit_actions(view, decision, world, now, settings)
         elif isinstance(decision, Resize):
-            actions += resize_actions(view, decision, world, now, settings)
+            grows = decision.workers > running.get(decision.job_key, decision.workers)
+            (grants if grows else releases).extend(resize_actions(view, decision, world, now, settings))
         elif isinstance(decision, Preempt):
-            actions += preempt_actions(view, decision, now)
+            releases += preempt_actions(view, decision, now)
         elif isinstance(decision, Wait):
-            actions += wait_actions(view, decision, now)
+            bookkeeping += wait_actions(view, decision, now)
 
     decided = {d.job_key for d in result.decisions} | set(transitioned)
-    actions += accrual_actions(world, result.charges, now, skip=decided)
-    actions += gpu_class_status_actions(world, snapshot, result)
-    actions += tenant_status_actions(world, snapshot, result)
-    return CyclePlan(result, tuple(actions), frozenset(transitioned))
+    grants += missing_children_actions(world, decided, settings)
+    bookkeeping += accrual_actions(world, result.charges, now, skip=decided)
+    bookkeeping += gpu_class_status_actions(world, snapshot, result)
+    bookkeeping += tenant_status_actions(world, snapshot, result)
+    return CyclePlan(result, tuple(releases), tuple(grants), tuple(bookkeeping), frozenset(transitioned))
 
 
 def without_jobs(snapshot: core.Snapshot, transitioned: Mapping[str, bool]) -> core.Snapshot:
-    """Drop jobs whose lifecycle moved this cycle; their GPUs stay held until their pods are gone."""
-    if not transitioned:
+    """Drop jobs that release their GPUs this cycle (their GPUs stay held until their pods are gone); a job that
+    keeps its GPUs (Admitted -> Running) stays, or its tenant would look as if it held nothing."""
+    leaving = {key for key, releases in transitioned.items() if releases}
+    if not leaving:
         return snapshot
     held: dict[str, int] = {}
     for job in snapshot.jobs:
-        if job.key in transitioned and job.allocation is not None:
+        if job.key in leaving and job.allocation is not None:
             for node in job.allocation.nodes:
                 held[node] = held.get(node, 0) + job.gpus_per_worker
     nodes = tuple(dataclasses.replace(n, gpus=max(0, n.gpus - held.get(n.name, 0))) for n in snapshot.nodes)
-    jobs = tuple(j for j in snapshot.jobs if j.key not in transitioned)
+    jobs = tuple(j for j in snapshot.jobs if j.key not in leaving)
     return dataclasses.replace(snapshot, jobs=jobs, nodes=nodes)
 
 
@@ -157,6 +177,21 @@ def admit_actions(view: JobView, decision: Admit, world: World, now: float, sett
     return [PatchStatus(TRAINING_JOBS, view.key, patch, _rv(view)),
             _children(view, world, decision.gpu_class, decision.nodes, generation, settings),
             RecordEvent(view.key, "Normal", "Admitted", message)]
+
+
+def missing_children_actions(world: World, skip: set[str], settings: RenderSettings) -> list[Action]:
+    """An Admitted job short of pods gets its children ensured again once no older pod holds their names (after a
+    resize the old pods terminate first; or the operator stopped between the status write and the creation)."""
+    actions: list[Action] = []
+    for key, view in sorted(world.jobs.items()):
+        alloc = view.model.status.allocation if view.model and view.model.status else None
+        current = view.current_pods()
+        if (key in skip or view.phase is not Phase.ADMITTED or view.tenant is None or alloc is None
+                or alloc.gpu_class not in world.gpu_classes or len(current) != len(view.pods)
+                or len(current) >= len(alloc.nodes)):
+            continue
+        actions.append(_children(view, world, alloc.gpu_class or "", tuple(alloc.nodes), view.generation, settings))
+    return actions
 
 
 def resize_actions(view: JobView, decision: Resize, world: World, now: float,

@@ -75,6 +75,11 @@ def _gpus_requested(pod: Mapping[str, Any]) -> int:
     return total
 
 
+def tracked_pod(pod: Mapping[str, Any]) -> bool:
+    """Pods the operator keeps: its own workers, and any other pod holding GPUs (their GPUs are not free)."""
+    return bool((pod.get("metadata", {}).get("labels") or {}).get(LABEL_JOB)) or _gpus_requested(pod) > 0
+
+
 def _node_ready(node: Mapping[str, Any]) -> bool:
     conditions = node.get("status", {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
@@ -210,12 +215,14 @@ def core_job(view: JobView, now: float) -> core.Job | None:
     if phase in (Phase.ADMITTED, Phase.RUNNING) and status and status.allocation and status.allocation.gpu_class:
         alloc = status.allocation
         allocation = core.Allocation(
-            gpu_class=alloc.gpu_class, workers=alloc.workers or len(alloc.nodes), nodes=tuple(alloc.nodes),
+            # nodes (one per worker) is what the pods were pinned to; a workers count that disagrees is ignored
+            # rather than raising, which would stop every cycle over one malformed status.
+            gpu_class=alloc.gpu_class, workers=len(alloc.nodes), nodes=tuple(alloc.nodes),
             started_at=_timestamp(alloc.admitted_at, now),
             last_checkpoint_at=_timestamp(status.last_checkpoint_time, 0.0) if status.last_checkpoint_time else None,
             opportunistic=bool(alloc.opportunistic))
         return core.Job(**base, phase=core.JobPhase.RUNNING, allocation=allocation)
-    if phase in (None, Phase.QUEUED):
+    if phase in (None, Phase.QUEUED) and not view.pods:  # pods of a restarted gang still going: names are taken
         return core.Job(**base, phase=core.JobPhase.PENDING)
     return None  # Preempted (pods draining) or terminal: the lifecycle step moves it on
 

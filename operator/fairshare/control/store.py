@@ -42,8 +42,8 @@ class Store:
         """Store a body unless a newer one is already held; True when the store changed."""
         key = object_key(body)
         held = self.objects[kind].get(key)
-        if held is not None and _resource_version(held) > _resource_version(body) > 0:
-            return False
+        if held is not None and _resource_version(held) >= _resource_version(body) > 0:
+            return False  # older, or the watch echo of a write whose response is already held
         self.objects[kind][key] = copy.deepcopy(dict(body))
         return True
 

@@ -11,8 +11,9 @@ from typing import Any
 import kopf
 from prometheus_client import start_http_server
 
-from fairshare.api.constants import GROUP, LABEL_JOB, PLURAL_GPU_CLASSES, PLURAL_TENANTS, PLURAL_TRAINING_JOBS, VERSION
+from fairshare.api.constants import GROUP, PLURAL_GPU_CLASSES, PLURAL_TENANTS, PLURAL_TRAINING_JOBS, VERSION
 from fairshare.control.loop import LoopSettings, SchedulingLoop
+from fairshare.control.snapshot import tracked_pod
 from fairshare.control.store import GPU_CLASSES, KINDS, NODES, PODS, TENANTS, TRAINING_JOBS, Store, object_key
 from fairshare.core.config import PolicyConfig
 from fairshare.k8s.applier import Applier
@@ -128,6 +129,8 @@ def node_event(event: dict[str, Any], **_: Any) -> None:
     _observe(NODES, event)
 
 
-@kopf.on.event("", "v1", "pods", labels={LABEL_JOB: kopf.PRESENT})
+@kopf.on.event("", "v1", "pods")
 def pod_event(event: dict[str, Any], **_: Any) -> None:
-    _observe(PODS, event)
+    # Every pod is watched, because other workloads' GPU pods occupy GPUs too; only those are stored.
+    if tracked_pod(event.get("object") or {}) or event.get("type") == "DELETED":
+        _observe(PODS, event)

@@ -40,10 +40,14 @@ class Applier:
         self.custom = client.CustomObjectsApi(api)
         self.store = store
         self.metrics = metrics
+        self._own_writes: dict[str, tuple[str, str]] = {}
 
     def apply(self, actions: Iterable[Action]) -> ApplySummary:
         summary = ApplySummary()
         failed: set[str] = set()
+        # Our own earlier write in this batch is not a conflicting one: a later action planned from the same
+        # snapshot carries the old resourceVersion, so it is moved on to the version our write produced.
+        self._own_writes: dict[str, tuple[str, str]] = {}
         for action in actions:
             key = action_key(action)
             if key in failed:
@@ -53,6 +57,9 @@ class Applier:
                 self._apply(action)
                 summary.applied += 1
             except ApiException as exc:
+                if isinstance(action, RecordEvent):  # best effort: a lost Event must not hold back scheduling
+                    log.info("event %s on %s not recorded: %s", action.reason, key, exc.reason)
+                    continue
                 failed.add(key)
                 if exc.status == 409:
                     summary.conflicts += 1  # someone wrote the object since the snapshot: the next cycle decides
@@ -90,8 +97,12 @@ class Applier:
 
     def _patch_status(self, action: PatchStatus) -> None:
         body: dict[str, Any] = {"status": action.status}
-        if action.resource_version:
-            body["metadata"] = {"resourceVersion": action.resource_version}  # makes the write conditional
+        expected = action.resource_version
+        own = self._own_writes.get(action.key)
+        if expected and own and own[0] == expected:
+            expected = own[1]
+        if expected:
+            body["metadata"] = {"resourceVersion": expected}  # makes the write conditional
         plural = PLURALS[action.kind]
         if action.kind == TRAINING_JOBS:
             namespace, name = action.key.split("/", 1)
@@ -100,6 +111,11 @@ class Applier:
         else:
             updated = self._timed("patch", plural, self.custom.patch_cluster_custom_object_status,
                                   GROUP, VERSION, plural, action.key, body)
+        before = (self.store.get(action.kind, action.key) or {}).get("metadata", {}).get("resourceVersion")
+        if action.resource_version:
+            before = action.resource_version
+        if before:
+            self._own_writes[action.key] = (before, updated["metadata"]["resourceVersion"])
         self.store.put(action.kind, updated)
 
     def _ensure_children(self, action: EnsureChildren) -> None:

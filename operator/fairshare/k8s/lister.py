@@ -6,7 +6,8 @@ from typing import Any
 
 from kubernetes import client
 
-from fairshare.api.constants import GROUP, LABEL_JOB, PLURAL_GPU_CLASSES, PLURAL_TENANTS, PLURAL_TRAINING_JOBS, VERSION
+from fairshare.api.constants import GROUP, PLURAL_GPU_CLASSES, PLURAL_TENANTS, PLURAL_TRAINING_JOBS, VERSION
+from fairshare.control.snapshot import tracked_pod
 from fairshare.control.store import GPU_CLASSES, NODES, PODS, TENANTS, TRAINING_JOBS
 
 
@@ -29,6 +30,6 @@ def list_all(api: client.ApiClient) -> dict[str, list[dict[str, Any]]]:
     }
     return {
         NODES: plain(core.list_node().items, "Node", "v1"),
-        PODS: plain(core.list_pod_for_all_namespaces(label_selector=LABEL_JOB).items, "Pod", "v1"),
+        PODS: [p for p in plain(core.list_pod_for_all_namespaces().items, "Pod", "v1") if tracked_pod(p)],
         **custom_items,
     }

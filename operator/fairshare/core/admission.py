@@ -1,0 +1,339 @@
+"""Steps 4-6: admit whole gangs, within guarantees (reclaiming), then within fair shares, then onto idle capacity."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable
+
+from fairshare.core import explain
+from fairshare.core.decisions import Admit, Preempt, Resize
+from fairshare.core.index import Cause, ClassState, Cycle, PendingJob, RunState, TenantState
+from fairshare.core.preemption import (
+    Plan,
+    borrows_beyond_guarantee,
+    keeps_own_guarantee,
+    outranked_by,
+    ran_long_enough,
+    reclaim,
+    victims,
+)
+from fairshare.core.throughput import normalized_speeds
+
+_EPS = 1e-9
+
+
+def ranked_options(cycle: Cycle, p: PendingJob) -> tuple[ClassState, ...]:
+    """A job's classes, best first: the most normalised throughput per credit at this cycle's prices, then by name."""
+    if p.curves is None and p.options in cycle.ranked:
+        return cycle.ranked[p.options]
+    by_name = {c.name: c.gpu_class for c in p.options}
+    speeds = normalized_speeds(p.curves, [c.gpu_class for c in p.options], p.workers, by_name)
+    order = sorted(zip(p.options, speeds, strict=True), key=lambda cv: (-cv[1] / cv[0].price, cv[0].name))
+    ranked = tuple(c for c, _ in order)
+    if p.curves is None:
+        cycle.ranked[p.options] = ranked
+    return ranked
+
+
+def choice_order(cycle: Cycle, p: PendingJob) -> tuple[ClassState, ...]:
+    """Where a tenant places a job: first the classes its equilibrium share still covers, then the rest; each
+    group by throughput per credit. Rounding thus follows the market's allocation where it can."""
+    base = ranked_options(cycle, p)
+    if len(base) < 2:
+        return base
+    ts = p.tenant
+    covered = tuple(c for c in base if ts.entitled.get(c.name, 0.0) - ts.used.get(c.name, 0) + 0.5 >= p.need)
+    if not covered or len(covered) == len(base):
+        return base
+    return covered + tuple(c for c in base if c not in covered)
+
+
+def bid_covers(p: PendingJob, price: float) -> bool:
+    """A job with a bid runs only where the price per GPU-hour is at most its bid."""
+    bid = p.job.max_price_per_gpu_hour
+    return bid is None or bid + _EPS >= price
+
+
+def within_limit(ts: TenantState, cs: ClassState, gpus: int) -> bool:
+    """A tenant never holds more of a class than its guarantee plus its borrowing limit."""
+    return ts.used.get(cs.name, 0) + gpus <= ts.tenant.limit(cs.name)
+
+
+def within_guarantee(ts: TenantState, cs: ClassState, gpus: int) -> bool:
+    """Work that keeps a tenant within its guarantee of a class is always entitled to run there."""
+    return ts.used.get(cs.name, 0) + gpus <= ts.tenant.guarantee(cs.name)
+
+
+def within_share(ts: TenantState, cs: ClassState, gpus: int) -> bool:
+    """A tenant admits work while that brings its spend per hour nearer its entitlement (rounding to whole gangs),
+    and always within its guarantee."""
+    return gpus * cs.price <= 2.0 * (ts.budget - ts.spend) + _EPS or within_guarantee(ts, cs, gpus)
+
+
+def can_ever_fit(cs: ClassState, p: PendingJob) -> bool:
+    """A gang fits a class at all only if one node holds a worker and the class holds the whole gang."""
+    return p.gpw <= cs.pool.max_node_gpus and p.need <= cs.capacity
+
+
+def admit(cycle: Cycle, p: PendingJob, cs: ClassState, price: float, opportunistic: bool) -> None:
+    """Place the gang best-fit and record the admission (the caller checked that it fits)."""
+    nodes = cs.pool.place(p.workers, p.gpw)
+    assert nodes is not None
+    cycle.changes += 1
+    ts = p.tenant
+    ts.used[cs.name] = ts.used.get(cs.name, 0) + p.need
+    if not opportunistic:
+        ts.spend += p.need * price
+    p.admitted = Admit(p.job.key, cs.name, p.workers, tuple(cs.pool.names[i] for i in nodes), price, opportunistic)
+
+
+def _charge(run: RunState) -> None:
+    """Keep the tenant's spend in step with what the job still holds after a reclaim."""
+    run.tenant.spend -= (run.charged - (0 if run.opportunistic else run.gpus)) * run.cls.price
+    run.charged = 0 if run.opportunistic else run.gpus
+
+
+Why = Callable[[RunState, PendingJob, ClassState, int], str]
+
+
+def commit(plan: Plan, p: PendingJob, cs: ClassState, why: Why) -> None:
+    """Turn a reclaim plan into Preempt and Resize decisions, with reasons."""
+    held: dict[str, int] = {}
+    for run in [*plan.preempted, *plan.shrunk]:
+        held.setdefault(run.tenant.name, run.tenant.used.get(cs.name, 0))
+    removed: dict[str, int] = {}
+    for run in [*plan.preempted, *plan.shrunk]:
+        before = run.job.allocation.workers if run.job.allocation else 0
+        removed[run.tenant.name] = removed.get(run.tenant.name, 0) + (before - len(run.nodes)) * run.gpw
+    for run in plan.preempted:
+        run.resized = None
+        run.preempted = Preempt(run.job.key, why(run, p, cs, held[run.tenant.name] + removed[run.tenant.name]))
+        _charge(run)
+    for run in plan.shrunk:
+        before = run.job.allocation.workers if run.job.allocation else 0
+        held_before = held[run.tenant.name] + removed[run.tenant.name]
+        reason = explain.shrink(before, len(run.nodes), why(run, p, cs, held_before))
+        price = run.cls.floor if run.opportunistic else run.cls.price
+        run.resized = Resize(run.job.key, len(run.nodes), tuple(cs.pool.names[i] for i in run.nodes), price, reason)
+        _charge(run)
+
+
+def round_robin(cycle: Cycle, tenants: Iterable[TenantState], key: Callable[[TenantState], float],
+                attempt: Callable[[PendingJob], bool], prepare: Callable[[TenantState], bool] | None = None) -> None:
+    """Fair interleaving: the tenant with the lowest key admits its next admissible job, then is re-ranked.
+
+    Each job is tried at most once per step; a job that cannot be admitted is skipped, not blocking its queue.
+    `prepare` runs when a tenant's turn starts (False skips the rest of its queue): while it scans, only its
+    own admission changes its state, and that ends its turn.
+    """
+    heap = []
+    for ts in tenants:
+        ts.cursor = 0
+        heap.append((key(ts), ts.name, ts))
+    heapq.heapify(heap)
+    while heap:
+        _, name, ts = heapq.heappop(heap)
+        queue = ts.queue
+        if prepare is not None and not prepare(ts):
+            continue
+        while ts.cursor < len(queue):
+            p = queue[ts.cursor]
+            ts.cursor += 1
+            if p.admitted is None and attempt(p):
+                heapq.heappush(heap, (key(ts), name, ts))
+                break
+
+
+def guarantee_use(ts: TenantState) -> float:
+    """Order for the guarantee step: the tenant using the smallest fraction of its guarantees goes first."""
+    guaranteed = sum(ts.tenant.guaranteed.values())
+    return sum(ts.used.get(c, 0) for c in ts.tenant.guaranteed) / guaranteed if guaranteed else 0.0
+
+
+def admit_within_guarantees(cycle: Cycle) -> None:
+    """Step 4: work that fits a tenant's guarantee runs, reclaiming from tenants beyond theirs if it must."""
+    failed: dict[tuple[str, int], int] = {}  # (class, gpus per worker) -> smallest gang that could not be made room for
+    turn = {"room": 0}
+
+    def prepare(ts: TenantState) -> bool:
+        turn["room"] = guarantee_room(ts)
+        return turn["room"] > 0 and not ts.tenant.budget_exhausted
+
+    def attempt(p: PendingJob) -> bool:
+        if p.need > turn["room"]:
+            return False
+        ts = p.tenant
+        eligible = [cs for cs in choice_order(cycle, p)
+                    if within_guarantee(ts, cs, p.need) and bid_covers(p, cs.price) and can_ever_fit(cs, p)]
+        for cs in eligible:
+            if cs.pool.fits(p.workers, p.gpw):
+                admit(cycle, p, cs, cs.price, opportunistic=False)
+                return True
+        for cs in eligible:
+            if failed.get((cs.name, p.gpw), 1 << 30) <= p.workers:
+                continue
+            plan = reclaim(cs, p.workers, p.gpw, victims(cs),
+                           lambda run, gpus: run.tenant is not ts and borrows_beyond_guarantee(run, gpus))
+            if plan is None:
+                failed[(cs.name, p.gpw)] = p.workers
+                continue
+            commit(plan, p, cs, explain.guarantee_reclaim)
+            for key in [k for k in failed if k[0] == cs.name]:
+                del failed[key]
+            admit(cycle, p, cs, cs.price, opportunistic=False)
+            return True
+        if eligible:
+            p.note(Cause.CAPACITY, eligible[0])
+        return False
+
+    tenants = [ts for ts in cycle.tenants.values() if ts.known and ts.tenant.guaranteed and ts.queue]
+    round_robin(cycle, tenants, guarantee_use, attempt, prepare)
+
+
+def guarantee_room(ts: TenantState) -> int:
+    """The most GPUs one job could take within the tenant's guarantee of any single class."""
+    return max((g - ts.used.get(c, 0) for c, g in ts.tenant.guaranteed.items()), default=0)
+
+
+def admit_within_shares(cycle: Cycle) -> None:
+    """Step 5: tenants, least served first, admit work their entitlement pays for, on their best class that has room."""
+    now, min_run = cycle.now, cycle.config.min_run_seconds
+    # Jobs on idle capacity that may yield now, per class, and an upper bound on the GPUs they could free.
+    yielders = {cs.name: [r for r in victims(cs) if r.opportunistic and ran_long_enough(r, now, min_run)]
+                for cs in cycle.classes.values()}
+    yield_gpus = {name: sum(r.gpus for r in runs) for name, runs in yielders.items()}
+    failed: dict[tuple[str, int, str, int], int] = {}
+    cheapest = {options: min((c.price for c in options), default=0.0) for options in {p.options for p in cycle.pending}}
+    turn = {"headroom": 0.0, "room": 0}
+    hopeless_at: dict[tuple[tuple[ClassState, ...], int, int], tuple[tuple[int, int], bool]] = {}
+
+    def prepare(ts: TenantState) -> bool:
+        turn["headroom"] = 2.0 * (ts.budget - ts.spend) + _EPS
+        turn["room"] = guarantee_room(ts)
+        return True
+
+    def hopeless(p: PendingJob) -> bool:
+        """No class has room for the gang, free or by a yield not already known to fail (a failure with every
+        yielder allowed is a failure for anyone): skip the per-class checks."""
+        key = (p.options, p.workers, p.gpw)
+        stamp = (cycle.changes, len(failed))
+        seen = hopeless_at.get(key)
+        if seen is not None and seen[0] == stamp:
+            return seen[1]
+        verdict = not any(cs.pool.fits(p.workers, p.gpw) or (
+            cs.pool.total_free + yield_gpus[cs.name] >= p.need
+            and failed.get((cs.name, p.gpw, "", 0), 1 << 30) > p.workers) for cs in p.options)
+        hopeless_at[key] = (stamp, verdict)
+        return verdict
+
+    def try_yield(p: PendingJob, cs: ClassState) -> bool:
+        runs = yielders[cs.name]
+        # Whether a job may yield depends on the preemptor only through its tenant's own jobs, so a failure
+        # is remembered per class and worker size for every tenant with no job of its own among them.
+        shared = all(r.tenant is not p.tenant for r in runs)
+        memo = (cs.name, p.gpw, "" if shared else p.tenant.name, 0 if shared else p.job.priority)
+        if cs.pool.total_free + yield_gpus[cs.name] < p.need or failed.get(memo, 1 << 30) <= p.workers:
+            return False
+        plan = reclaim(cs, p.workers, p.gpw, runs,
+                       lambda run, gpus: outranked_by(run, p) and keeps_own_guarantee(run, gpus))
+        if plan is None:
+            failed[memo] = p.workers
+            return False
+        commit(plan, p, cs, explain.share_yield)
+        for key in [k for k in failed if k[0] == cs.name]:
+            del failed[key]
+        runs[:] = [r for r in runs if r.preempted is None]
+        yield_gpus[cs.name] = sum(r.gpus for r in runs)
+        admit(cycle, p, cs, cs.price, opportunistic=False)
+        return True
+
+    def attempt(p: PendingJob) -> bool:
+        ts = p.tenant
+        if not p.options:
+            p.note(Cause.NO_CLASS, None)
+            return False
+        if not ts.known:
+            p.note(Cause.NO_TENANT, None)
+            return False
+        if ts.tenant.budget_exhausted:
+            p.note(Cause.BUDGET, ranked_options(cycle, p)[0])
+            return False
+        if not p.job.preemptible:
+            p.note(Cause.NONPREEMPTIBLE, ranked_options(cycle, p)[0])
+            return False
+        # The common cases when queues are long, decided without looking at each class (a bid is worth
+        # reporting, so jobs with one take the long way).
+        if p.job.max_price_per_gpu_hour is None:
+            if p.need * cheapest[p.options] > turn["headroom"] and p.need > turn["room"]:
+                p.note(Cause.SHARE, None)
+                return False
+            if hopeless(p):
+                p.note(Cause.CAPACITY, None)
+                return False
+        if misses.get(ts.name, 0) >= lookahead:
+            p.note(Cause.DEPTH, None)
+            return False
+        if full_check(p) or any(try_yield(p, cs) for cs in crowded):
+            return True
+        misses[ts.name] = misses.get(ts.name, 0) + 1
+        return False
+
+    def full_check(p: PendingJob) -> bool:
+        """Every class in the job's order of choice; fills `crowded` with those that lack only room."""
+        ts = p.tenant
+        crowded.clear()
+        for cs in choice_order(cycle, p):
+            if not can_ever_fit(cs, p):
+                p.note(Cause.TOO_BIG, cs)
+            elif not bid_covers(p, cs.price):
+                p.note(Cause.BID, cs)
+            elif not within_limit(ts, cs, p.need):
+                p.note(Cause.LIMIT, cs)
+            elif not within_share(ts, cs, p.need):
+                p.note(Cause.SHARE, cs)
+            elif cs.pool.fits(p.workers, p.gpw):
+                admit(cycle, p, cs, cs.price, opportunistic=False)
+                return True
+            else:
+                p.note(Cause.CAPACITY, cs)
+                crowded.append(cs)
+        return False
+
+    crowded: list[ClassState] = []
+    misses: dict[str, int] = {}
+    lookahead = cycle.config.lookahead
+    round_robin(cycle, cycle.tenants.values(), TenantState.share_ratio, attempt, prepare)
+
+
+# Held back by something other than the job itself: share, price, budget, or room on its preferred classes.
+_IDLE_CAUSES = (Cause.CAPACITY, Cause.DEPTH, Cause.SHARE, Cause.BID, Cause.BUDGET, Cause.LIMIT)
+
+
+def held_per_weight(ts: TenantState) -> float:
+    """Order for idle capacity: the tenant holding the fewest GPUs per unit of weight goes first."""
+    return sum(ts.used.values()) / max(ts.tenant.weight, 1e-6)
+
+
+def admit_on_idle_capacity(cycle: Cycle) -> None:
+    """Step 6: GPUs still idle go, at the floor price and preemptibly, to jobs held back by share, bid, budget or
+    room on the classes they were entitled to."""
+    if not any(cs.pool.total_free for cs in cycle.classes.values()):
+        return
+
+    misses: dict[str, int] = {}
+
+    def attempt(p: PendingJob) -> bool:
+        if p.cause not in _IDLE_CAUSES or not p.job.preemptible:
+            return False
+        if misses.get(p.tenant.name, 0) >= cycle.config.lookahead or not any(
+                cs.pool.total_free >= p.need for cs in p.options):
+            return False
+        for cs in ranked_options(cycle, p):
+            if (cs.pool.total_free >= p.need and bid_covers(p, cs.floor) and within_limit(p.tenant, cs, p.need)
+                    and cs.pool.fits(p.workers, p.gpw)):
+                admit(cycle, p, cs, cs.floor, opportunistic=True)
+                return True
+        misses[p.tenant.name] = misses.get(p.tenant.name, 0) + 1
+        return False
+
+    round_robin(cycle, [ts for ts in cycle.tenants.values() if ts.known], held_per_weight, attempt)

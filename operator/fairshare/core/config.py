@@ -1,0 +1,47 @@
+"""Policy knobs for one scheduling cycle, with the defaults a platform team gets from the Helm chart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyConfig:
+    """Tunable policy; every field has a default that is safe for a shared cluster.
+
+    - half_life_hours: decayed usage halves every this many hours (Slurm's PriorityDecayHalfLife).
+    - usage_discount: discount tenant weights by decayed past usage (Slurm's fair-share factor 2^(-U/S)).
+    - min_run_seconds: a job that has run less than this is not preempted to make room for another
+      tenant's share (guarantee reclaim ignores it: a guarantee is a promise, borrowing is a loan).
+    - price_floor_fraction: prices never fall below this fraction of a class's list price.
+    - price_iterations / price_tolerance: proportional-response rounds, and the largest change of any bid
+      (as a fraction of the largest budget) at which the market counts as settled.
+    - elastic_growth_threshold: an elastic job adds a worker only while the marginal efficiency of that
+      worker (extra throughput per GPU over the average per GPU) is at least this times price / list price.
+    - throughput_smoothing: weight of a new sample in the exponentially weighted mean of throughput.
+    - lookahead: how many of a tenant's jobs a step examines in full and fails to place before it stops
+      looking further down that tenant's queue this cycle (Kueue looks only at queue heads); the quick
+      checks (share, budget, no room anywhere) still reach every job, so every wait keeps a precise reason.
+    """
+
+    half_life_hours: float = 24.0
+    usage_discount: bool = True
+    min_run_seconds: float = 600.0
+    price_floor_fraction: float = 0.2
+    price_iterations: int = 100
+    price_tolerance: float = 1e-5
+    elastic_growth_threshold: float = 1.0
+    throughput_smoothing: float = 0.3
+    lookahead: int = 32
+
+    def __post_init__(self) -> None:
+        if self.half_life_hours <= 0:
+            raise ValueError("half_life_hours must be > 0")
+        if not 0 < self.price_floor_fraction <= 1:
+            raise ValueError("price_floor_fraction must be in (0, 1]")
+        if self.price_iterations < 1:
+            raise ValueError("price_iterations must be >= 1")
+        if not 0 < self.throughput_smoothing <= 1:
+            raise ValueError("throughput_smoothing must be in (0, 1]")
+        if self.lookahead < 1:
+            raise ValueError("lookahead must be >= 1")

@@ -1,0 +1,94 @@
+"""The scheduling core's output: decisions as data (Admit, Resize, Preempt, Wait) and the cycle's result."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+
+def _empty() -> Mapping[str, float]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Admit:
+    """Start a pending job as a whole gang: one node name per worker, charged `price_per_gpu_hour` per GPU.
+
+    `opportunistic` marks a job admitted onto idle capacity beyond its tenant's share (over budget, over
+    share or bid under the price): it pays the floor price and is the first to yield when the owner returns.
+    The operator stores the flag in the job's Allocation so the next cycle knows.
+    """
+
+    job_key: str
+    gpu_class: str
+    workers: int
+    nodes: tuple[str, ...]
+    price_per_gpu_hour: float
+    opportunistic: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Resize:
+    """Change a running elastic job's size; `nodes` is the complete new node list, one per worker.
+
+    Growing keeps the existing workers' nodes as a prefix; shrinking drops workers from the end.
+    """
+
+    job_key: str
+    workers: int
+    nodes: tuple[str, ...]
+    price_per_gpu_hour: float
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Preempt:
+    """Stop a running job (it checkpoints on SIGTERM and requeues), with the reason and numbers behind it."""
+
+    job_key: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Keep a pending job queued; `position` is 1 for the next of its tenant's waiting jobs to be considered."""
+
+    job_key: str
+    reason: str
+    position: int
+
+
+Decision = Admit | Resize | Preempt | Wait
+
+
+@dataclass(frozen=True, slots=True)
+class CycleResult:
+    """Everything one cycle decided, plus the numbers behind it.
+
+    - decisions: preemptions, then shrinks, admissions, grows (each sorted by job key), then waits by
+      tenant and position; apply in this order.
+    - prices: class -> current price per GPU-hour (never below the floor).
+    - fair_shares: tenant -> class -> GPUs its entitlement buys at those prices (before rounding to gangs).
+    - step_seconds: step name -> seconds, measured with the injected clock.
+    - budgets: tenant -> entitlement in credits per hour (the market budget).
+    - charges: job -> price per GPU-hour it pays from now on, for every job holding GPUs after the cycle.
+    """
+
+    decisions: tuple[Decision, ...]
+    prices: Mapping[str, float]
+    fair_shares: Mapping[str, Mapping[str, float]]
+    step_seconds: Mapping[str, float]
+    budgets: Mapping[str, float] = field(default_factory=_empty)
+    charges: Mapping[str, float] = field(default_factory=_empty)
+
+    def by_kind(self, kind: type) -> tuple[Decision, ...]:
+        """The decisions of one kind, in result order."""
+        return tuple(d for d in self.decisions if isinstance(d, kind))
+
+    def for_job(self, job_key: str) -> Decision | None:
+        """The decision about one job, or None when the cycle left it alone."""
+        for d in self.decisions:
+            if d.job_key == job_key:
+                return d
+        return None

@@ -1,0 +1,91 @@
+"""Reasons people can read: every Wait, Preempt and Resize says why, with the numbers behind it."""
+
+from __future__ import annotations
+
+from fairshare.core.index import Cause, ClassState, PendingJob, RunState, TenantState
+
+
+def share_status(ts: TenantState) -> str:
+    """Where a tenant stands, e.g. 'tenant nlp is at 1.40x its fair share (5.20 of 3.71 credits/h)'."""
+    t = ts.tenant
+    if not ts.known:
+        return f"tenant {ts.name} is not defined"
+    if t.budget_exhausted:
+        return f"tenant {ts.name} has spent its budget ({t.spent_this_period:.1f} of {t.budget_per_period:.1f} credits)"
+    if ts.budget <= 0:
+        return f"tenant {ts.name} has no fair share (weight {t.weight:g}, spends {ts.spend:.2f} credits/h)"
+    return (f"tenant {ts.name} is at {ts.share_ratio():.2f}x its fair share "
+            f"({ts.spend:.2f} of {ts.budget:.2f} credits/h)")
+
+
+def ahead(position: int) -> str:
+    """'<n> jobs ahead' for a queue position (1 = next)."""
+    return "1 job ahead" if position == 2 else f"{position - 1} jobs ahead"
+
+
+def _largest_gap(cs: ClassState) -> int:
+    pool = cs.pool
+    return next((f for f in range(len(pool.count) - 1, -1, -1) if pool.count[f]), 0)
+
+
+def cause_text(p: PendingJob) -> str:
+    """The specific obstacle for a waiting job, about the class that came closest."""
+    cs, job, ts = p.cause_class, p.job, p.tenant
+    gang = f"{p.workers}x{p.gpw} GPUs"
+    if p.cause is Cause.NO_TENANT:
+        return "jobs of an undefined tenant are never admitted"
+    if p.cause is Cause.ORDER:
+        return "strict FIFO: an earlier job does not fit yet"
+    if p.cause is Cause.DEPTH:
+        return "not examined this cycle: earlier jobs of its tenant found no room"
+    if p.cause is Cause.NO_CLASS or cs is None:
+        wanted = ", ".join(job.gpu_classes) or "any"
+        return f"no GPU class in the cluster matches {wanted}"
+    used, guarantee = ts.used.get(cs.name, 0), ts.tenant.guarantee(cs.name)
+    if p.cause is Cause.CAPACITY:
+        return (f"no room on {cs.name}: {cs.pool.total_free} GPUs free, largest gap {_largest_gap(cs)}, "
+                f"gang needs {gang}")
+    if p.cause is Cause.SHARE:
+        return (f"{p.need} {cs.name} GPUs at price {cs.price:.2f} cost {p.need * cs.price:.2f} credits/h, "
+                f"more than its share leaves")
+    if p.cause is Cause.BID:
+        return f"bid {job.max_price_per_gpu_hour:.2f} < price {cs.price:.2f} of {cs.name}"
+    if p.cause is Cause.LIMIT:
+        return (f"at its limit on {cs.name}: holds {used} of {guarantee} guaranteed + "
+                f"{ts.tenant.limit(cs.name) - guarantee:g} borrowable GPUs, needs {p.need}")
+    if p.cause is Cause.BUDGET:
+        return "waits for the next budget period or for idle capacity"
+    if p.cause is Cause.NONPREEMPTIBLE:
+        return (f"non-preemptible jobs run only within the tenant's guarantee: {cs.name} guarantee {guarantee}, "
+                f"holds {used}, needs {p.need}")
+    return (f"gang of {gang} cannot fit {cs.name} ({len(cs.pool.names)} nodes, largest {cs.pool.max_node_gpus} GPUs, "
+            f"{cs.capacity} GPUs in all)")
+
+
+def _victim(run: RunState) -> str:
+    return f"priority {run.job.priority}, {run.lost_gpu_hours:.2f} GPU-hours since its last checkpoint"
+
+
+def guarantee_reclaim(run: RunState, p: PendingJob, cs: ClassState, victim_held: int) -> str:
+    """Why a borrower loses GPUs to a tenant reclaiming its guarantee (`victim_held`: its GPUs before the reclaim)."""
+    t, u = p.tenant, run.tenant
+    return (f"reclaimed for tenant {t.name}'s guarantee of {t.tenant.guarantee(cs.name)} {cs.name} GPUs "
+            f"(it holds {t.used.get(cs.name, 0)}, {p.job.key} needs {p.need}); tenant {u.name} held {victim_held} "
+            f"against a guarantee of {u.tenant.guarantee(cs.name)}; {_victim(run)}")
+
+
+def share_yield(run: RunState, p: PendingJob, cs: ClassState, victim_held: int) -> str:
+    """Why a job running on idle capacity gives it back."""
+    return (f"ran on idle {cs.name} capacity beyond tenant {run.tenant.name}'s share; yields to {p.job.key}, "
+            f"within tenant {p.tenant.name}'s share; {_victim(run)}")
+
+
+def shrink(before: int, after: int, why: str) -> str:
+    """A resize that frees workers."""
+    return f"shrunk from {before} to {after} workers before anyone is preempted: {why}"
+
+
+def grow(before: int, after: int, efficiency: float, price: float, list_price: float) -> str:
+    """A resize that adds workers."""
+    return (f"grew from {before} to {after} workers: marginal efficiency {efficiency:.2f} >= "
+            f"price {price:.2f} / list {list_price:.2f}")

@@ -1,0 +1,228 @@
+"""Step 1: index a snapshot into the cycle's scratch state (node pools, tenant usage, queues, throughput curves)."""
+
+from __future__ import annotations
+
+import enum
+from operator import attrgetter
+
+from fairshare.core.config import PolicyConfig
+from fairshare.core.decisions import Admit, Preempt, Resize
+from fairshare.core.placement import NodePool
+from fairshare.core.throughput import Curves, index_throughputs
+from fairshare.core.types import GPUClass, Job, JobPhase, Snapshot, Tenant
+
+
+class Cause(enum.IntEnum):
+    """Why a pending job waits; a lower value is closer to running, and a job reports its lowest cause."""
+
+    CAPACITY = 0
+    DEPTH = 1
+    ORDER = 2
+    SHARE = 3
+    BID = 4
+    LIMIT = 5
+    BUDGET = 6
+    NONPREEMPTIBLE = 7
+    TOO_BIG = 8
+    NO_CLASS = 9
+    NO_TENANT = 10
+
+
+class ClassState:
+    """One GPU class during a cycle: its node pool, price and the running jobs on it."""
+
+    __slots__ = ("gpu_class", "name", "pool", "node_index", "capacity", "list_price", "floor", "price", "running",
+                 "victims")
+
+    def __init__(self, gpu_class: GPUClass, pool: NodePool, capacity: int, floor: float) -> None:
+        self.gpu_class = gpu_class
+        self.name = gpu_class.name
+        self.pool = pool
+        self.node_index = {n: i for i, n in enumerate(pool.names)}
+        self.capacity = capacity
+        self.list_price = gpu_class.price_per_gpu_hour
+        self.floor = floor
+        self.price = floor
+        self.running: list[RunState] = []
+        self.victims: list[RunState] | None = None
+
+
+class TenantState:
+    """One tenant during a cycle: what it holds per class, what it spends per hour, and its pending queue."""
+
+    __slots__ = ("tenant", "name", "known", "used", "spend", "budget", "queue", "cursor", "entitled", "wants")
+
+    def __init__(self, tenant: Tenant, known: bool) -> None:
+        self.tenant = tenant
+        self.name = tenant.name
+        self.known = known
+        self.used: dict[str, int] = {}
+        self.spend = 0.0
+        self.budget = 0.0
+        self.queue: list[PendingJob] = []
+        self.cursor = 0
+        self.entitled: dict[str, float] = {}
+        # GPUs wanted (max size) by pending jobs without informative throughput, per set of acceptable classes.
+        self.wants: dict[tuple[ClassState, ...], int] = {}
+
+    def share_ratio(self) -> float:
+        """Spend over entitlement: 1.0 means exactly at its fair share."""
+        if self.budget <= 0:
+            return float("inf") if self.spend > 0 else 0.0
+        return self.spend / self.budget
+
+
+class PendingJob:
+    """A pending job during a cycle: its gang size, acceptable classes (best value per credit first) and outcome."""
+
+    __slots__ = ("job", "tenant", "workers", "gpw", "need", "options", "curves", "cause", "cause_class", "admitted")
+
+    def __init__(self, job: Job, tenant: TenantState, options: tuple[ClassState, ...], curves: Curves | None) -> None:
+        self.job = job
+        self.tenant = tenant
+        self.workers = job.min_workers
+        self.gpw = job.gpus_per_worker
+        self.need = job.min_workers * job.gpus_per_worker
+        self.options = options
+        self.curves = curves
+        self.cause: Cause | None = None
+        self.cause_class: ClassState | None = None
+        self.admitted: Admit | None = None
+
+    def note(self, cause: Cause, cls: ClassState | None) -> None:
+        """Remember the cause closest to running (the first one seen wins a tie)."""
+        if self.cause is None or cause < self.cause:
+            self.cause = cause
+            self.cause_class = cls
+
+
+class RunState:
+    """A running job during a cycle: where its workers are, and whether this cycle shrank or preempted it."""
+
+    __slots__ = ("job", "tenant", "cls", "nodes", "gpw", "opportunistic", "lost_gpu_hours", "charged", "preempted",
+                 "resized")
+
+    def __init__(self, job: Job, tenant: TenantState, cls: ClassState, nodes: list[int], now: float) -> None:
+        alloc = job.allocation
+        assert alloc is not None
+        self.job = job
+        self.tenant = tenant
+        self.cls = cls
+        self.nodes = nodes
+        self.gpw = job.gpus_per_worker
+        self.opportunistic = alloc.opportunistic
+        since = max(alloc.started_at, alloc.last_checkpoint_at or alloc.started_at)
+        self.lost_gpu_hours = max(0.0, now - since) / 3600.0 * len(nodes) * self.gpw
+        self.charged = 0  # GPUs counted in the tenant's spend at the class price
+        self.preempted: Preempt | None = None
+        self.resized: Resize | None = None
+
+    @property
+    def gpus(self) -> int:
+        """GPUs it holds now (after any shrink this cycle)."""
+        return len(self.nodes) * self.gpw
+
+
+class Cycle:
+    """All scratch state of one cycle; built from a snapshot, consumed by the numbered steps."""
+
+    def __init__(self, now: float, config: PolicyConfig) -> None:
+        self.now = now
+        self.config = config
+        self.classes: dict[str, ClassState] = {}
+        self.tenants: dict[str, TenantState] = {}
+        self.pending: list[PendingJob] = []
+        self.running: list[RunState] = []
+        self.curves: dict[str, dict[str, tuple[tuple[int, float], ...]]] = {}
+        self.ranked: dict[tuple[ClassState, ...], tuple[ClassState, ...]] = {}
+        self.measured: list[PendingJob] = []  # pending jobs whose throughput can change their class
+        self.changes = 0  # bumped whenever GPUs are handed out, so caches of "nothing fits" can expire
+
+
+def build(snapshot: Snapshot, now: float, config: PolicyConfig) -> Cycle:
+    """Index the snapshot: nodes into per-class pools, running jobs into usage, pending jobs into tenant queues."""
+    cycle = Cycle(now, config)
+    cycle.curves = index_throughputs(snapshot.throughputs)
+    by_class: dict[str, list[tuple[str, int, bool]]] = {}
+    class_names = {c.name for c in snapshot.classes}
+    for node in sorted(snapshot.nodes, key=lambda n: n.name):
+        if node.gpu_class in class_names:
+            by_class.setdefault(node.gpu_class, []).append((node.name, node.gpus, node.schedulable))
+    running_jobs = [j for j in snapshot.jobs if j.phase is JobPhase.RUNNING and j.allocation is not None]
+    used_on: dict[str, dict[str, int]] = {}
+    for job in running_jobs:
+        assert job.allocation is not None
+        per_node = used_on.setdefault(job.allocation.gpu_class, {})
+        for n in job.allocation.nodes:
+            per_node[n] = per_node.get(n, 0) + job.gpus_per_worker
+    for gc in sorted(snapshot.classes, key=lambda c: c.name):
+        nodes = by_class.get(gc.name, [])
+        used = used_on.get(gc.name, {})
+        names = [n for n, _, _ in nodes]
+        capacities, cordons = [g for _, g, _ in nodes], [s for _, _, s in nodes]
+        pool = NodePool(gc.name, names, capacities, [used.get(n, 0) for n in names], cordons)
+        capacity = sum(g for _, g, _ in nodes)
+        cycle.classes[gc.name] = ClassState(gc, pool, capacity, config.price_floor_fraction * gc.price_per_gpu_hour)
+    for tenant in sorted(snapshot.tenants, key=lambda t: t.name):
+        cycle.tenants[tenant.name] = TenantState(tenant, known=True)
+
+    def tenant_of(job: Job) -> TenantState:
+        ts = cycle.tenants.get(job.tenant)
+        if ts is None:
+            ts = cycle.tenants[job.tenant] = TenantState(Tenant(job.tenant, weight=0.0), known=False)
+        return ts
+
+    for job in sorted(running_jobs, key=lambda j: j.key):
+        assert job.allocation is not None
+        cs = cycle.classes.get(job.allocation.gpu_class)
+        ts = tenant_of(job)
+        if cs is None:
+            continue
+        index = cs.node_index
+        run = RunState(job, ts, cs, [index.get(n, -1) for n in job.allocation.nodes], now)
+        cs.running.append(run)
+        cycle.running.append(run)
+        ts.used[cs.name] = ts.used.get(cs.name, 0) + run.gpus
+    option_cache: dict[tuple[str, ...], tuple[ClassState, ...]] = {}
+    all_classes = tuple(cycle.classes.values())
+    tenants, curves_of, pending = cycle.tenants, cycle.curves, JobPhase.PENDING
+    # The one pass over every pending job; it also sums demand per tenant and set of classes for step 2.
+    for job in snapshot.jobs:
+        if job.phase is not pending:
+            continue
+        options = option_cache.get(job.gpu_classes)
+        if options is None:
+            wanted = set(job.gpu_classes)
+            options = all_classes if not wanted else tuple(c for c in all_classes if c.name in wanted)
+            option_cache[job.gpu_classes] = options
+        ts = tenants.get(job.tenant) or tenant_of(job)
+        curves = curves_of.get(job.key)
+        if curves is not None and len(curves) < 2:
+            curves = None  # see informative()
+        p = PendingJob(job, ts, options, curves)
+        ts.queue.append(p)
+        if curves is None:
+            ts.wants[options] = ts.wants.get(options, 0) + job.max_workers * job.gpus_per_worker
+        else:
+            cycle.measured.append(p)
+    for ts in cycle.tenants.values():
+        # Stable sorts, least significant key first: C-level keys instead of a Python key function.
+        ts.queue.sort(key=_SUBMITTED)
+        ts.queue.sort(key=_PRIORITY, reverse=True)
+        cycle.pending.extend(ts.queue)
+    return cycle
+
+
+_SUBMITTED = attrgetter("job.submitted_at", "job.key")
+_PRIORITY = attrgetter("job.priority")
+
+
+def informative(curves: Curves | None) -> Curves | None:
+    """Curves that can change which class a job prefers: measured on two or more classes. Measured on one, every
+    other class is scaled from it by relative speed, so the per-GPU ratios are the prior's anyway."""
+    return curves if curves is not None and len(curves) > 1 else None
+
+
+def queue_order(p: PendingJob) -> tuple[int, float, str]:
+    """A tenant's queue: higher priority first, then first submitted, then by key."""
+    return (-p.job.priority, p.job.submitted_at, p.job.key)

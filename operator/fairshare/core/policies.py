@@ -1,0 +1,94 @@
+"""Policies behind one interface: ours (the market) and the baselines the simulator compares it with."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar, Protocol, runtime_checkable
+
+from fairshare.core import allocator, baselines
+from fairshare.core.config import PolicyConfig
+from fairshare.core.decisions import CycleResult
+from fairshare.core.types import Snapshot
+
+Clock = Callable[[], float]
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Anything that turns a snapshot (at a time, under a config) into one cycle's decisions."""
+
+    @property
+    def name(self) -> str:
+        """The policy's name, as used on the command line and in reports."""
+        ...
+
+    def schedule(self, snapshot: Snapshot, now: float, config: PolicyConfig) -> CycleResult:
+        """Run one cycle."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class MarketPolicy:
+    """Ours: fair share, market prices, throughput-aware placement, guarantee reclaim (allocator.schedule)."""
+
+    clock: Clock = time.perf_counter
+    name: ClassVar[str] = "market"
+
+    def schedule(self, snapshot: Snapshot, now: float, config: PolicyConfig) -> CycleResult:
+        """Run one cycle of the market policy."""
+        return allocator.schedule(snapshot, now, config, clock=self.clock)
+
+
+@dataclass(frozen=True, slots=True)
+class FifoPolicy:
+    """Strict first-in first-out over the whole cluster."""
+
+    clock: Clock = time.perf_counter
+    name: ClassVar[str] = "fifo"
+
+    def schedule(self, snapshot: Snapshot, now: float, config: PolicyConfig) -> CycleResult:
+        """Run one FIFO cycle."""
+        return baselines.fifo(snapshot, now, config, self.clock)
+
+
+@dataclass(frozen=True, slots=True)
+class StaticQuotaPolicy:
+    """Kueue-style nominal quotas (= guarantees) with borrowing up to the limit and reclaim."""
+
+    clock: Clock = time.perf_counter
+    name: ClassVar[str] = "static-quota"
+
+    def schedule(self, snapshot: Snapshot, now: float, config: PolicyConfig) -> CycleResult:
+        """Run one static-quota cycle."""
+        return baselines.static_quota(snapshot, now, config, self.clock)
+
+
+@dataclass(frozen=True, slots=True)
+class WeightedMaxMinPolicy:
+    """Weighted max-min (DRF on one resource), blind to GPU class."""
+
+    clock: Clock = time.perf_counter
+    name: ClassVar[str] = "weighted-max-min"
+
+    def schedule(self, snapshot: Snapshot, now: float, config: PolicyConfig) -> CycleResult:
+        """Run one weighted max-min cycle."""
+        return baselines.weighted_max_min(snapshot, now, config, self.clock)
+
+
+@dataclass(frozen=True, slots=True)
+class GavelMaxMinPolicy:
+    """Heterogeneity-aware max-min of normalised throughput, as in Gavel (greedy rounding)."""
+
+    clock: Clock = time.perf_counter
+    name: ClassVar[str] = "gavel"
+
+    def schedule(self, snapshot: Snapshot, now: float, config: PolicyConfig) -> CycleResult:
+        """Run one Gavel max-min cycle."""
+        return baselines.gavel_max_min(snapshot, now, config, self.clock)
+
+
+POLICIES: dict[str, Policy] = {
+    p.name: p for p in (MarketPolicy(), FifoPolicy(), StaticQuotaPolicy(), WeightedMaxMinPolicy(), GavelMaxMinPolicy())
+}

@@ -1,0 +1,1 @@
+"""Trace-driven simulator: replays GPU-cluster workloads through the scheduling core in simulated time."""

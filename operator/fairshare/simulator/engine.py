@@ -1,0 +1,248 @@
+"""The event-driven replay: arrivals, phase changes, completions and scheduling cycles in simulated time.
+
+Events at one instant are handled in this order: job progress events (phase boundaries, completions), then
+arrivals, then the scheduling cycle. A cycle is due every `tick_s` (and, with `schedule_on_events`, right after
+an arrival or completion); its decisions apply at once: preemptions, then resizes, then admissions. Running jobs
+report their throughput just before each cycle. A due tick at which nothing changed since the last cycle (no
+arrival, completion, throughput drift or first report from a new allocation, and the last cycle decided
+nothing) is skipped, up to `max_quiet_ticks` in a row, so that a policy that reacts to time alone (usage
+decay, minimum run time) is still asked at least every (max_quiet_ticks + 1) ticks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fairshare.simulator import core_adapter as adapter
+from fairshare.simulator.cluster import ClusterSpec, relative_speeds
+from fairshare.simulator.fairness import tenant_slice
+from fairshare.simulator.feedback import MeasuredThroughput
+from fairshare.simulator.holdings import Holdings
+from fairshare.simulator.jobstate import JobState
+from fairshare.simulator.progress import ProgressBar
+from fairshare.simulator.results import JobOutcome, RunResult
+from fairshare.simulator.tenants import TenantSpec
+from fairshare.simulator.workload import Workload
+
+JOB_EVENT, ARRIVAL, TICK = 0, 1, 2
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineConfig:
+    """How the replay runs. `checkpoint_every_s` 0 means jobs checkpoint on SIGTERM and lose no work."""
+
+    tick_s: float = 360.0
+    restart_s: float = 30.0
+    checkpoint_every_s: float = 0.0
+    measurement_noise: float = 0.0
+    schedule_on_events: bool = False
+    max_quiet_ticks: int = 9
+    horizon_s: float | None = None
+    budget_period_s: float = 7 * 24 * 3600.0
+    show_progress: bool = False
+
+
+class Replay:
+    """One policy over one workload on one cluster; `run()` returns the RunResult."""
+
+    def __init__(self, workload: Workload, cluster: ClusterSpec, tenants: Sequence[TenantSpec], policy: Any,
+                 policy_config: Any, config: EngineConfig, rng: random.Random,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self.workload, self.policy, self.policy_config, self.config = workload, policy, policy_config, config
+        self.clock = clock
+        self.start_s = workload.jobs[0].arrival_s if workload.jobs else 0.0
+        half_life_hours = getattr(policy_config, "half_life_hours", 24.0)
+        self.holdings = Holdings(workload, cluster, tenants, half_life_hours, config.budget_period_s, self.start_s)
+        smoothing = getattr(policy_config, "throughput_smoothing", 0.3)
+        self.measured = MeasuredThroughput(rng, config.measurement_noise, smoothing)
+        self.classes = adapter.core_classes(cluster, relative_speeds(cluster, workload.matrix))
+        self.nodes = adapter.core_nodes(cluster)
+        self.states = {j.key: JobState(j) for j in workload.jobs}
+        self.gpus_per_worker = {j.key: j.gpus_per_worker for j in workload.jobs}
+        self.records: dict[str, tuple[Any, ...]] = {}
+        self.events: list[tuple[float, int, int, str, int]] = []
+        self.seq = self.cycles = self.finished = self.quiet_ticks = 0
+        self.scheduler_wall_s = 0.0
+        self.dirty, self.last_cycle_acted = True, False
+        self.unmeasured: set[str] = set()
+        self.now = self.start_s
+        self._jobs_cache: tuple[Any, ...] | None = None
+        self._records_cache: tuple[Any, ...] | None = None
+
+    # -- events -------------------------------------------------------------------------------------------
+    def _push(self, t: float, kind: int, key: str = "", version: int = 0) -> None:
+        self.seq += 1
+        heapq.heappush(self.events, (t, kind, self.seq, key, version))
+
+    def _schedule_job_event(self, state: JobState) -> None:
+        when = state.next_event_time()
+        if when is not None:
+            self._push(when, JOB_EVENT, state.job.key, state.version)
+
+    def _on_job_event(self, state: JobState, now: float) -> bool:
+        """A phase boundary or the end of the work; returns True when the job finished."""
+        state.advance(now)
+        if state.done < state.next_boundary_samples() - 1e-9 * max(state.job.work_samples, 1.0):
+            self._schedule_job_event(state)
+            return False
+        if state.phase_index + 1 < len(state.job.phases):
+            state.phase_index += 1
+            self.holdings.rerate(state)
+            state.version += 1
+            self._schedule_job_event(state)
+            self.dirty = True  # its next throughput report will differ: the policy has news
+            return False
+        self.holdings.ledger.advance(now)
+        self.holdings.finish(state, now)
+        self.unmeasured.discard(state.job.key)
+        self.records.pop(state.job.key, None)
+        self.measured.forget(state.job.key)
+        self.finished += 1
+        self._changed()
+        return True
+
+    def _changed(self) -> None:
+        self.dirty = True
+        self._jobs_cache = None
+
+    # -- the cycle ----------------------------------------------------------------------------------------
+    def _measure_running(self, now: float) -> None:
+        """Each running job past its restart delay reports its samples/s, as scraped before a cycle."""
+        for state in self.holdings.running.values():
+            if now <= state.ready_at or state.gpu_class is None:
+                continue
+            self.unmeasured.discard(state.job.key)
+            if self.measured.observe(state.job.key, state.gpu_class, state.workers, state.rate) > 0:
+                self.records[state.job.key] = tuple(
+                    adapter.core_throughput(state.job.key, c, w, v)
+                    for (c, w), v in self.measured.pairs(state.job.key).items())
+                self._records_cache = None
+
+    def _newly_measurable(self, now: float) -> bool:
+        """Whether a job has trained on a new allocation since the last cycle: its first report is news."""
+        return any(self.states[k].ready_at < now for k in self.unmeasured)
+
+    def _cycle(self, now: float) -> None:
+        self.holdings.ledger.advance(now)
+        self._measure_running(now)
+        began = self.clock()
+        result = self.policy.schedule(self._snapshot(now), now, self.policy_config)
+        self.scheduler_wall_s += self.clock() - began
+        self.cycles += 1
+        self.holdings.prices.update(result.prices)
+        acted = False
+        for action in adapter.actions(result.decisions, self.gpus_per_worker):
+            applied = self.holdings.apply(action, now, self.config.restart_s, self.config.checkpoint_every_s)
+            state = self.states.get(action.job_key)
+            if state is None:
+                continue
+            if applied and state.running:
+                self._schedule_job_event(state)
+                self.unmeasured.add(state.job.key)
+            elif applied:
+                self.unmeasured.discard(state.job.key)
+            acted |= applied
+        self.holdings.recharge(result.charges)
+        if acted:
+            self._jobs_cache = None
+        self.last_cycle_acted, self.dirty, self.quiet_ticks = acted, False, 0
+
+    def _snapshot(self, now: float) -> Any:
+        periodic = self.config.checkpoint_every_s > 0
+        if self._jobs_cache is None or periodic:
+            jobs = []
+            for key, state in self.holdings.active.items():
+                if state.core_job is None or (periodic and state.running):
+                    state.core_job = adapter.core_job(
+                        state, self.holdings.accepts[key],
+                        state.last_checkpoint_at(now, self.config.checkpoint_every_s),
+                        key in self.holdings.opportunistic)
+                jobs.append(state.core_job)
+            self._jobs_cache = tuple(jobs)
+        if self._records_cache is None:
+            self._records_cache = tuple(r for recs in self.records.values() for r in recs)
+        return adapter.snapshot(self.classes, self.nodes, self.holdings.core_tenants(), self._jobs_cache,
+                                self._records_cache)
+
+    def _cycle_due(self, tick: bool, changed: bool) -> bool:
+        if changed and self.config.schedule_on_events:
+            return True
+        if not tick:
+            return False
+        if (self.dirty or self.last_cycle_acted or self.quiet_ticks >= self.config.max_quiet_ticks
+                or self._newly_measurable(self.now)):
+            return True
+        self.quiet_ticks += 1
+        return False
+
+    # -- the loop -----------------------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        began = self.clock()
+        jobs = self.workload.jobs
+        bar = ProgressBar(self.policy_name, len(jobs), enabled=self.config.show_progress)
+        for job in jobs:
+            self._push(job.arrival_s, ARRIVAL, job.key)
+        self._push(self.start_s, TICK)
+        self.arrivals_left = len(jobs)
+        now = self.start_s
+        while self.events and self.finished < len(jobs):
+            now = self.now = self.events[0][0]
+            if self.config.horizon_s is not None and now - self.start_s > self.config.horizon_s:
+                break
+            changed, tick = False, False
+            while self.events and self.events[0][0] == now:
+                _, kind, _, key, version = heapq.heappop(self.events)
+                if kind == TICK:
+                    tick = True
+                elif kind == ARRIVAL:
+                    self.holdings.arrive(self.states[key])
+                    self.arrivals_left -= 1
+                    self._changed()
+                    changed = True
+                elif self.states[key].version == version:
+                    changed |= self._on_job_event(self.states[key], now)
+            if self._cycle_due(tick, changed):
+                self._cycle(now)
+            if tick:
+                self._push(self._next_tick(now), TICK)
+            self.holdings.record(now, changed or self.last_cycle_acted)
+            bar.update(self.finished, now - self.start_s)
+        bar.close(self.finished, now - self.start_s)
+        return self._result(now, self.clock() - began)
+
+    def _next_tick(self, now: float) -> float:
+        """The next tick on the grid; with nothing active, the first grid point at or after the next arrival."""
+        tick = now + self.config.tick_s
+        if not self.holdings.active and self.arrivals_left:
+            following = min(e[0] for e in self.events if e[1] == ARRIVAL)
+            if following > tick:
+                tick = now + self.config.tick_s * math.ceil((following - now) / self.config.tick_s)
+        return tick
+
+    @property
+    def policy_name(self) -> str:
+        return str(getattr(self.policy, "name", type(self.policy).__name__))
+
+    def _result(self, end_s: float, wall_s: float) -> RunResult:
+        h = self.holdings
+        weights = {n: t.weight for n, t in h.tenants.items()}
+        capacity = h.capacity
+        outcomes = tuple(
+            JobOutcome(key=s.job.key, tenant=s.job.tenant, gpus=s.job.gpus, arrival_s=s.job.arrival_s,
+                       first_start_s=s.first_start, finish_s=s.finish,
+                       isolated_s=h.oracle.isolated_seconds(s.job, tenant_slice(capacity, weights, s.job.tenant)),
+                       preemptions=s.preemptions, resizes=s.resizes)
+            for s in self.states.values())
+        ledger = h.ledger
+        return RunResult(policy=self.policy_name, capacity=capacity, weights=weights, jobs=outcomes,
+                         timeline=tuple(h.timeline), end_s=end_s,
+                         gpu_seconds_by_class=dict(ledger.gpu_seconds_by_class),
+                         restart_gpu_seconds=h.restart_gpu_seconds, credits_by_tenant=dict(ledger.credits_by_tenant),
+                         energy_joules=ledger.energy_joules, cycles=self.cycles,
+                         scheduler_wall_s=self.scheduler_wall_s, wall_s=wall_s, violations=tuple(h.violations))

@@ -1,0 +1,109 @@
+"""The results table (Markdown and plain text), the benchmark targets judged on it, and a JSON form."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fairshare.simulator.metrics import PolicySummary
+
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    # (header, summary field, format)
+    ("policy", "policy", "s"),
+    ("jobs done", "finished", "d"),
+    ("avg JCT h", "avg_jct_h", ".1f"),
+    ("p99 JCT h", "p99_jct_h", ".0f"),
+    ("makespan h", "makespan_h", ".0f"),
+    ("max ρ", "max_rho", ".3g"),
+    ("ρ>1", "share_rho_above_1", ".1%"),
+    ("share MAE", "share_mae", ".3f"),
+    ("Jain", "jain", ".3f"),
+    ("util", "utilisation", ".1%"),
+    ("credits", "credits", ",.0f"),
+    ("energy MWh", "energy_mwh", ".1f"),
+    ("preempt", "preemptions", "d"),
+    ("cycles", "cycles", "d"),
+    ("wall s", "wall_s", ".1f"),
+)
+
+
+def _cell(summary: PolicySummary, field: str, fmt: str) -> str:
+    value = summary.energy_kwh / 1000 if field == "energy_mwh" else getattr(summary, field)
+    if isinstance(value, float) and math.isnan(value):
+        return "n/a"
+    return format(value, fmt)
+
+
+def markdown_table(summaries: Sequence[PolicySummary]) -> str:
+    header = "| " + " | ".join(h for h, _, _ in COLUMNS) + " |"
+    rule = "|" + "|".join("---" if f == "s" else "---:" for _, _, f in COLUMNS) + "|"
+    rows = ["| " + " | ".join(_cell(s, f, fmt) for _, f, fmt in COLUMNS) + " |" for s in summaries]
+    return "\n".join([header, rule, *rows])
+
+
+def text_table(summaries: Sequence[PolicySummary]) -> str:
+    cells = [[h for h, _, _ in COLUMNS]] + [[_cell(s, f, fmt) for _, f, fmt in COLUMNS] for s in summaries]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(COLUMNS))]
+    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths,
+                                                                                                   strict=True)))
+                     for row in cells)
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetCheck:
+    target: str
+    met: bool | None  # None: a policy it needs did not run
+    detail: str
+
+
+def check_targets(summaries: Sequence[PolicySummary], ours: str = "market") -> list[TargetCheck]:
+    """Issue 7's targets: ≥1.5x lower average JCT than static quotas; max ρ no worse than weighted max-min;
+    average JCT no worse than Gavel's at equal or better fairness (max ρ and share error)."""
+    by_name: Mapping[str, PolicySummary] = {s.policy: s for s in summaries}
+    market = by_name.get(ours)
+    checks = []
+
+    def need(name: str) -> PolicySummary | None:
+        return by_name.get(name) if market is not None else None
+
+    quota = need("static-quota")
+    if market and quota:
+        ratio = quota.avg_jct_h / market.avg_jct_h
+        checks.append(TargetCheck("avg JCT ≥ 1.5x lower than static quotas", ratio >= 1.5,
+                                  f"static-quota {quota.avg_jct_h:.1f} h / market {market.avg_jct_h:.1f} h "
+                                  f"= {ratio:.2f}x"))
+    else:
+        checks.append(TargetCheck("avg JCT ≥ 1.5x lower than static quotas", None, "needs market and static-quota"))
+    wmm = need("weighted-max-min")
+    if market and wmm:
+        checks.append(TargetCheck("max ρ no worse than weighted max-min", market.max_rho <= wmm.max_rho,
+                                  f"market {market.max_rho:.3g} vs weighted-max-min {wmm.max_rho:.3g}"))
+    else:
+        checks.append(TargetCheck("max ρ no worse than weighted max-min", None, "needs market and weighted-max-min"))
+    gavel = need("gavel")
+    if market and gavel:
+        fair = market.max_rho <= gavel.max_rho and market.share_mae <= gavel.share_mae
+        faster = market.avg_jct_h <= gavel.avg_jct_h
+        checks.append(TargetCheck("avg JCT no worse than Gavel at equal or better fairness", faster and fair,
+                                  f"JCT market {market.avg_jct_h:.1f} h vs gavel {gavel.avg_jct_h:.1f} h; max ρ "
+                                  f"{market.max_rho:.3g} vs {gavel.max_rho:.3g}; share MAE {market.share_mae:.3f} "
+                                  f"vs {gavel.share_mae:.3f}"))
+    else:
+        checks.append(TargetCheck("avg JCT no worse than Gavel at equal or better fairness", None,
+                                  "needs market and gavel"))
+    return checks
+
+
+def targets_markdown(checks: Sequence[TargetCheck]) -> str:
+    mark = {True: "met", False: "NOT met", None: "not run"}
+    return "\n".join(f"- **{c.target}**: {mark[c.met]} ({c.detail})" for c in checks)
+
+
+def as_json(summaries: Sequence[PolicySummary], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def clean(value: Any) -> Any:
+        return None if isinstance(value, float) and not math.isfinite(value) else value
+
+    return {**(extra or {}),
+            "policies": [{k: clean(v) for k, v in dataclasses.asdict(s).items()} for s in summaries]}

@@ -1,0 +1,256 @@
+"""The operator on the real control plane: fair shares, borrowing and reclaim, restarts, terminal jobs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from fairshare.api.constants import GROUP, LABEL_JOB, VERSION
+from fairshare.localcluster.cluster import ClusterState
+from fairshare.localcluster.processes import free_port, tail
+from tests.support.wait import wait_for
+
+pytestmark = pytest.mark.integration
+
+CLASSES = {"h100": 4.0, "a100": 2.5, "l4": 0.8}
+
+
+class OperatorProcess:
+    """`fairshare operator` as a real subprocess, so a test can kill it at any moment and start it again."""
+
+    def __init__(self, kubeconfig: str, log: Path) -> None:
+        self.kubeconfig, self.log = kubeconfig, log
+        self.metrics_port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "KUBECONFIG": self.kubeconfig, "FAIRSHARE_CYCLE_DEBOUNCE_SECONDS": "0.1"}
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "fairshare.cli.main", "operator", "--metrics-port", str(self.metrics_port),
+                 "--liveness-port", "0", "--period", "2"], env=env, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True)
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to clean up, as when a node dies under the operator."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+@pytest.fixture(scope="module")
+def gpu_classes(kube_api_client: client.ApiClient, installed_crds: list[str]) -> dict[str, float]:
+    custom = client.CustomObjectsApi(kube_api_client)
+    for name, price in CLASSES.items():
+        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "GPUClass", "metadata": {"name": name},
+                "spec": {"nodeSelector": {"fairshare.dev/gpu-class": name}, "pricePerGPUHour": price,
+                         "powerWatts": 400}}
+        try:
+            custom.create_cluster_custom_object(GROUP, VERSION, "gpuclasses", body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+    return CLASSES
+
+
+@pytest.fixture(scope="module")
+def operator(local_cluster: ClusterState, gpu_classes: dict[str, float],
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    proc = OperatorProcess(local_cluster.kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log")
+    proc.start()
+    yield proc
+    proc.stop()
+    print(f"--- operator log tail ---\n{tail(proc.log, 40)}")
+
+
+class Team:
+    """A tenant bound to fresh namespaces, created for one test and deleted after it."""
+
+    def __init__(self, api: client.ApiClient, name: str, spec: dict[str, Any]) -> None:
+        self.core, self.custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
+        self.name = f"{name}-{uuid.uuid4().hex[:6]}"
+        self.namespace = self.name
+        self.core.create_namespace({"metadata": {"name": self.namespace}})
+        wait_for(lambda: any(sa.metadata.name == "default"
+                             for sa in self.core.list_namespaced_service_account(self.namespace).items),
+                 timeout=30, what=f"default ServiceAccount in {self.namespace}")
+        self.custom.create_cluster_custom_object(GROUP, VERSION, "tenants", {
+            "apiVersion": f"{GROUP}/{VERSION}", "kind": "Tenant", "metadata": {"name": self.name},
+            "spec": {"namespaces": [self.namespace], **spec}})
+
+    def submit(self, name: str, gpus: int, workers: int = 1, classes: tuple[str, ...] = (), priority: int = 0,
+               annotations: dict[str, str] | None = None) -> str:
+        spec: dict[str, Any] = {"workers": {"min": workers, "max": workers}, "gpusPerWorker": gpus,
+                                "gpuClasses": list(classes), "priority": priority}
+        container = {"name": "trainer", "image": "registry.invalid/trainer:0", "command": ["python", "-c", "pass"]}
+        spec["podTemplate"] = {"metadata": {"annotations": annotations or {}},
+                               "spec": {"containers": [container]}}
+        self.custom.create_namespaced_custom_object(GROUP, VERSION, self.namespace, "trainingjobs", {
+            "apiVersion": f"{GROUP}/{VERSION}", "kind": "TrainingJob", "metadata": {"name": name}, "spec": spec})
+        return name
+
+    def jobs(self) -> dict[str, dict[str, Any]]:
+        items = self.custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, "trainingjobs")["items"]
+        return {j["metadata"]["name"]: j for j in items}
+
+    def phases(self) -> dict[str, str | None]:
+        return {name: (j.get("status") or {}).get("phase") for name, j in self.jobs().items()}
+
+    def gpus_held(self) -> int:
+        return sum(((j.get("status") or {}).get("allocation") or {}).get("gpus") or 0 for j in self.jobs().values()
+                   if (j.get("status") or {}).get("phase") in ("Admitted", "Running"))
+
+    def pods(self) -> list[client.V1Pod]:
+        return list(self.core.list_namespaced_pod(self.namespace, label_selector=LABEL_JOB).items)
+
+    def delete(self) -> None:
+        self.custom.delete_cluster_custom_object(GROUP, VERSION, "tenants", self.name)
+        self.core.delete_namespace(self.namespace)
+
+
+@pytest.fixture
+def teams(kube_api_client: client.ApiClient) -> Iterator[list[Team]]:
+    made: list[Team] = []
+    yield made
+    for team in made:
+        team.delete()
+    # The next test starts from an idle fleet: wait for every pod of these teams to be gone.
+    core = client.CoreV1Api(kube_api_client)
+    wait_for(lambda: not [p for p in core.list_pod_for_all_namespaces(label_selector=LABEL_JOB).items
+                          if p.metadata.namespace in {t.namespace for t in made}] or None,
+             timeout=120, what="pods of deleted teams gone")
+
+
+def _settled(team_list: list[Team], expected_jobs: int) -> bool:
+    phases = [p for t in team_list for p in t.phases().values()]
+    return len(phases) == expected_jobs and all(p in ("Queued", "Running") for p in phases)
+
+
+def test_three_tenants_on_two_classes_get_weighted_shares(kube_api_client: client.ApiClient,
+                                                          operator: OperatorProcess, teams: list[Team]) -> None:
+    """96 GPUs of a100+h100, weights 1:1:2, every tenant wants far more: 24 / 24 / 48 GPUs, one 8-GPU job of slack."""
+    teams += [Team(kube_api_client, "w1a", {"weight": 1}), Team(kube_api_client, "w1b", {"weight": 1}),
+              Team(kube_api_client, "w2", {"weight": 2})]
+    for team in teams:
+        for i in range(10):
+            team.submit(f"job-{i}", gpus=8, classes=("a100", "h100"))
+
+    wait_for(lambda: _settled(teams, 30) and sum(t.gpus_held() for t in teams) == 96 or None, timeout=120,
+             what="all 96 a100+h100 GPUs allocated and every job Queued or Running")
+
+    held = [t.gpus_held() for t in teams]
+    assert abs(held[0] - 24) <= 8 and abs(held[1] - 24) <= 8 and abs(held[2] - 48) <= 8, held
+    waiting = [j for t in teams for j in t.jobs().values() if j["status"]["phase"] == "Queued"]
+    assert waiting and all(j["status"]["queue"]["reason"] for j in waiting), "every waiting job says why"
+
+
+def test_idle_share_is_borrowed_then_reclaimed_by_preemption(kube_api_client: client.ApiClient,
+                                                             operator: OperatorProcess, teams: list[Team]) -> None:
+    owner = Team(kube_api_client, "owner", {"guaranteed": {"h100": 32}})
+    borrower = Team(kube_api_client, "borrower", {"borrowingLimit": {"h100": 32}})
+    teams += [owner, borrower]
+    for i in range(4):
+        borrower.submit(f"borrow-{i}", gpus=8, classes=("h100",))
+    wait_for(lambda: borrower.gpus_held() == 32 or None, timeout=90, what="borrower holds all 32 idle h100 GPUs")
+
+    owner.submit("reclaim-0", gpus=8, classes=("h100",))
+    owner.submit("reclaim-1", gpus=8, classes=("h100",))
+
+    wait_for(lambda: list(owner.phases().values()) == ["Running", "Running"] or None, timeout=90,
+             what=lambda: f"the owner's two jobs running on its guarantee; {_describe(owner)}; {_describe(borrower)}")
+    assert borrower.gpus_held() == 16
+    # A preempted job requeues once drained: its Preempted condition then reads False / Requeued.
+    preempted = [j for j in borrower.jobs().values()
+                 if any(c["type"] == "Preempted" and c["reason"] in ("Preempted", "Requeued")
+                        for c in j["status"].get("conditions", []))]
+    assert len(preempted) == 2
+    assert all(j["status"]["phase"] in ("Preempted", "Queued") for j in preempted)
+    events = client.CoreV1Api(kube_api_client).list_namespaced_event(borrower.namespace).items
+    reasons = [e.message for e in events if e.reason == "Preempted" and e.type == "Warning"]
+    assert len(reasons) == 2
+    assert all(owner.name in message and "guarantee" in message for message in reasons), reasons
+
+
+def test_operator_killed_mid_run_double_admits_nothing_and_loses_no_job(
+        kube_api_client: client.ApiClient, operator: OperatorProcess, teams: list[Team]) -> None:
+    team = Team(kube_api_client, "restart", {"guaranteed": {"a100": 32}})
+    teams.append(team)
+    for i in range(3):
+        team.submit(f"before-{i}", gpus=8, classes=("a100",))
+    wait_for(lambda: list(team.phases().values()) == ["Running"] * 3 or None, timeout=90, what="3 jobs running")
+    admitted = {n: j["status"]["allocation"]["admittedAt"] for n, j in team.jobs().items()}
+
+    operator.kill()
+    for i in range(3):
+        team.submit(f"during-{i}", gpus=8, classes=("a100",))
+    operator.start()
+
+    wait_for(lambda: _settled([team], 6) and team.gpus_held() == 48 or None, timeout=120,
+             what=lambda: f"all 6 jobs running after the restart; {_describe(team)}")
+    jobs = team.jobs()
+    assert {n: jobs[n]["status"]["allocation"]["admittedAt"] for n in admitted} == admitted, "no job re-admitted"
+    assert all(jobs[n]["status"]["allocation"]["generation"] == 1 for n in jobs)
+    pods = team.pods()
+    assert sorted(p.metadata.name for p in pods) == sorted(f"{n}-worker-0" for n in jobs), "one pod per worker"
+
+
+def test_terminal_job_is_never_relaunched_or_charged_again(kube_api_client: client.ApiClient,
+                                                           operator: OperatorProcess, teams: list[Team]) -> None:
+    team = Team(kube_api_client, "finite", {"guaranteed": {"l4": 8}})
+    teams.append(team)
+    team.submit("short", gpus=4, classes=("l4",),
+                annotations={"fairshare.dev/simulate-result": "Succeeded", "fairshare.dev/simulate-duration": "3s"})
+
+    done = wait_for(lambda: (j := team.jobs().get("short")) and (j.get("status") or {}).get("phase") == "Succeeded"
+                    and j,
+                    timeout=90, what="short Succeeded")
+    finished = done["status"]
+    assert any(c["type"] == "Finished" and c["status"] == "True" for c in finished["conditions"])
+
+    # Several operator cycles later (period 2 s), nothing about the job has moved.
+    first = team.jobs()["short"]["metadata"]["resourceVersion"]
+    wait_for(lambda: operator.alive() and _cycles(operator) >= 4 or None, timeout=30, what="a few more cycles")
+    again = team.jobs()["short"]
+    assert again["status"].get("cost") == finished.get("cost")
+    assert again["metadata"]["resourceVersion"] == first, "no status write after the job finished"
+    assert [p.status.phase for p in team.pods()] == ["Succeeded"], "no new pod"
+
+
+def _describe(team: Team) -> str:
+    """Each job's phase and queue entry, for failure messages."""
+    def one(name: str, job: dict[str, Any]) -> str:
+        status = job.get("status") or {}
+        return f"{name}: {status.get('phase')} {status.get('queue') or {}}"
+    return f"{team.name}: " + "; ".join(one(n, j) for n, j in sorted(team.jobs().items()))
+
+
+def _cycles(operator: OperatorProcess) -> float | None:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=2) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return None
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith("fairshare_cycles_total"))

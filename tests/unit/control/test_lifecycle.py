@@ -1,0 +1,195 @@
+"""Lifecycle rules: what a job's pods say about it after admission, and the actions that record it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fairshare.control.actions import Action, DeletePods, PatchStatus, RecordEvent
+from fairshare.control.lifecycle import Transition, observe
+from fairshare.control.snapshot import JobView, build_world
+from fairshare.control.store import TRAINING_JOBS
+from tests.unit.control.builders import NOW, JobBuilder, PodBuilder, store_of, tenant, training_job, ts, worker
+
+KEY = "nlp/j"
+
+
+def view_of(job: JobBuilder, *pods: PodBuilder) -> JobView:
+    return build_world(store_of(tenant("nlp"), job.rv(7), *pods), NOW).jobs[KEY]
+
+
+def admitted(workers: int = 2, generation: int = 1, phase: str = "Admitted") -> JobBuilder:
+    nodes = [f"n{i}" for i in range(workers)]
+    return training_job(KEY).workers(workers).gpus(4).phase(phase).allocation("a100", *nodes, generation=generation)
+
+
+def running(workers: int = 2, generation: int = 1) -> JobBuilder:
+    return admitted(workers, generation, "Running").started(600)
+
+
+def w(rank: int, phase: str = "Running", generation: int = 1, exit_code: int | None = None) -> PodBuilder:
+    built = worker(KEY, rank, generation=generation, phase=phase)
+    return built.exit_code(exit_code) if exit_code is not None else built
+
+
+Row = tuple[Any, ...]
+
+
+def summary(transition: Transition | None) -> tuple[list[Row], bool] | None:
+    """Each action as a short row: ("patch", phase, conditional-on rv), ("delete", names), ("event", type, reason)."""
+    if transition is None:
+        return None
+    rows: list[Row] = []
+    for a in transition.actions:
+        if isinstance(a, PatchStatus):
+            rows.append(("patch", a.status.get("phase"), a.resource_version))
+        elif isinstance(a, DeletePods):
+            rows.append(("delete", a.names))
+        elif isinstance(a, RecordEvent):
+            rows.append(("event", a.type, a.reason))
+    return rows, transition.releases_gpus
+
+
+@pytest.mark.parametrize(("job", "pods", "want"), [
+    # rank 0 exits 0
+    pytest.param(running(), [w(0, "Succeeded", exit_code=0), w(1, "Running")],
+                 ([("patch", "Succeeded", "7"), ("delete", ("j-worker-1",)), ("event", "Normal", "Succeeded")], True),
+                 id="rank 0 succeeded: Succeeded, stop the rest"),
+    pytest.param(running(), [w(0, "Succeeded"), w(1, "Succeeded")],
+                 ([("patch", "Succeeded", "7"), ("event", "Normal", "Succeeded")], True),
+                 id="all succeeded: nothing left to delete"),
+    pytest.param(admitted(), [w(0, "Succeeded"), w(1, "Pending")],
+                 ([("patch", "Succeeded", "7"), ("delete", ("j-worker-1",)), ("event", "Normal", "Succeeded")], True),
+                 id="from Admitted too"),
+    pytest.param(running(), [w(0, "Running"), w(1, "Succeeded")], None, id="rank 1 succeeded, rank 0 runs: nothing"),
+    pytest.param(running(generation=2), [w(0, "Succeeded", generation=1), w(0, "Running", generation=2),
+                                         w(1, "Running", generation=2)], None,
+                 id="rank 0 of an old generation succeeded: nothing"),
+    # a worker fails
+    pytest.param(running().backoff_limit(3), [w(0, "Running"), w(1, "Failed", exit_code=137)],
+                 ([("patch", "Queued", "7"), ("delete", ("j-worker-0", "j-worker-1")),
+                   ("event", "Warning", "Restarting")], True),
+                 id="worker failed under backoffLimit: gang restart, every pod deleted"),
+    pytest.param(running().backoff_limit(3).restarts(2), [w(0, "Failed"), w(1, "Failed")],
+                 ([("patch", "Queued", "7"), ("delete", ("j-worker-0", "j-worker-1")),
+                   ("event", "Warning", "Restarting")], True),
+                 id="restarts one below backoffLimit: still restarts"),
+    pytest.param(running().backoff_limit(3).restarts(3), [w(0, "Running"), w(1, "Failed", exit_code=1)],
+                 ([("patch", "Failed", "7"), ("delete", ("j-worker-0",)), ("event", "Warning", "BackoffLimitExceeded")],
+                  True),
+                 id="restarts == backoffLimit: Failed, failed pods kept for their logs"),
+    pytest.param(running().backoff_limit(0), [w(0, "Failed"), w(1, "Pending")],
+                 ([("patch", "Failed", "7"), ("delete", ("j-worker-1",)), ("event", "Warning", "BackoffLimitExceeded")],
+                  True),
+                 id="backoffLimit 0: the first failure is final"),
+    pytest.param(admitted(), [w(0, "Pending"), w(1, "Failed")],
+                 ([("patch", "Queued", "7"), ("delete", ("j-worker-0", "j-worker-1")),
+                   ("event", "Warning", "Restarting")], True),
+                 id="a worker fails before the gang ever ran"),
+    pytest.param(running(generation=2), [w(1, "Failed", generation=1), w(0, "Running", generation=2),
+                                         w(1, "Running", generation=2)], None,
+                 id="a failed pod of an old generation does not count"),
+    # deadline
+    pytest.param(running().deadline(3600).started(7200), [w(0), w(1)],
+                 ([("patch", "Failed", "7"), ("delete", ("j-worker-0", "j-worker-1")),
+                   ("event", "Warning", "DeadlineExceeded")], True),
+                 id="past activeDeadlineSeconds: Failed"),
+    pytest.param(running().deadline(3600).started(3600), [w(0), w(1)], None, id="exactly at the deadline: nothing"),
+    pytest.param(running().deadline(3600).started(60), [w(0), w(1)], None, id="before the deadline: nothing"),
+    pytest.param(admitted().deadline(60), [w(0, "Pending"), w(1, "Pending")], None,
+                 id="never started: the deadline has not begun"),
+    # admitted -> running
+    pytest.param(admitted(), [w(0), w(1)],
+                 ([("patch", "Running", None), ("event", "Normal", "Running")], False),
+                 id="every current worker runs: Running, keeps its GPUs"),
+    pytest.param(admitted(), [w(0), w(1, "Pending")], None, id="one worker still pending: nothing"),
+    pytest.param(admitted(), [w(0)], None, id="one worker missing: nothing"),
+    pytest.param(admitted(generation=2), [w(0, generation=1), w(1, generation=1)], None,
+                 id="running pods of the old generation: nothing"),
+    pytest.param(running(), [w(0), w(1)], None, id="already Running: nothing"),
+    # preempted -> queued
+    pytest.param(training_job(KEY).phase("Preempted").allocation("a100", "n0"), [],
+                 ([("patch", "Queued", "7")], False), id="preempted and drained: requeued"),
+    pytest.param(training_job(KEY).phase("Preempted").allocation("a100", "n0"), [w(0, "Running")], None,
+                 id="preempted, a pod still terminating: nothing"),
+    pytest.param(training_job(KEY).phase("Preempted").allocation("a100", "n0"), [w(0, "Failed")], None,
+                 id="preempted, a failed pod not yet deleted: nothing"),
+    # never
+    pytest.param(training_job(KEY).phase("Succeeded").allocation("a100", "n0").started(99999).deadline(1),
+                 [w(0, "Failed")], None, id="Succeeded is terminal"),
+    pytest.param(training_job(KEY).phase("Failed").allocation("a100", "n0"), [w(0, "Succeeded")], None,
+                 id="Failed is terminal"),
+    pytest.param(training_job(KEY).phase("Queued"), [w(0, "Failed")], None, id="Queued: no rule"),
+    pytest.param(training_job(KEY), [w(0, "Succeeded")], None, id="no status yet: no rule"),
+    pytest.param(admitted().workers(3, 2), [w(0, "Failed")], None, id="invalid spec: no rule"),
+])
+def test_observe(job: JobBuilder, pods: list[PodBuilder], want: Any) -> None:
+    assert summary(observe(view_of(job, *pods), NOW)) == want
+
+
+def _actions(job: JobBuilder, *pods: PodBuilder) -> tuple[Action, ...]:
+    transition = observe(view_of(job, *pods), NOW)
+    assert transition is not None
+    return transition.actions
+
+
+def test_succeeded_writes_the_whole_status() -> None:
+    message = "rank 0 of 2 workers exited 0"
+    assert _actions(running(), w(0, "Succeeded"), w(1, "Running"))[0] == PatchStatus(TRAINING_JOBS, KEY, {
+        "phase": "Succeeded", "completionTime": ts(0), "queue": None,
+        "conditions": [
+            {"type": "Finished", "status": "True", "reason": "Succeeded", "message": message,
+             "lastTransitionTime": ts(0)},
+            {"type": "Running", "status": "False", "reason": "Succeeded", "message": message,
+             "lastTransitionTime": ts(0)}]}, "7")
+
+
+def test_restart_counts_and_explains() -> None:
+    message = ("worker j-worker-1 failed (exit code 137); restarting the gang from its last checkpoint (2/3)")
+    actions = _actions(running().backoff_limit(3).restarts(1), w(0), w(1, "Failed", exit_code=137))
+    assert (actions[0], actions[2]) == (
+        PatchStatus(TRAINING_JOBS, KEY, {
+            "phase": "Queued", "restarts": 2, "allocation": None,
+            "conditions": [
+                {"type": "Admitted", "status": "False", "reason": "Restarting", "message": message,
+                 "lastTransitionTime": ts(0)},
+                {"type": "Running", "status": "False", "reason": "Restarting", "message": message,
+                 "lastTransitionTime": ts(0)}]}, "7"),
+        RecordEvent(KEY, "Warning", "Restarting", message))
+
+
+def test_backoff_limit_message_names_the_field() -> None:
+    event = _actions(running().backoff_limit(2).restarts(2), w(0, "Failed", exit_code=3), w(1))[-1]
+    assert event == RecordEvent(KEY, "Warning", "BackoffLimitExceeded",
+                                "worker j-worker-0 failed (exit code 3); 2 restarts used of runPolicy.backoffLimit 2")
+
+
+def test_deadline_message_names_the_field() -> None:
+    event = _actions(running().deadline(100).started(101), w(0), w(1))[-1]
+    assert event == RecordEvent(KEY, "Warning", "DeadlineExceeded",
+                                "ran past runPolicy.activeDeadlineSeconds (100s) since it first started")
+
+
+@pytest.mark.parametrize(("job", "want_start"), [
+    pytest.param(admitted(), ts(0), id="first start: startTime set now"),
+    pytest.param(admitted().started(3000), None, id="after a restart: startTime kept"),
+])
+def test_all_running_sets_start_time_once(job: JobBuilder, want_start: str | None) -> None:
+    patch = _actions(job, w(0), w(1))[0]
+    assert isinstance(patch, PatchStatus)
+    assert (patch.status.get("startTime"), patch.status["phase"], patch.status["conditions"]) == (
+        want_start, "Running",
+        [{"type": "Running", "status": "True", "reason": "AllWorkersRunning", "message": "2 workers running on a100",
+          "lastTransitionTime": ts(0)}])
+
+
+def test_requeue_after_preemption_clears_the_allocation_and_flips_the_condition() -> None:
+    job = training_job(KEY).phase("Preempted").allocation("a100", "n0").status(conditions=[
+        {"type": "Preempted", "status": "True", "reason": "Preempted", "message": "reclaimed",
+         "lastTransitionTime": ts(300)}])
+    assert _actions(job) == (PatchStatus(TRAINING_JOBS, KEY, {
+        "phase": "Queued", "allocation": None,
+        "conditions": [{"type": "Preempted", "status": "False", "reason": "Requeued",
+                        "message": "workers stopped after checkpointing; waiting to be admitted again",
+                        "lastTransitionTime": ts(0)}]}, "7"),)

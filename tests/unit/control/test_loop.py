@@ -1,0 +1,152 @@
+"""SchedulingLoop: a cycle plans on the store, hands the actions to `apply` and records its metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from fairshare.control.actions import Action
+from fairshare.control.loop import LoopSettings, SchedulingLoop
+from fairshare.control.store import PODS, Store
+from fairshare.core.config import PolicyConfig
+from fairshare.metrics import OperatorMetrics
+from fairshare.render import DEFAULT_SETTINGS
+from tests.unit.control.builders import NOW, gpu_class, node, store_of, tenant, training_job, worker
+from tests.unit.control.helpers import rows
+
+
+def world() -> Store:
+    return store_of(gpu_class("a100").price(2.0), tenant("nlp").guaranteed(a100=8), tenant("cv"),
+                    node("a100-000").gpu_class("a100").gpus(8), node("a100-001").gpu_class("a100").gpus(8),
+                    training_job("nlp/new").gpus(8),
+                    training_job("cv/run").gpus(4).phase("Running").allocation("a100", "a100-001")
+                    .cost(accrued_ago=0),
+                    worker("cv/run", 0, node_name="a100-001", gpus=4))
+
+
+class Recorder:
+    """A fake `apply`: keeps every batch it is given."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[Action, ...]] = []
+
+    def __call__(self, actions: tuple[Action, ...]) -> None:
+        self.batches.append(actions)
+
+
+def make_loop(store: Store, apply: Callable[[tuple[Action, ...]], object], metrics: OperatorMetrics,
+              resync: Callable[[], None] | None = None, **settings: Any) -> SchedulingLoop:
+    return SchedulingLoop(store, apply, metrics, PolicyConfig(), DEFAULT_SETTINGS, LoopSettings(**settings),
+                          resync=resync, clock=lambda: NOW)
+
+
+def sample(metrics: OperatorMetrics, name: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, labels)
+
+
+def test_run_cycle_applies_the_plan_and_records_metrics() -> None:
+    metrics, recorder = OperatorMetrics(), Recorder()
+    loop = make_loop(world(), recorder, metrics)
+    plan = asyncio.run(loop.run_cycle("event"))
+    assert recorder.batches == [plan.releases, plan.grants, plan.bookkeeping]
+    assert rows(plan.actions, "nlp/new") == [("patch", "nlp/new", "Admitted", "1"),
+                                             ("ensure", "nlp/new", ("new-worker-0",)),
+                                             ("event", "nlp/new", "Normal", "Admitted")]
+    assert {
+        "cycles event": sample(metrics, "fairshare_cycles_total", trigger="event"),
+        "cycles periodic": sample(metrics, "fairshare_cycles_total", trigger="periodic"),
+        "admissions": sample(metrics, "fairshare_admissions_total", tenant="nlp", gpu_class="a100"),
+        "queue wait count": sample(metrics, "fairshare_queue_wait_seconds_count", tenant="nlp"),
+        "queue wait sum": sample(metrics, "fairshare_queue_wait_seconds_sum", tenant="nlp"),
+        "pending nlp": sample(metrics, "fairshare_pending_jobs", tenant="nlp"),
+        "running cv": sample(metrics, "fairshare_running_jobs", tenant="cv"),
+        "capacity": sample(metrics, "fairshare_gpu_capacity", gpu_class="a100"),
+        "allocated cv": sample(metrics, "fairshare_gpus_allocated", tenant="cv", gpu_class="a100"),
+        "idle": sample(metrics, "fairshare_gpus_idle", gpu_class="a100"),
+        "guaranteed nlp": sample(metrics, "fairshare_guaranteed_gpus", tenant="nlp", gpu_class="a100"),
+        "price": sample(metrics, "fairshare_price_credits_per_gpu_hour", gpu_class="a100"),
+        "total steps": sample(metrics, "fairshare_cycle_duration_seconds_count", step="total"),
+    } == {
+        "cycles event": 1.0, "cycles periodic": None, "admissions": 1.0, "queue wait count": 1.0,
+        "queue wait sum": 3600.0, "pending nlp": 1.0, "running cv": 1.0, "capacity": 16.0, "allocated cv": 4.0,
+        "idle": 12.0, "guaranteed nlp": 8.0, "price": plan.result.prices["a100"], "total steps": 1.0,
+    }
+    assert loop.cycles == 1
+
+
+def test_cycles_count_by_trigger_and_resync_runs_every_n_periodic_cycles() -> None:
+    metrics, resyncs = OperatorMetrics(), []
+    loop = make_loop(world(), Recorder(), metrics, resync=lambda: resyncs.append(1), resync_every_cycles=2)
+
+    async def cycles() -> None:
+        for trigger in ("event", "periodic", "event", "periodic", "periodic", "periodic"):
+            await loop.run_cycle(trigger)
+
+    asyncio.run(cycles())
+    assert (sample(metrics, "fairshare_cycles_total", trigger="event"),
+            sample(metrics, "fairshare_cycles_total", trigger="periodic"), len(resyncs), loop.cycles) == (
+        2.0, 4.0, 2, 6)
+
+
+def test_a_failing_cycle_is_counted_and_the_loop_goes_on() -> None:
+    metrics = OperatorMetrics()
+    calls: list[int] = []
+
+    def apply(actions: tuple[Action, ...]) -> None:
+        calls.append(len(actions))
+        if len(calls) == 1:
+            raise RuntimeError("API down")
+
+    loop = make_loop(world(), apply, metrics, period_seconds=3600, debounce_seconds=0)
+
+    async def until(condition: Callable[[], bool]) -> None:
+        while not condition():
+            await asyncio.sleep(0.001)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(loop.run())
+        try:
+            loop.poke()
+            await asyncio.wait_for(until(lambda: sample(metrics, "fairshare_reconcile_errors_total",
+                                                        operation="cycle") == 1.0), timeout=10)
+            loop.poke()
+            await asyncio.wait_for(until(lambda: loop.cycles == 1), timeout=10)
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    asyncio.run(scenario())
+    assert (len(calls), sample(metrics, "fairshare_cycles_total", trigger="event")) == (1 + 3, 1.0), (
+        "the failed cycle stopped at its first apply; the next one applied releases, grants and bookkeeping")
+
+
+@pytest.mark.parametrize(("release_summary", "want_batches", "want_deferred"), [
+    pytest.param(None, ["releases", "grants", "bookkeeping"], None, id="apply reports nothing: all applied"),
+    pytest.param(SimpleNamespace(conflicts=0, errors=0), ["releases", "grants", "bookkeeping"], None,
+                 id="releases all succeeded: grants applied"),
+    pytest.param(SimpleNamespace(conflicts=1, errors=0), ["releases", "bookkeeping"], 1.0,
+                 id="a release lost a race: grants deferred to the next cycle"),
+    pytest.param(SimpleNamespace(conflicts=0, errors=2), ["releases", "bookkeeping"], 1.0,
+                 id="a release failed: grants deferred"),
+])
+def test_grants_wait_for_every_release(release_summary: Any, want_batches: list[str],
+                                       want_deferred: float | None) -> None:
+    store = world()
+    store.put(PODS, worker("cv/run", 0, phase="Succeeded", node_name="a100-001", gpus=4).body())
+    metrics, batches = OperatorMetrics(), []
+
+    def apply(actions: tuple[Action, ...]) -> object:
+        batches.append(actions)
+        return release_summary if len(batches) == 1 else None
+
+    plan = asyncio.run(make_loop(store, apply, metrics).run_cycle("event"))
+    groups = [("releases", plan.releases), ("grants", plan.grants), ("bookkeeping", plan.bookkeeping)]
+    names = [next(name for name, group in groups if group == batch) for batch in batches]
+    assert (plan.releases != () and plan.grants != (), names,
+            sample(metrics, "fairshare_reconcile_errors_total", operation="grants-deferred")) == (
+        True, want_batches, want_deferred)

@@ -1,0 +1,157 @@
+"""plan_cycle with the real core: admission, waiting, invalid and unbound jobs, terminal jobs, and no write storms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fairshare.control.actions import EnsureChildren, PatchStatus
+from fairshare.control.store import TRAINING_JOBS
+from fairshare.core.decisions import Admit, Wait
+from tests.unit.control.builders import NOW, gpu_class, node, store_of, tenant, training_job, ts, worker
+from tests.unit.control.fakecluster import FakeCluster
+from tests.unit.control.helpers import of_kind, pinned_nodes, plan, rows
+
+CLUSTER = [gpu_class("a100").price(2.5).power(400), tenant("nlp").guaranteed(a100=8),
+           node("a100-000").gpu_class("a100").gpus(8), node("a100-001").gpu_class("a100").gpus(8)]
+
+
+@pytest.mark.parametrize(("workers", "gpus"), [
+    pytest.param(1, 8, id="one worker, a whole node"),
+    pytest.param(2, 4, id="two workers of 4 GPUs"),
+    pytest.param(2, 8, id="two workers of 8 GPUs, one node each"),
+])
+def test_pending_job_within_its_guarantee_is_admitted_with_pinned_children(workers: int, gpus: int) -> None:
+    result = plan([*CLUSTER, training_job("nlp/bert").workers(workers).gpus(gpus).rv(41)])
+    [admit] = result.result.decisions
+    assert isinstance(admit, Admit)
+    patch, ensure = of_kind(result.actions, PatchStatus)[0], of_kind(result.actions, EnsureChildren)[0]
+    assert rows(result.actions, "nlp/bert") == [
+        ("patch", "nlp/bert", "Admitted", "41"),
+        ("ensure", "nlp/bert", tuple(f"bert-worker-{r}" for r in range(workers))),
+        ("event", "nlp/bert", "Normal", "Admitted")]
+    assert (patch.status["allocation"], patch.status["tenant"], patch.status["queue"],
+            patch.status["cost"]) == (
+        {"gpuClass": "a100", "workers": workers, "gpus": workers * gpus, "nodes": list(admit.nodes),
+         "pricePerGPUHour": round(admit.price_per_gpu_hour, 6), "admittedAt": ts(0), "generation": 1,
+         "opportunistic": False},
+        "nlp", None, {"accruedAt": ts(0)})
+    assert pinned_nodes(ensure) == list(admit.nodes)
+    assert [p["metadata"]["labels"]["fairshare.dev/generation"] for p in ensure.pods] == ["1"] * workers
+    assert {p["spec"]["nodeSelector"]["fairshare.dev/gpu-class"] for p in ensure.pods} == {"a100"}
+    assert ensure.service["metadata"]["name"] == "bert"
+
+
+def test_admission_conditions() -> None:
+    result = plan([*CLUSTER, training_job("nlp/bert").gpus(8)])
+    [admit] = result.result.decisions
+    assert isinstance(admit, Admit)
+    message = f"admitted 1 x 8 a100 GPUs within its tenant's share at {admit.price_per_gpu_hour:.3f} credits/GPU-hour"
+    assert of_kind(result.actions, PatchStatus)[0].status["conditions"] == [
+        {"type": "Admitted", "status": "True", "reason": "Admitted", "message": message, "lastTransitionTime": ts(0)},
+        {"type": "Preempted", "status": "False", "reason": "Admitted", "message": message,
+         "lastTransitionTime": ts(0)}]
+
+
+def test_readmission_after_preemption_is_a_new_generation() -> None:
+    """After a restart the allocation is cleared, so generations start again at 1; the old pods are gone by then."""
+    result = plan([*CLUSTER, training_job("nlp/bert").gpus(8).phase("Queued").restarts(1)])
+    [ensure] = of_kind(result.actions, EnsureChildren)
+    assert ensure.pods[0]["metadata"]["labels"]["fairshare.dev/generation"] == "1"
+
+
+def test_job_too_big_for_any_node_waits_and_a_second_cycle_writes_nothing() -> None:
+    store = store_of(*CLUSTER, training_job("nlp/huge").gpus(16))
+    first = plan(store)
+    [wait] = first.result.decisions
+    assert isinstance(wait, Wait)
+    patch = of_kind(first.actions, PatchStatus)[0]
+    assert (rows(first.actions, "nlp/huge"), patch.status["queue"]["position"], patch.status["tenant"]) == (
+        [("patch", "nlp/huge", "Queued", None)], 1, "nlp")
+    assert "cannot fit" in patch.status["queue"]["reason"] and "largest 8 GPUs" in patch.status["queue"]["reason"]
+    FakeCluster(store).apply(first.actions)
+    second = plan(store, NOW + 10)
+    assert (second.result.decisions, second.actions) == (first.result.decisions, ())
+
+
+def test_waiting_job_is_rewritten_when_its_reason_changes() -> None:
+    job = training_job("nlp/huge").gpus(16).phase("Queued").status(queue={"position": 1, "reason": "stale"},
+                                                                    tenant="nlp")
+    assert rows(plan([*CLUSTER, job]).actions, "nlp/huge") == [("patch", "nlp/huge", "Queued", None)]
+
+
+def test_invalid_job_is_failed_once_naming_the_field() -> None:
+    store = store_of(*CLUSTER, training_job("nlp/bad").workers(3, 2))
+    first = plan(store)
+    message = "invalid spec: spec.workers.min: workers.min (3) must be <= workers.max (2); lower min or raise max"
+    assert rows(first.actions, "nlp/bad") == [("patch", "nlp/bad", "Failed", None),
+                                              ("event", "nlp/bad", "Warning", "InvalidSpec")]
+    assert of_kind(first.actions, PatchStatus)[0].status == {
+        "phase": "Failed", "completionTime": ts(0),
+        "conditions": [{"type": "Finished", "status": "True", "reason": "InvalidSpec", "message": message,
+                        "lastTransitionTime": ts(0)}]}
+    FakeCluster(store).apply(first.actions)
+    assert rows(plan(store, NOW + 10).actions, "nlp/bad") == []
+
+
+def test_job_in_unbound_namespace_is_queued_with_no_tenant_once() -> None:
+    store = store_of(*CLUSTER, training_job("vision/x"))
+    first = plan(store)
+    problem = "namespace vision belongs to no Tenant; an admin must add it to a Tenant's spec.namespaces"
+    assert of_kind(first.actions, PatchStatus)[0] == PatchStatus(TRAINING_JOBS, "vision/x", {
+        "phase": "Queued", "queue": {"reason": problem},
+        "conditions": [{"type": "Admitted", "status": "False", "reason": "NoTenant", "message": problem,
+                        "lastTransitionTime": ts(0)}]})
+    FakeCluster(store).apply(first.actions)
+    assert rows(plan(store, NOW + 10).actions, "vision/x") == []
+
+
+@pytest.mark.parametrize("job", [
+    pytest.param(training_job("nlp/done").gpus(8).phase("Succeeded").allocation("a100", "a100-000")
+                 .cost(10, 4, accrued_ago=7200), id="Succeeded with an allocation and old cost"),
+    pytest.param(training_job("nlp/done").gpus(8).phase("Failed").allocation("a100", "a100-000")
+                 .backoff_limit(0), id="Failed"),
+    pytest.param(training_job("nlp/done").workers(3, 2).phase("Failed"), id="Failed for an invalid spec"),
+])
+def test_terminal_job_gets_no_actions_and_no_charges(job: Any) -> None:
+    pods = [worker("nlp/done", 0, phase="Failed", node_name="a100-000", gpus=8),
+            worker("nlp/done", 1, phase="Running", node_name="a100-001", gpus=8)]
+    result = plan([*CLUSTER, job, *pods])
+    assert (rows(result.actions, "nlp/done"), dict(result.result.charges), result.result.decisions) == ([], {}, ())
+
+
+def test_running_job_is_charged_by_the_core_price_since_accrued_at() -> None:
+    job = (training_job("nlp/run").gpus(8).phase("Running").allocation("a100", "a100-000", admitted_ago=7200)
+           .started(7000).cost(credits=1.0, gpu_hours=2.0, energy_kwh=0.5, accrued_ago=1800))
+    result = plan([*CLUSTER, job, worker("nlp/run", 0, node_name="a100-000", gpus=8)])
+    price = result.result.charges["nlp/run"]
+    [patch] = [a for a in of_kind(result.actions, PatchStatus) if a.key == "nlp/run"]
+    assert patch == PatchStatus(TRAINING_JOBS, "nlp/run", {"cost": {
+        "credits": round(1.0 + price * 8 * 0.5, 6), "gpuHours": 6.0, "energyKWh": round(0.5 + 8 * 400 * 0.5 / 1000, 6),
+        "accruedAt": ts(0)}}, "1")
+
+
+def test_a_job_that_just_started_running_still_counts_against_its_tenant() -> None:
+    """Admitted -> Running keeps the job's GPUs: the tenant may not borrow past its limit in that same cycle."""
+    bodies = [*CLUSTER[:1], tenant("nlp").guaranteed(a100=8).borrowing(a100=0), *CLUSTER[2:],
+              training_job("nlp/a").gpus(8).phase("Admitted").allocation("a100", "a100-000"),
+              training_job("nlp/b").gpus(8)]
+    starting = plan([*bodies, worker("nlp/a", 0, phase="Running", node_name="a100-000", gpus=8)])
+    waiting = plan([*bodies, worker("nlp/a", 0, phase="Pending", node_name="a100-000", gpus=8)])
+    assert ([type(d).__name__ for d in starting.result.decisions], starting.transitioned) == (["Wait"], {"nlp/a"})
+    assert starting.result.decisions == waiting.result.decisions
+
+
+def test_gpu_class_and_tenant_status_written_when_changed_only() -> None:
+    store = store_of(*CLUSTER, training_job("nlp/run").gpus(8).phase("Running").allocation("a100", "a100-000")
+                     .cost(accrued_ago=0), worker("nlp/run", 0, node_name="a100-000", gpus=8))
+    first = plan(store)
+    statuses = {a.key: a.status for a in of_kind(first.actions, PatchStatus) if a.kind != TRAINING_JOBS}
+    price = first.result.prices["a100"]
+    assert statuses == {
+        "a100": {"capacity": 16, "allocated": 8, "idle": 8, "currentPricePerGPUHour": round(price, 6)},
+        "nlp": {"allocated": {"a100": 8}, "allocatedGPUs": 8,
+                "fairShare": {"a100": round(first.result.fair_shares["nlp"]["a100"], 3)}, "spendThisPeriod": 0.0}}
+    FakeCluster(store).apply(first.actions)
+    assert plan(store, NOW + 10).actions == ()

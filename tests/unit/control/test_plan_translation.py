@@ -1,0 +1,297 @@
+"""plan_cycle with a scheduler told what to decide: how each decision, charge and status becomes actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fairshare.control.actions import DeletePods, EnsureChildren, PatchStatus, RecordEvent
+from fairshare.control.plan import merge_patch_map
+from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS
+from fairshare.core import types as core
+from fairshare.core.decisions import Admit, Preempt, Resize, Wait
+from tests.unit.control.builders import JobBuilder, gpu_class, node, tenant, training_job, ts, worker
+from tests.unit.control.helpers import of_kind, pinned_nodes, plan, rows, told
+
+CLUSTER = [gpu_class("a100").price(2.0).power(500), tenant("nlp").guaranteed(a100=8)] + [
+    node(f"n{i}").gpu_class("a100").gpus(8) for i in range(3)]
+
+
+def running_job(workers: int = 1, generation: int = 1, opportunistic: bool = False) -> JobBuilder:
+    nodes = [f"n{i}" for i in range(workers)]
+    return (training_job("nlp/j").workers(1, 3).gpus(8).rv(77).phase("Running").started(3000)
+            .allocation("a100", *nodes, generation=generation, opportunistic=opportunistic)
+            .cost(accrued_ago=0).status(conditions=[
+                {"type": "Admitted", "status": "True", "reason": "Admitted", "message": "in",
+                 "lastTransitionTime": ts(3000)},
+                {"type": "Running", "status": "True", "reason": "AllWorkersRunning", "message": "up",
+                 "lastTransitionTime": ts(2900)}]))
+
+
+def job_actions(bodies: list[Any], *decisions: Any, **numbers: Any) -> list[Any]:
+    return [a for a in plan([*CLUSTER, *bodies], scheduler=told(*decisions, **numbers)).actions
+            if getattr(a, "key", None) == "nlp/j" or getattr(a, "job_key", None) == "nlp/j"]
+
+
+def test_preempt_patches_conditionally_deletes_every_pod_and_warns() -> None:
+    reason = "tenant cv reclaims its guarantee of a100"
+    pods = [worker("nlp/j", 0, node_name="n0", gpus=8), worker("nlp/j", 1, phase="Pending", node_name="n1", gpus=8)]
+    actions = job_actions([running_job(2), *pods], Preempt("nlp/j", reason))
+    assert actions == [
+        PatchStatus(TRAINING_JOBS, "nlp/j", {"phase": "Preempted", "conditions": [
+            {"type": "Admitted", "status": "False", "reason": "Preempted", "message": reason,
+             "lastTransitionTime": ts(0)},
+            {"type": "Preempted", "status": "True", "reason": "Preempted", "message": reason,
+             "lastTransitionTime": ts(0)},
+            {"type": "Running", "status": "False", "reason": "Preempted", "message": reason,
+             "lastTransitionTime": ts(0)}]}, "77"),
+        DeletePods("nlp/j", ("j-worker-0", "j-worker-1")),
+        RecordEvent("nlp/j", "Warning", "Preempted", reason)]
+
+
+def test_preempt_of_a_job_with_no_pods_deletes_nothing() -> None:
+    assert [type(a).__name__ for a in job_actions([running_job()], Preempt("nlp/j", "r"))] == [
+        "PatchStatus", "RecordEvent"]
+
+
+@pytest.mark.parametrize(("old_workers", "new_nodes", "opportunistic", "want_message"), [
+    pytest.param(1, ("n0", "n1"), False, "resized from 1 to 2 workers on a100: marginal speed-up beats price",
+                 id="grow"),
+    pytest.param(3, ("n0",), True, "resized from 3 to 1 workers on a100: marginal speed-up beats price",
+                 id="shrink, opportunistic kept"),
+])
+def test_resize_starts_a_new_generation(old_workers: int, new_nodes: tuple[str, ...], opportunistic: bool,
+                                        want_message: str) -> None:
+    pods = [worker("nlp/j", r, node_name=f"n{r}", gpus=8) for r in range(old_workers)]
+    decision = Resize("nlp/j", len(new_nodes), new_nodes, 1.25, "marginal speed-up beats price")
+    actions = job_actions([running_job(old_workers, opportunistic=opportunistic), *pods], decision)
+    patch, delete, ensure, event = actions
+    assert patch == PatchStatus(TRAINING_JOBS, "nlp/j", {
+        "phase": "Admitted",
+        "allocation": {"gpuClass": "a100", "workers": len(new_nodes), "gpus": 8 * len(new_nodes),
+                       "nodes": list(new_nodes), "pricePerGPUHour": 1.25, "admittedAt": ts(0), "generation": 2,
+                       "opportunistic": opportunistic},
+        "conditions": [
+            {"type": "Admitted", "status": "True", "reason": "Admitted", "message": "in",
+             "lastTransitionTime": ts(3000)},
+            {"type": "Running", "status": "False", "reason": "Resizing", "message": want_message,
+             "lastTransitionTime": ts(0)}]}, "77")
+    assert delete == DeletePods("nlp/j", tuple(f"j-worker-{r}" for r in range(old_workers)))
+    assert isinstance(ensure, EnsureChildren)
+    assert (pinned_nodes(ensure), [p["metadata"]["labels"]["fairshare.dev/generation"] for p in ensure.pods]) == (
+        list(new_nodes), ["2"] * len(new_nodes))
+    assert event == RecordEvent("nlp/j", "Normal", "Resized", want_message)
+
+
+def test_opportunistic_admission_is_recorded_and_explained() -> None:
+    actions = job_actions([training_job("nlp/j").gpus(8)], Admit("nlp/j", "a100", 1, ("n2",), 0.4, True))
+    patch, _, event = actions
+    assert (patch.status["allocation"]["opportunistic"], event.message) == (
+        True, "admitted 1 x 8 a100 GPUs on idle capacity (preemptible, floor price) at 0.400 credits/GPU-hour")
+
+
+@pytest.mark.parametrize(("status", "want"), [
+    pytest.param({}, [("patch", "nlp/j", "Queued", None)], id="first wait: written"),
+    pytest.param({"phase": "Queued", "tenant": "nlp", "queue": {"position": 2, "reason": "behind"}}, [],
+                 id="same position and reason: nothing"),
+    pytest.param({"phase": "Queued", "tenant": "nlp", "queue": {"position": 3, "reason": "behind"}},
+                 [("patch", "nlp/j", "Queued", None)], id="position moved: written"),
+    pytest.param({"phase": "Queued", "tenant": "old", "queue": {"position": 2, "reason": "behind"}},
+                 [("patch", "nlp/j", "Queued", None)], id="tenant changed: written"),
+])
+def test_wait_writes_only_changes(status: dict[str, Any], want: list[Any]) -> None:
+    conditions = [{"type": "Admitted", "status": "False", "reason": "Waiting", "message": "behind",
+                   "lastTransitionTime": ts(60)}]
+    job = training_job("nlp/j").status(**status, **({"conditions": conditions} if status else {}))
+    assert rows(job_actions([job], Wait("nlp/j", "behind", 2))) == want
+
+
+# --- cost accrual ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("job", "charge", "want_cost"), [
+    pytest.param(running_job().cost(credits=10, gpu_hours=1, energy_kwh=2, accrued_ago=3600), 2.0,
+                 {"credits": 26.0, "gpuHours": 9.0, "energyKWh": 6.0, "accruedAt": ts(0)},
+                 id="an hour since accruedAt: price x GPUs x hours, plus energy"),
+    pytest.param(running_job(2).cost(accrued_ago=900), 3.0,
+                 {"credits": 12.0, "gpuHours": 4.0, "energyKWh": 2.0, "accruedAt": ts(0)},
+                 id="a quarter hour on 16 GPUs"),
+    pytest.param(running_job().cost(accrued_ago=30), 3.6,
+                 {"credits": 0.24, "gpuHours": round(8 * 30 / 3600, 6), "energyKWh": round(4 * 30 / 3600, 6),
+                  "accruedAt": ts(0)}, id="exactly 30 s: charged"),
+    pytest.param(running_job().cost(accrued_ago=29), 2.0, None, id="under 30 s: nothing"),
+    pytest.param(running_job().cost(accrued_ago=0), 2.0, None, id="already accrued now: idempotent"),
+    pytest.param(running_job().status(cost=None).allocation("a100", "n0", admitted_ago=1800), 1.0,
+                 {"credits": 4.0, "gpuHours": 4.0, "energyKWh": 2.0, "accruedAt": ts(0)},
+                 id="never accrued: from admittedAt"),
+])
+def test_accrual(job: JobBuilder, charge: float, want_cost: dict[str, Any] | None) -> None:
+    actions = job_actions([job], charges={"nlp/j": charge})
+    assert actions == ([PatchStatus(TRAINING_JOBS, "nlp/j", {"cost": want_cost}, "77")] if want_cost else [])
+
+
+@pytest.mark.parametrize(("extra", "decision"), [
+    pytest.param([], Preempt("nlp/j", "r"), id="preempted this cycle"),
+    pytest.param([], Resize("nlp/j", 2, ("n0", "n1"), 1.0), id="resized this cycle"),
+    pytest.param([worker("nlp/j", 0, phase="Succeeded")], None, id="finished this cycle"),
+])
+def test_no_accrual_for_a_job_decided_or_transitioned_this_cycle(extra: list[Any], decision: Any) -> None:
+    job = running_job().cost(credits=5, accrued_ago=3600)
+    actions = job_actions([job, *extra], *([decision] if decision else []), charges={"nlp/j": 2.0})
+    assert [a for a in actions if isinstance(a, PatchStatus) and "cost" in a.status] == []
+
+
+# --- GPUClass and Tenant status ----------------------------------------------------------------------------------
+
+CLASS_STATUS = {"capacity": 24, "allocated": 8, "idle": 16, "currentPricePerGPUHour": 1.5}
+TENANT_STATUS = {"allocated": {"a100": 8}, "allocatedGPUs": 8, "fairShare": {"a100": 12.0}, "spendThisPeriod": 3.0}
+
+
+@pytest.mark.parametrize(("class_status", "tenant_status", "want"), [
+    pytest.param(CLASS_STATUS, TENANT_STATUS, [], id="unchanged: nothing"),
+    pytest.param(None, None, [(GPU_CLASSES, "a100", CLASS_STATUS), (TENANTS, "nlp", TENANT_STATUS)],
+                 id="no status yet: both written"),
+    pytest.param({**CLASS_STATUS, "currentPricePerGPUHour": 1.4}, TENANT_STATUS,
+                 [(GPU_CLASSES, "a100", CLASS_STATUS)], id="price moved: class written whole"),
+    pytest.param({**CLASS_STATUS, "observedGeneration": 4}, TENANT_STATUS, [],
+                 id="fields the plan does not own are ignored"),
+    pytest.param(CLASS_STATUS, {**TENANT_STATUS, "allocated": {"a100": 8, "h100": 4}, "allocatedGPUs": 12},
+                 [(TENANTS, "nlp", {**TENANT_STATUS, "allocated": {"a100": 8, "h100": None}})],
+                 id="a class the tenant no longer holds is nulled"),
+    pytest.param(CLASS_STATUS, {**TENANT_STATUS, "fairShare": {"a100": 12.0, "l4": 2.0}},
+                 [(TENANTS, "nlp", {**TENANT_STATUS, "fairShare": {"a100": 12.0, "l4": None}})],
+                 id="a fair share that vanished is nulled"),
+    pytest.param(CLASS_STATUS, {**TENANT_STATUS, "spendThisPeriod": 2.0},
+                 [(TENANTS, "nlp", TENANT_STATUS)], id="spend moved"),
+])
+def test_class_and_tenant_status_are_patched_only_when_changed(
+        class_status: dict[str, Any] | None, tenant_status: dict[str, Any] | None, want: list[Any]) -> None:
+    cls, ten = gpu_class("a100").price(2.0).power(500), tenant("nlp").guaranteed(a100=8)
+    if class_status is not None:
+        cls = cls.status(**class_status)
+    if tenant_status is not None:
+        ten = ten.status(**tenant_status)
+    bodies = [cls, ten, *CLUSTER[2:], running_job().cost(credits=3.0, accrued_ago=0),
+              worker("nlp/j", 0, node_name="n0", gpus=8)]
+    result = plan(bodies, scheduler=told(prices={"a100": 1.5}, fair_shares={"nlp": {"a100": 12.0004}}))
+    assert [(a.kind, a.key, a.status) for a in of_kind(result.actions, PatchStatus)] == want
+
+
+def test_tenant_with_budget_reports_credits_left() -> None:
+    bodies = [CLUSTER[0], tenant("nlp").budget(100), running_job().cost(credits=30.5, accrued_ago=0),
+              training_job("nlp/old").phase("Succeeded").cost(credits=9.5)]
+    result = plan(bodies, scheduler=told())
+    [patch] = [a for a in of_kind(result.actions, PatchStatus) if a.kind == TENANTS]
+    assert (patch.status["spendThisPeriod"], patch.status["creditsLeft"]) == (40.0, 60.0)
+
+
+@pytest.mark.parametrize(("decision", "want_allocated"), [
+    pytest.param(None, 8, id="running job holds its GPUs"),
+    pytest.param(Preempt("nlp/j", "r"), 0, id="preempted: released"),
+    pytest.param(Resize("nlp/j", 2, ("n0", "n1"), 1.0), 16, id="resized: counted at the new size"),
+])
+def test_class_allocation_follows_the_decisions(decision: Any, want_allocated: int) -> None:
+    bodies = [*CLUSTER, running_job(), worker("nlp/j", 0, node_name="n0", gpus=8)]
+    result = plan(bodies, scheduler=told(*([decision] if decision else [])))
+    [patch] = [a for a in of_kind(result.actions, PatchStatus) if a.kind == GPU_CLASSES]
+    assert (patch.status["allocated"], patch.status["idle"]) == (want_allocated, 24 - want_allocated)
+
+
+@pytest.mark.parametrize(("current", "desired", "want"), [
+    pytest.param({}, {"a": 1}, {"a": 1}, id="added"),
+    pytest.param({"a": 1, "b": 2}, {"a": 3}, {"a": 3, "b": None}, id="removed key becomes null"),
+    pytest.param({"a": 1}, {}, {"a": None}, id="everything removed"),
+    pytest.param({"a": 1}, {"a": 1}, {"a": 1}, id="unchanged"),
+])
+def test_merge_patch_map(current: dict[str, Any], desired: dict[str, Any], want: dict[str, Any]) -> None:
+    assert merge_patch_map(current, desired) == want
+
+
+# --- what the core is shown ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("pods", "want_jobs", "want_n0"), [
+    pytest.param([worker("nlp/j", 0, phase="Pending", node_name="n0", gpus=8)], ["nlp/j"], 8,
+                 id="no transition: the job stays"),
+    pytest.param([worker("nlp/j", 0, node_name="n0", gpus=8)], ["nlp/j"], 8,
+                 id="Admitted -> Running: the job stays, it keeps its GPUs"),
+    pytest.param([worker("nlp/j", 0, phase="Succeeded", node_name="n0", gpus=8)], [], 0,
+                 id="finished: the job leaves, its node stays held until the pod is gone"),
+    pytest.param([worker("nlp/j", 0, phase="Failed", node_name="n0", gpus=8)], [], 0,
+                 id="restarting: the job leaves, its node stays held"),
+])
+def test_core_sees_jobs_after_lifecycle(pods: list[Any], want_jobs: list[str], want_n0: int) -> None:
+    seen: list[core.Snapshot] = []
+    job = training_job("nlp/j").gpus(8).phase("Admitted").allocation("a100", "n0")
+    plan([*CLUSTER, job, *pods], scheduler=told(seen=seen))
+    [snapshot] = seen
+    assert ([j.key for j in snapshot.jobs], {n.name: n.gpus for n in snapshot.nodes}["n0"]) == (want_jobs, want_n0)
+
+
+# --- children that went missing -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("job", "pods", "want"), [
+    pytest.param(running_job(2, generation=2).phase("Admitted"), [],
+                 [("ensure", "nlp/j", ("j-worker-0", "j-worker-1"))],
+                 id="admitted, no pods (operator stopped before creating them): ensured again"),
+    pytest.param(running_job(2, generation=2).phase("Admitted"), [worker("nlp/j", 1, generation=2)],
+                 [("ensure", "nlp/j", ("j-worker-0", "j-worker-1"))], id="admitted, one pod missing: ensured again"),
+    pytest.param(running_job(2, generation=2).phase("Admitted"), [worker("nlp/j", 0, generation=1)], [],
+                 id="an old pod still holds a name: wait for it to go"),
+    pytest.param(running_job(2, generation=2).phase("Admitted"),
+                 [worker("nlp/j", 0, generation=2, phase="Pending"), worker("nlp/j", 1, generation=2, phase="Pending")],
+                 [], id="all pods there: nothing"),
+    pytest.param(running_job(2, generation=2), [worker("nlp/j", 0, generation=2)], [],
+                 id="Running with a pod gone: the lifecycle's business, not recreated"),
+])
+def test_missing_children_are_ensured_again(job: JobBuilder, pods: list[Any], want: list[Any]) -> None:
+    actions = job_actions([job, *pods])
+    ensures = [a for a in actions if isinstance(a, EnsureChildren)]
+    assert rows(ensures) == want
+    assert all(pinned_nodes(e) == ["n0", "n1"] for e in ensures)
+    assert all(p["metadata"]["labels"]["fairshare.dev/generation"] == "2" for e in ensures for p in e.pods)
+
+
+# --- releases before grants ---------------------------------------------------------------------------------------
+
+def _groups(bodies: list[Any], *decisions: Any, **numbers: Any) -> list[tuple[str, list[Any]]]:
+    result = plan([*CLUSTER, *bodies], scheduler=told(*decisions, **numbers))
+    return [(name, rows(group)) for name, group in
+            (("releases", result.releases), ("grants", result.grants), ("bookkeeping", result.bookkeeping)) if group]
+
+
+@pytest.mark.parametrize(("bodies", "decisions", "want"), [
+    pytest.param([running_job(), worker("nlp/j", 0, node_name="n0", gpus=8)], [Preempt("nlp/j", "r")],
+                 [("releases", [("patch", "nlp/j", "Preempted", "77"), ("delete", "nlp/j", ("j-worker-0",)),
+                                ("event", "nlp/j", "Warning", "Preempted")])],
+                 id="a preemption releases"),
+    pytest.param([running_job(2), worker("nlp/j", 0, node_name="n0", gpus=8)], [Resize("nlp/j", 1, ("n0",), 1.0)],
+                 [("releases", [("patch", "nlp/j", "Admitted", "77"), ("delete", "nlp/j", ("j-worker-0",)),
+                                ("ensure", "nlp/j", ("j-worker-0",)), ("event", "nlp/j", "Normal", "Resized")])],
+                 id="a shrink releases"),
+    pytest.param([running_job(1), worker("nlp/j", 0, node_name="n0", gpus=8)],
+                 [Resize("nlp/j", 2, ("n0", "n1"), 1.0)],
+                 [("grants", [("patch", "nlp/j", "Admitted", "77"), ("delete", "nlp/j", ("j-worker-0",)),
+                              ("ensure", "nlp/j", ("j-worker-0", "j-worker-1")),
+                              ("event", "nlp/j", "Normal", "Resized")])],
+                 id="a grow is a grant"),
+    pytest.param([training_job("nlp/j").gpus(8)], [Admit("nlp/j", "a100", 1, ("n0",), 1.0)],
+                 [("grants", [("patch", "nlp/j", "Admitted", "1"), ("ensure", "nlp/j", ("j-worker-0",)),
+                              ("event", "nlp/j", "Normal", "Admitted")])],
+                 id="an admission is a grant"),
+    pytest.param([training_job("nlp/j").gpus(8)], [Wait("nlp/j", "full", 1)],
+                 [("bookkeeping", [("patch", "nlp/j", "Queued", None)])], id="a wait is bookkeeping"),
+    pytest.param([running_job(), worker("nlp/j", 0, phase="Succeeded", node_name="n0", gpus=8)], [],
+                 [("releases", [("patch", "nlp/j", "Succeeded", "77"), ("event", "nlp/j", "Normal", "Succeeded")])],
+                 id="a lifecycle transition releases"),
+    pytest.param([running_job().phase("Admitted")], [],
+                 [("grants", [("ensure", "nlp/j", ("j-worker-0",))])], id="children ensured again are a grant"),
+    pytest.param([training_job("nlp/j").workers(3, 2)], [],
+                 [("bookkeeping", [("patch", "nlp/j", "Failed", None), ("event", "nlp/j", "Warning", "InvalidSpec")])],
+                 id="an invalid spec is bookkeeping"),
+])
+def test_actions_are_grouped_releases_grants_bookkeeping(bodies: list[Any], decisions: list[Any],
+                                                         want: list[Any]) -> None:
+    got = _groups(bodies, *decisions)
+    assert [(name, jobs) for name, group in got if (jobs := [r for r in group if r[1] == "nlp/j"])] == want
+    assert {name for name, group in got for r in group if r[1] in ("a100", "nlp")} <= {"bookkeeping"}, (
+        "GPUClass and Tenant status are bookkeeping")
