@@ -9,11 +9,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fairshare.demo import scenario
 from fairshare.localcluster import toolchain
-from fairshare.localcluster.cluster import ClusterState, LocalCluster, default_data_dir, stop_cluster
+from fairshare.localcluster.cluster import ClusterState, LocalCluster, attach_process, default_data_dir, stop_cluster
+from fairshare.localcluster.processes import free_port
 from fairshare.localcluster.shape import GPU_CLASS_LABEL, GPU_RESOURCE, load_pools
 
 
@@ -22,8 +25,9 @@ def register(sub: Any) -> None:
     tc.add_argument("--json", action="store_true", help="print binary paths and step timings as JSON")
     tc.set_defaults(func=cmd_toolchain)
 
-    up = sub.add_parser("up", help="the embedded default: a local cluster with GPU nodes, shown by class")
+    up = sub.add_parser("up", help="the embedded default: local cluster, operator, sample tenants and jobs")
     _cluster_args(up)
+    up.add_argument("--no-demo", action="store_true", help="start cluster and operator without the sample workload")
     up.set_defaults(func=cmd_up)
     down = sub.add_parser("down", help="stop everything `fairshare up` started")
     _cluster_args(down)
@@ -70,10 +74,45 @@ def cmd_cluster_up(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    """The embedded default: cluster, CRDs, the operator, and the demo scenario; everything keeps running."""
     state = _start(args)
     _show_nodes(state)
+    kubectl = _kubectl(state)
+    crds = _repo_root() / "crds"
+    kubectl("apply", "-f", str(crds))
+    kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(crds))
+    metrics_port = free_port()
+    attach_process(state, "fairshare-operator", [
+        sys.executable, "-m", "fairshare.cli.main", "operator", "--metrics-port", str(metrics_port),
+        "--liveness-port", "0", "--period", "5"], env={**os.environ, "KUBECONFIG": state.kubeconfig})
+    print(f"\nOperator running (metrics on http://127.0.0.1:{metrics_port}/metrics, log in "
+          f"{state.data_dir}/logs/fairshare-operator.log)", file=sys.stderr)
+    if not args.no_demo:
+        scenario.run(kubectl)
     _print_access(state)
+    print("          kubectl get tj,tn,gc -A;  kubectl describe tj -n speech speech-22")
     return 0
+
+
+def _repo_root() -> Path:
+    """The source checkout this package runs from (the CRDs live beside the package, in crds/)."""
+    root = Path(__file__).resolve().parents[3]
+    if not (root / "crds").is_dir():
+        raise RuntimeError(f"CRDs not found under {root}; run `fairshare up` from a source checkout")
+    return root
+
+
+def _kubectl(state: ClusterState) -> Callable[..., subprocess.CompletedProcess[str]]:
+    binary = str(toolchain.binaries().kubectl)
+
+    def kubectl(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([binary, f"--kubeconfig={state.kubeconfig}", *args], input=stdin, capture_output=True,
+                              text=True, timeout=120)
+        if check and proc.returncode != 0:
+            raise RuntimeError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
+        return proc
+
+    return kubectl
 
 
 def cmd_down(args: argparse.Namespace) -> int:

@@ -229,6 +229,14 @@ class LocalCluster:
         state.save()
 
 
+def attach_process(state: ClusterState, name: str, argv: list[str], env: dict[str, str] | None = None) -> ProcessRecord:
+    """Start another process that belongs to this cluster (the operator), so `down` stops it too."""
+    record = processes.spawn(name, argv, Path(state.data_dir) / "logs", env=env)
+    state.processes.append(record)
+    state.save()
+    return record
+
+
 def stop_cluster(data_dir: Path) -> list[str]:
     """Stop the cluster recorded in data_dir; returns the names of the processes that were running."""
     state = ClusterState.load(data_dir)
