@@ -5,16 +5,18 @@ SHELL := /bin/bash
 FAIRSHARE_CACHE ?= $(HOME)/.cache/fairshare
 export FAIRSHARE_CACHE
 PYTHON ?= python3
-VENV_KEY := $(shell cat pyproject.toml | sha256sum | cut -c1-12)
+# Keyed by the dependency lists only, so editing tool settings in pyproject.toml does not rebuild torch's venv.
+VENV_KEY := $(shell $(PYTHON) -c 'import hashlib, json, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print(hashlib.sha256(json.dumps([p["dependencies"], p.get("optional-dependencies", {})], sort_keys=True).encode()).hexdigest()[:12])')
 VENV ?= $(FAIRSHARE_CACHE)/venv/$(VENV_KEY)
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+UP_ARGS ?=
 
 .PHONY: up down test lint venv toolchain system-deps clean-cache
 
-## up: the embedded default: local control plane with kwok GPU nodes (and, as it grows, the operator and samples)
+## up: the embedded default: local control plane with kwok GPU nodes, the operator, sample tenants and jobs
 up: venv system-deps toolchain
-	$(VENV)/bin/fairshare up
+	$(VENV)/bin/fairshare up $(UP_ARGS)
 
 ## down: stop everything `make up` started
 down: venv

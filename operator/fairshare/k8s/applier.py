@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import logging
 import time
@@ -35,24 +36,38 @@ class ApplySummary:
 class Applier:
     """Executes actions with the Kubernetes client and records each patched object in the store at once."""
 
-    def __init__(self, api: client.ApiClient, store: Store, metrics: OperatorMetrics) -> None:
+    def __init__(self, api: client.ApiClient, store: Store, metrics: OperatorMetrics, parallelism: int = 16) -> None:
         self.core = client.CoreV1Api(api)
         self.custom = client.CustomObjectsApi(api)
         self.store = store
         self.metrics = metrics
         self._own_writes: dict[str, tuple[str, str]] = {}
+        self.parallelism = parallelism
 
     def apply(self, actions: Iterable[Action]) -> ApplySummary:
-        summary = ApplySummary()
-        failed: set[str] = set()
+        """Each object's actions in order; different objects concurrently (the API server serves them in parallel)."""
+        by_object: dict[str, list[Action]] = {}
+        for action in actions:
+            by_object.setdefault(action_key(action), []).append(action)
         # Our own earlier write in this batch is not a conflicting one: a later action planned from the same
         # snapshot carries the old resourceVersion, so it is moved on to the version our write produced.
-        self._own_writes: dict[str, tuple[str, str]] = {}
-        for action in actions:
+        self._own_writes = {}
+        summary = ApplySummary()
+        if not by_object:
+            return summary
+        with concurrent.futures.ThreadPoolExecutor(min(self.parallelism, len(by_object))) as pool:
+            for part in pool.map(self._apply_in_order, by_object.values()):
+                summary.applied += part.applied
+                summary.skipped += part.skipped
+                summary.conflicts += part.conflicts
+                summary.errors += part.errors
+        return summary
+
+    def _apply_in_order(self, actions: list[Action]) -> ApplySummary:
+        """One object's actions, stopping at the first failure (later ones were planned assuming it succeeded)."""
+        summary = ApplySummary()
+        for index, action in enumerate(actions):
             key = action_key(action)
-            if key in failed:
-                summary.skipped += 1
-                continue
             try:
                 self._apply(action)
                 summary.applied += 1
@@ -60,7 +75,7 @@ class Applier:
                 if isinstance(action, RecordEvent):  # best effort: a lost Event must not hold back scheduling
                     log.info("event %s on %s not recorded: %s", action.reason, key, exc.reason)
                     continue
-                failed.add(key)
+                summary.skipped += len(actions) - index - 1
                 if exc.status == 409:
                     summary.conflicts += 1  # someone wrote the object since the snapshot: the next cycle decides
                     log.info("conflict on %s %s; retrying next cycle", type(action).__name__, key)
@@ -70,6 +85,7 @@ class Applier:
                     summary.errors += 1
                     self.metrics.errors.labels(operation=type(action).__name__).inc()
                     log.warning("%s on %s failed: %s %s", type(action).__name__, key, exc.status, exc.reason)
+                return summary
         return summary
 
     def _timed(self, verb: str, resource: str, call: Any, *args: Any, **kwargs: Any) -> Any:
