@@ -38,7 +38,8 @@ venv: $(VENV)/.deps-installed
 	@# Re-point the editable install at this checkout (cheap), so a cached venv serves any clone.
 	@$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 
-$(VENV)/.deps-installed: pyproject.toml
+# No prerequisite: the venv's path is the hash of the dependency lists, so a new clone (newer mtimes) reuses it.
+$(VENV)/.deps-installed:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
 	$(PY) -m pip install --quiet -e '.[dev]'
