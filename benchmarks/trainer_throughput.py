@@ -15,8 +15,6 @@ import argparse
 import json
 import os
 import platform
-import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +23,8 @@ import time
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from fairshare.localcluster.processes import free_port_range
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TRAINER_SOURCE = REPO_ROOT / "trainer_image"
@@ -42,21 +42,6 @@ class Measurement:
     scrapes: int
 
 
-def _free_port_range(count: int) -> int:
-    for base in random.sample(range(20000, 60000), 200):
-        sockets = []
-        try:
-            for offset in range(count):
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", base + offset))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError("no free ports")
 
 
 def _scrape_until(stop: threading.Event, ports: list[int], interval: float, counter: list[int]) -> None:
@@ -86,7 +71,7 @@ def run_once(args: argparse.Namespace, procs: int, metrics: bool, repetition: in
     }
     ports: list[int] = []
     if metrics:
-        base = _free_port_range(procs)
+        base = free_port_range(procs)
         env["FAIRSHARE_METRICS_PORT"] = str(base)
         ports = list(range(base, base + procs))
     if procs == 1:
@@ -97,7 +82,7 @@ def run_once(args: argparse.Namespace, procs: int, metrics: bool, repetition: in
             PET_NPROC_PER_NODE=str(procs),
             PET_NODE_RANK="0",
             PET_MASTER_ADDR="127.0.0.1",
-            PET_MASTER_PORT=str(_free_port_range(1)),
+            PET_MASTER_PORT=str(free_port_range(1)),
         )
         command = [sys.executable, "-m", "torch.distributed.run", "-m", "fairshare_trainer"]
 

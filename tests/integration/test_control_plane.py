@@ -10,6 +10,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from fairshare.localcluster.shape import GPU_CLASS_LABEL, GPU_RESOURCE
+from tests.support.kube import gone, read_pod
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
@@ -33,25 +34,6 @@ def gpu_pod(name: str, gpus: int, gpu_class: str | None = None, annotations: dic
             }],
         },
     }
-
-
-def _read_pod(core: client.CoreV1Api, name: str, ns: str) -> client.V1Pod | None:
-    try:
-        return core.read_namespaced_pod(name, ns)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
-
-
-def _gone(read: Any) -> bool:
-    try:
-        read()
-    except ApiException as exc:
-        if exc.status == 404:
-            return True
-        raise
-    return False
 
 
 def test_crd_becomes_established(kube_api_client: client.ApiClient) -> None:
@@ -99,7 +81,7 @@ def test_gpu_pod_is_bound_to_a_node_of_its_class_and_runs(kube_api_client: clien
     core = client.CoreV1Api(kube_api_client)
     core.create_namespaced_pod(namespace, gpu_pod("gpu-pod", gpus, gpu_class))
 
-    pod = wait_for(lambda: (p := _read_pod(core, "gpu-pod", namespace)) and p.status.phase == "Running" and p,
+    pod = wait_for(lambda: (p := read_pod(core, "gpu-pod", namespace)) and p.status.phase == "Running" and p,
                    timeout=60, what="gpu-pod Running")
 
     node = core.read_node(pod.spec.node_name)
@@ -114,7 +96,7 @@ def test_pod_larger_than_any_node_stays_pending_with_the_schedulers_reason(
     core.create_namespaced_pod(namespace, gpu_pod("too-big", 16))
 
     def unschedulable() -> str | None:
-        pod = _read_pod(core, "too-big", namespace)
+        pod = read_pod(core, "too-big", namespace)
         for cond in (pod.status.conditions or []) if pod else []:
             if cond.type == "PodScheduled" and cond.status == "False" and cond.reason == "Unschedulable":
                 return str(cond.message)
@@ -137,7 +119,7 @@ def test_kwok_stage_finishes_annotated_pods(kube_api_client: client.ApiClient, n
     core.create_namespaced_pod(namespace, gpu_pod("finite", 1, "l4", annotations={
         "fairshare.dev/simulate-result": result, "fairshare.dev/simulate-duration": "2s"}))
 
-    wait_for(lambda: (p := _read_pod(core, "finite", namespace)) and p.status.phase == phase,
+    wait_for(lambda: (p := read_pod(core, "finite", namespace)) and p.status.phase == phase,
              timeout=60, what=f"finite pod {phase}")
 
 
@@ -148,14 +130,14 @@ def test_deleting_an_owner_garbage_collects_its_children(kube_api_client: client
            "controller": True, "blockOwnerDeletion": True}
     core.create_namespaced_pod(namespace, gpu_pod("child-pod", 1, "a100", owner=ref))
     core.create_namespaced_config_map(namespace, {"metadata": {"name": "child-cm", "ownerReferences": [ref]}})
-    wait_for(lambda: (p := _read_pod(core, "child-pod", namespace)) and p.status.phase == "Running",
+    wait_for(lambda: (p := read_pod(core, "child-pod", namespace)) and p.status.phase == "Running",
              timeout=60, what="child-pod Running")
 
     core.delete_namespaced_config_map("owner", namespace, propagation_policy="Background")
 
-    wait_for(lambda: _gone(lambda: core.read_namespaced_pod("child-pod", namespace)), timeout=60,
+    wait_for(lambda: gone(lambda: core.read_namespaced_pod("child-pod", namespace)), timeout=60,
              what="child-pod garbage-collected")
-    wait_for(lambda: _gone(lambda: core.read_namespaced_config_map("child-cm", namespace)), timeout=60,
+    wait_for(lambda: gone(lambda: core.read_namespaced_config_map("child-cm", namespace)), timeout=60,
              what="child-cm garbage-collected")
 
 
@@ -167,9 +149,9 @@ def test_namespace_deletion_completes(kube_api_client: client.ApiClient) -> None
              timeout=30, what="default ServiceAccount")
     core.create_namespaced_pod(name, gpu_pod("resident", 1, "h100"))
     core.create_namespaced_config_map(name, {"metadata": {"name": "data"}})
-    wait_for(lambda: (p := _read_pod(core, "resident", name)) and p.status.phase == "Running",
+    wait_for(lambda: (p := read_pod(core, "resident", name)) and p.status.phase == "Running",
              timeout=60, what="resident Running")
 
     core.delete_namespace(name)
 
-    wait_for(lambda: _gone(lambda: core.read_namespace(name)), timeout=90, what=f"namespace {name} gone")
+    wait_for(lambda: gone(lambda: core.read_namespace(name)), timeout=90, what=f"namespace {name} gone")

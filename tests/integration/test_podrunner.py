@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from fairshare.localcluster.cluster import ClusterState
 from fairshare.localcluster.podrunner import METRICS_ENDPOINT, RUN_LOCALLY, LocalPodRunner, local_env
+from tests.support.kube import read_pod
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
@@ -42,15 +42,6 @@ def local_pod(name: str, script: str, env: dict[str, str] | None = None, metrics
                      "nodeSelector": {"fairshare.dev/gpu-class": "a100"}, "containers": [container]}}
 
 
-def _pod(core: client.CoreV1Api, name: str, ns: str) -> client.V1Pod | None:
-    try:
-        return core.read_namespaced_pod(name, ns)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
-
-
 @pytest.mark.parametrize(("exit_code", "phase"), [
     pytest.param(0, "Succeeded", id="exit 0 succeeds"),
     pytest.param(3, "Failed", id="exit 3 fails with its code"),
@@ -60,7 +51,7 @@ def test_process_exit_code_becomes_pod_phase(kube_api_client: client.ApiClient, 
     core = client.CoreV1Api(kube_api_client)
     core.create_namespaced_pod(namespace, local_pod("exits", f"import sys; sys.exit({exit_code})"))
 
-    pod = wait_for(lambda: (p := _pod(core, "exits", namespace)) and p.status.phase == phase and p,
+    pod = wait_for(lambda: (p := read_pod(core, "exits", namespace)) and p.status.phase == phase and p,
                    timeout=60, what=f"pod {phase}")
     assert pod.status.container_statuses[0].state.terminated.exit_code == exit_code
 
@@ -74,12 +65,12 @@ def test_delete_sends_sigterm_and_waits_for_the_process(kube_api_client: client.
               "while True: time.sleep(0.1)\n")
     core = client.CoreV1Api(kube_api_client)
     core.create_namespaced_pod(namespace, local_pod("long", script))
-    wait_for(lambda: (p := _pod(core, "long", namespace)) and p.status.phase == "Running", timeout=60,
+    wait_for(lambda: (p := read_pod(core, "long", namespace)) and p.status.phase == "Running", timeout=60,
              what="long Running")
 
     core.delete_namespaced_pod("long", namespace)
 
-    wait_for(lambda: _pod(core, "long", namespace) is None, timeout=60, what="long deleted")
+    wait_for(lambda: read_pod(core, "long", namespace) is None, timeout=60, what="long deleted")
     assert marker.read_text() == "checkpointed"
 
 
@@ -95,7 +86,7 @@ def test_metrics_port_is_rewritten_and_published(kube_api_client: client.ApiClie
     core.create_namespaced_pod(namespace, local_pod("served", script, metrics=True, env={
         "FAIRSHARE_METRICS_PORT": "9400", "MASTER_ADDR": "demo-worker-0.demo.ns.svc", "MASTER_PORT": "29500"}))
 
-    pod = wait_for(lambda: (p := _pod(core, "served", namespace)) and (p.metadata.annotations or {}).get(
+    pod = wait_for(lambda: (p := read_pod(core, "served", namespace)) and (p.metadata.annotations or {}).get(
         METRICS_ENDPOINT) and p.status.phase == "Running" and p, timeout=60, what="metrics endpoint annotation")
     endpoint = pod.metadata.annotations[METRICS_ENDPOINT]
 

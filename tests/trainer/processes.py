@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from fairshare.localcluster.processes import free_port_range
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TRAINER_SOURCE = REPO_ROOT / "trainer_image"  # not an installed package: the image copies it, tests add it
@@ -42,21 +42,7 @@ def trainer_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def free_port(consecutive: int = 1) -> int:
     """A base port such that base .. base + consecutive - 1 are all free right now on 127.0.0.1."""
-    for _ in range(200):
-        base = random.randint(20000, 60000)
-        sockets = []
-        try:
-            for offset in range(consecutive):
-                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", base + offset))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError("no free port range found")
+    return free_port_range(consecutive)
 
 
 class TrainerProcess:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import random
 import signal
 import socket
 import ssl
@@ -35,6 +36,26 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def free_port_range(consecutive: int) -> int:
+    """A base port such that base .. base + consecutive - 1 are all free right now on 127.0.0.1 (a trainer's ranks
+    serve metrics on base + local rank)."""
+    for _ in range(200):
+        base = random.randint(20000, 60000)
+        sockets: list[socket.socket] = []
+        try:
+            for offset in range(consecutive):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError(f"no {consecutive} consecutive free ports found on 127.0.0.1")
 
 
 def _start_ticks(pid: int) -> int | None:
