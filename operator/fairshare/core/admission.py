@@ -17,62 +17,19 @@ from fairshare.core.preemption import (
     reclaim,
     victims,
 )
-from fairshare.core.throughput import normalized_speeds
-
-_EPS = 1e-9
-
-
-def ranked_options(cycle: Cycle, p: PendingJob) -> tuple[ClassState, ...]:
-    """A job's classes, best first: the most normalised throughput per credit at this cycle's prices, then by name."""
-    if p.curves is None and p.options in cycle.ranked:
-        return cycle.ranked[p.options]
-    by_name = {c.name: c.gpu_class for c in p.options}
-    speeds = normalized_speeds(p.curves, [c.gpu_class for c in p.options], p.workers, by_name)
-    order = sorted(zip(p.options, speeds, strict=True), key=lambda cv: (-cv[1] / cv[0].price, cv[0].name))
-    ranked = tuple(c for c, _ in order)
-    if p.curves is None:
-        cycle.ranked[p.options] = ranked
-    return ranked
-
-
-def choice_order(cycle: Cycle, p: PendingJob) -> tuple[ClassState, ...]:
-    """Where a tenant places a job: first the classes its equilibrium share still covers, then the rest; each
-    group by throughput per credit. Rounding thus follows the market's allocation where it can."""
-    base = ranked_options(cycle, p)
-    if len(base) < 2:
-        return base
-    ts = p.tenant
-    covered = tuple(c for c in base if ts.entitled.get(c.name, 0.0) - ts.used.get(c.name, 0) + 0.5 >= p.need)
-    if not covered or len(covered) == len(base):
-        return base
-    return covered + tuple(c for c in base if c not in covered)
-
-
-def bid_covers(p: PendingJob, price: float) -> bool:
-    """A job with a bid runs only where the price per GPU-hour is at most its bid."""
-    bid = p.job.max_price_per_gpu_hour
-    return bid is None or bid + _EPS >= price
-
-
-def within_limit(ts: TenantState, cs: ClassState, gpus: int) -> bool:
-    """A tenant never holds more of a class than its guarantee plus its borrowing limit."""
-    return ts.used.get(cs.name, 0) + gpus <= ts.tenant.limit(cs.name)
-
-
-def within_guarantee(ts: TenantState, cs: ClassState, gpus: int) -> bool:
-    """Work that keeps a tenant within its guarantee of a class is always entitled to run there."""
-    return ts.used.get(cs.name, 0) + gpus <= ts.tenant.guarantee(cs.name)
-
-
-def within_share(ts: TenantState, cs: ClassState, gpus: int) -> bool:
-    """A tenant admits work while that brings its spend per hour nearer its entitlement (rounding to whole gangs),
-    and always within its guarantee."""
-    return gpus * cs.price <= 2.0 * (ts.budget - ts.spend) + _EPS or within_guarantee(ts, cs, gpus)
-
-
-def can_ever_fit(cs: ClassState, p: PendingJob) -> bool:
-    """A gang fits a class at all only if one node holds a worker and the class holds the whole gang."""
-    return p.gpw <= cs.pool.max_node_gpus and p.need <= cs.capacity
+from fairshare.core.rules import (
+    EPS,
+    bid_covers,
+    can_ever_fit,
+    choice_order,
+    guarantee_room,
+    guarantee_use,
+    held_per_weight,
+    ranked_options,
+    within_guarantee,
+    within_limit,
+    within_share,
+)
 
 
 def admit(cycle: Cycle, p: PendingJob, cs: ClassState, price: float, opportunistic: bool) -> None:
@@ -136,18 +93,14 @@ def round_robin(cycle: Cycle, tenants: Iterable[TenantState], key: Callable[[Ten
         queue = ts.queue
         if prepare is not None and not prepare(ts):
             continue
-        while ts.cursor < len(queue):
-            p = queue[ts.cursor]
-            ts.cursor += 1
+        i, end = ts.cursor, len(queue)
+        while i < end:
+            p = queue[i]
+            i += 1
             if p.admitted is None and attempt(p):
                 heapq.heappush(heap, (key(ts), name, ts))
                 break
-
-
-def guarantee_use(ts: TenantState) -> float:
-    """Order for the guarantee step: the tenant using the smallest fraction of its guarantees goes first."""
-    guaranteed = sum(ts.tenant.guaranteed.values())
-    return sum(ts.used.get(c, 0) for c in ts.tenant.guaranteed) / guaranteed if guaranteed else 0.0
+        ts.cursor = i
 
 
 def admit_within_guarantees(cycle: Cycle) -> None:
@@ -163,8 +116,9 @@ def admit_within_guarantees(cycle: Cycle) -> None:
         if p.need > turn["room"]:
             return False
         ts = p.tenant
-        eligible = [cs for cs in choice_order(cycle, p)
-                    if within_guarantee(ts, cs, p.need) and bid_covers(p, cs.price) and can_ever_fit(cs, p)]
+        guaranteed = ts.tenant.guaranteed
+        eligible = [cs for cs in choice_order(cycle, p) if cs.name in guaranteed
+                    and within_guarantee(ts, cs, p.need) and bid_covers(p, cs.price) and can_ever_fit(cs, p)]
         for cs in eligible:
             if cs.pool.fits(p.workers, p.gpw):
                 admit(cycle, p, cs, cs.price, opportunistic=False)
@@ -190,11 +144,6 @@ def admit_within_guarantees(cycle: Cycle) -> None:
     round_robin(cycle, tenants, guarantee_use, attempt, prepare)
 
 
-def guarantee_room(ts: TenantState) -> int:
-    """The most GPUs one job could take within the tenant's guarantee of any single class."""
-    return max((g - ts.used.get(c, 0) for c, g in ts.tenant.guaranteed.items()), default=0)
-
-
 def admit_within_shares(cycle: Cycle) -> None:
     """Step 5: tenants, least served first, admit work their entitlement pays for, on their best class that has room."""
     now, min_run = cycle.now, cycle.config.min_run_seconds
@@ -202,14 +151,16 @@ def admit_within_shares(cycle: Cycle) -> None:
     yielders = {cs.name: [r for r in victims(cs) if r.opportunistic and ran_long_enough(r, now, min_run)]
                 for cs in cycle.classes.values()}
     yield_gpus = {name: sum(r.gpus for r in runs) for name, runs in yielders.items()}
+    own_yielders = {(name, r.tenant.name) for name, runs in yielders.items() for r in runs}
     failed: dict[tuple[str, int, str, int], int] = {}
     cheapest = {options: min((c.price for c in options), default=0.0) for options in {p.options for p in cycle.pending}}
-    turn = {"headroom": 0.0, "room": 0}
+    turn: dict[str, float] = {"headroom": 0.0, "room": 0, "plain": False}
     hopeless_at: dict[tuple[tuple[ClassState, ...], int, int], tuple[tuple[int, int], bool]] = {}
 
     def prepare(ts: TenantState) -> bool:
-        turn["headroom"] = 2.0 * (ts.budget - ts.spend) + _EPS
+        turn["headroom"] = 2.0 * (ts.budget - ts.spend) + EPS
         turn["room"] = guarantee_room(ts)
+        turn["plain"] = ts.known and not ts.tenant.budget_exhausted
         return True
 
     def hopeless(p: PendingJob) -> bool:
@@ -230,7 +181,7 @@ def admit_within_shares(cycle: Cycle) -> None:
         runs = yielders[cs.name]
         # Whether a job may yield depends on the preemptor only through its tenant's own jobs, so a failure
         # is remembered per class and worker size for every tenant with no job of its own among them.
-        shared = all(r.tenant is not p.tenant for r in runs)
+        shared = (cs.name, p.tenant.name) not in own_yielders
         memo = (cs.name, p.gpw, "" if shared else p.tenant.name, 0 if shared else p.job.priority)
         if cs.pool.total_free + yield_gpus[cs.name] < p.need or failed.get(memo, 1 << 30) <= p.workers:
             return False
@@ -247,31 +198,36 @@ def admit_within_shares(cycle: Cycle) -> None:
         admit(cycle, p, cs, cs.price, opportunistic=False)
         return True
 
+    share, capacity, depth = Cause.SHARE, Cause.CAPACITY, Cause.DEPTH  # enum lookups cost, per job
+
     def attempt(p: PendingJob) -> bool:
-        ts = p.tenant
-        if not p.options:
-            p.note(Cause.NO_CLASS, None)
-            return False
-        if not ts.known:
-            p.note(Cause.NO_TENANT, None)
-            return False
-        if ts.tenant.budget_exhausted:
-            p.note(Cause.BUDGET, ranked_options(cycle, p)[0])
-            return False
-        if not p.job.preemptible:
-            p.note(Cause.NONPREEMPTIBLE, ranked_options(cycle, p)[0])
-            return False
-        # The common cases when queues are long, decided without looking at each class (a bid is worth
-        # reporting, so jobs with one take the long way).
-        if p.job.max_price_per_gpu_hour is None:
+        ts, job = p.tenant, p.job
+        # The common cases when queues are long, decided without looking at each class: a plain job of a
+        # defined tenant with budget left, over its share or with no room anywhere. (A bid is worth reporting,
+        # so jobs with one take the long way.)
+        if turn["plain"] and job.max_price_per_gpu_hour is None and job.preemptible and p.options:
             if p.need * cheapest[p.options] > turn["headroom"] and p.need > turn["room"]:
-                p.note(Cause.SHARE, None)
+                if p.cause is None or share < p.cause:
+                    p.cause, p.cause_class = share, None
                 return False
             if hopeless(p):
-                p.note(Cause.CAPACITY, None)
+                if p.cause is None or capacity < p.cause:
+                    p.cause, p.cause_class = capacity, None
                 return False
+        elif not p.options:
+            p.note(Cause.NO_CLASS, None)
+            return False
+        elif not ts.known:
+            p.note(Cause.NO_TENANT, None)
+            return False
+        elif ts.tenant.budget_exhausted:
+            p.note(Cause.BUDGET, ranked_options(cycle, p)[0])
+            return False
+        elif not job.preemptible:
+            p.note(Cause.NONPREEMPTIBLE, ranked_options(cycle, p)[0])
+            return False
         if misses.get(ts.name, 0) >= lookahead:
-            p.note(Cause.DEPTH, None)
+            p.note(depth, None)
             return False
         if full_check(p) or any(try_yield(p, cs) for cs in crowded):
             return True
@@ -307,11 +263,6 @@ def admit_within_shares(cycle: Cycle) -> None:
 
 # Held back by something other than the job itself: share, price, budget, or room on its preferred classes.
 _IDLE_CAUSES = (Cause.CAPACITY, Cause.DEPTH, Cause.SHARE, Cause.BID, Cause.BUDGET, Cause.LIMIT)
-
-
-def held_per_weight(ts: TenantState) -> float:
-    """Order for idle capacity: the tenant holding the fewest GPUs per unit of weight goes first."""
-    return sum(ts.used.values()) / max(ts.tenant.weight, 1e-6)
 
 
 def admit_on_idle_capacity(cycle: Cycle) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -51,6 +52,23 @@ def schedule(snapshot: Snapshot, now: float, config: PolicyConfig | None = None,
     8. decisions: waits with reasons and positions; everything in a deterministic order.
     """
     config = config or PolicyConfig()
+    with _collector_paused(config.pause_gc):
+        return _schedule(snapshot, now, config, clock)
+
+
+@contextmanager
+def _collector_paused(pause: bool) -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    if pause:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if pause and was_enabled:
+            gc.enable()
+
+
+def _schedule(snapshot: Snapshot, now: float, config: PolicyConfig, clock: Clock) -> CycleResult:
     timer = StepTimer(clock)
     with timer.step("index"):
         cycle = index.build(snapshot, now, config)
@@ -80,7 +98,7 @@ def schedule(snapshot: Snapshot, now: float, config: PolicyConfig | None = None,
     )
 
 
-def _settle_prices(cycle: index.Cycle, demands: dict[str, demand.TenantDemand],
+def _settle_prices(cycle: index.Cycle, demands: demand.Demand,
                    budgets: dict[str, float]) -> dict[str, dict[str, float]]:
     """Solve the market, set class prices, and charge running jobs: returns tenant -> class -> fair share."""
     names, market = demand.market(cycle, demands, budgets)

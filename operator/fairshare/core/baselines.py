@@ -11,12 +11,13 @@ from collections.abc import Callable
 from types import MappingProxyType
 
 from fairshare.core import index, outcome
-from fairshare.core.admission import admit, admit_within_guarantees, can_ever_fit, round_robin, within_limit
+from fairshare.core.admission import admit, admit_within_guarantees, round_robin
 from fairshare.core.allocator import Clock, StepTimer
 from fairshare.core.config import PolicyConfig
 from fairshare.core.decisions import CycleResult
 from fairshare.core.fairshare import water_fill
 from fairshare.core.index import Cause, ClassState, Cycle, PendingJob, TenantState
+from fairshare.core.rules import can_ever_fit, within_limit
 from fairshare.core.throughput import normalized_speeds
 from fairshare.core.types import JobPhase, Snapshot
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from fairshare.core.fairshare import Claim, usage_discounted_weights
 from fairshare.core.index import ClassState, Cycle, TenantState, informative
@@ -13,121 +14,152 @@ from fairshare.core.market import Market
 from fairshare.core.throughput import Curves, normalized_speeds
 from fairshare.core.types import GPUClass
 
-
-@dataclass(slots=True)
-class TenantDemand:
-    """Demand of one tenant: GPUs per class it could use, value-weighted speeds, total GPUs, value at list prices."""
-
-    per_class: dict[str, float] = field(default_factory=dict)
-    speed_sum: dict[str, float] = field(default_factory=dict)
-    total: float = 0.0
-    list_value: float = 0.0
+Array = NDArray[np.float64]
 
 
-def _speeds(
-    options: tuple[ClassState, ...], curves: Curves | None, workers: int, by_name: dict[str, GPUClass]
-) -> list[float]:
-    return normalized_speeds(curves, [c.gpu_class for c in options], workers, by_name)
+@dataclass(frozen=True, slots=True)
+class Demand:
+    """Tenants in the market (rows) x classes (columns, in cycle order).
 
-
-def tenant_demands(cycle: Cycle) -> dict[str, TenantDemand]:
-    """Each tenant's demand: a pending job wants max_workers x gpus on every class it accepts, a running job on its own.
-
-    Budget-exhausted and unknown tenants want nothing in the market: they run only on idle capacity.
+    - gpus[t, g]: GPUs tenant t could use on class g (every job that accepts g, at its largest size).
+    - value[t, g]: the same, weighted by each job's normalised speed on g (value / gpus = utility per GPU).
+    - total[t]: GPUs its jobs want in all (a job runs on one class); list_value[t]: that, priced at the dearest
+      class each job accepts (what the tenant could usefully be entitled to, in credits per hour).
     """
-    out = {name: TenantDemand() for name, ts in cycle.tenants.items() if _in_market(ts)}
-    by_name = {name: cs.gpu_class for name, cs in cycle.classes.items()}
-    # Jobs without informative measurements share one speed vector per set of acceptable classes, so the index
-    # summed them per tenant and set; only the measured ones are looked at one by one.
-    prior: dict[tuple[ClassState, ...], list[float]] = {}
-    for name, d in out.items():
-        for options, gpus in cycle.tenants[name].wants.items():
-            if not options:
-                continue
-            if options not in prior:
-                prior[options] = _speeds(options, None, 1, by_name)
-            want = float(gpus)
-            d.total += want
-            d.list_value += want * max(c.list_price for c in options)
-            for cs, r in zip(options, prior[options], strict=True):
-                _add(d, cs.name, want, r)
-    for p in cycle.measured:
-        measured = out.get(p.tenant.name)
-        if measured is None or not p.options:
-            continue
-        d = measured
-        want = float(p.job.max_workers * p.gpw)
-        d.total += want
-        d.list_value += want * max(c.list_price for c in p.options)
-        for cs, r in zip(p.options, _speeds(p.options, p.curves, p.workers, by_name), strict=True):
-            _add(d, cs.name, want, r)
-    run_options: dict[tuple[str, ...], tuple[ClassState, ...]] = {}
-    for run in cycle.running:
-        running = out.get(run.tenant.name)
-        if running is None or run.preempted is not None:
-            continue
-        d = running
-        want = float(run.job.max_workers * run.gpw)
-        d.total += want
-        d.list_value += want * run.cls.list_price
-        if run.job.gpu_classes not in run_options:
-            run_options[run.job.gpu_classes] = tuple(c for c in cycle.classes.values() if run.job.accepts(c.name))
-        options = run_options[run.job.gpu_classes]
-        if run.cls not in options:
-            options = (*options, run.cls)
-        curves = informative(cycle.curves.get(run.job.key))
-        if curves is None and options not in prior:
-            prior[options] = _speeds(options, None, 1, by_name)
-        speeds = prior[options] if curves is None else _speeds(options, curves, max(1, len(run.nodes)), by_name)
-        _add(d, run.cls.name, want, speeds[options.index(run.cls)])
-    return out
+
+    tenants: list[str]
+    gpus: Array
+    value: Array
+    total: Array
+    list_value: Array
 
 
 def _in_market(ts: TenantState) -> bool:
     return ts.known and not ts.tenant.budget_exhausted
 
 
-def _add(d: TenantDemand, cls: str, want: float, speed: float) -> None:
-    d.per_class[cls] = d.per_class.get(cls, 0.0) + want
-    d.speed_sum[cls] = d.speed_sum.get(cls, 0.0) + want * speed
+def tenant_demands(cycle: Cycle) -> Demand:
+    """Each tenant's demand: a pending job wants max_workers x gpus on every class it accepts, a running job on its own.
+
+    Budget-exhausted and unknown tenants want nothing in the market: they run only on idle capacity.
+    """
+    classes = list(cycle.classes.values())
+    column = {cs.name: j for j, cs in enumerate(classes)}
+    by_name = {cs.name: cs.gpu_class for cs in classes}
+    names = [name for name, ts in cycle.tenants.items() if _in_market(ts)]
+    row = {name: i for i, name in enumerate(names)}
+    # Each contribution is (tenant row, GPUs, per-class speeds over `classes`, dearest list price); jobs without
+    # informative throughput were already summed per tenant and set of classes by the index.
+    vectors: dict[tuple[ClassState, ...], tuple[Array, float]] = {}
+
+    def prior(options: tuple[ClassState, ...]) -> tuple[Array, float]:
+        known = vectors.get(options)
+        if known is None:
+            known = vectors[options] = (_spread(options, _speeds(options, None, 1, by_name), column),
+                                        max(c.list_price for c in options))
+        return known
+
+    rows: list[int] = []
+    wants: list[float] = []
+    speeds: list[Array] = []
+    dearest: list[float] = []
+
+    def add(tenant_row: int, count: float, speed: Array, top: float) -> None:
+        rows.append(tenant_row)
+        wants.append(count)
+        speeds.append(speed)
+        dearest.append(top)
+
+    for name in names:
+        for options, count in cycle.tenants[name].wants.items():
+            if options:
+                vector, top = prior(options)
+                add(row[name], float(count), vector, top)
+    for p in cycle.measured:
+        if p.tenant.name in row and p.options:
+            vector = _spread(p.options, _speeds(p.options, p.curves, p.workers, by_name), column)
+            add(row[p.tenant.name], float(p.job.max_workers * p.gpw), vector, max(c.list_price for c in p.options))
+    on_own_class: dict[tuple[tuple[str, ...], str], Array] = {}
+    for run in cycle.running:
+        if run.tenant.name not in row or run.preempted is not None:
+            continue
+        curves = informative(cycle.curves.get(run.job.key))
+        memo = (run.job.gpu_classes, run.cls.name)
+        cached = on_own_class.get(memo) if curves is None else None
+        if cached is not None:
+            vector = cached
+        else:
+            options = tuple(c for c in classes if run.job.accepts(c.name)) or (run.cls,)
+            if run.cls not in options:
+                options = (*options, run.cls)
+            own = _speeds(options, curves, max(1, len(run.nodes)), by_name)[options.index(run.cls)] if curves \
+                else prior(options)[0][column[run.cls.name]]
+            vector = np.zeros(len(classes))
+            vector[column[run.cls.name]] = own
+            if curves is None:
+                on_own_class[memo] = vector
+        add(row[run.tenant.name], float(run.job.max_workers * run.gpw), vector, run.cls.list_price)
+    shape = (len(names), len(classes))
+    gpus, value = np.zeros(shape), np.zeros(shape)
+    total, list_value = np.zeros(len(names)), np.zeros(len(names))
+    if rows:
+        r, w, s = np.array(rows), np.array(wants), np.array(speeds).reshape(len(rows), len(classes))
+        np.add.at(gpus, r, w[:, None] * (s > 0))
+        np.add.at(value, r, w[:, None] * s)
+        np.add.at(total, r, w)
+        np.add.at(list_value, r, w * np.array(dearest))
+    return Demand(names, gpus, value, total, list_value)
 
 
-def claims(cycle: Cycle, demands: dict[str, TenantDemand]) -> dict[str, Claim]:
-    """Each tenant's claim in credits per hour at list prices: guarantee, demand, limit; weight discounted by usage."""
-    names = sorted(demands)
-    raw = [cycle.tenants[n].tenant.weight for n in names]
-    usage = [cycle.tenants[n].tenant.decayed_usage_gpu_hours for n in names]
-    weights = usage_discounted_weights(raw, usage) if cycle.config.usage_discount else raw
-    out = {}
-    for name, weight in zip(names, weights, strict=True):
-        tenant, d = cycle.tenants[name].tenant, demands[name]
-        guarantee = limit = 0.0
-        for cls, want in d.per_class.items():
-            list_price = cycle.classes[cls].list_price
-            guarantee += min(tenant.guarantee(cls), want) * list_price
-            limit += min(tenant.limit(cls), want) * list_price
-        out[name] = Claim(weight=weight, guarantee=min(guarantee, d.list_value), demand=d.list_value, limit=limit)
+def _speeds(options: tuple[ClassState, ...], curves: Curves | None, workers: int,
+            by_name: dict[str, GPUClass]) -> list[float]:
+    return normalized_speeds(curves, [c.gpu_class for c in options], workers, by_name)
+
+
+def _spread(options: tuple[ClassState, ...], speeds: list[float], column: dict[str, int]) -> Array:
+    """Speeds over all classes (0 where the job does not run); a class a job accepts keeps a tiny positive speed
+    so that it still counts as demand there."""
+    out = np.zeros(len(column))
+    for cs, r in zip(options, speeds, strict=True):
+        out[column[cs.name]] = max(r, 1e-12)
     return out
 
 
-def market(cycle: Cycle, demands: dict[str, TenantDemand], budgets: dict[str, float]) -> tuple[list[str], Market]:
-    """The market of this cycle: buyers are tenants with a budget and demand, goods are the classes."""
-    names = [n for n in sorted(demands) if budgets.get(n, 0.0) > 0 and demands[n].total > 0]
+def _per_class(cycle: Cycle, names: list[str], read: str) -> Array:
+    """tenant x class matrix of guarantees ("guarantee") or guarantee + borrowing limit ("limit", inf = none)."""
     classes = list(cycle.classes.values())
-    shape = (len(names), len(classes))
-    utilities, caps = np.zeros(shape), np.zeros(shape)
+    out = np.zeros((len(names), len(classes)))
     for i, name in enumerate(names):
-        d, tenant = demands[name], cycle.tenants[name].tenant
-        for j, cs in enumerate(classes):
-            want = d.per_class.get(cs.name, 0.0)
-            if want > 0:
-                utilities[i, j] = d.speed_sum[cs.name] / want
-                caps[i, j] = min(want, tenant.limit(cs.name))
+        tenant = cycle.tenants[name].tenant
+        out[i] = [tenant.guarantee(c.name) if read == "guarantee" else tenant.limit(c.name) for c in classes]
+    return out
+
+
+def claims(cycle: Cycle, demand: Demand) -> dict[str, Claim]:
+    """Each tenant's claim in credits per hour at list prices: guarantee, demand, limit; weight discounted by usage."""
+    names = demand.tenants
+    raw = [cycle.tenants[n].tenant.weight for n in names]
+    usage = [cycle.tenants[n].tenant.decayed_usage_gpu_hours for n in names]
+    weights = usage_discounted_weights(raw, usage) if cycle.config.usage_discount else raw
+    prices = np.array([cs.list_price for cs in cycle.classes.values()])
+    guarantee = (np.minimum(_per_class(cycle, names, "guarantee"), demand.gpus) * prices).sum(axis=1)
+    limit = (np.minimum(_per_class(cycle, names, "limit"), demand.gpus) * prices).sum(axis=1)
+    return {name: Claim(weight=weights[i], guarantee=float(min(guarantee[i], demand.list_value[i])),
+                        demand=float(demand.list_value[i]), limit=float(limit[i])) for i, name in enumerate(names)}
+
+
+def market(cycle: Cycle, demand: Demand, budgets: dict[str, float]) -> tuple[list[str], Market]:
+    """The market of this cycle: buyers are tenants with a budget and demand, goods are the classes."""
+    keep = [i for i, n in enumerate(demand.tenants) if budgets.get(n, 0.0) > 0 and demand.total[i] > 0]
+    names = [demand.tenants[i] for i in keep]
+    classes = list(cycle.classes.values())
+    gpus, value = demand.gpus[keep], demand.value[keep]
+    utilities = np.divide(value, gpus, out=np.zeros_like(value), where=gpus > 0)
     return names, Market(
         budgets=np.array([budgets[n] for n in names], dtype=np.float64),
         utilities=utilities,
-        caps=caps,
-        quantities=np.array([demands[n].total for n in names], dtype=np.float64),
+        caps=np.minimum(gpus, _per_class(cycle, names, "limit")),
+        quantities=demand.total[keep].astype(np.float64),
         supply=np.array([float(cs.capacity) for cs in classes], dtype=np.float64),
         floors=np.array([cs.floor for cs in classes], dtype=np.float64),
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-from operator import attrgetter
 
 from fairshare.core.config import PolicyConfig
 from fairshare.core.decisions import Admit, Preempt, Resize
@@ -73,7 +72,10 @@ class TenantState:
 
 
 class PendingJob:
-    """A pending job during a cycle: its gang size, acceptable classes (best value per credit first) and outcome."""
+    """A pending job during a cycle: its minimum gang, the classes it accepts, and what became of it.
+
+    `curves` is set only when measured throughput can change its choice of class (see informative()).
+    """
 
     __slots__ = ("job", "tenant", "workers", "gpw", "need", "options", "curves", "cause", "cause_class", "admitted")
 
@@ -206,15 +208,9 @@ def build(snapshot: Snapshot, now: float, config: PolicyConfig) -> Cycle:
         else:
             cycle.measured.append(p)
     for ts in cycle.tenants.values():
-        # Stable sorts, least significant key first: C-level keys instead of a Python key function.
-        ts.queue.sort(key=_SUBMITTED)
-        ts.queue.sort(key=_PRIORITY, reverse=True)
+        ts.queue.sort(key=queue_order)
         cycle.pending.extend(ts.queue)
     return cycle
-
-
-_SUBMITTED = attrgetter("job.submitted_at", "job.key")
-_PRIORITY = attrgetter("job.priority")
 
 
 def informative(curves: Curves | None) -> Curves | None:

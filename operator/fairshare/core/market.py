@@ -13,6 +13,9 @@ Array = NDArray[np.float64]
 # Keeps every valued class faintly in each bid so a class dropped once can come back when prices move.
 _EXPLORATION = 1e-7
 _NEWTON_STEPS = 50
+# Each round moves offers 70% of the way to the new response: undamped, a buyer capped on one class and
+# quantity-bound on the others can swing between two bundles forever instead of settling between them.
+_DAMPING = 0.7
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,16 +149,32 @@ def offers(budgets: Array, weights: Array, cap_costs: Array) -> Array:
     everywhere = (total <= 0) & (weights.sum(axis=0) > 0)
     total_weight = weights.sum(axis=0)
     spare = np.divide(budgets - capped, total_weight, out=np.zeros_like(budgets), where=everywhere)
-    offer: Array = np.where(everywhere, cap_costs * (weights > 0) + spare * weights, level * weights)
-    return offer
+    offer = np.where(everywhere, cap_costs * (weights > 0) + spare * weights, level * weights)
+    # A level set by tiny weights elsewhere would offer without bound on a capped class: nobody offers more
+    # than its whole budget for one class.
+    bounded: Array = np.minimum(offer, budgets)
+    return bounded
 
 
-def _within_budget(bids: Array, budgets: Array) -> Array:
-    """While prices still move, offers made at last round's prices can add up to more than a budget: scale down."""
+def _within_budget(bids: Array, budgets: Array, a: Array, prices: Array) -> Array:
+    """While prices still move, offers made at last round's prices can add up to more than a budget: the buyer
+    then gives up its least valuable spending first (lowest utility per credit)."""
     total = bids.sum(axis=0)
-    scale = np.divide(budgets, total, out=np.ones_like(total), where=total > budgets)
-    scaled: Array = bids * scale
-    return scaled
+    cols = np.flatnonzero(total > budgets * (1.0 + 1e-12))
+    if not cols.size:
+        return bids
+    sub = bids[:, cols]
+    over = total[cols] - budgets[cols]
+    order = np.argsort(a[:, cols] / prices[:, None], axis=0, kind="stable")
+    rows = np.arange(cols.size)
+    for rank in range(bids.shape[0]):
+        g = order[rank]
+        cut = np.minimum(sub[g, rows], over)
+        sub[g, rows] -= cut
+        over -= cut
+    out = bids.copy()
+    out[:, cols] = sub
+    return out
 
 
 def solve(market: Market, iterations: int, tolerance: float) -> Equilibrium:
@@ -180,11 +199,15 @@ def solve(market: Market, iterations: int, tolerance: float) -> Equilibrium:
     ranking = _Ranking(a)
     converged = False
     done = 0
+    last_offer: Array | None = None
     for done in range(1, iterations + 1):  # noqa: B007 - the count is reported
         held, room = _use_and_room(bids / prices[:, None], caps, quantities, ranking)
         offer = offers(budgets, a * (held + explore), room * prices[:, None])
+        if last_offer is not None:
+            offer = _DAMPING * offer + (1.0 - _DAMPING) * last_offer
+        last_offer = offer
         prices = clearing_prices(offer, room, supply, floors)
-        new_bids = _within_budget(np.minimum(offer, room * prices[:, None]), budgets)
+        new_bids = _within_budget(np.minimum(offer, room * prices[:, None]), budgets, a, prices)
         change = float(np.max(np.abs(new_bids - bids), initial=0.0))
         bids = new_bids
         if change < scale:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fairshare.core import explain
-from fairshare.core.admission import ranked_options
 from fairshare.core.decisions import Decision, Wait
 from fairshare.core.index import Cause, Cycle, TenantState
+from fairshare.core.rules import ranked_options
 
 
 def decisions(cycle: Cycle, status: Callable[[TenantState], str]) -> tuple[Decision, ...]:

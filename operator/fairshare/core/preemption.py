@@ -100,9 +100,13 @@ def reclaim(cls: ClassState, workers: int, gpw: int, candidates: Sequence[RunSta
         for run, nodes in reversed(undo):
             _restore(run, nodes)
         return None
-    # Put back, latest first, every removal the gang turns out not to need.
-    kept = []
+    # Put back, latest first, every removal the gang turns out not to need. Workers leave a job from the end, so
+    # once a later removal from a job is kept, its earlier ones stay too.
+    kept: list[tuple[RunState, list[int]]] = []
     for run, nodes in reversed(undo):
+        if any(r is run for r, _ in kept):
+            kept.append((run, nodes))
+            continue
         _restore(run, nodes)
         if pool.fits(workers, gpw):
             continue
