@@ -53,7 +53,7 @@ def register(sub: Any) -> None:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--tick", type=float, default=360.0, help="seconds between scheduling cycles (Gavel: 360)")
     r.add_argument("--schedule-on-events", action="store_true", help="also run a cycle at arrivals and completions")
-    r.add_argument("--max-quiet-ticks", type=int, default=9,
+    r.add_argument("--max-quiet-ticks", type=int, default=29,
                    help="skip at most this many ticks in a row when nothing changed (0: never skip)")
     r.add_argument("--restart-seconds", type=float, default=30.0, help="delay after a preemption or resize")
     r.add_argument("--checkpoint-every", type=float, default=0.0,

@@ -4,9 +4,10 @@ Events at one instant are handled in this order: job progress events (phase boun
 arrivals, then the scheduling cycle. A cycle is due every `tick_s` (and, with `schedule_on_events`, right after
 an arrival or completion); its decisions apply at once: preemptions, then resizes, then admissions. Running jobs
 report their throughput just before each cycle. A due tick at which nothing changed since the last cycle (no
-arrival, completion, throughput drift or first report from a new allocation, and the last cycle decided
-nothing) is skipped, up to `max_quiet_ticks` in a row, so that a policy that reacts to time alone (usage
-decay, minimum run time) is still asked at least every (max_quiet_ticks + 1) ticks.
+arrival, completion, throughput drift, first report from a new allocation, running job passing the policy's
+minimum run time, or budget period boundary, and the last cycle decided nothing) is skipped, up to
+`max_quiet_ticks` in a row, so that a policy that reacts to time alone (usage decay) is still asked at least
+every (max_quiet_ticks + 1) ticks.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class EngineConfig:
     checkpoint_every_s: float = 0.0
     measurement_noise: float = 0.0
     schedule_on_events: bool = False
-    max_quiet_ticks: int = 9
+    max_quiet_ticks: int = 29
     horizon_s: float | None = None
     budget_period_s: float = 7 * 24 * 3600.0
     show_progress: bool = False
@@ -70,6 +71,8 @@ class Replay:
         self.seq = self.cycles = self.finished = self.quiet_ticks = 0
         self.scheduler_wall_s = 0.0
         self.dirty, self.last_cycle_acted = True, False
+        self.min_run_s = float(getattr(policy_config, "min_run_seconds", 0.0))
+        self.wake_times: list[float] = []  # when running jobs pass the minimum run time: preemptible from then on
         self.unmeasured: set[str] = set()
         self.now = self.start_s
         self._jobs_cache: tuple[Any, ...] | None = None
@@ -88,9 +91,13 @@ class Replay:
     def _on_job_event(self, state: JobState, now: float) -> bool:
         """A phase boundary or the end of the work; returns True when the job finished."""
         state.advance(now)
-        if state.done < state.next_boundary_samples() - 1e-9 * max(state.job.work_samples, 1.0):
-            self._schedule_job_event(state)
+        when = state.next_event_time()
+        # Not there yet, unless what is left is below the resolution of the clock (a seconds-long job late in a
+        # long replay), which would otherwise reschedule the same instant forever.
+        if when is not None and when > now and state.done < state.next_boundary_samples() * (1 - 1e-12):
+            self._push(when, JOB_EVENT, state.job.key, state.version)
             return False
+        state.done = state.next_boundary_samples()
         if state.phase_index + 1 < len(state.job.phases):
             state.phase_index += 1
             self.holdings.rerate(state)
@@ -145,6 +152,8 @@ class Replay:
             if applied and state.running:
                 self._schedule_job_event(state)
                 self.unmeasured.add(state.job.key)
+                if self.min_run_s > 0:
+                    heapq.heappush(self.wake_times, now + self.min_run_s)
             elif applied:
                 self.unmeasured.discard(state.job.key)
             acted |= applied
@@ -170,12 +179,21 @@ class Replay:
         return adapter.snapshot(self.classes, self.nodes, self.holdings.core_tenants(), self._jobs_cache,
                                 self._records_cache)
 
+    def _timer_passed(self, now: float) -> bool:
+        """A running job passed its minimum run time, or a budget period began, since the last cycle."""
+        passed = False
+        while self.wake_times and self.wake_times[0] <= now:
+            heapq.heappop(self.wake_times)
+            passed = True
+        return passed or now - self.holdings.ledger.period_start >= self.config.budget_period_s
+
     def _cycle_due(self, tick: bool, changed: bool) -> bool:
         if changed and self.config.schedule_on_events:
             return True
         if not tick:
             return False
-        if (self.dirty or self.last_cycle_acted or self.quiet_ticks >= self.config.max_quiet_ticks
+        timers = self._timer_passed(self.now)
+        if (timers or self.dirty or self.last_cycle_acted or self.quiet_ticks >= self.config.max_quiet_ticks
                 or self._newly_measurable(self.now)):
             return True
         self.quiet_ticks += 1

@@ -20,6 +20,14 @@ def _pyplot():  # type: ignore[no-untyped-def]
     return plt
 
 
+def _colours(count: int) -> list[tuple[float, float, float, float]]:
+    """Distinct colours for up to 20 tenants (tab20), cycling beyond."""
+    import matplotlib
+
+    palette = matplotlib.colormaps["tab20"]
+    return [palette(i % 20) for i in range(count)]
+
+
 def _thin(points: Sequence[tuple[float, float]], limit: int = MAX_POINTS) -> list[tuple[float, float]]:
     """Keep at most `limit` points, evenly spaced by index (a step plot stays readable)."""
     if len(points) <= limit:
@@ -79,7 +87,9 @@ def tenant_shares(results: Sequence[RunResult], path: Path) -> Path:
             index = _thin([(float(i), 0.0) for i in range(len(series[tenants[0]]))])
             picks = [int(i) for i, _ in index]
             xs = [series[tenants[0]][i][0] for i in picks]
-            ax.stackplot(xs, [[series[t][i][1] for i in picks] for t in tenants], labels=tenants, step="post")
+            colours = _colours(len(tenants))
+            ax.stackplot(xs, [[series[t][i][1] for i in picks] for t in tenants], labels=tenants, step="post",
+                         colors=colours)
         ax.set_ylim(0, 1.0)
         ax.set_ylabel(result.policy, fontsize="small")
     axes[-1, 0].set_xlabel("simulated time (hours)")

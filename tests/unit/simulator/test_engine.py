@@ -1,0 +1,140 @@
+"""The replay's physics: exact finish times, restart costs, drift, feedback of measured pairs only, refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from fairshare.core.decisions import Admit
+from fairshare.core.policies import POLICIES
+from fairshare.simulator.workload import Phase
+from tests.unit.simulator.builders import (
+    R18,
+    R18_64,
+    ScriptedPolicy,
+    admit_pending_on,
+    make_cluster,
+    make_job,
+    make_workload,
+    preempt_at,
+    replay,
+)
+
+V100_NODE = {"v100-000": 4}
+
+
+@pytest.mark.parametrize(("gpus", "steps", "rate"), [
+    pytest.param(1, 3000, 30.0, id="1 GPU"),
+    pytest.param(2, 5600, 56.0, id="2 GPUs on one server"),
+    pytest.param(4, 11400, 114.0, id="4 GPUs on one server"),
+])
+def test_one_job_finishes_at_total_steps_over_throughput(gpus: int, steps: int, rate: float) -> None:
+    job = make_job("a/j1").gpus(gpus).steps(steps).at(0.0).obj()
+    result = replay(make_workload(job), make_cluster(("v100", 1, 4)), ScriptedPolicy(admit_pending_on("v100",
+                                                                                                      V100_NODE)))
+    assert result.jobs[0].finish_s == pytest.approx(steps / rate, rel=1e-12)
+
+
+@pytest.mark.parametrize("policy", sorted(POLICIES))
+def test_every_core_policy_runs_a_lone_job_at_its_throughput(policy: str) -> None:
+    job = make_job("a/j1").steps(3000).at(0.0).obj()
+    result = replay(make_workload(job), make_cluster(("v100", 1, 1)), POLICIES[policy])
+    assert result.jobs[0].finish_s == pytest.approx(100.0, rel=1e-12)
+    assert result.violations == ()
+
+
+def test_a_gang_spread_over_servers_runs_at_the_unconsolidated_rate() -> None:
+    job = make_job("a/j1").gpus(2).steps(4000).obj()
+
+    def spread(snapshot, now):  # type: ignore[no-untyped-def]
+        return [Admit("a/j1", "v100", 2, ("v100-000", "v100-001"), 1.0)] if now == 0 else []
+
+    result = replay(make_workload(job), make_cluster(("v100", 2, 1)), ScriptedPolicy(spread))
+    assert result.jobs[0].finish_s == pytest.approx(4000 / 40.0)
+
+
+@pytest.mark.parametrize(("restart_s", "checkpoint_every_s", "want_finish"), [
+    # Runs 0..360 (360 s of its 1000 s of work), preempted at 360, back at 720: 640 s of work left.
+    pytest.param(0.0, 0.0, 720 + 640, id="no restart cost"),
+    pytest.param(30.0, 0.0, 720 + 30 + 640, id="restart delay only (checkpoint on SIGTERM)"),
+    pytest.param(120.0, 0.0, 720 + 120 + 640, id="longer restart delay"),
+    pytest.param(30.0, 100.0, 720 + 30 + 640 + 60, id="periodic checkpoints lose 60 s of work"),
+])
+def test_preemption_costs_the_configured_restart(restart_s: float, checkpoint_every_s: float,
+                                                 want_finish: float) -> None:
+    job = make_job("a/j1").steps(30_000).obj()  # 1000 s on a V100
+    policy = ScriptedPolicy(preempt_at([360.0], admit_pending_on("v100", V100_NODE)))
+    result = replay(make_workload(job), make_cluster(("v100", 1, 4)), policy, tick_s=360.0, restart_s=restart_s,
+                    checkpoint_every_s=checkpoint_every_s)
+    outcome = result.jobs[0]
+    assert (outcome.finish_s, outcome.preemptions) == (pytest.approx(want_finish), 1)
+    assert result.restart_gpu_seconds == pytest.approx(restart_s)
+
+
+def test_drift_changes_the_rate_at_the_phase_boundary() -> None:
+    # Half the samples at ResNet-18 bs32 (960 samples/s), half at bs64 (1536 samples/s).
+    work = 2 * 960.0 * 100
+    job = make_job("a/j1").phases(Phase(0.0, R18), Phase(0.5, R18_64)).obj()
+    job = type(job)(**{**job.__dict__, "work_samples": work})
+    result = replay(make_workload(job), make_cluster(("v100", 1, 4)),
+                    ScriptedPolicy(admit_pending_on("v100", V100_NODE)))
+    assert result.jobs[0].finish_s == pytest.approx(100.0 + work / 2 / 1536.0)
+
+
+def _measured_pairs(policy: ScriptedPolicy) -> list[tuple[float, set[tuple[str, str, int]]]]:
+    return [(now, {(t.job_key, t.gpu_class, t.workers) for t in snap.throughputs}) for now, snap in policy.seen]
+
+
+def test_feedback_reveals_only_pairs_that_ran_after_their_restart_delay() -> None:
+    job = make_job("a/j1").steps(30_000 * 10).obj()
+    nodes = {"k80-000": 4}
+    policy = ScriptedPolicy(preempt_at([20.0], lambda s, now: admit_pending_on(
+        "v100" if now < 20 else "k80", V100_NODE if now < 20 else nodes)(s, now)))
+    replay(make_workload(job), make_cluster(("v100", 1, 4), ("k80", 1, 4)), policy, tick_s=10.0, restart_s=15.0,
+           max_quiet_ticks=0)
+    seen = dict(_measured_pairs(policy))
+    v100, k80 = ("a/j1", "v100", 1), ("a/j1", "k80", 1)
+    assert seen[0.0] == set()            # admitted at 0: nothing measured yet
+    assert seen[10.0] == {v100}          # ran 0..10 on a V100
+    assert seen[30.0] == {v100}          # back at 30 on a K80, restarting until 45
+    assert seen[40.0] == {v100}
+    assert seen[50.0] == {v100, k80}     # trained on the K80 since 45
+    values = {(t.gpu_class, t.workers): t.samples_per_second for t in policy.seen[-1][1].throughputs}
+    assert values == {("v100", 1): pytest.approx(30.0 * 32), ("k80", 1): pytest.approx(7.0 * 32)}
+
+
+def test_measurement_noise_perturbs_but_never_reveals_unrun_pairs() -> None:
+    job = make_job("a/j1").steps(30_000 * 10).obj()
+    policy = ScriptedPolicy(admit_pending_on("v100", V100_NODE))
+    replay(make_workload(job), make_cluster(("v100", 1, 4), ("k80", 1, 4)), policy, tick_s=10.0,
+           measurement_noise=0.1, max_quiet_ticks=0)
+    values = [t.samples_per_second for _, snap in policy.seen for t in snap.throughputs]
+    assert {(t.gpu_class, t.workers) for _, snap in policy.seen for t in snap.throughputs} == {("v100", 1)}
+    assert any(v != pytest.approx(960.0, rel=1e-6) for v in values)
+    assert sum(values) / len(values) == pytest.approx(960.0, rel=0.1)
+
+
+@pytest.mark.parametrize(("decision", "violation"), [
+    pytest.param(Admit("a/j1", "v100", 1, ("v100-000",), 1.0), None, id="valid admission"),
+    pytest.param(Admit("a/j1", "v100", 2, ("v100-000", "v100-000"), 1.0), "exceeds free GPUs",
+                 id="more GPUs than the node has"),
+    pytest.param(Admit("a/j1", "k80", 1, ("v100-000",), 1.0), "not all on class", id="node of another class"),
+    pytest.param(Admit("zz/j9", "v100", 1, ("v100-000",), 1.0), "unknown or finished", id="unknown job"),
+])
+def test_invalid_decisions_are_refused_and_recorded(decision: Admit, violation: str | None) -> None:
+    job = make_job("a/j1").steps(300).obj()
+    fallback = admit_pending_on("v100", {"v100-000": 1})
+    policy = ScriptedPolicy(lambda s, now: [decision] if now == 0 else fallback(s, now))
+    result = replay(make_workload(job), make_cluster(("v100", 1, 1), ("k80", 1, 1)), policy)
+    assert result.jobs[0].finish_s is not None
+    if violation is None:
+        assert result.violations == ()
+    else:
+        assert len(result.violations) == 1 and violation in result.violations[0]
+
+
+def test_a_seconds_long_job_late_in_a_long_replay_finishes() -> None:
+    early = make_job("a/j0").steps(30).at(0.0).obj()
+    late = make_job("a/j1").steps(3).at(360.0 * 194_445).obj()  # 0.1 s of work 19,000 h in, on a tick
+    result = replay(make_workload(early, late), make_cluster(("v100", 1, 4)),
+                    ScriptedPolicy(admit_pending_on("v100", V100_NODE)))
+    assert result.jobs[1].finish_s == pytest.approx(360.0 * 194_445 + 0.1, abs=1e-6)
