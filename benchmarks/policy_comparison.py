@@ -24,7 +24,12 @@ from fairshare.cli import simulate_cmd  # noqa: E402
 from fairshare.simulator import plots  # noqa: E402
 from fairshare.simulator.datadir import resolve_data_dir  # noqa: E402
 from fairshare.simulator.experiment import Experiment, run_experiment  # noqa: E402
-from fairshare.simulator.report import check_targets, markdown_table, targets_markdown  # noqa: E402
+from fairshare.simulator.report import (  # noqa: E402
+    check_targets,
+    markdown_table,
+    targets_markdown,
+    tenant_jct_table,
+)
 
 REPORT = REPO / "docs" / "benchmarks" / "policies.md"
 IMAGES = REPO / "docs" / "benchmarks" / "img"
@@ -77,7 +82,8 @@ def section(name: str, argv: list[str], experiment: Experiment) -> str:
         f"### {name}\n\nCommand: `fairshare simulate {shlex.join(argv)}`\n\n```\n"
         f"{simulate_cmd.describe(experiment)}\n```\n\n{markdown_table(experiment.summaries)}\n\n"
         f"Targets:\n\n{targets_markdown(check_targets(experiment.summaries))}\n\nReplay time per policy:\n\n"
-        f"{timing}\n\n{pictures}\n"
+        f"{timing}\n\nMean JCT per tenant (hours; tenants with most jobs first):\n\n"
+        f"{tenant_jct_table(experiment.results)}\n\n{pictures}\n"
     )
 
 

@@ -62,6 +62,8 @@ def register(sub: Any) -> None:
     r.add_argument("--horizon-hours", type=float, default=None, help="stop after this much simulated time")
     r.add_argument("--budget-period-hours", type=float, default=168.0)
     r.add_argument("--half-life-hours", type=float, default=None, help="usage half-life (PolicyConfig)")
+    r.add_argument("--policy-config", action="append", default=[], metavar="FIELD=VALUE",
+                   help="set any PolicyConfig field, e.g. lookahead=64 or min_run_seconds=1800 (repeatable)")
     o = p.add_argument_group("output")
     o.add_argument("--data-dir", type=Path, default=None, help=f"shared data folder (or ${DATA_DIR_ENV})")
     o.add_argument("--out", type=Path, default=None, help="write summary.json, report.md and PNG plots here")
@@ -77,7 +79,9 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
                           max_quiet_ticks=args.max_quiet_ticks,
                           horizon_s=None if args.horizon_hours is None else args.horizon_hours * 3600.0,
                           budget_period_s=args.budget_period_hours * 3600.0, show_progress=not args.no_progress)
-    overrides = {} if args.half_life_hours is None else {"half_life_hours": args.half_life_hours}
+    overrides = policy_overrides(args.policy_config)
+    if args.half_life_hours is not None:
+        overrides["half_life_hours"] = args.half_life_hours
     return ExperimentSpec(
         workload=args.workload, cluster=args.cluster, policies=policies, seed=args.seed, max_jobs=args.max_jobs,
         sample=args.sample, arrival_rate=args.arrival_rate, tenants_file=args.tenants,
@@ -87,6 +91,24 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
                                 jobs_per_hour=args.synthetic_rate, elastic_fraction=args.elastic_fraction,
                                 drift_fraction=args.drift_fraction),
         engine=engine, policy_overrides=overrides)
+
+
+def policy_overrides(items: list[str]) -> dict[str, Any]:
+    """`FIELD=VALUE` pairs typed like PolicyConfig's defaults (bool, int, float)."""
+    import dataclasses
+
+    from fairshare.core.config import PolicyConfig
+
+    defaults = {f.name: getattr(PolicyConfig(), f.name) for f in dataclasses.fields(PolicyConfig)}
+    out: dict[str, Any] = {}
+    for item in items:
+        name, _, text = item.partition("=")
+        if name not in defaults or not text:
+            raise RuntimeError(f"--policy-config {item!r}: expected FIELD=VALUE with FIELD one of "
+                               f"{', '.join(defaults)}")
+        kind = type(defaults[name])
+        out[name] = text.lower() in ("1", "true", "yes") if kind is bool else kind(text)
+    return out
 
 
 def describe(experiment: Experiment) -> str:

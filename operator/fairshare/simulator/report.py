@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fairshare.simulator.metrics import PolicySummary
+from fairshare.simulator.results import RunResult
 
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     # (header, summary field, format)
@@ -49,6 +50,30 @@ def text_table(summaries: Sequence[PolicySummary]) -> str:
     return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths,
                                                                                                    strict=True)))
                      for row in cells)
+
+
+def tenant_jct_table(results: Sequence[RunResult], max_tenants: int = 20) -> str:
+    """Markdown: each tenant's job count, mean T_isolated, and mean JCT (hours) under every policy."""
+    if not results:
+        return ""
+    by_tenant: dict[str, list[float]] = {}
+    isolated: dict[str, list[float]] = {}
+    for job in results[0].jobs:
+        isolated.setdefault(job.tenant, []).append(job.isolated_s / 3600)
+    tenants = sorted(isolated, key=lambda t: (-len(isolated[t]), t))[:max_tenants]
+    for result in results:
+        sums: dict[str, list[float]] = {}
+        for job in result.jobs:
+            if job.jct_s is not None:
+                sums.setdefault(job.tenant, []).append(job.jct_s / 3600)
+        for tenant in tenants:
+            values = sums.get(tenant, [])
+            by_tenant.setdefault(tenant, []).append(sum(values) / len(values) if values else math.nan)
+    header = "| tenant | jobs | mean T_isolated h | " + " | ".join(f"{r.policy} JCT h" for r in results) + " |"
+    rule = "|---|---:|---:|" + "---:|" * len(results)
+    rows = [f"| {t} | {len(isolated[t])} | {sum(isolated[t]) / len(isolated[t]):.1f} | "
+            + " | ".join(f"{v:.1f}" for v in by_tenant[t]) + " |" for t in tenants]
+    return "\n".join([header, rule, *rows])
 
 
 @dataclasses.dataclass(frozen=True)

@@ -113,3 +113,14 @@ def test_energy_and_credits_follow_gpu_hours() -> None:
     assert summary.energy_kwh == pytest.approx(0.3)
     assert summary.credits == pytest.approx(1.0)  # the scripted admission's price
     assert summary.utilisation == pytest.approx(1.0)
+
+
+def test_tenant_jct_table_lists_tenants_by_job_count() -> None:
+    from fairshare.simulator.report import tenant_jct_table
+
+    jobs = [make_job("a/j1").steps(3000).obj(), make_job("b/j1").steps(3000).obj(), make_job("b/j2").steps(3000).obj()]
+    result = replay(make_workload(*jobs), make_cluster(("v100", 1, 4)),
+                    ScriptedPolicy(admit_pending_on("v100", {"v100-000": 4})))
+    lines = tenant_jct_table([result]).splitlines()
+    assert lines[0] == "| tenant | jobs | mean T_isolated h | scripted JCT h |"
+    assert [line.split(" | ")[0:2] for line in lines[2:]] == [["| b", "2"], ["| a", "1"]]

@@ -114,3 +114,18 @@ def test_cli_runs_and_writes_report_and_plots(tmp_path: Path, capsys: pytest.Cap
     assert "fifo" in out and "market" in out
     assert {p.name for p in (tmp_path / "out").iterdir()} == {
         "summary.json", "report.md", "jct_cdf.png", "tenant_shares.png", "utilisation.png"}
+
+
+@pytest.mark.parametrize(("items", "want"), [
+    pytest.param(["lookahead=64"], {"lookahead": 64}, id="int field"),
+    pytest.param(["min_run_seconds=30", "usage_discount=false"], {"min_run_seconds": 30.0, "usage_discount": False},
+                 id="float and bool fields"),
+])
+def test_policy_config_overrides_are_typed_like_the_defaults(items: list[str], want: dict[str, object]) -> None:
+    assert simulate_cmd.policy_overrides(items) == want
+
+
+@pytest.mark.parametrize("item", [pytest.param("nope=1", id="unknown field"), pytest.param("lookahead", id="no value")])
+def test_bad_policy_config_overrides_name_the_fields(item: str) -> None:
+    with pytest.raises(RuntimeError, match="FIELD=VALUE"):
+        simulate_cmd.policy_overrides([item])
