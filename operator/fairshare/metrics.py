@@ -56,6 +56,9 @@ class OperatorMetrics:
         self.throughput = Gauge("fairshare_throughput_samples_per_second",
                                 "Measured training throughput summed over a tenant's running jobs on a class.",
                                 ["tenant", "gpu_class"], registry=r)
+        self.feedback_reads = Counter("fairshare_feedback_scrapes",
+                                      "Trainer throughput reads by source (scrape|prometheus) and result "
+                                      "(ok|missing|error).", ["source", "result"], registry=r)
         self.cycle_duration = Histogram("fairshare_cycle_duration_seconds",
                                         "Duration of a scheduling cycle's steps (step=total for the whole cycle).",
                                         ["step"], buckets=CYCLE_BUCKETS, registry=r)

@@ -15,6 +15,11 @@ def register(sub: Any) -> None:
                    help="Prometheus /metrics port (0 disables)")
     p.add_argument("--liveness-port", type=int, default=8081, help="kopf's /healthz port (0 disables)")
     p.add_argument("--period", type=float, default=10.0, help="seconds between periodic scheduling cycles")
+    p.add_argument("--feedback", choices=("scrape", "prometheus", "off"),
+                   default=os.environ.get("FAIRSHARE_FEEDBACK_SOURCE", "scrape"),
+                   help="how trainer throughput is read: scrape pods (default), query Prometheus, or not at all")
+    p.add_argument("--prometheus-url", default=os.environ.get("FAIRSHARE_PROMETHEUS_URL", ""),
+                   help="Prometheus base URL for --feedback prometheus, e.g. http://prometheus:9090")
     p.add_argument("--verbose", action="store_true")
     p.set_defaults(func=cmd_operator)
 
@@ -26,6 +31,15 @@ def cmd_operator(args: argparse.Namespace) -> int:
         os.environ["KUBECONFIG"] = args.kubeconfig
     os.environ["FAIRSHARE_METRICS_PORT"] = str(args.metrics_port)
     os.environ["FAIRSHARE_CYCLE_PERIOD_SECONDS"] = str(args.period)
+    os.environ["FAIRSHARE_FEEDBACK_SOURCE"] = args.feedback
+    os.environ["FAIRSHARE_PROMETHEUS_URL"] = args.prometheus_url
+    from fairshare.settings import feedback_from_env, policy_from_env
+
+    try:  # refuse bad settings here, with the variable named, rather than inside kopf's startup
+        policy_from_env(os.environ)
+        feedback_from_env(os.environ)
+    except ValueError as exc:
+        raise SystemExit(f"fairshare operator: {exc}") from None
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # kopf logs every handler success at INFO: one line per watch event, noise at cluster scale.

@@ -6,14 +6,16 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from fairshare.control.actions import Action
+from fairshare.control.feedback import feedback_targets
 from fairshare.control.plan import CyclePlan, plan_cycle
 from fairshare.control.snapshot import World, build_world
 from fairshare.control.store import Store
 from fairshare.core.config import PolicyConfig
 from fairshare.core.decisions import Admit, Preempt, Resize
+from fairshare.feedback.readings import Reading, Target
 from fairshare.metrics import OperatorMetrics
 from fairshare.render import RenderSettings
 
@@ -39,10 +41,13 @@ class SchedulingLoop:
 
     def __init__(self, store: Store, apply: Callable[[tuple[Action, ...]], object], metrics: OperatorMetrics,
                  policy: PolicyConfig, render: RenderSettings, settings: LoopSettings,
-                 resync: Callable[[], None] | None = None, clock: Callable[[], float] = time.time) -> None:
+                 resync: Callable[[], None] | None = None, clock: Callable[[], float] = time.time,
+                 readings: Callable[[], Mapping[str, Reading]] | None = None, warmup_seconds: float = 20.0) -> None:
         self.store, self.apply, self.metrics = store, apply, metrics
         self.policy, self.render, self.settings = policy, render, settings
         self.resync, self.clock = resync, clock
+        self.readings, self.warmup_seconds = readings, warmup_seconds
+        self.targets: list[Target] = []  # running jobs' trainers as of the last cycle, for the feedback collector
         self._wake = asyncio.Event()
         self._periodic = 0
         self.cycles = 0
@@ -77,7 +82,10 @@ class SchedulingLoop:
         start = time.perf_counter()
         world = build_world(self.store, now)  # on the event loop: no handler can change the store meanwhile
         snapshot_seconds = time.perf_counter() - start
-        plan = await asyncio.to_thread(plan_cycle, world, now, self.policy, self.render)
+        readings = self.readings() if self.readings is not None else None
+        plan = await asyncio.to_thread(plan_cycle, world, now, self.policy, self.render, readings=readings,
+                                       warmup_seconds=self.warmup_seconds)
+        self.targets = feedback_targets(world)
         plan_seconds = time.perf_counter() - start - snapshot_seconds
         released = await asyncio.to_thread(self.apply, plan.releases)
         if failed(released):
@@ -118,6 +126,14 @@ class SchedulingLoop:
         m.set_per_label(m.allocated_gpus, allocated)
         m.set_per_label(m.idle_gpus, {(c,): max(0.0, v - sum(a for (_, ac), a in allocated.items() if ac == c))
                                       for c, v in capacity.items()})
+        throughput: dict[tuple[str, str], float] = {}
+        for target in self.targets:
+            view = world.jobs[target.job_key]
+            sps = view.model.status.samples_per_second if view.model and view.model.status else None
+            if sps and view.tenant:
+                k = (view.tenant, target.gpu_class)
+                throughput[k] = throughput.get(k, 0.0) + sps
+        m.set_per_label(m.throughput, throughput)
         m.set_per_label(m.guaranteed, {(t.name, c): g for t in world.snapshot.tenants for c, g in t.guaranteed.items()})
         by_key = {j.key: j for j in jobs}
         for d in plan.result.decisions:

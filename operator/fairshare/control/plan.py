@@ -1,9 +1,9 @@
 """One scheduling cycle as a pure function: the World in, the core's result and the actions to apply out.
 
 Steps, in order: (1) report jobs that cannot be scheduled, (2) lifecycle transitions read from pods,
-(3) the core's decisions on what is left, (4) cost accrual and children that went missing, (5) GPUClass and
-Tenant status. Actions on one object are applied in order, and stop at its first failure: an admission whose
-conditional status write loses a race creates no pods.
+(3) the core's decisions on what is left, (4) cost accrual, measured throughput and children that went
+missing, (5) GPUClass and Tenant status. Actions on one object are applied in order, and stop at its first
+failure: an admission whose conditional status write loses a race creates no pods.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from fairshare.api import Phase
 from fairshare.control import conditions as cond
 from fairshare.control.actions import Action, DeletePods, EnsureChildren, PatchStatus, RecordEvent
+from fairshare.control.feedback import feedback_actions
 from fairshare.control.lifecycle import observe
 from fairshare.control.snapshot import JobView, World
 from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS
@@ -22,6 +23,7 @@ from fairshare.core import types as core
 from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig
 from fairshare.core.decisions import Admit, CycleResult, Preempt, Resize, Wait
+from fairshare.feedback.readings import Reading
 from fairshare.render import RenderSettings, WorkerAllocation, build_headless_service, build_worker_pods
 
 HOSTNAME_LABEL = "kubernetes.io/hostname"
@@ -57,7 +59,8 @@ def _default_scheduler(snapshot: core.Snapshot, now: float, config: PolicyConfig
 
 
 def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderSettings,
-               scheduler: Scheduler = _default_scheduler) -> CyclePlan:
+               scheduler: Scheduler = _default_scheduler, readings: Mapping[str, Reading] | None = None,
+               warmup_seconds: float = 20.0) -> CyclePlan:
     releases: list[Action] = []
     grants: list[Action] = []
     bookkeeping: list[Action] = []
@@ -89,6 +92,8 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
     decided = {d.job_key for d in result.decisions} | set(transitioned)
     grants += missing_children_actions(world, decided, settings)
     bookkeeping += accrual_actions(world, result.charges, now, skip=decided)
+    if readings:
+        bookkeeping += feedback_actions(world, readings, config.throughput_smoothing, warmup_seconds, skip=decided)
     bookkeeping += gpu_class_status_actions(world, snapshot, result)
     bookkeeping += tenant_status_actions(world, snapshot, result)
     return CyclePlan(result, tuple(releases), tuple(grants), tuple(bookkeeping), frozenset(transitioned))
@@ -171,6 +176,7 @@ def admit_actions(view: JobView, decision: Admit, world: World, now: float, sett
     conditions = cond.set_condition(status.get("conditions") or [], cond.ADMITTED, True, "Admitted", message, now)
     conditions = cond.set_condition(conditions, cond.PREEMPTED, False, "Admitted", message, now)
     patch = {"phase": Phase.ADMITTED.value, "tenant": view.tenant, "queue": None, "conditions": conditions,
+             "samplesPerSecond": None,  # measured on the previous allocation; the new one is measured afresh
              "allocation": _allocation_status(decision.gpu_class, decision.nodes, view.model.spec.gpus_per_worker,
                                               decision.price_per_gpu_hour, generation, decision.opportunistic, now),
              "cost": {**(status.get("cost") or {}), "accruedAt": cond.rfc3339(now)}}
@@ -204,7 +210,7 @@ def resize_actions(view: JobView, decision: Resize, world: World, now: float,
     message = (f"resized from {old.workers} to {decision.workers} workers on {gpu_class}"
                f"{': ' + decision.reason if decision.reason else ''}")
     status = _status(view)
-    patch = {"phase": Phase.ADMITTED.value,
+    patch = {"phase": Phase.ADMITTED.value, "samplesPerSecond": None,
              "allocation": _allocation_status(gpu_class, decision.nodes, view.model.spec.gpus_per_worker,
                                               decision.price_per_gpu_hour, generation, bool(old.opportunistic), now),
              "conditions": cond.set_condition(status.get("conditions") or [], cond.RUNNING, False, "Resizing",

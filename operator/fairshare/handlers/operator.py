@@ -15,12 +15,15 @@ from fairshare.api.constants import GROUP, PLURAL_GPU_CLASSES, PLURAL_TENANTS, P
 from fairshare.control.loop import LoopSettings, SchedulingLoop
 from fairshare.control.snapshot import tracked_pod
 from fairshare.control.store import GPU_CLASSES, KINDS, NODES, PODS, TENANTS, TRAINING_JOBS, Store, object_key
-from fairshare.core.config import PolicyConfig
+from fairshare.feedback.collector import FeedbackCollector
+from fairshare.feedback.prometheus import PrometheusSource
+from fairshare.feedback.scrape import ScrapeSource
 from fairshare.k8s.applier import Applier
 from fairshare.k8s.client import api_client
 from fairshare.k8s.lister import list_all
 from fairshare.metrics import OperatorMetrics
 from fairshare.render import RenderSettings
+from fairshare.settings import feedback_from_env, policy_from_env
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +34,7 @@ class Runtime:
 
     store: Store
     loop: SchedulingLoop | None = None
-    task: asyncio.Task[None] | None = None
+    tasks: list[asyncio.Task[None]] = dataclasses.field(default_factory=list)
 
 
 RUNTIME = Runtime(store=Store())
@@ -69,21 +72,31 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
                 store.delete(kind, gone)
         log.info("resynced %d objects", len(store))
 
+    policy = policy_from_env(os.environ)
+    feedback = feedback_from_env(os.environ)
     await asyncio.to_thread(resync)
+    collector: FeedbackCollector | None = None
     loop = SchedulingLoop(
-        store, Applier(api, store, metrics).apply, metrics, PolicyConfig(), RenderSettings(),
+        store, Applier(api, store, metrics).apply, metrics, policy, RenderSettings(),
         LoopSettings(period_seconds=_env_float("FAIRSHARE_CYCLE_PERIOD_SECONDS", 10.0),
                      debounce_seconds=_env_float("FAIRSHARE_CYCLE_DEBOUNCE_SECONDS", 0.2)),
-        resync=resync)
+        resync=resync, readings=lambda: collector.take() if collector else {},
+        warmup_seconds=feedback.warmup_seconds)
+    if feedback.source != "off":
+        source = (PrometheusSource(feedback.prometheus_url) if feedback.source == "prometheus" else ScrapeSource())
+        collector = FeedbackCollector(source, lambda: loop.targets, metrics, feedback.period_seconds,
+                                      on_readings=loop.poke)
+        RUNTIME.tasks.append(asyncio.create_task(collector.run(), name="fairshare-feedback"))
+    log.info("policy %s; throughput feedback: %s", policy, feedback)
     RUNTIME.loop = loop
-    RUNTIME.task = asyncio.create_task(loop.run(), name="fairshare-scheduling-loop")
+    RUNTIME.tasks.append(asyncio.create_task(loop.run(), name="fairshare-scheduling-loop"))
     loop.poke()
 
 
 @kopf.on.cleanup()
 async def cleanup(**_: Any) -> None:
-    if RUNTIME.task is not None:
-        RUNTIME.task.cancel()
+    for task in RUNTIME.tasks:
+        task.cancel()
 
 
 def _node_signature(body: dict[str, Any] | None) -> tuple[Any, ...] | None:

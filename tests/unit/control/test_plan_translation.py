@@ -68,7 +68,7 @@ def test_resize_starts_a_new_generation(old_workers: int, new_nodes: tuple[str, 
     actions = job_actions([running_job(old_workers, opportunistic=opportunistic), *pods], decision)
     patch, delete, ensure, event = actions
     assert patch == PatchStatus(TRAINING_JOBS, "nlp/j", {
-        "phase": "Admitted",
+        "phase": "Admitted", "samplesPerSecond": None,
         "allocation": {"gpuClass": "a100", "workers": len(new_nodes), "gpus": 8 * len(new_nodes),
                        "nodes": list(new_nodes), "pricePerGPUHour": 1.25, "admittedAt": ts(0), "generation": 2,
                        "opportunistic": opportunistic},

@@ -1,0 +1,1 @@
+"""Throughput feedback: read what running trainers measure (scrape or Prometheus) for the scheduling loop."""

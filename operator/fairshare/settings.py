@@ -1,0 +1,57 @@
+"""The operator's settings from its environment (what the Helm chart's values become): policy and feedback."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from fairshare.core.config import PolicyConfig
+from fairshare.feedback.collector import FeedbackSettings
+
+POLICY_PREFIX = "FAIRSHARE_POLICY_"
+
+
+def policy_env_name(field: str) -> str:
+    """FAIRSHARE_POLICY_<FIELD>, e.g. half_life_hours -> FAIRSHARE_POLICY_HALF_LIFE_HOURS."""
+    return POLICY_PREFIX + field.upper()
+
+
+def _typed(name: str, raw: str, default: Any) -> Any:
+    text = raw.strip()
+    try:
+        if isinstance(default, bool):
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return text.lower() in ("true", "1", "yes")
+        return type(default)(text)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r}: expected a {type(default).__name__} like {default!r}") from None
+
+
+def policy_from_env(environ: Mapping[str, str]) -> PolicyConfig:
+    """PolicyConfig with every field overridable as FAIRSHARE_POLICY_<FIELD>; unknown FAIRSHARE_POLICY_* names
+    are refused, so a typo in the chart's values does not silently keep the default."""
+    defaults = PolicyConfig()
+    fields = {policy_env_name(f.name): f.name for f in dataclasses.fields(PolicyConfig)}
+    unknown = sorted(k for k in environ if k.startswith(POLICY_PREFIX) and k not in fields)
+    if unknown:
+        raise ValueError(f"unknown policy setting(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}")
+    values = {field: _typed(env, environ[env], getattr(defaults, field))
+              for env, field in fields.items() if environ.get(env, "").strip()}
+    return dataclasses.replace(defaults, **values)
+
+
+def feedback_from_env(environ: Mapping[str, str]) -> FeedbackSettings:
+    """FAIRSHARE_FEEDBACK_SOURCE (scrape|prometheus|off), FAIRSHARE_PROMETHEUS_URL,
+    FAIRSHARE_FEEDBACK_PERIOD_SECONDS, FAIRSHARE_FEEDBACK_WARMUP_SECONDS."""
+    defaults = FeedbackSettings()
+    return FeedbackSettings(
+        source=environ.get("FAIRSHARE_FEEDBACK_SOURCE", defaults.source).strip().lower() or defaults.source,
+        prometheus_url=environ.get("FAIRSHARE_PROMETHEUS_URL", "").strip(),
+        period_seconds=_typed("FAIRSHARE_FEEDBACK_PERIOD_SECONDS",
+                              environ.get("FAIRSHARE_FEEDBACK_PERIOD_SECONDS", "") or str(defaults.period_seconds),
+                              defaults.period_seconds),
+        warmup_seconds=_typed("FAIRSHARE_FEEDBACK_WARMUP_SECONDS",
+                              environ.get("FAIRSHARE_FEEDBACK_WARMUP_SECONDS", "") or str(defaults.warmup_seconds),
+                              defaults.warmup_seconds))
