@@ -28,6 +28,8 @@ class OperatorMetrics:
                                    ["tenant", "gpu_class", "reason"], registry=r)
         self.resizes = Counter("fairshare_resizes", "Elastic jobs resized, by tenant and direction (grow|shrink).",
                                ["tenant", "direction"], registry=r)
+        self.migrations = Counter("fairshare_migrations", "Running jobs moved to another GPU class for throughput.",
+                                  ["tenant", "from_class", "to_class"], registry=r)
         self.completions = Counter("fairshare_job_completions", "Jobs that reached a terminal phase.",
                                    ["tenant", "phase"], registry=r)
         self.queue_wait = Histogram("fairshare_queue_wait_seconds", "Time from submission to admission.",

@@ -33,6 +33,9 @@ from tests.trainer.processes import REPO_ROOT, trainer_env
             id="negative checkpoint interval",
         ),
         pytest.param({"FAIRSHARE_DEVICE": "tpu"}, [], 0, "FAIRSHARE_DEVICE", id="unknown device"),
+        pytest.param({}, ["--emulated-class-speed", "l4=0"], 0, "--emulated-class-speed", id="zero class speed"),
+        pytest.param({}, ["--emulated-class-speed", "l4=2"], 0, "--emulated-class-speed", id="class speed above 1"),
+        pytest.param({}, ["--emulated-class-speed", "l4"], 0, "--emulated-class-speed", id="class without speed"),
     ],
 )
 def test_invalid_setting_is_refused_naming_its_variable(environ, argv, local_rank, named):
@@ -118,3 +121,18 @@ def test_trainer_process_fails_fast_on_bad_config(environ, named):
     assert completed.returncode == 2, completed.stderr
     assert named in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+@pytest.mark.parametrize(
+    ("raw", "gpu_class", "factor"),
+    [
+        pytest.param("a100=1, l4=0.25", "l4", 0.25, id="listed class"),
+        pytest.param("a100=1,l4=0.25", "h100", 1.0, id="unlisted class runs at full speed"),
+        pytest.param("", "l4", 1.0, id="no emulation"),
+    ],
+)
+def test_emulated_class_speed_applies_to_the_class_the_job_runs_on(raw, gpu_class, factor):
+    from fairshare_trainer.config import load_config
+
+    config = load_config(["--emulated-class-speed", raw], {"FAIRSHARE_GPU_CLASS": gpu_class})
+    assert config.speed_factor() == factor

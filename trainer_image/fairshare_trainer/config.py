@@ -42,6 +42,14 @@ class TrainerConfig:
     log_every_steps: int = 10
     device: str = "auto"
     termination_log: str = "/dev/termination-log"  # written at exit only if the file exists (the kubelet creates it)
+    # Stand-in for hardware heterogeneity where every "GPU class" is the same CPU (tests, demos): on a class listed
+    # here the trainer runs at this fraction of its real speed, by sleeping after each step. Throughput is still
+    # measured, not reported from this table. Empty: run at full speed everywhere.
+    emulated_class_speed: tuple[tuple[str, float], ...] = ()
+
+    def speed_factor(self) -> float:
+        """The emulated speed fraction on the GPU class this process runs on (1.0 when not emulated)."""
+        return dict(self.emulated_class_speed).get(self.gpu_class, 1.0)
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,20 @@ def _job(raw: str) -> str:
     return value
 
 
+def _class_speeds(raw: str) -> tuple[tuple[str, float], ...]:
+    """`a100=1,l4=0.25` -> (("a100", 1.0), ("l4", 0.25)); each fraction in (0, 1]."""
+    pairs: list[tuple[str, float]] = []
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        name, sep, value = item.partition("=")
+        speed = float(value)
+        if not sep or not name.strip() or not 0 < speed <= 1:
+            raise ValueError
+        pairs.append((name.strip(), speed))
+    return tuple(pairs)
+
+
 def _text(raw: str) -> str:
     return raw.strip()
 
@@ -121,6 +143,8 @@ SETTINGS: tuple[_Setting, ...] = (
     _Setting("log_every_steps", "FAIRSHARE_LOG_EVERY_STEPS", _int_at_least(1), "a positive integer"),
     _Setting("device", "FAIRSHARE_DEVICE", _one_of(DEVICES), "one of " + ", ".join(DEVICES)),
     _Setting("termination_log", "FAIRSHARE_TERMINATION_LOG", _text, "a file path"),
+    _Setting("emulated_class_speed", "FAIRSHARE_EMULATED_CLASS_SPEED", _class_speeds,
+             "CLASS=FRACTION pairs separated by commas, each fraction in (0, 1], e.g. a100=1,l4=0.25"),
 )
 
 

@@ -84,8 +84,12 @@ class TrainingRun:
         loop_started = last_step_end = steady_started = time.monotonic()
         steady_cpu_started = time.process_time()
         steps_this_run = 0
+        slowdown = 1.0 / config.speed_factor() - 1.0  # emulated heterogeneity: extra time per unit of real time
         while not (config.max_steps and progress.step >= config.max_steps):
+            step_started = time.monotonic()
             loss = self._train_step()
+            if slowdown > 0:
+                time.sleep((time.monotonic() - step_started) * slowdown)
             agreement = distributed.agree_after_step(
                 self.stop.requested, is_leader and self.checkpointer.timer_fired(), loss
             )

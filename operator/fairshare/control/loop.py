@@ -14,7 +14,7 @@ from fairshare.control.plan import CyclePlan, plan_cycle
 from fairshare.control.snapshot import World, build_world
 from fairshare.control.store import Store
 from fairshare.core.config import PolicyConfig
-from fairshare.core.decisions import Admit, Preempt, Resize
+from fairshare.core.decisions import Admit, Migrate, Preempt, Resize
 from fairshare.feedback.readings import Reading, Target
 from fairshare.metrics import OperatorMetrics
 from fairshare.render import RenderSettings
@@ -146,6 +146,10 @@ class SchedulingLoop:
                 job = by_key.get(d.job_key)
                 gpu_class = job.allocation.gpu_class if job and job.allocation else ""
                 m.preemptions.labels(tenant=tenant, gpu_class=gpu_class, reason="policy").inc()
+            elif isinstance(d, Migrate):
+                job = by_key.get(d.job_key)
+                before = job.allocation.gpu_class if job and job.allocation else ""
+                m.migrations.labels(tenant=tenant, from_class=before, to_class=d.gpu_class).inc()
             elif isinstance(d, Resize):
                 job = by_key.get(d.job_key)
                 grow = job is not None and job.allocation is not None and d.workers > job.allocation.workers

@@ -22,7 +22,7 @@ from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS
 from fairshare.core import types as core
 from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig
-from fairshare.core.decisions import Admit, CycleResult, Preempt, Resize, Wait
+from fairshare.core.decisions import Admit, CycleResult, Migrate, Preempt, Resize, Wait
 from fairshare.feedback.readings import Reading
 from fairshare.render import RenderSettings, WorkerAllocation, build_headless_service, build_worker_pods
 
@@ -84,6 +84,9 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
         elif isinstance(decision, Resize):
             grows = decision.workers > running.get(decision.job_key, decision.workers)
             (grants if grows else releases).extend(resize_actions(view, decision, world, now, settings))
+        elif isinstance(decision, Migrate):
+            grants += restart_actions(view, decision.gpu_class, decision, world, now, settings, "Migrated",
+                                      f"moved from {_current_class(view)} to {decision.gpu_class}: {decision.reason}")
         elif isinstance(decision, Preempt):
             releases += preempt_actions(view, decision, now)
         elif isinstance(decision, Wait):
@@ -200,27 +203,42 @@ def missing_children_actions(world: World, skip: set[str], settings: RenderSetti
     return actions
 
 
+def _current_class(view: JobView) -> str:
+    alloc = view.model.status.allocation if view.model and view.model.status else None
+    return (alloc.gpu_class or "") if alloc else ""
+
+
 def resize_actions(view: JobView, decision: Resize, world: World, now: float,
                    settings: RenderSettings) -> list[Action]:
     """Elastic resize restarts the gang at the new size from its checkpoint (new generation, new pods)."""
     assert view.model is not None and view.model.status is not None and view.model.status.allocation is not None
     old = view.model.status.allocation
     gpu_class = old.gpu_class or ""
-    generation = view.generation + 1
     message = (f"resized from {old.workers} to {decision.workers} workers on {gpu_class}"
                f"{': ' + decision.reason if decision.reason else ''}")
+    return restart_actions(view, gpu_class, decision, world, now, settings, "Resized", message)
+
+
+def restart_actions(view: JobView, gpu_class: str, decision: Resize | Migrate, world: World, now: float,
+                    settings: RenderSettings, reason: str, message: str) -> list[Action]:
+    """Restart the gang from its checkpoint on `decision.nodes` of `gpu_class`: a new generation, new pods (a
+    resize, or a move to another class). The old pods are deleted first; the new ones, pinned to their nodes,
+    start once the GPUs are free."""
+    assert view.model is not None and view.model.status is not None and view.model.status.allocation is not None
+    old = view.model.status.allocation
+    generation = view.generation + 1
     status = _status(view)
     patch = {"phase": Phase.ADMITTED.value, "samplesPerSecond": None,
              "allocation": _allocation_status(gpu_class, decision.nodes, view.model.spec.gpus_per_worker,
                                               decision.price_per_gpu_hour, generation, bool(old.opportunistic), now),
-             "conditions": cond.set_condition(status.get("conditions") or [], cond.RUNNING, False, "Resizing",
-                                              message, now)}
+             "conditions": cond.set_condition(status.get("conditions") or [], cond.RUNNING, False,
+                                              "Resizing" if reason == "Resized" else "Moving", message, now)}
     old_pods = tuple(p["metadata"]["name"] for p in view.pods)
     actions: list[Action] = [PatchStatus(TRAINING_JOBS, view.key, patch, _rv(view))]
     if old_pods:
         actions.append(DeletePods(view.key, old_pods))
     actions += [_children(view, world, gpu_class, decision.nodes, generation, settings),
-                RecordEvent(view.key, "Normal", "Resized", message)]
+                RecordEvent(view.key, "Normal", reason, message)]
     return actions
 
 
@@ -282,13 +300,14 @@ def _held(snapshot: core.Snapshot, result: CycleResult) -> dict[tuple[str, str],
     by_key = {j.key: j for j in snapshot.jobs}
     held: dict[tuple[str, str], int] = {}
     for job in snapshot.jobs:
-        if job.allocation is not None and not isinstance(result.for_job(job.key), Preempt | Resize):
+        if job.allocation is not None and not isinstance(result.for_job(job.key), Preempt | Resize | Migrate):
             k = (job.tenant, job.allocation.gpu_class)
             held[k] = held.get(k, 0) + job.allocation.workers * job.gpus_per_worker
     for d in result.decisions:
-        if isinstance(d, Admit | Resize):
+        if isinstance(d, Admit | Resize | Migrate):
             job = by_key[d.job_key]
-            gpu_class = d.gpu_class if isinstance(d, Admit) else (job.allocation.gpu_class if job.allocation else "")
+            gpu_class = d.gpu_class if isinstance(d, Admit | Migrate) else (
+                job.allocation.gpu_class if job.allocation else "")
             k = (job.tenant, gpu_class)
             held[k] = held.get(k, 0) + d.workers * job.gpus_per_worker
     return held

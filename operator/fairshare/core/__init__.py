@@ -6,12 +6,12 @@
 
 from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig
-from fairshare.core.decisions import Admit, CycleResult, Decision, Preempt, Resize, Wait
+from fairshare.core.decisions import Admit, CycleResult, Decision, Migrate, Preempt, Resize, Wait
 from fairshare.core.policies import POLICIES, Policy
 from fairshare.core.replay import apply
 from fairshare.core.types import Allocation, GPUClass, Job, JobPhase, Node, Snapshot, Tenant, Throughput
 
 __all__ = [
     "POLICIES", "Admit", "Allocation", "CycleResult", "Decision", "GPUClass", "Job", "JobPhase", "Node", "Policy",
-    "PolicyConfig", "Preempt", "Resize", "Snapshot", "Tenant", "Throughput", "Wait", "apply", "schedule",
+    "Migrate", "PolicyConfig", "Preempt", "Resize", "Snapshot", "Tenant", "Throughput", "Wait", "apply", "schedule",
 ]

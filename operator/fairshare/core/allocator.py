@@ -15,6 +15,7 @@ from fairshare.core.decisions import CycleResult
 from fairshare.core.elastic import grow_elastic_jobs
 from fairshare.core.fairshare import entitlements
 from fairshare.core.market import solve
+from fairshare.core.migration import migrate_running_jobs
 from fairshare.core.types import Snapshot
 
 Clock = Callable[[], float]
@@ -49,7 +50,8 @@ def schedule(snapshot: Snapshot, now: float, config: PolicyConfig | None = None,
     5. shares: least-served tenant first, work its entitlement pays for runs on its best class with room.
     6. idle: leftover GPUs go to held-back jobs, preemptibly, at the floor price.
     7. elastic: elastic jobs grow while a worker's marginal throughput beats its price.
-    8. decisions: waits with reasons and positions; everything in a deterministic order.
+    8. migration: measured jobs move (or swap) to the class where they run much faster.
+    9. decisions: waits with reasons and positions; everything in a deterministic order.
     """
     config = config or PolicyConfig()
     with _collector_paused(config.pause_gc):
@@ -85,6 +87,8 @@ def _schedule(snapshot: Snapshot, now: float, config: PolicyConfig, clock: Clock
         admit_on_idle_capacity(cycle)
     with timer.step("elastic"):
         grow_elastic_jobs(cycle)
+    with timer.step("migration"):
+        migrate_running_jobs(cycle)
     with timer.step("decisions"):
         decisions = outcome.decisions(cycle, explain.share_status)
         charges = outcome.charges(cycle)

@@ -18,6 +18,9 @@ class PolicyConfig:
       (as a fraction of the largest budget) at which the market counts as settled.
     - elastic_growth_threshold: an elastic job adds a worker only while the marginal efficiency of that
       worker (extra throughput per GPU over the average per GPU) is at least this times price / list price.
+    - migration_gain: a measured running job moves to another class when it is expected to run at least this many
+      times faster there (or two jobs swap classes when the product of their speed-ups is at least this); 0
+      disables moves. Moves wait for min_run_seconds, like preemption, so a job is never bounced around.
     - throughput_smoothing: weight of a new sample in the exponentially weighted mean of throughput.
     - pause_gc: pause Python's cyclic garbage collector for the cycle (restored after). A cycle allocates
       ~10^5 short-lived objects; each collection would re-scan the whole snapshot for nothing (~20% of a
@@ -35,6 +38,7 @@ class PolicyConfig:
     price_tolerance: float = 1e-5
     elastic_growth_threshold: float = 1.0
     throughput_smoothing: float = 0.3
+    migration_gain: float = 1.5
     lookahead: int = 32
     pause_gc: bool = True
 
@@ -47,5 +51,7 @@ class PolicyConfig:
             raise ValueError("price_iterations must be >= 1")
         if not 0 < self.throughput_smoothing <= 1:
             raise ValueError("throughput_smoothing must be in (0, 1]")
+        if self.migration_gain != 0 and self.migration_gain <= 1:
+            raise ValueError("migration_gain must be > 1 (or 0 to disable moves)")
         if self.lookahead < 1:
             raise ValueError("lookahead must be >= 1")

@@ -1,4 +1,4 @@
-"""The scheduling core's output: decisions as data (Admit, Resize, Preempt, Wait) and the cycle's result."""
+"""The scheduling core's output: decisions as data (Admit, Resize, Migrate, Preempt, Wait) and the cycle's result."""
 
 from __future__ import annotations
 
@@ -43,6 +43,19 @@ class Resize:
 
 
 @dataclass(frozen=True, slots=True)
+class Migrate:
+    """Move a running job to another class: it checkpoints, and restarts at the same size on `nodes` of `gpu_class`
+    (a new allocation generation), because its measured throughput says it gains there (see core/migration.py)."""
+
+    job_key: str
+    gpu_class: str
+    workers: int
+    nodes: tuple[str, ...]
+    price_per_gpu_hour: float
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Preempt:
     """Stop a running job (it checkpoints on SIGTERM and requeues), with the reason and numbers behind it."""
 
@@ -59,15 +72,15 @@ class Wait:
     position: int
 
 
-Decision = Admit | Resize | Preempt | Wait
+Decision = Admit | Resize | Migrate | Preempt | Wait
 
 
 @dataclass(frozen=True, slots=True)
 class CycleResult:
     """Everything one cycle decided, plus the numbers behind it.
 
-    - decisions: preemptions, then shrinks, admissions, grows (each sorted by job key), then waits by
-      tenant and position; apply in this order.
+    - decisions: preemptions, then shrinks, admissions, grows, migrations (each sorted by job key), then waits
+      by tenant and position; apply in this order.
     - prices: class -> current price per GPU-hour (never below the floor).
     - fair_shares: tenant -> class -> GPUs its entitlement buys at those prices (before rounding to gangs).
     - step_seconds: step name -> seconds, measured with the injected clock.

@@ -80,6 +80,15 @@ def share_yield(run: RunState, p: PendingJob, cs: ClassState, victim_held: int) 
             f"within tenant {p.tenant.name}'s share; {_victim(run)}")
 
 
+def upgrade(old: str, new: str, speedup: float) -> str:
+    return f"moving from {old} to {new}: expected {speedup:.2f}x its measured throughput on {old}"
+
+
+def swap(old: str, new: str, partner: str, product: float) -> str:
+    return (f"swapping {old} for {new} with {partner}: measured throughputs say the two jobs together run "
+            f"{product:.2f}x faster (product of speed-ups)")
+
+
 def shrink(before: int, after: int, why: str) -> str:
     """A resize that frees workers."""
     return f"shrunk from {before} to {after} workers before anyone is preempted: {why}"

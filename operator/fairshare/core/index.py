@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 
 from fairshare.core.config import PolicyConfig
-from fairshare.core.decisions import Admit, Preempt, Resize
+from fairshare.core.decisions import Admit, Migrate, Preempt, Resize
 from fairshare.core.placement import NodePool
 from fairshare.core.throughput import Curves, index_throughputs
 from fairshare.core.types import GPUClass, Job, JobPhase, Snapshot, Tenant
@@ -102,7 +102,7 @@ class RunState:
     """A running job during a cycle: where its workers are, and whether this cycle shrank or preempted it."""
 
     __slots__ = ("job", "tenant", "cls", "nodes", "gpw", "opportunistic", "lost_gpu_hours", "charged", "preempted",
-                 "resized")
+                 "resized", "migrated")
 
     def __init__(self, job: Job, tenant: TenantState, cls: ClassState, nodes: list[int], now: float) -> None:
         alloc = job.allocation
@@ -118,6 +118,7 @@ class RunState:
         self.charged = 0  # GPUs counted in the tenant's spend at the class price
         self.preempted: Preempt | None = None
         self.resized: Resize | None = None
+        self.migrated: Migrate | None = None
 
     @property
     def gpus(self) -> int:

@@ -1,4 +1,4 @@
-"""Step 8: the cycle's outcome as ordered decisions (waits with reasons and positions) and per-job charges."""
+"""Step 9: the cycle's outcome as ordered decisions (waits with reasons and positions) and per-job charges."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from fairshare.core.rules import ranked_options
 
 
 def decisions(cycle: Cycle, status: Callable[[TenantState], str]) -> tuple[Decision, ...]:
-    """Preemptions, shrinks, admissions and grows (each by job key), then waits by tenant and queue position; each
-    wait reads '<tenant status>; <n> jobs ahead; <obstacle>'.
+    """Preemptions, shrinks, admissions, grows and migrations (each by job key), then waits by tenant and queue
+    position; each wait reads '<tenant status>; <n> jobs ahead; <obstacle>'.
 
     That is also the order to apply them in: capacity is freed before it is handed out.
     """
@@ -22,6 +22,7 @@ def decisions(cycle: Cycle, status: Callable[[TenantState], str]) -> tuple[Decis
     shrinks = sorted((d for d in resizes if d.workers < before[d.job_key]), key=lambda d: d.job_key)
     grows = sorted((d for d in resizes if d.workers > before[d.job_key]), key=lambda d: d.job_key)
     admits = sorted((p.admitted for p in cycle.pending if p.admitted), key=lambda d: d.job_key)
+    migrations = sorted((r.migrated for r in cycle.running if r.migrated), key=lambda d: d.job_key)
     waits: list[Wait] = []
     texts: dict[tuple[object, ...], str] = {}  # waiting jobs mostly wait for the same few reasons
     per_tenant = (Cause.LIMIT, Cause.NONPREEMPTIBLE)  # obstacles whose text reads the tenant's usage
@@ -50,7 +51,7 @@ def decisions(cycle: Cycle, status: Callable[[TenantState], str]) -> tuple[Decis
                 text = texts[key] = explain.cause_text(p)
             ahead = "1 job ahead" if position == 2 else f"{position - 1} jobs ahead"
             waits.append(Wait(job.key, f"{line}; {ahead}; {text}", position))
-    return (*preempts, *shrinks, *admits, *grows, *waits)
+    return (*preempts, *shrinks, *admits, *grows, *migrations, *waits)
 
 
 def charges(cycle: Cycle) -> dict[str, float]:

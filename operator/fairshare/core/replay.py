@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from fairshare.core.decisions import Admit, CycleResult, Preempt, Resize
+from fairshare.core.decisions import Admit, CycleResult, Migrate, Preempt, Resize
 from fairshare.core.types import Allocation, Job, JobPhase, Snapshot
 
 
@@ -29,5 +29,10 @@ def _applied(job: Job, d: object, now: float) -> Job:
     if isinstance(d, Resize) and job.allocation is not None:
         # A resize restarts the job from its checkpoint on the new set of nodes.
         alloc = replace(job.allocation, workers=d.workers, nodes=d.nodes, last_checkpoint_at=now)
+        return replace(job, allocation=alloc)
+    if isinstance(d, Migrate) and job.allocation is not None:
+        # A move restarts the job from its checkpoint on the other class; its minimum run time starts again.
+        alloc = replace(job.allocation, gpu_class=d.gpu_class, workers=d.workers, nodes=d.nodes, started_at=now,
+                        last_checkpoint_at=now)
         return replace(job, allocation=alloc)
     return job

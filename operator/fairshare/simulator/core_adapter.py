@@ -99,9 +99,16 @@ def placement_of(nodes: Sequence[str], gpus_per_worker: int) -> dict[str, int]:
 
 
 def actions(decisions: Sequence[cd.Decision], gpus_per_worker: Mapping[str, int]) -> list[Action]:
-    """The simulator's actions in the core's order (preemptions, shrinks, admissions, grows); waits change nothing."""
+    """The simulator's actions in the core's order (preemptions, shrinks, admissions, grows, then moves); waits change
+    nothing. A move is a stop and a start on the other class (restart cost and work since the last checkpoint are
+    paid, as in a preemption); every moving job stops before any starts, since a swap's partners trade nodes."""
     result: list[Action] = []
+    moves: list[Action] = []
     for d in decisions:
+        if isinstance(d, cd.Migrate):
+            result.append(Stop(d.job_key, d.reason))
+            moves.append(Start(d.job_key, d.gpu_class, d.workers,
+                               placement_of(d.nodes, gpus_per_worker.get(d.job_key, 1)), d.price_per_gpu_hour))
         if isinstance(d, cd.Admit):
             result.append(Start(d.job_key, d.gpu_class, d.workers,
                                 placement_of(d.nodes, gpus_per_worker.get(d.job_key, 1)), d.price_per_gpu_hour,
@@ -111,4 +118,4 @@ def actions(decisions: Sequence[cd.Decision], gpus_per_worker: Mapping[str, int]
                                d.price_per_gpu_hour))
         elif isinstance(d, cd.Preempt):
             result.append(Stop(d.job_key, d.reason))
-    return result
+    return result + moves

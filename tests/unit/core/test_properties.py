@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig
-from fairshare.core.decisions import Admit, CycleResult, Preempt, Resize, Wait
+from fairshare.core.decisions import Admit, CycleResult, Migrate, Preempt, Resize, Wait
 from fairshare.core.policies import POLICIES
 from fairshare.core.replay import apply
 from fairshare.core.types import Job, JobPhase, Snapshot
@@ -59,7 +59,11 @@ def check_decisions_are_well_formed(snapshot: Snapshot, result: CycleResult) -> 
             assert job.min_workers <= d.workers <= job.max_workers and len(d.nodes) == d.workers
             old = job.allocation.nodes
             assert d.nodes[:len(old)] == old or old[:len(d.nodes)] == d.nodes
-        if isinstance(d, Wait | Preempt):
+        if isinstance(d, Migrate):
+            assert job.allocation is not None and d.gpu_class != job.allocation.gpu_class
+            assert d.workers == job.allocation.workers and len(d.nodes) == d.workers and job.accepts(d.gpu_class)
+            assert all(nodes[n].gpu_class == d.gpu_class and nodes[n].schedulable for n in d.nodes)
+        if isinstance(d, Wait | Preempt | Migrate):
             assert d.reason and any(ch.isdigit() for ch in d.reason)
     pending = {j.key for j in snapshot.jobs if j.phase is JobPhase.PENDING}
     assert pending == {d.job_key for d in result.decisions if isinstance(d, Admit | Wait)}

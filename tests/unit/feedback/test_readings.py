@@ -6,12 +6,12 @@ import math
 
 import pytest
 import torch
+from fairshare_trainer.metrics import TrainerMetrics
 from prometheus_client import generate_latest
 
 from fairshare.feedback.readings import Target, rank_zero_values, reading_from_values
 from fairshare.feedback.scrape import ScrapeSource
 from fairshare.localcluster.processes import free_port
-from fairshare_trainer.metrics import TrainerMetrics
 
 TARGET = Target("nlp/bert", 3, "a100", 2, admitted_at=0.0, endpoint=None)
 

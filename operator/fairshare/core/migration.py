@@ -1,0 +1,137 @@
+"""Step 8: move running jobs between classes when their measured throughput says it pays (Gavel's lever).
+
+Only measured jobs move, only after their minimum run time, and only onto capacity nobody pending took this
+cycle. Two moves exist:
+- upgrade: a job moves to a class with room where its estimated throughput is at least `migration_gain` times
+  what it measures now (a job placed on a slow class because the fast one was full, once the fast one frees);
+- swap: two jobs of the same gang shape trade places when the product of their speed-ups is at least
+  `migration_gain` and neither slows by more than that factor (each job's throughput is compared with its own,
+  so jobs of different models are weighed alike). A job measured on both classes carries that evidence: one
+  that gains nothing from a fast class hands it to one that does.
+A move restarts the gang from its checkpoint on the new nodes (a new allocation generation, as a resize).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from fairshare.core import explain
+from fairshare.core.decisions import Migrate
+from fairshare.core.index import ClassState, Cycle, RunState
+from fairshare.core.rules import within_guarantee, within_limit
+from fairshare.core.throughput import Curves, estimate, interpolate
+from fairshare.core.types import GPUClass
+
+
+def measured_now(run: RunState, curves: Curves | None) -> float | None:
+    """The job's measured throughput at its current class and size, or None when not measured there."""
+    curve = (curves or {}).get(run.cls.name)
+    workers = len(run.nodes)
+    if not curve or all(w != workers for w, _ in curve):
+        return None
+    return interpolate(curve, workers)
+
+
+def movable(cycle: Cycle, run: RunState) -> bool:
+    """Running within its tenant's share, untouched this cycle, past its minimum run time, measured where it is."""
+    alloc = run.job.allocation
+    return (alloc is not None and not run.opportunistic and run.preempted is None and run.resized is None
+            and run.migrated is None and bool(run.nodes) and -1 not in run.nodes
+            and cycle.now - alloc.started_at >= cycle.config.min_run_seconds
+            and measured_now(run, cycle.curves.get(run.job.key)) is not None)
+
+
+def may_hold(run: RunState, cs: ClassState, price: float) -> bool:
+    """The job's tenant may hold its gang on `cs` too: bid, budget, borrowing limit and guarantee rules."""
+    job, ts = run.job, run.tenant
+    bid = job.max_price_per_gpu_hour
+    return (job.accepts(cs.name) and (bid is None or bid + 1e-9 >= price) and not ts.tenant.budget_exhausted
+            and within_limit(ts, cs, run.gpus) and (job.preemptible or within_guarantee(ts, cs, run.gpus)))
+
+
+def _speedup(cycle: Cycle, run: RunState, cs: ClassState, classes: Mapping[str, GPUClass]) -> float:
+    curves = cycle.curves.get(run.job.key)
+    now = measured_now(run, curves)
+    assert now is not None
+    return estimate(curves, cs.gpu_class, len(run.nodes), classes) / now if now > 0 else 0.0
+
+
+def _move(run: RunState, to: ClassState, nodes: list[int], reason: str) -> None:
+    ts, gpus = run.tenant, run.gpus
+    ts.used[run.cls.name] = ts.used.get(run.cls.name, 0) - gpus
+    ts.used[to.name] = ts.used.get(to.name, 0) + gpus
+    ts.spend += gpus * (to.price - run.cls.price)
+    names = tuple(to.pool.names[i] for i in nodes)
+    run.migrated = Migrate(run.job.key, to.name, len(nodes), names, to.price, reason)
+    run.cls, run.nodes = to, nodes
+    run.charged = run.gpus
+
+
+def upgrade_jobs(cycle: Cycle, classes: Mapping[str, GPUClass], gain: float) -> None:
+    """Each measured job, largest expected speed-up first, moves to the class with room where it gains most."""
+    options: list[tuple[float, str, RunState, ClassState]] = []
+    for run in cycle.running:
+        if not movable(cycle, run):
+            continue
+        for cs in cycle.classes.values():
+            if cs is run.cls or not cs.pool.total_free:
+                continue
+            speedup = _speedup(cycle, run, cs, classes)
+            if speedup >= gain:
+                options.append((-speedup, run.job.key, run, cs))
+    for neg, _, run, cs in sorted(options, key=lambda o: (o[0], o[1], o[3].name)):
+        if run.migrated is not None or not may_hold(run, cs, cs.price):
+            continue
+        nodes: list[int] = []
+        for _ in range(len(run.nodes)):
+            i = cs.pool.best_fit(run.gpw)
+            if i is None:
+                break
+            cs.pool.take(i, run.gpw)
+            nodes.append(i)
+        if len(nodes) < len(run.nodes):
+            for i in nodes:
+                cs.pool.release(i, run.gpw)
+            continue
+        # The old nodes stay busy until the old pods are gone: they are not handed out this cycle.
+        _move(run, cs, nodes, explain.upgrade(run.cls.name, cs.name, -neg))
+
+
+def swap_jobs(cycle: Cycle, classes: Mapping[str, GPUClass], gain: float) -> None:
+    """Pairs of measured jobs with the same gang shape on different classes trade nodes when both sides win."""
+    shapes: dict[tuple[int, int], list[RunState]] = {}
+    for run in cycle.running:
+        if movable(cycle, run):
+            shapes.setdefault((len(run.nodes), run.gpw), []).append(run)
+    candidates: list[tuple[float, str, str, RunState, RunState]] = []
+    for runs in shapes.values():
+        for i, a in enumerate(runs):
+            for b in runs[i + 1:]:
+                if a.cls is b.cls:
+                    continue
+                ab, ba = _speedup(cycle, a, b.cls, classes), _speedup(cycle, b, a.cls, classes)
+                if ab * ba >= gain and min(ab, ba) >= 1.0 / gain:
+                    candidates.append((-ab * ba, a.job.key, b.job.key, a, b))
+    for neg, _, _, a, b in sorted(candidates, key=lambda c: (c[0], c[1], c[2])):
+        if a.migrated is not None or b.migrated is not None:
+            continue
+        a_cls, b_cls, a_nodes, b_nodes = a.cls, b.cls, list(a.nodes), list(b.nodes)
+        # Check each side's rules as if the other had already left its class.
+        a.tenant.used[a_cls.name] -= a.gpus
+        b.tenant.used[b_cls.name] -= b.gpus
+        allowed = may_hold(a, b_cls, b_cls.price) and may_hold(b, a_cls, a_cls.price)
+        a.tenant.used[a_cls.name] += a.gpus
+        b.tenant.used[b_cls.name] += b.gpus
+        if not allowed:
+            continue
+        _move(a, b_cls, b_nodes, explain.swap(a_cls.name, b_cls.name, b.job.key, -neg))
+        _move(b, a_cls, a_nodes, explain.swap(b_cls.name, a_cls.name, a.job.key, -neg))
+
+
+def migrate_running_jobs(cycle: Cycle) -> None:
+    gain = cycle.config.migration_gain
+    if gain <= 0 or not cycle.curves:
+        return
+    classes = {name: cs.gpu_class for name, cs in cycle.classes.items()}
+    swap_jobs(cycle, classes, gain)
+    upgrade_jobs(cycle, classes, gain)
