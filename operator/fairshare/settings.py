@@ -17,7 +17,8 @@ def policy_env_name(field: str) -> str:
     return POLICY_PREFIX + field.upper()
 
 
-def _typed(name: str, raw: str, default: Any) -> Any:
+def typed_value(name: str, raw: str, default: Any) -> Any:
+    """`raw` parsed as the type of `default` (bool, int, float, str); ValueError names `name` and the type."""
     text = raw.strip()
     try:
         if isinstance(default, bool):
@@ -37,7 +38,7 @@ def policy_from_env(environ: Mapping[str, str]) -> PolicyConfig:
     unknown = sorted(k for k in environ if k.startswith(POLICY_PREFIX) and k not in fields)
     if unknown:
         raise ValueError(f"unknown policy setting(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}")
-    values = {field: _typed(env, environ[env], getattr(defaults, field))
+    values = {field: typed_value(env, environ[env], getattr(defaults, field))
               for env, field in fields.items() if environ.get(env, "").strip()}
     return dataclasses.replace(defaults, **values)
 
@@ -49,9 +50,9 @@ def feedback_from_env(environ: Mapping[str, str]) -> FeedbackSettings:
     return FeedbackSettings(
         source=environ.get("FAIRSHARE_FEEDBACK_SOURCE", defaults.source).strip().lower() or defaults.source,
         prometheus_url=environ.get("FAIRSHARE_PROMETHEUS_URL", "").strip(),
-        period_seconds=_typed("FAIRSHARE_FEEDBACK_PERIOD_SECONDS",
+        period_seconds=typed_value("FAIRSHARE_FEEDBACK_PERIOD_SECONDS",
                               environ.get("FAIRSHARE_FEEDBACK_PERIOD_SECONDS", "") or str(defaults.period_seconds),
                               defaults.period_seconds),
-        warmup_seconds=_typed("FAIRSHARE_FEEDBACK_WARMUP_SECONDS",
+        warmup_seconds=typed_value("FAIRSHARE_FEEDBACK_WARMUP_SECONDS",
                               environ.get("FAIRSHARE_FEEDBACK_WARMUP_SECONDS", "") or str(defaults.warmup_seconds),
                               defaults.warmup_seconds))

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,46 +12,13 @@ from kubernetes.client.exceptions import ApiException
 
 from fairshare.api.constants import GROUP, LABEL_JOB, VERSION
 from fairshare.localcluster.cluster import ClusterState
-from fairshare.localcluster.processes import free_port, tail
+from fairshare.localcluster.processes import tail
+from tests.support.operator import OperatorProcess
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
 
 CLASSES = {"h100": 4.0, "a100": 2.5, "l4": 0.8}
-
-
-class OperatorProcess:
-    """`fairshare operator` as a real subprocess, so a test can kill it at any moment and start it again."""
-
-    def __init__(self, kubeconfig: str, log: Path) -> None:
-        self.kubeconfig, self.log = kubeconfig, log
-        self.metrics_port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {**os.environ, "KUBECONFIG": self.kubeconfig, "FAIRSHARE_CYCLE_DEBOUNCE_SECONDS": "0.1"}
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "fairshare.cli.main", "operator", "--metrics-port", str(self.metrics_port),
-                 "--liveness-port", "0", "--period", "2"], env=env, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True)
-
-    def kill(self) -> None:
-        """SIGKILL: no chance to clean up, as when a node dies under the operator."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
 
 
 @pytest.fixture(scope="module")

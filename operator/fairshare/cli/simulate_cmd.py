@@ -98,6 +98,7 @@ def policy_overrides(items: list[str]) -> dict[str, Any]:
     import dataclasses
 
     from fairshare.core.config import PolicyConfig
+    from fairshare.settings import typed_value
 
     defaults = {f.name: getattr(PolicyConfig(), f.name) for f in dataclasses.fields(PolicyConfig)}
     out: dict[str, Any] = {}
@@ -106,8 +107,10 @@ def policy_overrides(items: list[str]) -> dict[str, Any]:
         if name not in defaults or not text:
             raise RuntimeError(f"--policy-config {item!r}: expected FIELD=VALUE with FIELD one of "
                                f"{', '.join(defaults)}")
-        kind = type(defaults[name])
-        out[name] = text.lower() in ("1", "true", "yes") if kind is bool else kind(text)
+        try:
+            out[name] = typed_value(f"--policy-config {name}", text, defaults[name])
+        except ValueError as exc:
+            raise RuntimeError(str(exc)) from None
     return out
 
 

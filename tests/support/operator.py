@@ -1,0 +1,48 @@
+"""`fairshare operator` as a real subprocess, so a test can configure it, kill it at any moment and start it again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from fairshare.localcluster.processes import free_port
+
+
+class OperatorProcess:
+    """One operator against `kubeconfig`, logging to `log`; `env` and `args` add settings (policy, feedback)."""
+
+    def __init__(self, kubeconfig: str, log: Path, env: Mapping[str, str] | None = None,
+                 args: Sequence[str] = ()) -> None:
+        self.kubeconfig, self.log = kubeconfig, log
+        self.env, self.args = dict(env or {}), list(args)
+        self.metrics_port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "KUBECONFIG": self.kubeconfig, "FAIRSHARE_CYCLE_DEBOUNCE_SECONDS": "0.1", **self.env}
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "fairshare.cli.main", "operator", "--metrics-port", str(self.metrics_port),
+                 "--liveness-port", "0", "--period", "2", *self.args], env=env, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True)
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to clean up, as when a node dies under the operator."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
