@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -125,6 +127,14 @@ def test_three_tenants_on_two_classes_get_weighted_shares(kube_api_client: clien
     assert abs(held[0] - 24) <= 8 and abs(held[1] - 24) <= 8 and abs(held[2] - 48) <= 8, held
     waiting = [j for t in teams for j in t.jobs().values() if j["status"]["phase"] == "Queued"]
     assert waiting and all(j["status"]["queue"]["reason"] for j in waiting), "every waiting job says why"
+
+    # `fairshare explain` tells the same story in words, from the real objects.
+    first = waiting[0]["metadata"]
+    explained = subprocess.run(
+        [sys.executable, "-m", "fairshare.cli.main", "explain", f"{first['namespace']}/{first['name']}",
+         "--kubeconfig", operator.kubeconfig], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert explained.splitlines()[0] == f"TrainingJob {first['namespace']}/{first['name']}: Queued"
+    assert waiting[0]["status"]["queue"]["reason"] in explained and "tenant share" in explained
 
 
 def test_idle_share_is_borrowed_then_reclaimed_by_preemption(kube_api_client: client.ApiClient,

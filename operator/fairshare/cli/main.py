@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from fairshare.cli import cluster_cmd, operator_cmd, simulate_cmd
+from fairshare.cli import cluster_cmd, explain_cmd, operator_cmd, simulate_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,6 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     cluster_cmd.register(sub)
     operator_cmd.register(sub)
+    explain_cmd.register(sub)
     simulate_cmd.register(sub)
     return parser
 

@@ -1,0 +1,98 @@
+"""`fairshare explain NAMESPACE/NAME`: why a TrainingJob waits, runs where it runs, or was preempted, in words."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fairshare.api.constants import GROUP, PLURAL_TENANTS, PLURAL_TRAINING_JOBS, VERSION
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("explain", help="explain a TrainingJob's placement, wait or preemption")
+    p.add_argument("job", metavar="NAMESPACE/NAME", help="the TrainingJob, e.g. nlp/bert-7")
+    p.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"), help="default: $KUBECONFIG")
+    p.set_defaults(func=cmd_explain)
+
+
+def _line(label: str, value: object) -> str:
+    return f"  {label + ':':<18}{value}"
+
+
+def explain_text(job: Mapping[str, Any], tenant: Mapping[str, Any] | None, events: Sequence[Mapping[str, Any]]) -> str:
+    """The explanation from the job's status, its tenant's status and the job's Events (newest last)."""
+    meta, spec, status = job["metadata"], job.get("spec") or {}, job.get("status") or {}
+    workers = spec.get("workers") or {}
+    size = f"{workers.get('min')}" if workers.get("min") == workers.get("max") else \
+        f"{workers.get('min')}-{workers.get('max')}"
+    lines = [f"TrainingJob {meta['namespace']}/{meta['name']}: {status.get('phase') or 'not yet seen by the operator'}",
+             _line("asks for", f"{size} worker(s) x {spec.get('gpusPerWorker')} GPU(s) on "
+                               f"{', '.join(spec.get('gpuClasses') or []) or 'any class'}"
+                               + (f", bid {spec['maxPricePerGPUHour']} credits/GPU-hour"
+                                  if spec.get("maxPricePerGPUHour") is not None else ""))]
+    if status.get("tenant"):
+        lines.append(_line("tenant", status["tenant"]))
+    queue, alloc = status.get("queue") or {}, status.get("allocation") or {}
+    if queue.get("reason"):
+        position = f"#{queue['position']} in its tenant's queue; " if queue.get("position") else ""
+        lines.append(_line("waiting", position + queue["reason"]))
+    if alloc.get("gpuClass"):
+        how = "on idle capacity (preemptible)" if alloc.get("opportunistic") else "within its tenant's share"
+        lines.append(_line("holds", f"{alloc.get('workers')} x {alloc.get('gpuClass')} ({alloc.get('gpus')} GPUs) "
+                                    f"on {', '.join(alloc.get('nodes') or [])}, {how}, at "
+                                    f"{alloc.get('pricePerGPUHour')} credits/GPU-hour since {alloc.get('admittedAt')}"))
+    for sample in status.get("throughput") or []:
+        lines.append(_line("measured", f"{sample['samplesPerSecond']} samples/s on {sample['workers']} x "
+                                       f"{sample['gpuClass']} (at {sample['measuredAt']})"))
+    cost = status.get("cost") or {}
+    if cost.get("credits") is not None:
+        lines.append(_line("cost", f"{cost['credits']} credits, {cost.get('gpuHours')} GPU-hours, "
+                                   f"{cost.get('energyKWh')} kWh"))
+    for condition in status.get("conditions") or []:
+        lines.append(_line(f"{condition['type']}={condition['status']}",
+                           f"{condition.get('reason', '')}: {condition.get('message', '')}"))
+    tstatus = (tenant or {}).get("status") or {}
+    if tenant is not None:
+        share = ", ".join(f"{c} {v}" for c, v in sorted((tstatus.get("fairShare") or {}).items())) or "none"
+        held = ", ".join(f"{c} {v}" for c, v in sorted((tstatus.get("allocated") or {}).items())) or "nothing"
+        lines.append(_line("tenant share", f"{share} GPUs; holds {held}"
+                                           + (f"; {tstatus['creditsLeft']} credits left this period"
+                                              if tstatus.get("creditsLeft") is not None else "")))
+    for event in events[-5:]:
+        lines.append(_line(f"event {event.get('reason', '')}", event.get("message", "")))
+    return "\n".join(lines)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from kubernetes import client, config
+    from kubernetes.client.exceptions import ApiException
+
+    namespace, sep, name = args.job.partition("/")
+    if not sep or not name:
+        raise RuntimeError(f"expected NAMESPACE/NAME, got {args.job!r}")
+    api = config.new_client_from_config(config_file=args.kubeconfig) if args.kubeconfig else None
+    if api is None:
+        config.load_incluster_config()
+        api = client.ApiClient()
+    custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
+    try:
+        job = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL_TRAINING_JOBS, name)
+    except ApiException as exc:
+        if exc.status == 404:
+            raise RuntimeError(f"no TrainingJob {namespace}/{name}") from None
+        raise
+    tenant = None
+    tenant_name = (job.get("status") or {}).get("tenant")
+    if tenant_name:
+        try:
+            tenant = custom.get_cluster_custom_object(GROUP, VERSION, PLURAL_TENANTS, tenant_name)
+        except ApiException as exc:
+            if exc.status not in (403, 404):  # a user may not read Tenants: explain what is readable
+                raise
+    events = core.list_namespaced_event(namespace, field_selector=f"involvedObject.name={name},"
+                                                                  f"involvedObject.kind=TrainingJob").items
+    ordered = sorted(events, key=lambda e: str(e.last_timestamp or e.event_time or e.metadata.creation_timestamp))
+    print(explain_text(job, tenant, [{"reason": e.reason, "message": e.message} for e in ordered]))
+    return 0

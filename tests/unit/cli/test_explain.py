@@ -1,0 +1,49 @@
+"""`fairshare explain` words: a waiting job says why and where it queues; a running one what it holds and measures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fairshare.cli.explain_cmd import explain_text
+
+WAITING: dict[str, Any] = {
+    "metadata": {"namespace": "nlp", "name": "bert"},
+    "spec": {"workers": {"min": 2, "max": 2}, "gpusPerWorker": 4, "gpuClasses": ["a100"], "maxPricePerGPUHour": 2.0},
+    "status": {"phase": "Queued", "tenant": "nlp",
+               "queue": {"position": 3, "reason": "tenant nlp is at 1.40x its fair share; bid 2.0 < price 2.6"},
+               "conditions": [{"type": "Admitted", "status": "False", "reason": "Waiting", "message": "..."}]},
+}
+RUNNING: dict[str, Any] = {
+    "metadata": {"namespace": "nlp", "name": "gpt"},
+    "spec": {"workers": {"min": 1, "max": 4}, "gpusPerWorker": 8},
+    "status": {"phase": "Running", "tenant": "nlp",
+               "allocation": {"gpuClass": "h100", "workers": 2, "gpus": 16, "nodes": ["h100-000", "h100-001"],
+                              "pricePerGPUHour": 4.0, "admittedAt": "2026-11-22T10:00:00Z", "opportunistic": True},
+               "throughput": [{"gpuClass": "h100", "workers": 2, "samplesPerSecond": 812.5,
+                               "measuredAt": "2026-11-22T10:05:00Z"}],
+               "cost": {"credits": 5.3, "gpuHours": 1.3, "energyKWh": 0.9}},
+}
+TENANT = {"status": {"fairShare": {"a100": 12.5, "h100": 4.0}, "allocated": {"h100": 16}, "creditsLeft": 80.0}}
+
+
+def test_a_waiting_job_shows_its_position_reason_and_bid() -> None:
+    text = explain_text(WAITING, TENANT, [{"reason": "Preempted", "message": "reclaimed for tenant cv"}])
+    assert text.splitlines()[0] == "TrainingJob nlp/bert: Queued"
+    assert "2 worker(s) x 4 GPU(s) on a100, bid 2.0 credits/GPU-hour" in text
+    assert "#3 in its tenant's queue; tenant nlp is at 1.40x its fair share; bid 2.0 < price 2.6" in text
+    assert "a100 12.5, h100 4.0 GPUs; holds h100 16; 80.0 credits left this period" in text
+    assert "event Preempted:  reclaimed for tenant cv" in text
+
+
+def test_a_running_job_shows_what_it_holds_and_measures() -> None:
+    text = explain_text(RUNNING, None, [])
+    assert "1-4 worker(s) x 8 GPU(s) on any class" in text
+    assert "2 x h100 (16 GPUs) on h100-000, h100-001, on idle capacity (preemptible), at 4.0" in text
+    assert "812.5 samples/s on 2 x h100" in text
+    assert "5.3 credits, 1.3 GPU-hours, 0.9 kWh" in text
+    assert "tenant share" not in text  # the tenant could not be read
+
+
+def test_a_job_the_operator_has_not_seen_says_so() -> None:
+    assert explain_text({"metadata": {"namespace": "a", "name": "b"}, "spec": {}}, None, []).startswith(
+        "TrainingJob a/b: not yet seen by the operator")
