@@ -63,6 +63,7 @@ class TenantStatus(StatusModel):
     allocated_gpus: int | None = Field(default=None, alias="allocatedGPUs", ge=0)
     fair_share: dict[str, float] = Field(default_factory=dict)
     decayed_usage_gpu_hours: float | None = Field(default=None, alias="decayedUsageGPUHours", ge=0)
+    usage_updated_at: datetime | None = None
     spend_this_period: float | None = Field(default=None, ge=0)
     credits_left: float | None = None
     period_start: datetime | None = None

@@ -14,7 +14,8 @@ def register(sub: Any) -> None:
     p.add_argument("--metrics-port", type=int, default=int(os.environ.get("FAIRSHARE_METRICS_PORT", "8080")),
                    help="Prometheus /metrics port (0 disables)")
     p.add_argument("--liveness-port", type=int, default=8081, help="kopf's /healthz port (0 disables)")
-    p.add_argument("--period", type=float, default=10.0, help="seconds between periodic scheduling cycles")
+    p.add_argument("--period", type=float, default=float(os.environ.get("FAIRSHARE_CYCLE_PERIOD_SECONDS", "10")),
+                   help="seconds between periodic scheduling cycles (default $FAIRSHARE_CYCLE_PERIOD_SECONDS or 10)")
     p.add_argument("--feedback", choices=("scrape", "prometheus", "off"),
                    default=os.environ.get("FAIRSHARE_FEEDBACK_SOURCE", "scrape"),
                    help="how trainer throughput is read: scrape pods (default), query Prometheus, or not at all")
@@ -25,10 +26,10 @@ def register(sub: Any) -> None:
 
 
 def cmd_operator(args: argparse.Namespace) -> int:
-    import kopf
-
     if args.kubeconfig:
+        # Before kopf (and the kubernetes client, which reads $KUBECONFIG once, at import) is imported.
         os.environ["KUBECONFIG"] = args.kubeconfig
+    import kopf
     os.environ["FAIRSHARE_METRICS_PORT"] = str(args.metrics_port)
     os.environ["FAIRSHARE_CYCLE_PERIOD_SECONDS"] = str(args.period)
     os.environ["FAIRSHARE_FEEDBACK_SOURCE"] = args.feedback

@@ -15,10 +15,19 @@ def rfc3339(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def well_formed(conditions: object) -> list[dict[str, Any]]:
+    """The entries that are condition objects; anything else (a status written around the CRD schema) is dropped,
+    so one job's broken status is rewritten rather than stopping every cycle."""
+    if not isinstance(conditions, list):
+        return []
+    return [c for c in conditions if isinstance(c, dict) and isinstance(c.get("type"), str)]
+
+
 def set_condition(conditions: list[dict[str, Any]], type_: str, status: bool, reason: str, message: str,
                   now: float, observed_generation: int | None = None) -> list[dict[str, Any]]:
     """A new list with condition `type_` set; the transition time moves only when the status flips."""
     value = "True" if status else "False"
+    conditions = well_formed(conditions)
     out = [dict(c) for c in conditions if c.get("type") != type_]
     previous = next((c for c in conditions if c.get("type") == type_), None)
     since = previous["lastTransitionTime"] if previous and previous.get("status") == value else rfc3339(now)
@@ -33,5 +42,6 @@ def set_condition(conditions: list[dict[str, Any]], type_: str, status: bool, re
 def same_conditions(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
     """Equal ignoring transition times, so unchanged conditions cause no write."""
     def strip(cs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-        return sorted((c.get("type"), c.get("status"), c.get("reason"), c.get("message")) for c in cs)
+        return sorted((str(c.get("type")), str(c.get("status")), str(c.get("reason")), str(c.get("message")))
+                      for c in well_formed(cs))
     return strip(a) == strip(b)

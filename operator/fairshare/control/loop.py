@@ -8,11 +8,12 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
-from fairshare.control.actions import Action
+from fairshare.api import Phase
+from fairshare.control.actions import Action, PatchStatus
 from fairshare.control.feedback import feedback_targets
-from fairshare.control.plan import CyclePlan, plan_cycle
+from fairshare.control.plan import CyclePlan, plan_cycle, tenant_spend
 from fairshare.control.snapshot import World, build_world
-from fairshare.control.store import Store
+from fairshare.control.store import TRAINING_JOBS, Store
 from fairshare.core.config import PolicyConfig
 from fairshare.core.decisions import Admit, Migrate, Preempt, Resize
 from fairshare.feedback.readings import Reading, Target
@@ -134,6 +135,25 @@ class SchedulingLoop:
                 k = (view.tenant, target.gpu_class)
                 throughput[k] = throughput.get(k, 0.0) + sps
         m.set_per_label(m.throughput, throughput)
+        spend = tenant_spend(world)
+        m.set_per_label(m.budget_remaining, {(t.metadata.name,): t.spec.budget.credits_per_period
+                                             - spend.get(t.metadata.name, 0.0)
+                                             for t in world.tenants.values() if t.spec.budget})
+        m.set_per_label(m.decayed_usage, {(t.metadata.name,): (t.status.decayed_usage_gpu_hours or 0.0)
+                                          if t.status else 0.0 for t in world.tenants.values()})
+        for action in plan.actions:
+            if not isinstance(action, PatchStatus) or action.kind != TRAINING_JOBS:
+                continue
+            view = world.jobs.get(action.key)
+            owner = view.tenant if view and view.tenant else "unknown"
+            if action.status.get("phase") in (Phase.SUCCEEDED.value, Phase.FAILED.value):
+                m.completions.labels(tenant=owner, phase=action.status["phase"]).inc()
+            credits = (action.status.get("cost") or {}).get("credits")
+            if credits is not None and view is not None:
+                cost = view.model.status.cost if view.model and view.model.status else None
+                charged = credits - ((cost.credits or 0.0) if cost else 0.0)
+                if charged > 0:
+                    m.spend.labels(tenant=owner).inc(charged)
         m.set_per_label(m.guaranteed, {(t.name, c): g for t in world.snapshot.tenants for c, g in t.guaranteed.items()})
         by_key = {j.key: j for j in jobs}
         for d in plan.result.decisions:

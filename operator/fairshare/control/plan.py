@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from fairshare.api import Phase
+from fairshare.api import Tenant as TenantCR
 from fairshare.control import conditions as cond
 from fairshare.control.actions import Action, DeletePods, EnsureChildren, PatchStatus, RecordEvent
 from fairshare.control.feedback import feedback_actions
@@ -23,6 +24,7 @@ from fairshare.core import types as core
 from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig
 from fairshare.core.decisions import Admit, CycleResult, Migrate, Preempt, Resize, Wait
+from fairshare.core.usage import decay_usage
 from fairshare.feedback.readings import Reading
 from fairshare.render import RenderSettings, WorkerAllocation, build_headless_service, build_worker_pods
 
@@ -98,7 +100,7 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
     if readings:
         bookkeeping += feedback_actions(world, readings, config.throughput_smoothing, warmup_seconds, skip=decided)
     bookkeeping += gpu_class_status_actions(world, snapshot, result)
-    bookkeeping += tenant_status_actions(world, snapshot, result)
+    bookkeeping += tenant_status_actions(world, snapshot, result, now, config.half_life_hours)
     return CyclePlan(result, tuple(releases), tuple(grants), tuple(bookkeeping), frozenset(transitioned))
 
 
@@ -332,13 +334,37 @@ def gpu_class_status_actions(world: World, snapshot: core.Snapshot, result: Cycl
     return actions
 
 
-def tenant_status_actions(world: World, snapshot: core.Snapshot, result: CycleResult) -> list[Action]:
-    held = _held(snapshot, result)
+def tenant_spend(world: World) -> dict[str, float]:
+    """Credits charged so far to each tenant's jobs (those that still exist)."""
     spend: dict[str, float] = {}
     for view in world.jobs.values():
         cost = view.model.status.cost if view.model and view.model.status else None
         if view.tenant and cost and cost.credits:
             spend[view.tenant] = spend.get(view.tenant, 0.0) + cost.credits
+    return spend
+
+
+def decayed_usage(tenant: TenantCR, gpus_held: int, now: float, half_life_hours: float) -> tuple[float, float]:
+    """The tenant's decayed GPU-hours brought up to `now`, holding `gpus_held` since the last update, and the
+    seconds since that update. Integrating from the stored time makes it idempotent: a lost write is redone
+    over the longer interval by the next cycle."""
+    status = tenant.status
+    previous = (status.decayed_usage_gpu_hours or 0.0) if status else 0.0
+    since = status.usage_updated_at.timestamp() if status and status.usage_updated_at else None
+    if since is None:
+        return previous, ACCRUAL_MIN_SECONDS  # start the clock now
+    elapsed = max(0.0, now - since)
+    return decay_usage(previous, gpus_held, elapsed / 3600.0, half_life_hours), elapsed
+
+
+def tenant_status_actions(world: World, snapshot: core.Snapshot, result: CycleResult, now: float,
+                          half_life_hours: float) -> list[Action]:
+    held = _held(snapshot, result)
+    spend = tenant_spend(world)
+    holding: dict[str, int] = {}  # GPUs each tenant held during the interval that ends now (before decisions)
+    for job in snapshot.jobs:
+        if job.allocation is not None:
+            holding[job.tenant] = holding.get(job.tenant, 0) + job.allocation.workers * job.gpus_per_worker
     actions: list[Action] = []
     for name, tenant in sorted(world.tenants.items()):
         allocated = {c: v for (t, c), v in sorted(held.items()) if t == name and v}
@@ -348,7 +374,12 @@ def tenant_status_actions(world: World, snapshot: core.Snapshot, result: CycleRe
         if tenant.spec.budget:
             desired["creditsLeft"] = round(tenant.spec.budget.credits_per_period - spend.get(name, 0.0), 6)
         current = tenant.status.model_dump(by_alias=True, exclude_none=True) if tenant.status else {}
-        if any(current.get(k) != v for k, v in desired.items()):
+        usage, elapsed = decayed_usage(tenant, holding.get(name, 0), now, half_life_hours)
+        # Usage moves every cycle while GPUs are held: write it at most every ACCRUAL_MIN_SECONDS with the rest.
+        due = elapsed >= ACCRUAL_MIN_SECONDS
+        if any(current.get(k) != v for k, v in desired.items()) or due:
+            if due:
+                desired.update(decayedUsageGPUHours=round(usage, 6), usageUpdatedAt=cond.rfc3339(now))
             actions.append(PatchStatus(TENANTS, name, {
                 **desired,
                 # A merge patch merges maps: a class that dropped out must be sent as null to disappear.

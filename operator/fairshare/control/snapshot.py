@@ -42,10 +42,16 @@ class JobView:
         return (status.allocation.generation or 0) if status and status.allocation else 0
 
     def current_pods(self) -> list[Body]:
-        """Worker pods of the current allocation generation, by rank."""
+        """Worker pods of the current allocation generation, by rank (a pod whose rank is not a number is not one
+        of ours: anyone who may create pods in the namespace can copy our labels)."""
         gen = str(self.generation)
-        pods = [p for p in self.pods if (p["metadata"].get("labels") or {}).get(LABEL_GENERATION) == gen]
-        return sorted(pods, key=lambda p: int((p["metadata"].get("labels") or {}).get(LABEL_RANK, 0)))
+        ranked = []
+        for p in self.pods:
+            labels = p["metadata"].get("labels") or {}
+            rank = str(labels.get(LABEL_RANK, ""))
+            if labels.get(LABEL_GENERATION) == gen and rank.isdigit():
+                ranked.append((int(rank), p["metadata"]["name"], p))
+        return [p for _, _, p in sorted(ranked, key=lambda r: (r[0], r[1]))]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,12 +72,32 @@ def _timestamp(value: datetime | None, default: float) -> float:
     return value.timestamp() if value else default
 
 
+_QUANTITY_SUFFIXES = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+                      "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+
+
+def count_quantity(raw: object) -> int:
+    """A whole-number Kubernetes quantity ("8", "1k", "2Ki", "1e3") as an int; 0 when it is not one. The API server
+    canonicalises 1000 GPUs to "1k", so int() alone would fail on a pod anyone may create."""
+    text = str(raw or "0").strip()
+    number, suffix = text, ""
+    for candidate in sorted(_QUANTITY_SUFFIXES, key=len, reverse=True):
+        if candidate and text.endswith(candidate):
+            number, suffix = text[:-len(candidate)], candidate
+            break
+    try:
+        value = float(number) * _QUANTITY_SUFFIXES[suffix]
+    except ValueError:
+        return 0
+    return int(value) if value == value and 0 <= value < 2**63 else 0
+
+
 def _gpus_requested(pod: Mapping[str, Any]) -> int:
     total = 0
     for container in pod.get("spec", {}).get("containers") or []:
         resources = container.get("resources") or {}
         raw = (resources.get("limits") or {}).get(GPU_RESOURCE) or (resources.get("requests") or {}).get(GPU_RESOURCE)
-        total += int(raw or 0)
+        total += count_quantity(raw)
     return total
 
 
@@ -164,7 +190,7 @@ def _nodes(store: Store, gpu_classes: Mapping[str, GPUClassCR]) -> tuple[dict[st
         labels = body["metadata"].get("labels") or {}
         gpu_class = next((name for name, c in sorted(gpu_classes.items()) if _matches(c.spec.node_selector, labels)),
                          None)
-        gpus = int((body.get("status", {}).get("allocatable") or {}).get(GPU_RESOURCE, 0) or 0)
+        gpus = count_quantity((body.get("status", {}).get("allocatable") or {}).get(GPU_RESOURCE))
         if gpu_class is None or gpus == 0:
             continue
         name = body["metadata"]["name"]

@@ -15,7 +15,7 @@ from fairshare.control.store import PODS, Store
 from fairshare.core.config import PolicyConfig
 from fairshare.metrics import OperatorMetrics
 from fairshare.render import DEFAULT_SETTINGS
-from tests.unit.control.builders import NOW, gpu_class, node, store_of, tenant, training_job, worker
+from tests.unit.control.builders import NOW, gpu_class, node, store_of, tenant, training_job, ts, worker
 from tests.unit.control.helpers import rows
 
 
@@ -150,3 +150,22 @@ def test_grants_wait_for_every_release(release_summary: Any, want_batches: list[
     assert (plan.releases != () and plan.grants != (), names,
             sample(metrics, "fairshare_reconcile_errors_total", operation="grants-deferred")) == (
         True, want_batches, want_deferred)
+
+
+def test_spend_budget_usage_and_completions_reach_the_metrics() -> None:
+    store = store_of(gpu_class("a100").price(2.0), tenant("nlp").guaranteed(a100=8).budget(100.0)
+                     .status(decayedUsageGPUHours=12.5, usageUpdatedAt=ts(0)),
+                     node("a100-000").gpu_class("a100").gpus(8),
+                     training_job("nlp/run").gpus(8).phase("Running").allocation("a100", "a100-000")
+                     .cost(credits=10.0, accrued_ago=3600),
+                     worker("nlp/run", 0, node_name="a100-000", gpus=8),
+                     training_job("nlp/done").gpus(8).phase("Running").allocation("a100", "a100-000")
+                     .cost(credits=5.0, accrued_ago=0),
+                     worker("nlp/done", 0, phase="Succeeded", node_name="a100-000", gpus=8))
+    metrics = OperatorMetrics()
+    asyncio.run(make_loop(store, Recorder(), metrics).run_cycle("event"))
+    charged = sample(metrics, "fairshare_spend_credits_total", tenant="nlp")
+    assert charged is not None and charged > 0  # an hour of 8 GPUs at the a100 price since the last accrual
+    assert sample(metrics, "fairshare_budget_remaining_credits", tenant="nlp") == 100.0 - 15.0
+    assert sample(metrics, "fairshare_decayed_usage_gpu_hours", tenant="nlp") == 12.5
+    assert sample(metrics, "fairshare_job_completions_total", tenant="nlp", phase="Succeeded") == 1.0

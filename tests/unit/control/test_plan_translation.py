@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -144,25 +145,31 @@ def test_no_accrual_for_a_job_decided_or_transitioned_this_cycle(extra: list[Any
 # --- GPUClass and Tenant status ----------------------------------------------------------------------------------
 
 CLASS_STATUS = {"capacity": 24, "allocated": 8, "idle": 16, "currentPricePerGPUHour": 1.5}
-TENANT_STATUS = {"allocated": {"a100": 8}, "allocatedGPUs": 8, "fairShare": {"a100": 12.0}, "spendThisPeriod": 3.0}
+TENANT_OWNED = {"allocated": {"a100": 8}, "allocatedGPUs": 8, "fairShare": {"a100": 12.0}, "spendThisPeriod": 3.0}
+# Decayed usage was brought up to date just now: it is not due again for 30 s.
+TENANT_STATUS = {**TENANT_OWNED, "decayedUsageGPUHours": 0.0, "usageUpdatedAt": ts(0)}
 
 
 @pytest.mark.parametrize(("class_status", "tenant_status", "want"), [
     pytest.param(CLASS_STATUS, TENANT_STATUS, [], id="unchanged: nothing"),
     pytest.param(None, None, [(GPU_CLASSES, "a100", CLASS_STATUS), (TENANTS, "nlp", TENANT_STATUS)],
-                 id="no status yet: both written"),
+                 id="no status yet: both written, the usage clock started"),
     pytest.param({**CLASS_STATUS, "currentPricePerGPUHour": 1.4}, TENANT_STATUS,
                  [(GPU_CLASSES, "a100", CLASS_STATUS)], id="price moved: class written whole"),
     pytest.param({**CLASS_STATUS, "observedGeneration": 4}, TENANT_STATUS, [],
                  id="fields the plan does not own are ignored"),
     pytest.param(CLASS_STATUS, {**TENANT_STATUS, "allocated": {"a100": 8, "h100": 4}, "allocatedGPUs": 12},
-                 [(TENANTS, "nlp", {**TENANT_STATUS, "allocated": {"a100": 8, "h100": None}})],
+                 [(TENANTS, "nlp", {**TENANT_OWNED, "allocated": {"a100": 8, "h100": None}})],
                  id="a class the tenant no longer holds is nulled"),
     pytest.param(CLASS_STATUS, {**TENANT_STATUS, "fairShare": {"a100": 12.0, "l4": 2.0}},
-                 [(TENANTS, "nlp", {**TENANT_STATUS, "fairShare": {"a100": 12.0, "l4": None}})],
+                 [(TENANTS, "nlp", {**TENANT_OWNED, "fairShare": {"a100": 12.0, "l4": None}})],
                  id="a fair share that vanished is nulled"),
     pytest.param(CLASS_STATUS, {**TENANT_STATUS, "spendThisPeriod": 2.0},
-                 [(TENANTS, "nlp", TENANT_STATUS)], id="spend moved"),
+                 [(TENANTS, "nlp", TENANT_OWNED)], id="spend moved"),
+    pytest.param(CLASS_STATUS, {**TENANT_STATUS, "decayedUsageGPUHours": 10.0, "usageUpdatedAt": ts(3600)},
+                 [(TENANTS, "nlp", {**TENANT_OWNED, "usageUpdatedAt": ts(0), "decayedUsageGPUHours": pytest.approx(
+                     10.0 * 0.5 ** (1 / 24) + 8 * 24 / math.log(2) * (1 - 0.5 ** (1 / 24)), rel=1e-6)})],
+                 id="an hour holding 8 GPUs: usage decays and grows"),
 ])
 def test_class_and_tenant_status_are_patched_only_when_changed(
         class_status: dict[str, Any] | None, tenant_status: dict[str, Any] | None, want: list[Any]) -> None:

@@ -245,3 +245,12 @@ def test_current_pods_are_those_of_the_current_generation_by_rank() -> None:
     view = world.jobs["nlp/j"]
     assert ([p["metadata"]["name"] for p in view.current_pods()], len(view.pods), view.generation) == (
         ["j-worker-0", "j-worker-2", "j-worker-10"], 4, 2)
+
+
+@pytest.mark.parametrize(("raw", "count"), [
+    ("8", 8), ("1k", 1000), ("2Ki", 2048), ("1e3", 1000), ("", 0), (None, 0), ("lots", 0), ("-1", 0), ("500m", 0),
+])
+def test_gpu_quantities_in_any_form_the_api_server_writes(raw: object, count: int) -> None:
+    from fairshare.control.snapshot import count_quantity
+
+    assert count_quantity(raw) == count
