@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from fairshare.api import Phase
 from fairshare.control.actions import Action, PatchStatus
 from fairshare.control.feedback import feedback_targets
-from fairshare.control.plan import CyclePlan, plan_cycle, tenant_spend
+from fairshare.control.plan import CyclePlan, plan_cycle
 from fairshare.control.snapshot import World, build_world
 from fairshare.control.store import TRAINING_JOBS, Store
 from fairshare.core.config import PolicyConfig
@@ -135,9 +135,8 @@ class SchedulingLoop:
                 k = (view.tenant, target.gpu_class)
                 throughput[k] = throughput.get(k, 0.0) + sps
         m.set_per_label(m.throughput, throughput)
-        spend = tenant_spend(world)
         m.set_per_label(m.budget_remaining, {(t.metadata.name,): t.spec.budget.credits_per_period
-                                             - spend.get(t.metadata.name, 0.0)
+                                             - ((t.status.spend_this_period or 0.0) if t.status else 0.0)
                                              for t in world.tenants.values() if t.spec.budget})
         m.set_per_label(m.decayed_usage, {(t.metadata.name,): (t.status.decayed_usage_gpu_hours or 0.0)
                                           if t.status else 0.0 for t in world.tenants.values()})

@@ -14,6 +14,7 @@ from typing import Any
 
 from fairshare.api import Phase
 from fairshare.api import Tenant as TenantCR
+from fairshare.api.tenant import DEFAULT_PERIOD_HOURS
 from fairshare.control import conditions as cond
 from fairshare.control.actions import Action, DeletePods, EnsureChildren, PatchStatus, RecordEvent
 from fairshare.control.feedback import feedback_actions
@@ -334,55 +335,72 @@ def gpu_class_status_actions(world: World, snapshot: core.Snapshot, result: Cycl
     return actions
 
 
-def tenant_spend(world: World) -> dict[str, float]:
-    """Credits charged so far to each tenant's jobs (those that still exist)."""
-    spend: dict[str, float] = {}
-    for view in world.jobs.values():
-        cost = view.model.status.cost if view.model and view.model.status else None
-        if view.tenant and cost and cost.credits:
-            spend[view.tenant] = spend.get(view.tenant, 0.0) + cost.credits
-    return spend
+@dataclasses.dataclass(frozen=True)
+class TenantMeter:
+    """A tenant's usage and spend brought up to `now`, integrated from `usageUpdatedAt` over what it held."""
+
+    decayed_gpu_hours: float
+    spend_this_period: float
+    period_start: float
+    elapsed: float  # seconds integrated; 0 when the clock starts now
 
 
-def decayed_usage(tenant: TenantCR, gpus_held: int, now: float, half_life_hours: float) -> tuple[float, float]:
-    """The tenant's decayed GPU-hours brought up to `now`, holding `gpus_held` since the last update, and the
-    seconds since that update. Integrating from the stored time makes it idempotent: a lost write is redone
-    over the longer interval by the next cycle."""
+def meter(tenant: TenantCR, gpus_held: int, credits_per_hour: float, now: float, half_life_hours: float) -> TenantMeter:
+    """Decayed GPU-hours and this period's spend, integrated over the GPUs (and credits per hour) the tenant held
+    since the stored `usageUpdatedAt`. Integrating from the stored time makes it idempotent: a lost write is
+    redone over the longer interval by the next cycle; a job deleted since keeps what it was charged; the spend
+    restarts when a new budget period begins (periods are counted from the first one, `periodStart`)."""
     status = tenant.status
-    previous = (status.decayed_usage_gpu_hours or 0.0) if status else 0.0
+    usage = (status.decayed_usage_gpu_hours or 0.0) if status else 0.0
+    spend = (status.spend_this_period or 0.0) if status else 0.0
     since = status.usage_updated_at.timestamp() if status and status.usage_updated_at else None
+    start = status.period_start.timestamp() if status and status.period_start else now
     if since is None:
-        return previous, ACCRUAL_MIN_SECONDS  # start the clock now
+        return TenantMeter(usage, spend, start, 0.0)
     elapsed = max(0.0, now - since)
-    return decay_usage(previous, gpus_held, elapsed / 3600.0, half_life_hours), elapsed
+    period = 3600.0 * (tenant.spec.budget.period_hours if tenant.spec.budget else DEFAULT_PERIOD_HOURS)
+    if now >= start + period:
+        start += period * ((now - start) // period)
+        spend, charged_seconds = 0.0, min(elapsed, now - start)  # only the part of the interval in this period
+    else:
+        charged_seconds = elapsed
+    return TenantMeter(decay_usage(usage, gpus_held, elapsed / 3600.0, half_life_hours),
+                       spend + credits_per_hour * charged_seconds / 3600.0, start, elapsed)
 
 
 def tenant_status_actions(world: World, snapshot: core.Snapshot, result: CycleResult, now: float,
                           half_life_hours: float) -> list[Action]:
     held = _held(snapshot, result)
-    spend = tenant_spend(world)
     holding: dict[str, int] = {}  # GPUs each tenant held during the interval that ends now (before decisions)
+    charging: dict[str, float] = {}  # and the credits per hour they cost (the prices this cycle charges)
     for job in snapshot.jobs:
         if job.allocation is not None:
-            holding[job.tenant] = holding.get(job.tenant, 0) + job.allocation.workers * job.gpus_per_worker
+            gpus = job.allocation.workers * job.gpus_per_worker
+            holding[job.tenant] = holding.get(job.tenant, 0) + gpus
+            charging[job.tenant] = charging.get(job.tenant, 0.0) + gpus * result.charges.get(job.key, 0.0)
     actions: list[Action] = []
     for name, tenant in sorted(world.tenants.items()):
         allocated = {c: v for (t, c), v in sorted(held.items()) if t == name and v}
         shares = {c: round(v, 3) for c, v in sorted((result.fair_shares.get(name) or {}).items())}
-        desired: dict[str, Any] = {"allocated": allocated, "allocatedGPUs": sum(allocated.values()),
-                                   "fairShare": shares, "spendThisPeriod": round(spend.get(name, 0.0), 6)}
-        if tenant.spec.budget:
-            desired["creditsLeft"] = round(tenant.spec.budget.credits_per_period - spend.get(name, 0.0), 6)
         current = tenant.status.model_dump(by_alias=True, exclude_none=True) if tenant.status else {}
-        usage, elapsed = decayed_usage(tenant, holding.get(name, 0), now, half_life_hours)
-        # Usage moves every cycle while GPUs are held: write it at most every ACCRUAL_MIN_SECONDS with the rest.
-        due = elapsed >= ACCRUAL_MIN_SECONDS
+        metered = meter(tenant, holding.get(name, 0), charging.get(name, 0.0), now, half_life_hours)
+        # Usage and spend move every cycle while GPUs are held: they are written at most every
+        # ACCRUAL_MIN_SECONDS (or when the clock starts), and otherwise only with a change of the rest.
+        due = metered.elapsed >= ACCRUAL_MIN_SECONDS or "usageUpdatedAt" not in current
+        desired: dict[str, Any] = {"allocated": allocated, "allocatedGPUs": sum(allocated.values()),
+                                   "fairShare": shares}
         if any(current.get(k) != v for k, v in desired.items()) or due:
             if due:
-                desired.update(decayedUsageGPUHours=round(usage, 6), usageUpdatedAt=cond.rfc3339(now))
+                desired.update(decayedUsageGPUHours=round(metered.decayed_gpu_hours, 6),
+                               spendThisPeriod=round(metered.spend_this_period, 6),
+                               periodStart=cond.rfc3339(metered.period_start), usageUpdatedAt=cond.rfc3339(now))
+                if tenant.spec.budget:
+                    desired["creditsLeft"] = round(tenant.spec.budget.credits_per_period
+                                                   - metered.spend_this_period, 6)
             actions.append(PatchStatus(TENANTS, name, {
                 **desired,
                 # A merge patch merges maps: a class that dropped out must be sent as null to disappear.
                 "allocated": merge_patch_map(current.get("allocated") or {}, allocated),
-                "fairShare": merge_patch_map(current.get("fairShare") or {}, shares)}))
+                "fairShare": merge_patch_map(current.get("fairShare") or {}, shares)},
+                tenant.metadata.resource_version if due else None))
     return actions

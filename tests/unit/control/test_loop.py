@@ -154,7 +154,7 @@ def test_grants_wait_for_every_release(release_summary: Any, want_batches: list[
 
 def test_spend_budget_usage_and_completions_reach_the_metrics() -> None:
     store = store_of(gpu_class("a100").price(2.0), tenant("nlp").guaranteed(a100=8).budget(100.0)
-                     .status(decayedUsageGPUHours=12.5, usageUpdatedAt=ts(0)),
+                     .status(decayedUsageGPUHours=12.5, spendThisPeriod=15.0, usageUpdatedAt=ts(0)),
                      node("a100-000").gpu_class("a100").gpus(8),
                      training_job("nlp/run").gpus(8).phase("Running").allocation("a100", "a100-000")
                      .cost(credits=10.0, accrued_ago=3600),

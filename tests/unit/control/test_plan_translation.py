@@ -12,7 +12,7 @@ from fairshare.control.plan import merge_patch_map
 from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS
 from fairshare.core import types as core
 from fairshare.core.decisions import Admit, Preempt, Resize, Wait
-from tests.unit.control.builders import JobBuilder, gpu_class, node, tenant, training_job, ts, worker
+from tests.unit.control.builders import NOW, JobBuilder, gpu_class, node, tenant, training_job, ts, worker
 from tests.unit.control.helpers import of_kind, pinned_nodes, plan, rows, told
 
 CLUSTER = [gpu_class("a100").price(2.0).power(500), tenant("nlp").guaranteed(a100=8)] + [
@@ -145,15 +145,17 @@ def test_no_accrual_for_a_job_decided_or_transitioned_this_cycle(extra: list[Any
 # --- GPUClass and Tenant status ----------------------------------------------------------------------------------
 
 CLASS_STATUS = {"capacity": 24, "allocated": 8, "idle": 16, "currentPricePerGPUHour": 1.5}
-TENANT_OWNED = {"allocated": {"a100": 8}, "allocatedGPUs": 8, "fairShare": {"a100": 12.0}, "spendThisPeriod": 3.0}
-# Decayed usage was brought up to date just now: it is not due again for 30 s.
-TENANT_STATUS = {**TENANT_OWNED, "decayedUsageGPUHours": 0.0, "usageUpdatedAt": ts(0)}
+TENANT_OWNED = {"allocated": {"a100": 8}, "allocatedGPUs": 8, "fairShare": {"a100": 12.0}}
+# Usage and spend were metered just now: they are not due again for 30 s.
+METERED_NOW = {"decayedUsageGPUHours": 0.0, "spendThisPeriod": 3.0, "periodStart": ts(0), "usageUpdatedAt": ts(0)}
+TENANT_STATUS = {**TENANT_OWNED, **METERED_NOW}
 
 
 @pytest.mark.parametrize(("class_status", "tenant_status", "want"), [
     pytest.param(CLASS_STATUS, TENANT_STATUS, [], id="unchanged: nothing"),
-    pytest.param(None, None, [(GPU_CLASSES, "a100", CLASS_STATUS), (TENANTS, "nlp", TENANT_STATUS)],
-                 id="no status yet: both written, the usage clock started"),
+    pytest.param(None, None, [(GPU_CLASSES, "a100", CLASS_STATUS),
+                              (TENANTS, "nlp", {**TENANT_OWNED, **METERED_NOW, "spendThisPeriod": 0.0})],
+                 id="no status yet: both written, the metering clock started"),
     pytest.param({**CLASS_STATUS, "currentPricePerGPUHour": 1.4}, TENANT_STATUS,
                  [(GPU_CLASSES, "a100", CLASS_STATUS)], id="price moved: class written whole"),
     pytest.param({**CLASS_STATUS, "observedGeneration": 4}, TENANT_STATUS, [],
@@ -164,12 +166,11 @@ TENANT_STATUS = {**TENANT_OWNED, "decayedUsageGPUHours": 0.0, "usageUpdatedAt": 
     pytest.param(CLASS_STATUS, {**TENANT_STATUS, "fairShare": {"a100": 12.0, "l4": 2.0}},
                  [(TENANTS, "nlp", {**TENANT_OWNED, "fairShare": {"a100": 12.0, "l4": None}})],
                  id="a fair share that vanished is nulled"),
-    pytest.param(CLASS_STATUS, {**TENANT_STATUS, "spendThisPeriod": 2.0},
-                 [(TENANTS, "nlp", TENANT_OWNED)], id="spend moved"),
     pytest.param(CLASS_STATUS, {**TENANT_STATUS, "decayedUsageGPUHours": 10.0, "usageUpdatedAt": ts(3600)},
-                 [(TENANTS, "nlp", {**TENANT_OWNED, "usageUpdatedAt": ts(0), "decayedUsageGPUHours": pytest.approx(
+                 [(TENANTS, "nlp", {**TENANT_OWNED, **METERED_NOW, "spendThisPeriod": 3.0 + 8 * 1.5,
+                                    "decayedUsageGPUHours": pytest.approx(
                      10.0 * 0.5 ** (1 / 24) + 8 * 24 / math.log(2) * (1 - 0.5 ** (1 / 24)), rel=1e-6)})],
-                 id="an hour holding 8 GPUs: usage decays and grows"),
+                 id="an hour holding 8 GPUs at 1.5: usage decays and grows, spend grows by 12"),
 ])
 def test_class_and_tenant_status_are_patched_only_when_changed(
         class_status: dict[str, Any] | None, tenant_status: dict[str, Any] | None, want: list[Any]) -> None:
@@ -180,16 +181,44 @@ def test_class_and_tenant_status_are_patched_only_when_changed(
         ten = ten.status(**tenant_status)
     bodies = [cls, ten, *CLUSTER[2:], running_job().cost(credits=3.0, accrued_ago=0),
               worker("nlp/j", 0, node_name="n0", gpus=8)]
-    result = plan(bodies, scheduler=told(prices={"a100": 1.5}, fair_shares={"nlp": {"a100": 12.0004}}))
+    result = plan(bodies, scheduler=told(prices={"a100": 1.5}, fair_shares={"nlp": {"a100": 12.0004}},
+                                         charges={"nlp/j": 1.5}))
     assert [(a.kind, a.key, a.status) for a in of_kind(result.actions, PatchStatus)] == want
 
 
-def test_tenant_with_budget_reports_credits_left() -> None:
-    bodies = [CLUSTER[0], tenant("nlp").budget(100), running_job().cost(credits=30.5, accrued_ago=0),
-              training_job("nlp/old").phase("Succeeded").cost(credits=9.5)]
-    result = plan(bodies, scheduler=told())
+HOUR = 3600.0
+WEEK = 168 * HOUR
+
+
+@pytest.mark.parametrize(("status", "held", "rate", "want"), [
+    pytest.param(None, 8, 16.0, (0.0, NOW, 0.0), id="no status: the clock starts, nothing charged yet"),
+    pytest.param({"spendThisPeriod": 5.0, "periodStart": ts(2 * HOUR), "usageUpdatedAt": ts(HOUR)}, 8, 16.0,
+                 (21.0, NOW - 2 * HOUR, HOUR), id="an hour at 16 credits/hour"),
+    pytest.param({"spendThisPeriod": 90.0, "periodStart": ts(WEEK + 0.5 * HOUR), "usageUpdatedAt": ts(HOUR)}, 8,
+                 16.0, (8.0, NOW - 0.5 * HOUR, HOUR), id="a new period began half an hour ago: spend restarts"),
+    pytest.param({"spendThisPeriod": 90.0, "periodStart": ts(3 * WEEK + HOUR), "usageUpdatedAt": ts(3 * WEEK)}, 0,
+                 0.0, (0.0, NOW - HOUR, 3 * WEEK), id="weeks idle: periods counted from the first"),
+])
+def test_spend_is_metered_per_budget_period(status: dict[str, Any] | None, held: int, rate: float,
+                                            want: tuple[float, float, float]) -> None:
+    from fairshare.api import parse_tenant
+    from fairshare.control.plan import meter
+
+    built = tenant("nlp").budget(100)
+    built._body["spec"]["budget"]["periodHours"] = 168
+    if status is not None:
+        built = built.status(**status)
+    metered = meter(parse_tenant(built.body()), held, rate, NOW, half_life_hours=24.0)
+    assert (round(metered.spend_this_period, 6), metered.period_start, metered.elapsed) == want
+
+
+def test_tenant_with_budget_reports_credits_left_from_the_metered_spend() -> None:
+    bodies = [CLUSTER[0], tenant("nlp").budget(100).status(spendThisPeriod=30.5, periodStart=ts(HOUR),
+                                                           usageUpdatedAt=ts(HOUR)),
+              running_job().cost(credits=30.5, accrued_ago=0), training_job("nlp/old").phase("Succeeded")]
+    result = plan(bodies, scheduler=told(charges={"nlp/j": 2.0}))
     [patch] = [a for a in of_kind(result.actions, PatchStatus) if a.kind == TENANTS]
-    assert (patch.status["spendThisPeriod"], patch.status["creditsLeft"]) == (40.0, 60.0)
+    assert (patch.status["spendThisPeriod"], patch.status["creditsLeft"]) == (30.5 + 16.0, 100 - 46.5)
 
 
 @pytest.mark.parametrize(("decision", "want_allocated"), [
