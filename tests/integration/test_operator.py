@@ -4,38 +4,26 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
-from fairshare.api.constants import GROUP, LABEL_JOB, VERSION
+from fairshare.api.constants import LABEL_JOB
 from fairshare.localcluster.cluster import ClusterState
 from fairshare.localcluster.processes import tail
 from tests.support.operator import OperatorProcess
+from tests.support.teams import Team, ensure_gpu_classes
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
 
-CLASSES = {"h100": 4.0, "a100": 2.5, "l4": 0.8}
 
 
 @pytest.fixture(scope="module")
 def gpu_classes(kube_api_client: client.ApiClient, installed_crds: list[str]) -> dict[str, float]:
-    custom = client.CustomObjectsApi(kube_api_client)
-    for name, price in CLASSES.items():
-        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "GPUClass", "metadata": {"name": name},
-                "spec": {"nodeSelector": {"fairshare.dev/gpu-class": name}, "pricePerGPUHour": price,
-                         "powerWatts": 400}}
-        try:
-            custom.create_cluster_custom_object(GROUP, VERSION, "gpuclasses", body)
-        except ApiException as exc:
-            if exc.status != 409:
-                raise
-    return CLASSES
+    return ensure_gpu_classes(kube_api_client)
 
 
 @pytest.fixture(scope="module")
@@ -46,51 +34,6 @@ def operator(local_cluster: ClusterState, gpu_classes: dict[str, float],
     yield proc
     proc.stop()
     print(f"--- operator log tail ---\n{tail(proc.log, 40)}")
-
-
-class Team:
-    """A tenant bound to fresh namespaces, created for one test and deleted after it."""
-
-    def __init__(self, api: client.ApiClient, name: str, spec: dict[str, Any]) -> None:
-        self.core, self.custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
-        self.name = f"{name}-{uuid.uuid4().hex[:6]}"
-        self.namespace = self.name
-        self.core.create_namespace({"metadata": {"name": self.namespace}})
-        wait_for(lambda: any(sa.metadata.name == "default"
-                             for sa in self.core.list_namespaced_service_account(self.namespace).items),
-                 timeout=30, what=f"default ServiceAccount in {self.namespace}")
-        self.custom.create_cluster_custom_object(GROUP, VERSION, "tenants", {
-            "apiVersion": f"{GROUP}/{VERSION}", "kind": "Tenant", "metadata": {"name": self.name},
-            "spec": {"namespaces": [self.namespace], **spec}})
-
-    def submit(self, name: str, gpus: int, workers: int = 1, classes: tuple[str, ...] = (), priority: int = 0,
-               annotations: dict[str, str] | None = None) -> str:
-        spec: dict[str, Any] = {"workers": {"min": workers, "max": workers}, "gpusPerWorker": gpus,
-                                "gpuClasses": list(classes), "priority": priority}
-        container = {"name": "trainer", "image": "registry.invalid/trainer:0", "command": ["python", "-c", "pass"]}
-        spec["podTemplate"] = {"metadata": {"annotations": annotations or {}},
-                               "spec": {"containers": [container]}}
-        self.custom.create_namespaced_custom_object(GROUP, VERSION, self.namespace, "trainingjobs", {
-            "apiVersion": f"{GROUP}/{VERSION}", "kind": "TrainingJob", "metadata": {"name": name}, "spec": spec})
-        return name
-
-    def jobs(self) -> dict[str, dict[str, Any]]:
-        items = self.custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, "trainingjobs")["items"]
-        return {j["metadata"]["name"]: j for j in items}
-
-    def phases(self) -> dict[str, str | None]:
-        return {name: (j.get("status") or {}).get("phase") for name, j in self.jobs().items()}
-
-    def gpus_held(self) -> int:
-        return sum(((j.get("status") or {}).get("allocation") or {}).get("gpus") or 0 for j in self.jobs().values()
-                   if (j.get("status") or {}).get("phase") in ("Admitted", "Running"))
-
-    def pods(self) -> list[client.V1Pod]:
-        return list(self.core.list_namespaced_pod(self.namespace, label_selector=LABEL_JOB).items)
-
-    def delete(self) -> None:
-        self.custom.delete_cluster_custom_object(GROUP, VERSION, "tenants", self.name)
-        self.core.delete_namespace(self.namespace)
 
 
 @pytest.fixture

@@ -85,7 +85,7 @@ def _check_mount_path(value: str) -> str:
     if value in RESERVED_MOUNT_PATHS:
         raise _fail("mount_reserved", f"is reserved: the operator mounts {', '.join(RESERVED_MOUNT_PATHS)} itself; "
                     "choose another path", value)
-    if any(value.startswith(prefix) for prefix in FORBIDDEN_MOUNT_PREFIXES):
+    if value == "/dev" or any(value.startswith(prefix) for prefix in FORBIDDEN_MOUNT_PREFIXES):
         raise _fail("mount_forbidden", "must not be under /dev, /proc or /sys; choose another path", value)
     return value
 
