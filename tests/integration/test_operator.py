@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from fairshare.api.constants import LABEL_JOB
 from fairshare.localcluster.cluster import ClusterState
@@ -169,3 +170,27 @@ def _cycles(operator: OperatorProcess) -> float | None:
     except OSError:
         return None
     return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith("fairshare_cycles_total"))
+
+
+def test_worker_pods_pass_the_restricted_pod_security_profile(kube_api_client: client.ApiClient,
+                                                              operator: OperatorProcess, teams: list[Team]) -> None:
+    """The namespace enforces Pod Security "restricted": the operator's worker pods are admitted and run."""
+    team = Team(kube_api_client, "restricted", {"guaranteed": {"a100": 8}})
+    teams.append(team)
+    core = client.CoreV1Api(kube_api_client)
+    core.patch_namespace(team.namespace, {"metadata": {"labels": {
+        "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest"}}})
+    with pytest.raises(ApiException) as refused:  # the profile is really enforced here
+        core.create_namespaced_pod(team.namespace, {"metadata": {"name": "plain"}, "spec": {"containers": [
+            {"name": "c", "image": "registry.invalid/x:0"}]}})
+    assert refused.value.status == 403 and "restricted" in str(refused.value.body)
+
+    team.submit("secure", gpus=4, workers=2, classes=("a100",))
+    wait_for(lambda: team.phases().get("secure") == "Running" or None, timeout=90,
+             what=lambda: f"the job's pods admitted under the restricted profile; {team.jobs()}")
+    pods = team.pods()
+    assert len(pods) == 2
+    for pod in pods:
+        [container] = pod.spec.containers
+        assert not (container.security_context.privileged or container.security_context.allow_privilege_escalation)
+        assert pod.spec.security_context.run_as_non_root
