@@ -29,6 +29,7 @@ from fairshare.localcluster.shape import NodePool
 from tests.conftest import REPO_ROOT, Kubectl
 from tests.support.kube import read_pod
 from tests.support.operator import OperatorProcess
+from tests.support.teams import delete_and_wait
 from tests.support.wait import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -153,12 +154,7 @@ class Tenant:
 def tenants(api: client.ApiClient, runner: LocalPodRunner) -> Iterator[list[Tenant]]:
     made: list[Tenant] = []
     yield made
-    for t in made:
-        t.delete()
-    core = client.CoreV1Api(api)
-    wait_for(lambda: not [p for p in core.list_pod_for_all_namespaces().items
-                          if p.metadata.namespace in {t.namespace for t in made}] or None,
-             timeout=120, what="pods of the test's tenants gone")
+    delete_and_wait(api, made)
 
 
 def start_operator(cluster: ClusterState, log: Path, **settings: str) -> OperatorProcess:

@@ -21,11 +21,10 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from fairshare.localcluster.cluster import ClusterState
-from fairshare.localcluster.processes import tail
 from tests.conftest import Kubectl
 from tests.support.invariants import InvariantWatch, observe_cluster
 from tests.support.kube import gone
-from tests.support.operator import OperatorProcess
+from tests.support.operator import OperatorProcess, operator_running
 from tests.support.teams import (
     API_VERSION,
     GROUP,
@@ -49,12 +48,8 @@ pytestmark = pytest.mark.integration
 def operator(local_cluster: ClusterState, kube_api_client: client.ApiClient, installed_crds: list[str],
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
     ensure_gpu_classes(kube_api_client)
-    proc = OperatorProcess(local_cluster.kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log")
-    proc.start()
-    wait_for(lambda: cycles(proc.metrics_port), timeout=60, what="the operator's first cycle")
-    yield proc
-    proc.stop()
-    print(f"--- operator log tail ---\n{tail(proc.log, 40)}")
+    with operator_running(local_cluster.kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log") as proc:
+        yield proc
 
 
 class Cleanup:

@@ -37,8 +37,8 @@ from tests.support.invariants import (
     InvariantWatch,
     observe_cluster,
 )
-from tests.support.operator import OperatorProcess
-from tests.support.teams import Team, cycles, describe, ensure_gpu_classes, job_body
+from tests.support.operator import OperatorProcess, operator_running
+from tests.support.teams import Team, cycles, delete_and_wait, describe, ensure_gpu_classes, job_body
 from tests.support.wait import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
@@ -135,24 +135,15 @@ def plan_jobs(rnd: random.Random, scenario: Scenario) -> list[tuple[float, int, 
 def chaos_operator(local_cluster: ClusterState, kube_api_client: client.ApiClient, installed_crds: list[str],
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
     ensure_gpu_classes(kube_api_client)
-    proc = OperatorProcess(local_cluster.kubeconfig, tmp_path_factory.mktemp("chaos") / "operator.log")
-    proc.start()
-    wait_for(lambda: cycles(proc.metrics_port), timeout=60, what="the operator's first cycle")
-    yield proc
-    proc.stop()
-    print(f"--- operator log tail ---\n{tail(proc.log, 30)}")
+    with operator_running(local_cluster.kubeconfig, tmp_path_factory.mktemp("chaos") / "operator.log") as proc:
+        yield proc
 
 
 @pytest.fixture
 def chaos_teams(kube_api_client: client.ApiClient) -> Iterator[list[Team]]:
     made: list[Team] = []
     yield made
-    for team in made:
-        team.delete()
-    core = client.CoreV1Api(kube_api_client)
-    wait_for(lambda: not [p for p in core.list_pod_for_all_namespaces().items
-                          if p.metadata.namespace in {t.namespace for t in made}] or None,
-             timeout=300, what="pods of the chaos tenants gone")
+    delete_and_wait(kube_api_client, made, timeout=300)
 
 
 def api_ready(api: client.ApiClient) -> Callable[[], bool]:

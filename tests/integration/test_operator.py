@@ -11,11 +11,9 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from fairshare.api.constants import LABEL_JOB
 from fairshare.localcluster.cluster import ClusterState
-from fairshare.localcluster.processes import tail
-from tests.support.operator import OperatorProcess
-from tests.support.teams import Team, ensure_gpu_classes
+from tests.support.operator import OperatorProcess, operator_running
+from tests.support.teams import Team, delete_and_wait, ensure_gpu_classes
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
@@ -30,24 +28,15 @@ def gpu_classes(kube_api_client: client.ApiClient, installed_crds: list[str]) ->
 @pytest.fixture(scope="module")
 def operator(local_cluster: ClusterState, gpu_classes: dict[str, float],
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    proc = OperatorProcess(local_cluster.kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log")
-    proc.start()
-    yield proc
-    proc.stop()
-    print(f"--- operator log tail ---\n{tail(proc.log, 40)}")
+    with operator_running(local_cluster.kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log") as proc:
+        yield proc
 
 
 @pytest.fixture
 def teams(kube_api_client: client.ApiClient) -> Iterator[list[Team]]:
     made: list[Team] = []
     yield made
-    for team in made:
-        team.delete()
-    # The next test starts from an idle fleet: wait for every pod of these teams to be gone.
-    core = client.CoreV1Api(kube_api_client)
-    wait_for(lambda: not [p for p in core.list_pod_for_all_namespaces(label_selector=LABEL_JOB).items
-                          if p.metadata.namespace in {t.namespace for t in made}] or None,
-             timeout=120, what="pods of deleted teams gone")
+    delete_and_wait(kube_api_client, made)
 
 
 def _settled(team_list: list[Team], expected_jobs: int) -> bool:

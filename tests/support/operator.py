@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from fairshare.localcluster.processes import free_port
+from fairshare.localcluster.processes import free_port, tail
 
 
 class OperatorProcess:
@@ -46,3 +47,21 @@ class OperatorProcess:
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+
+@contextlib.contextmanager
+def operator_running(kubeconfig: str, log: Path, env: Mapping[str, str] | None = None,
+                     args: Sequence[str] = ()) -> Iterator[OperatorProcess]:
+    """An operator started and past its first scheduling cycle; stopped (its log tail printed) on exit."""
+    from tests.support.teams import cycles
+    from tests.support.wait import wait_for
+
+    proc = OperatorProcess(kubeconfig, log, env, args)
+    proc.start()
+    try:
+        wait_for(lambda: cycles(proc.metrics_port), timeout=90,
+                 what=lambda: f"the operator's first cycle; log:\n{tail(log, 30)}")
+        yield proc
+    finally:
+        proc.stop()
+        print(f"--- operator log tail ---\n{tail(log, 40)}")

@@ -130,3 +130,15 @@ def cycles(port: int) -> float | None:
 def cycle_errors(port: int) -> float | None:
     """Scheduling cycles that raised (fairshare_reconcile_errors_total{operation="cycle"})."""
     return metric(port, "fairshare_reconcile_errors_total", operation="cycle")
+
+
+def delete_and_wait(api: client.ApiClient, teams: list[Any], timeout: float = 120.0) -> None:
+    """Delete each team (tenant and namespace), then wait until none of their pods is left, so the next test
+    starts from an idle fleet."""
+    for team in teams:
+        team.delete()
+    core = client.CoreV1Api(api)
+    namespaces = {t.namespace for t in teams}
+    wait_for(lambda: not [p for p in core.list_pod_for_all_namespaces().items
+                          if p.metadata.namespace in namespaces] or None,
+             timeout=timeout, what="pods of the deleted teams gone")
