@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,16 +46,19 @@ def _settled(team_list: list[Team], expected_jobs: int) -> bool:
 
 
 def test_three_tenants_on_two_classes_get_weighted_shares(kube_api_client: client.ApiClient,
-                                                          operator: OperatorProcess, teams: list[Team]) -> None:
+                                                          local_cluster: ClusterState, gpu_classes: dict[str, float],
+                                                          teams: list[Team], tmp_path: Path) -> None:
     """96 GPUs of a100+h100, weights 1:1:2, every tenant wants far more: 24 / 24 / 48 GPUs, one 8-GPU job of slack."""
     teams += [Team(kube_api_client, "w1a", {"weight": 1}), Team(kube_api_client, "w1b", {"weight": 1}),
               Team(kube_api_client, "w2", {"weight": 2})]
     for team in teams:
         for i in range(10):
             team.submit(f"job-{i}", gpus=8, classes=("a100", "h100"))
-
-    wait_for(lambda: _settled(teams, 30) and sum(t.gpus_held() for t in teams) == 96 or None, timeout=120,
-             what="all 96 a100+h100 GPUs allocated and every job Queued or Running")
+    # The demand arrives together: the operator starts once every job exists. (Shares of a cluster already full
+    # change only as jobs finish, or by a guarantee's reclaim: in-share work is not preempted between tenants.)
+    with operator_running(local_cluster.kubeconfig, tmp_path / "operator.log"):
+        wait_for(lambda: _settled(teams, 30) and sum(t.gpus_held() for t in teams) == 96 or None, timeout=120,
+                 what="all 96 a100+h100 GPUs allocated and every job Queued or Running")
 
     held = [t.gpus_held() for t in teams]
     assert abs(held[0] - 24) <= 8 and abs(held[1] - 24) <= 8 and abs(held[2] - 48) <= 8, held
@@ -65,7 +69,7 @@ def test_three_tenants_on_two_classes_get_weighted_shares(kube_api_client: clien
     first = waiting[0]["metadata"]
     explained = subprocess.run(
         [sys.executable, "-m", "fairshare.cli.main", "explain", f"{first['namespace']}/{first['name']}",
-         "--kubeconfig", operator.kubeconfig], capture_output=True, text=True, timeout=60, check=True).stdout
+         "--kubeconfig", local_cluster.kubeconfig], capture_output=True, text=True, timeout=60, check=True).stdout
     assert explained.splitlines()[0] == f"TrainingJob {first['namespace']}/{first['name']}: Queued"
     assert waiting[0]["status"]["queue"]["reason"] in explained and "tenant share" in explained
 
