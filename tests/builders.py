@@ -134,6 +134,11 @@ class JobBuilder:
         self._j = replace(self._j, phase=JobPhase.RUNNING, allocation=alloc)
         return self
 
+    def attained(self, gpu_hours: float) -> JobBuilder:
+        """GPU-hours held in earlier allocations (attained service)."""
+        self._j = replace(self._j, attained_gpu_hours=gpu_hours)
+        return self
+
     def terminal(self) -> JobBuilder:
         self._j = replace(self._j, phase=JobPhase.TERMINAL, allocation=None)
         return self

@@ -12,6 +12,7 @@ from fairshare.simulator.cluster import PRESETS
 from fairshare.simulator.datadir import DATA_DIR_ENV, resolve_data_dir
 from fairshare.simulator.engine import EngineConfig
 from fairshare.simulator.experiment import WORKLOADS, Experiment, ExperimentSpec, run_experiment
+from fairshare.simulator.load import offered_load
 from fairshare.simulator.report import as_json, check_targets, markdown_table, targets_markdown, text_table
 from fairshare.simulator.synthetic import SyntheticSpec
 
@@ -118,9 +119,14 @@ def describe(experiment: Experiment) -> str:
     w, c = experiment.workload, experiment.cluster
     capacity = ", ".join(f"{n} {g}" for g, n in c.capacity().items())
     span = (w.jobs[-1].arrival_s - w.jobs[0].arrival_s) / 3600 if w.jobs else 0.0
+    load = offered_load(w, c)
+    window = f"{load.window_h:.0f}" if load.window_h >= 10 else f"{load.window_h:.2g}"
     return (f"workload {w.name}: {len(w.jobs)} jobs from {len(w.tenants)} tenants over {span:.0f} h of arrivals "
             f"({w.dropped} dropped: too big for any class or runnable nowhere)\n"
-            f"cluster {c.name}: {len(c.nodes)} nodes, {capacity}\nsource: {w.citation}")
+            f"cluster {c.name}: {len(c.nodes)} nodes, {capacity}\n"
+            f"offered load: {load.overall:.2f} of capacity overall, {load.busiest:.2f} in the busiest "
+            f"{window} h (capacity: {load.capacity_gpus:.1f} GPUs of each job's fastest class)\n"
+            f"source: {w.citation}")
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from fairshare.api import Phase, SpecError, parse_gpu_class, parse_tenant, parse
 from fairshare.api import Tenant as TenantCR
 from fairshare.api import TrainingJob as TrainingJobCR
 from fairshare.api.constants import LABEL_GENERATION, LABEL_JOB, LABEL_RANK
+from fairshare.api.jobstatus import TrainingJobStatus
 from fairshare.control.store import GPU_CLASSES, NODES, PODS, TENANTS, TRAINING_JOBS, Body, Store, object_key
 from fairshare.core import types as core
 
@@ -171,8 +172,7 @@ def build_world(store: Store, now: float) -> World:
     core_nodes = tuple(dataclasses.replace(n, gpus=max(0, n.gpus - foreign.get(n.name, 0))) for n in nodes)
 
     snapshot = core.Snapshot(
-        classes=tuple(core.GPUClass(name, c.spec.price_per_gpu_hour, c.spec.power_watts, c.spec.relative_speed or 1.0)
-                      for name, c in sorted(gpu_classes.items())),
+        classes=tuple(core_gpu_class(name, c) for name, c in sorted(gpu_classes.items())),
         nodes=core_nodes,
         tenants=tuple(core_tenant(t) for _, t in sorted(tenants.items())),
         jobs=jobs,
@@ -214,6 +214,13 @@ def _foreign_gpus(store: Store, running_job_keys: set[str]) -> dict[str, int]:
     return held
 
 
+def core_gpu_class(name: str, gpu_class: GPUClassCR) -> core.GPUClass:
+    """The class as the core sees it, with the price the last cycle set (where this cycle's market starts)."""
+    spec, status = gpu_class.spec, gpu_class.status
+    return core.GPUClass(name, spec.price_per_gpu_hour, spec.power_watts, spec.relative_speed or 1.0,
+                         current_price=status.current_price_per_gpu_hour if status else None)
+
+
 def core_tenant(tenant: TenantCR) -> core.Tenant:
     status = tenant.status
     return core.Tenant(
@@ -224,6 +231,7 @@ def core_tenant(tenant: TenantCR) -> core.Tenant:
         budget_per_period=tenant.spec.budget.credits_per_period if tenant.spec.budget else None,
         spent_this_period=(status.spend_this_period or 0.0) if status else 0.0,
         decayed_usage_gpu_hours=(status.decayed_usage_gpu_hours or 0.0) if status else 0.0,
+        fair_share=dict(status.fair_share) if status and status.fair_share else None,
     )
 
 
@@ -237,7 +245,7 @@ def core_job(view: JobView, now: float) -> core.Job | None:
     base = dict(key=view.key, tenant=view.tenant, min_workers=spec.workers.min, max_workers=spec.workers.max,
                 gpus_per_worker=spec.gpus_per_worker, gpu_classes=tuple(spec.gpu_classes), priority=spec.priority,
                 preemptible=spec.preemptible, max_price_per_gpu_hour=spec.max_price_per_gpu_hour,
-                submitted_at=submitted)
+                submitted_at=submitted, attained_gpu_hours=_attained_before(status))
     if phase in (Phase.ADMITTED, Phase.RUNNING) and status and status.allocation and status.allocation.gpu_class:
         alloc = status.allocation
         allocation = core.Allocation(
@@ -251,6 +259,20 @@ def core_job(view: JobView, now: float) -> core.Job | None:
     if phase in (None, Phase.QUEUED) and not view.pods:  # pods of a restarted gang still going: names are taken
         return core.Job(**base, phase=core.JobPhase.PENDING)
     return None  # Preempted (pods draining) or terminal: the lifecycle step moves it on
+
+
+def _attained_before(status: TrainingJobStatus | None) -> float:
+    """GPU-hours the job held before its current allocation (least attained service): what it was charged for
+    (cost.gpuHours) less what the current allocation accrued since it was admitted."""
+    cost = status.cost if status else None
+    if cost is None or not cost.gpu_hours:
+        return 0.0
+    alloc = status.allocation if status else None
+    current = 0.0
+    if alloc is not None and alloc.admitted_at and cost.accrued_at and status and status.phase in (
+            Phase.ADMITTED, Phase.RUNNING):
+        current = max(0.0, cost.accrued_at.timestamp() - alloc.admitted_at.timestamp()) / 3600.0 * (alloc.gpus or 0)
+    return max(0.0, cost.gpu_hours - current)
 
 
 def core_throughputs(view: JobView) -> list[core.Throughput]:

@@ -8,6 +8,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import MappingProxyType
 
+import numpy as np
+from numpy.typing import NDArray
+
 from fairshare.core import demand, explain, index, outcome
 from fairshare.core.admission import admit_on_idle_capacity, admit_within_guarantees, admit_within_shares
 from fairshare.core.config import PolicyConfig
@@ -16,6 +19,7 @@ from fairshare.core.elastic import grow_elastic_jobs
 from fairshare.core.fairshare import entitlements
 from fairshare.core.market import solve
 from fairshare.core.migration import migrate_running_jobs
+from fairshare.core.service import serve_least_attained
 from fairshare.core.types import Snapshot
 
 Clock = Callable[[], float]
@@ -49,6 +53,7 @@ def schedule(snapshot: Snapshot, now: float, config: PolicyConfig | None = None,
     4. guarantees: work within a tenant's guarantee runs, reclaiming (shrink, then preempt) from borrowers.
     5. shares: least-served tenant first, work its entitlement pays for runs on its best class with room.
     6. idle: leftover GPUs go to held-back jobs, preemptibly, at the floor price.
+    6b. service: a tenant's waiting job replaces its own running job that has held far more GPU-hours (LAS).
     7. elastic: elastic jobs grow while a worker's marginal throughput beats its price.
     8. migration: measured jobs move (or swap) to the class where they run much faster.
     9. decisions: waits with reasons and positions; everything in a deterministic order.
@@ -85,6 +90,8 @@ def _schedule(snapshot: Snapshot, now: float, config: PolicyConfig, clock: Clock
         admit_within_shares(cycle)
     with timer.step("idle"):
         admit_on_idle_capacity(cycle)
+    with timer.step("service"):
+        serve_least_attained(cycle)
     with timer.step("elastic"):
         grow_elastic_jobs(cycle)
     with timer.step("migration"):
@@ -102,6 +109,21 @@ def _schedule(snapshot: Snapshot, now: float, config: PolicyConfig, clock: Clock
     )
 
 
+def _last_spending(cycle: index.Cycle, names: list[str]) -> NDArray[np.float64] | None:
+    """What each tenant spent per class at the last cycle's equilibrium (its fair share x that cycle's price), to
+    start this cycle's market from; None unless every class carries its last price."""
+    last = [cs.gpu_class.current_price for cs in cycle.classes.values()]
+    if not last or any(p is None for p in last):
+        return None
+    spending = np.zeros((len(names), len(last)))
+    for i, name in enumerate(names):
+        share = cycle.tenants[name].tenant.fair_share
+        if share:
+            spending[i] = [share.get(cs.name, 0.0) * (p or 0.0) for cs, p in zip(cycle.classes.values(), last,
+                                                                                 strict=True)]
+    return spending if spending.any() else None
+
+
 def _settle_prices(cycle: index.Cycle, demands: demand.Demand,
                    budgets: dict[str, float]) -> dict[str, dict[str, float]]:
     """Solve the market, set class prices, and charge running jobs: returns tenant -> class -> fair share."""
@@ -109,7 +131,11 @@ def _settle_prices(cycle: index.Cycle, demands: demand.Demand,
     classes = list(cycle.classes.values())
     shares = {t: {cs.name: 0.0 for cs in classes} for t in cycle.tenants}
     if names:
-        eq = solve(market, cycle.config.price_iterations, cycle.config.price_tolerance)
+        # From scratch the bids may dwell on a plateau before prices move again, so only a market started from the
+        # last cycle's equilibrium stops as soon as its prices stand still.
+        start = _last_spending(cycle, names)
+        eq = solve(market, cycle.config.price_iterations, cycle.config.price_tolerance, start=start,
+                   settle=cycle.config.price_settle if start is not None else 0.0)
         for cs, price in zip(classes, eq.prices.tolist(), strict=True):
             # The solver settles to ~1e-5; four decimals keep decisions and reports free of that noise.
             cs.price = max(cs.floor, round(price, PRICE_DECIMALS))

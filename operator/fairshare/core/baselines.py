@@ -30,7 +30,9 @@ def _without_market(snapshot: Snapshot) -> Snapshot:
 
 
 def _start(snapshot: Snapshot, now: float, config: PolicyConfig) -> Cycle:
-    cycle = index.build(_without_market(snapshot), now, config)
+    # The systems they stand for queue first come, first served within a priority (Kueue's StrictFIFO, Gavel's
+    # FIFO within an entity): no least-attained-service order.
+    cycle = index.build(_without_market(snapshot), now, dataclasses.replace(config, service_quantum_gpu_hours=0.0))
     for cs in cycle.classes.values():
         cs.price = cs.floor = cs.list_price
     return cycle

@@ -80,6 +80,13 @@ def share_yield(run: RunState, p: PendingJob, cs: ClassState, victim_held: int) 
             f"within tenant {p.tenant.name}'s share; {_victim(run)}")
 
 
+def service_order(run: RunState, p: PendingJob, cs: ClassState, victim_held: int) -> str:
+    """Why a running job gives its GPUs to a job of its own tenant that has held fewer GPU-hours."""
+    return (f"gives way to {p.job.key} of the same tenant {run.tenant.name}: least attained service first "
+            f"({run.attained:.1f} GPU-hours held, band {run.band}; {p.job.key} {p.job.attained_gpu_hours:.1f}, "
+            f"band {p.band}); {_victim(run)}")
+
+
 def upgrade(old: str, new: str, speedup: float) -> str:
     return f"moving from {old} to {new}: expected {speedup:.2f}x its measured throughput on {old}"
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import enum
+import math
 
 from fairshare.core.config import PolicyConfig
 from fairshare.core.decisions import Admit, Migrate, Preempt, Resize
 from fairshare.core.placement import NodePool
-from fairshare.core.throughput import Curves, index_throughputs
-from fairshare.core.types import GPUClass, Job, JobPhase, Snapshot, Tenant
+from fairshare.core.throughput import Curve, Curves, index_throughputs
+from fairshare.core.types import GPUClass, Job, JobPhase, Snapshot, Tenant, Throughput
 
 
 class Cause(enum.IntEnum):
@@ -77,9 +78,11 @@ class PendingJob:
     `curves` is set only when measured throughput can change its choice of class (see informative()).
     """
 
-    __slots__ = ("job", "tenant", "workers", "gpw", "need", "options", "curves", "cause", "cause_class", "admitted")
+    __slots__ = ("job", "tenant", "workers", "gpw", "need", "options", "curves", "cause", "cause_class", "admitted",
+                 "band")
 
-    def __init__(self, job: Job, tenant: TenantState, options: tuple[ClassState, ...], curves: Curves | None) -> None:
+    def __init__(self, job: Job, tenant: TenantState, options: tuple[ClassState, ...], curves: Curves | None,
+                 band: int = 0) -> None:
         self.job = job
         self.tenant = tenant
         self.workers = job.min_workers
@@ -90,6 +93,7 @@ class PendingJob:
         self.cause: Cause | None = None
         self.cause_class: ClassState | None = None
         self.admitted: Admit | None = None
+        self.band = band  # least-attained-service band (service_band): lower goes first within a priority
 
     def note(self, cause: Cause, cls: ClassState | None) -> None:
         """Remember the cause closest to running (the first one seen wins a tie)."""
@@ -102,9 +106,10 @@ class RunState:
     """A running job during a cycle: where its workers are, and whether this cycle shrank or preempted it."""
 
     __slots__ = ("job", "tenant", "cls", "nodes", "gpw", "opportunistic", "lost_gpu_hours", "charged", "preempted",
-                 "resized", "migrated")
+                 "resized", "migrated", "attained", "band")
 
-    def __init__(self, job: Job, tenant: TenantState, cls: ClassState, nodes: list[int], now: float) -> None:
+    def __init__(self, job: Job, tenant: TenantState, cls: ClassState, nodes: list[int], now: float,
+                 config: PolicyConfig | None = None) -> None:
         alloc = job.allocation
         assert alloc is not None
         self.job = job
@@ -115,6 +120,9 @@ class RunState:
         self.opportunistic = alloc.opportunistic
         since = max(alloc.started_at, alloc.last_checkpoint_at or alloc.started_at)
         self.lost_gpu_hours = max(0.0, now - since) / 3600.0 * len(nodes) * self.gpw
+        # Attained service so far: earlier allocations plus this one.
+        self.attained = job.attained_gpu_hours + max(0.0, now - alloc.started_at) / 3600.0 * len(nodes) * self.gpw
+        self.band = service_band(self.attained, config) if config is not None else 0
         self.charged = 0  # GPUs counted in the tenant's spend at the class price
         self.preempted: Preempt | None = None
         self.resized: Resize | None = None
@@ -138,14 +146,29 @@ class Cycle:
         self.running: list[RunState] = []
         self.curves: dict[str, dict[str, tuple[tuple[int, float], ...]]] = {}
         self.ranked: dict[tuple[ClassState, ...], tuple[ClassState, ...]] = {}
+        self.ranked_jobs: dict[str, tuple[ClassState, ...]] = {}  # the same for jobs with their own measurements
         self.measured: list[PendingJob] = []  # pending jobs whose throughput can change their class
         self.changes = 0  # bumped whenever GPUs are handed out, so caches of "nothing fits" can expire
+
+
+# The measurements a caller passes are often the very same tuple as last cycle (the simulator keeps it until a job
+# reports something new): their index is then reused. The tuple is held, so its identity cannot be recycled, and
+# the index is only read, never changed, by the steps.
+_last_indexed: list[tuple[tuple[Throughput, ...], dict[str, dict[str, Curve]]]] = []
+
+
+def _indexed_throughputs(measurements: tuple[Throughput, ...]) -> dict[str, dict[str, Curve]]:
+    if _last_indexed and _last_indexed[0][0] is measurements:
+        return _last_indexed[0][1]
+    curves = index_throughputs(measurements)
+    _last_indexed[:] = [(measurements, curves)]
+    return curves
 
 
 def build(snapshot: Snapshot, now: float, config: PolicyConfig) -> Cycle:
     """Index the snapshot: nodes into per-class pools, running jobs into usage, pending jobs into tenant queues."""
     cycle = Cycle(now, config)
-    cycle.curves = index_throughputs(snapshot.throughputs)
+    cycle.curves = _indexed_throughputs(snapshot.throughputs)
     by_class: dict[str, list[tuple[str, int, bool]]] = {}
     class_names = {c.name for c in snapshot.classes}
     for node in sorted(snapshot.nodes, key=lambda n: n.name):
@@ -182,13 +205,14 @@ def build(snapshot: Snapshot, now: float, config: PolicyConfig) -> Cycle:
         if cs is None:
             continue
         index = cs.node_index
-        run = RunState(job, ts, cs, [index.get(n, -1) for n in job.allocation.nodes], now)
+        run = RunState(job, ts, cs, [index.get(n, -1) for n in job.allocation.nodes], now, config)
         cs.running.append(run)
         cycle.running.append(run)
         ts.used[cs.name] = ts.used.get(cs.name, 0) + run.gpus
     option_cache: dict[tuple[str, ...], tuple[ClassState, ...]] = {}
     all_classes = tuple(cycle.classes.values())
     tenants, curves_of, pending = cycle.tenants, cycle.curves, JobPhase.PENDING
+    quantum = config.service_quantum_gpu_hours
     # The one pass over every pending job; it also sums demand per tenant and set of classes for step 2.
     for job in snapshot.jobs:
         if job.phase is not pending:
@@ -202,7 +226,8 @@ def build(snapshot: Snapshot, now: float, config: PolicyConfig) -> Cycle:
         curves = curves_of.get(job.key)
         if curves is not None and len(curves) < 2:
             curves = None  # see informative()
-        p = PendingJob(job, ts, options, curves)
+        attained = job.attained_gpu_hours
+        p = PendingJob(job, ts, options, curves, service_band(attained, config) if quantum and attained else 0)
         ts.queue.append(p)
         if curves is None:
             ts.wants[options] = ts.wants.get(options, 0) + job.max_workers * job.gpus_per_worker
@@ -220,6 +245,16 @@ def informative(curves: Curves | None) -> Curves | None:
     return curves if curves is not None and len(curves) > 1 else None
 
 
-def queue_order(p: PendingJob) -> tuple[int, float, str]:
-    """A tenant's queue: higher priority first, then first submitted, then by key."""
-    return (-p.job.priority, p.job.submitted_at, p.job.key)
+def queue_order(p: PendingJob) -> tuple[int, int, float, str]:
+    """A tenant's queue: higher priority first, then least attained service (by band), then first submitted, then
+    by key."""
+    return (-p.job.priority, p.band, p.job.submitted_at, p.job.key)
+
+
+def service_band(gpu_hours: float, config: PolicyConfig) -> int:
+    """The least-attained-service band of a job that has held `gpu_hours`: 0 below one quantum, then one band per
+    factor of `service_band_growth` (0 for everyone when the quantum is 0)."""
+    quantum = config.service_quantum_gpu_hours
+    if quantum <= 0 or gpu_hours < quantum:
+        return 0
+    return 1 + math.floor(math.log(gpu_hours / quantum) / math.log(config.service_band_growth))

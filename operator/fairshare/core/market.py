@@ -39,7 +39,8 @@ class Market:
 
 @dataclass(frozen=True, slots=True)
 class Equilibrium:
-    """Prices per good, the fractional allocation per buyer and good, what each buyer spends, and how it settled."""
+    """Prices per good, the fractional allocation per buyer and good, what each buyer spends, and how it settled
+    (converged: the bids settled, or with `settle` the prices did)."""
 
     prices: Array
     allocation: Array
@@ -177,13 +178,20 @@ def _within_budget(bids: Array, budgets: Array, a: Array, prices: Array) -> Arra
     return out
 
 
-def solve(market: Market, iterations: int, tolerance: float) -> Equilibrium:
+def solve(market: Market, iterations: int, tolerance: float, start: Array | None = None,
+          settle: float = 0.0) -> Equilibrium:
     """Proportional response: each buyer re-splits its budget in proportion to the utility each class gave it.
 
     For linear utilities this converges to the Eisenberg-Gale (Fisher) equilibrium, which is envy-free and
     Pareto-efficient; caps and quantities make buyers stop spending where they are satiated, and floors act
     as reserve prices (unsold GPUs keep the floor price). Settled when no bid moves by more than
-    `tolerance` x the largest budget.
+    `tolerance` x the largest budget or, with `settle` > 0, when no price moves by more than that fraction in two
+    rounds running (buyers nearly indifferent between classes can shuffle their bids for hundreds of rounds at
+    prices that no longer move).
+
+    `start` (buyers x goods, credits) is where the bids begin, e.g. the last cycle's spending (its prices times its
+    allocation): each buyer's row is scaled to its budget; a buyer with an empty row starts as if cold. A
+    market that moved little since then settles in a few rounds instead of dozens.
     """
     supply, floors, budgets, quantities = market.supply, market.floors, market.budgets, market.quantities
     valued = (market.utilities.T > 0) & (market.caps.T > 0) & (supply[:, None] > 0)
@@ -192,13 +200,16 @@ def solve(market: Market, iterations: int, tolerance: float) -> Equilibrium:
     explore = _EXPLORATION * np.maximum(quantities, 1.0) * valued
     scale = tolerance * max(float(budgets.max(initial=0.0)), 1e-12)
     weights = a * (np.minimum(caps, quantities) + explore)
+    if start is not None:
+        warm = np.where(valued, np.maximum(start.T, 0.0), 0.0)
+        weights = np.where((warm.sum(axis=0) > 0)[None, :], warm + explore, weights)
     total = weights.sum(axis=0)
     offer = np.divide(budgets, total, out=np.zeros_like(total), where=total > 0) * weights
     prices = clearing_prices(offer, caps, supply, floors)
     bids = np.minimum(offer, caps * prices[:, None])
     ranking = _Ranking(a)
     converged = False
-    done = 0
+    done = calm = 0
     last_offer: Array | None = None
     for done in range(1, iterations + 1):  # noqa: B007 - the count is reported
         held, room = _use_and_room(bids / prices[:, None], caps, quantities, ranking)
@@ -206,11 +217,14 @@ def solve(market: Market, iterations: int, tolerance: float) -> Equilibrium:
         if last_offer is not None:
             offer = _DAMPING * offer + (1.0 - _DAMPING) * last_offer
         last_offer = offer
-        prices = clearing_prices(offer, room, supply, floors)
+        new_prices = clearing_prices(offer, room, supply, floors)
+        moved = float(np.max(np.abs(new_prices - prices) / prices, initial=0.0))
+        prices = new_prices
         new_bids = _within_budget(np.minimum(offer, room * prices[:, None]), budgets, a, prices)
         change = float(np.max(np.abs(new_bids - bids), initial=0.0))
         bids = new_bids
-        if change < scale:
+        calm = calm + 1 if moved <= settle else 0
+        if change < scale or (settle > 0 and calm >= 2):
             converged = True
             break
     allocation = _use_and_room(bids / prices[:, None], caps, quantities, ranking)[0]

@@ -97,6 +97,38 @@ def upgrade_jobs(cycle: Cycle, classes: Mapping[str, GPUClass], gain: float) -> 
         _move(run, cs, nodes, explain.upgrade(run.cls.name, cs.name, -neg))
 
 
+def _swap_candidates(cycle: Cycle, classes: Mapping[str, GPUClass], gain: float, runs: list[RunState],
+                     out: list[tuple[float, str, str, RunState, RunState]]) -> None:
+    """Every pair of `runs` (one gang shape) on different classes that both gain: product of speed-ups at least
+    `gain`, neither slower by more than that. Each job's speed-up towards the other class is computed once, and
+    the partners of a job are scanned fastest first, so only pairs that qualify (and one more) are looked at."""
+    order = {id(r): i for i, r in enumerate(runs)}
+    by_class: dict[str, list[RunState]] = {}
+    for r in runs:
+        by_class.setdefault(r.cls.name, []).append(r)
+    names = sorted(by_class)
+    least = 1.0 / gain
+    for x, first_name in enumerate(names):
+        for second_name in names[x + 1:]:
+            here, there = by_class[first_name], by_class[second_name]
+            to_there = [(_speedup(cycle, a, there[0].cls, classes), a) for a in here]
+            to_here = sorted(((_speedup(cycle, b, here[0].cls, classes), b) for b in there),
+                             key=lambda sb: -sb[0])
+            for s_a, a in to_there:
+                if s_a < least:
+                    continue
+                for s_b, b in to_here:
+                    if s_a * s_b < gain:
+                        break
+                    if s_b < least:
+                        continue
+                    # Report each pair as the scan in job order would: the earlier job of the two first.
+                    if order[id(a)] < order[id(b)]:
+                        out.append((-s_a * s_b, a.job.key, b.job.key, a, b))
+                    else:
+                        out.append((-s_b * s_a, b.job.key, a.job.key, b, a))
+
+
 def swap_jobs(cycle: Cycle, classes: Mapping[str, GPUClass], gain: float) -> None:
     """Pairs of measured jobs with the same gang shape on different classes trade nodes when both sides win."""
     shapes: dict[tuple[int, int], list[RunState]] = {}
@@ -105,13 +137,7 @@ def swap_jobs(cycle: Cycle, classes: Mapping[str, GPUClass], gain: float) -> Non
             shapes.setdefault((len(run.nodes), run.gpw), []).append(run)
     candidates: list[tuple[float, str, str, RunState, RunState]] = []
     for runs in shapes.values():
-        for i, a in enumerate(runs):
-            for b in runs[i + 1:]:
-                if a.cls is b.cls:
-                    continue
-                ab, ba = _speedup(cycle, a, b.cls, classes), _speedup(cycle, b, a.cls, classes)
-                if ab * ba >= gain and min(ab, ba) >= 1.0 / gain:
-                    candidates.append((-ab * ba, a.job.key, b.job.key, a, b))
+        _swap_candidates(cycle, classes, gain, runs, candidates)
     for neg, _, _, a, b in sorted(candidates, key=lambda c: (c[0], c[1], c[2])):
         if a.migrated is not None or b.migrated is not None:
             continue

@@ -73,6 +73,13 @@ def _restore(run: RunState, nodes: Sequence[int]) -> None:
     run.tenant.used[run.cls.name] = run.tenant.used.get(run.cls.name, 0) + len(nodes) * run.gpw
 
 
+def undo(plan: Plan, nodes_before: dict[str, list[int]]) -> None:
+    """Give back everything a plan took (pools and usage), given each victim's nodes before the reclaim, by job key."""
+    for run in [*plan.preempted, *plan.shrunk]:
+        before = nodes_before[run.job.key]
+        _restore(run, before[len(run.nodes):])
+
+
 def reclaim(cls: ClassState, workers: int, gpw: int, candidates: Sequence[RunState], may_take: MayTake) -> Plan | None:
     """Find the fewest removals (shrinks before preemptions, victims in order) that let the gang fit on `cls`.
 

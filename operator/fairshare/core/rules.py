@@ -10,14 +10,18 @@ EPS = 1e-9  # slack for float sums of prices
 
 def ranked_options(cycle: Cycle, p: PendingJob) -> tuple[ClassState, ...]:
     """A job's classes, best first: the most normalised throughput per credit at this cycle's prices, then by name."""
-    if p.curves is None and p.options in cycle.ranked:
-        return cycle.ranked[p.options]
+    # Prices are set before any step ranks a class, and stay put for the rest of the cycle: rank each once.
+    known = cycle.ranked.get(p.options) if p.curves is None else cycle.ranked_jobs.get(p.job.key)
+    if known is not None:
+        return known
     by_name = {c.name: c.gpu_class for c in p.options}
     speeds = normalized_speeds(p.curves, [c.gpu_class for c in p.options], p.workers, by_name)
     order = sorted(zip(p.options, speeds, strict=True), key=lambda cv: (-cv[1] / cv[0].price, cv[0].name))
     ranked = tuple(c for c, _ in order)
     if p.curves is None:
         cycle.ranked[p.options] = ranked
+    else:
+        cycle.ranked_jobs[p.job.key] = ranked
     return ranked
 
 

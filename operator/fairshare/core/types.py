@@ -59,7 +59,7 @@ class FrozenMap(Mapping[K, V]):
         return f"FrozenMap({self._items!r})"
 
 
-def _freeze(mapping: Mapping[str, int] | None) -> FrozenMap[str, int] | None:
+def _freeze(mapping: Mapping[str, V] | None) -> FrozenMap[str, V] | None:
     if mapping is None or isinstance(mapping, FrozenMap):
         return mapping
     return FrozenMap(mapping)
@@ -73,10 +73,14 @@ class GPUClass:
     price_per_gpu_hour: float
     power_watts: float
     relative_speed: float = 1.0
+    # The price the last cycle set (status): where this cycle's market starts, with the tenants' fair shares.
+    current_price: float | None = None
 
     def __post_init__(self) -> None:
         if self.price_per_gpu_hour <= 0:
             raise ValueError(f"GPUClass {self.name}: price_per_gpu_hour must be > 0")
+        if self.current_price is not None and self.current_price < 0:
+            raise ValueError(f"GPUClass {self.name}: current_price must be >= 0")
         if self.relative_speed <= 0:
             raise ValueError(f"GPUClass {self.name}: relative_speed must be > 0")
 
@@ -107,10 +111,13 @@ class Tenant:
     budget_per_period: float | None = None
     spent_this_period: float = 0.0
     decayed_usage_gpu_hours: float = 0.0
+    # GPUs per class the last cycle's equilibrium gave it (status): where this cycle's market starts.
+    fair_share: Mapping[str, float] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "guaranteed", _freeze(self.guaranteed))
         object.__setattr__(self, "borrowing_limit", _freeze(self.borrowing_limit))
+        object.__setattr__(self, "fair_share", _freeze(self.fair_share))
         if self.weight < 0:
             raise ValueError(f"Tenant {self.name}: weight must be >= 0")
 
@@ -173,9 +180,14 @@ class Job:
     submitted_at: float = 0.0
     phase: JobPhase = JobPhase.PENDING
     allocation: Allocation | None = None
+    # Attained service: GPU-hours it held before its current allocation (all of them while pending). The core adds
+    # the current allocation's own time (workers x GPUs x time since started_at).
+    attained_gpu_hours: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "gpu_classes", tuple(self.gpu_classes))
+        if self.attained_gpu_hours < 0:
+            raise ValueError(f"Job {self.key}: attained_gpu_hours must be >= 0")
         if self.min_workers < 1 or self.max_workers < self.min_workers:
             raise ValueError(f"Job {self.key}: need 1 <= min_workers <= max_workers")
         if self.gpus_per_worker < 1:

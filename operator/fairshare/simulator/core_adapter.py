@@ -58,8 +58,15 @@ def core_tenant(spec: TenantSpec, spent: float, decayed_usage_gpu_hours: float) 
                      decayed_usage_gpu_hours=decayed_usage_gpu_hours)
 
 
-def with_usage(tenant: ct.Tenant, spent: float, decayed_usage_gpu_hours: float) -> ct.Tenant:
-    return dataclasses.replace(tenant, spent_this_period=spent, decayed_usage_gpu_hours=decayed_usage_gpu_hours)
+def with_usage(tenant: ct.Tenant, spent: float, decayed_usage_gpu_hours: float,
+               fair_share: Mapping[str, float] | None = None) -> ct.Tenant:
+    return dataclasses.replace(tenant, spent_this_period=spent, decayed_usage_gpu_hours=decayed_usage_gpu_hours,
+                               fair_share=fair_share)
+
+
+def with_prices(classes: Sequence[ct.GPUClass], prices: Mapping[str, float]) -> tuple[ct.GPUClass, ...]:
+    """The classes carrying the prices the last cycle set (as the operator keeps them in GPUClass status)."""
+    return tuple(dataclasses.replace(c, current_price=prices[c.name]) if c.name in prices else c for c in classes)
 
 
 def _worker_nodes(placement: Mapping[str, int], gpus_per_worker: int) -> tuple[str, ...]:
@@ -80,7 +87,8 @@ def core_job(state: JobState, gpu_classes: Sequence[str], checkpoint_at: float |
                   gpus_per_worker=job.gpus_per_worker, gpu_classes=tuple(gpu_classes), priority=job.priority,
                   preemptible=job.preemptible, max_price_per_gpu_hour=job.max_price_per_gpu_hour,
                   submitted_at=job.arrival_s,
-                  phase=ct.JobPhase.RUNNING if allocation else ct.JobPhase.PENDING, allocation=allocation)
+                  phase=ct.JobPhase.RUNNING if allocation else ct.JobPhase.PENDING, allocation=allocation,
+                  attained_gpu_hours=state.held_gpu_s / 3600.0)
 
 
 def core_throughput(job_key: str, gpu_class: str, workers: int, samples_per_second: float) -> ct.Throughput:

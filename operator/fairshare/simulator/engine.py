@@ -3,16 +3,19 @@
 Events at one instant are handled in this order: job progress events (phase boundaries, completions), then
 arrivals, then the scheduling cycle. A cycle is due every `tick_s` (and, with `schedule_on_events`, right after
 an arrival or completion); its decisions apply at once: preemptions, then resizes, then admissions. Running jobs
-report their throughput just before each cycle. A due tick at which nothing changed since the last cycle (no
-arrival, completion, throughput drift, first report from a new allocation, running job passing the policy's
-minimum run time, or budget period boundary, and the last cycle decided nothing) is skipped, up to
-`max_quiet_ticks` in a row, so that a policy that reacts to time alone (usage decay) is still asked at least
-every (max_quiet_ticks + 1) ticks.
+report their throughput just before each cycle. A due tick runs a cycle only when something changed since the last
+one: an arrival, a completion, throughput drift, a report on a (class, size) the job can compare with one it was
+measured on before, a running job passing the policy's minimum run time, a budget period boundary, or, while some
+job waits, a last cycle that decided anything (its decisions may have opened room). Otherwise the tick is skipped,
+up to `max_quiet_ticks` in a row while some job waits, so that a policy that reacts to time alone (usage decay) is
+still asked at least every (max_quiet_ticks + 1) ticks; with nobody waiting, quiet ticks are skipped without limit
+(admissions and preemptions are for waiting jobs; moves follow arrivals, completions and timers).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import gc
 import heapq
 import math
 import random
@@ -72,10 +75,13 @@ class Replay:
         self.scheduler_wall_s = 0.0
         self.dirty, self.last_cycle_acted = True, False
         self.min_run_s = float(getattr(policy_config, "min_run_seconds", 0.0))
-        self.wake_times: list[float] = []  # when running jobs pass the minimum run time: preemptible from then on
+        # When running jobs pass the minimum run time (preemptible and movable from then on): (time, job, run start).
+        self.wake_times: list[tuple[float, str, float]] = []
         self.unmeasured: set[str] = set()
         self.now = self.start_s
         self._jobs_cache: tuple[Any, ...] | None = None
+        self.last_prices: dict[str, float] = {}
+        self.last_fair_shares: Any = None
         self._records_cache: tuple[Any, ...] | None = None
 
     # -- events -------------------------------------------------------------------------------------------
@@ -132,8 +138,15 @@ class Replay:
                 self._records_cache = None
 
     def _newly_measurable(self, now: float) -> bool:
-        """Whether a job has trained on a new allocation since the last cycle: its first report is news."""
+        """Whether a job has trained on a new (class, size) since the last cycle that it can compare with another."""
         return any(self.states[k].ready_at < now for k in self.unmeasured)
+
+    def _would_compare(self, state: JobState) -> bool:
+        """Whether the job's next report is news: a (class, workers) pair not yet measured, for a job measured on
+        another pair. A job's very first report fixes no ratio between classes or sizes (every other pair is still
+        estimated from the same prior), so it is read at the next cycle that runs anyway."""
+        pairs = self.measured.pairs(state.job.key)
+        return bool(pairs) and (state.gpu_class, state.workers) not in pairs
 
     def _cycle(self, now: float) -> None:
         self.holdings.ledger.advance(now)
@@ -143,6 +156,8 @@ class Replay:
         self.scheduler_wall_s += self.clock() - began
         self.cycles += 1
         self.holdings.prices.update(result.prices)
+        # What the operator keeps in GPUClass and Tenant status for the next cycle's market to start from.
+        self.last_prices, self.last_fair_shares = dict(result.prices), result.fair_shares
         acted = False
         for action in adapter.actions(result.decisions, self.gpus_per_worker):
             applied = self.holdings.apply(action, now, self.config.restart_s, self.config.checkpoint_every_s)
@@ -151,9 +166,10 @@ class Replay:
                 continue
             if applied and state.running:
                 self._schedule_job_event(state)
-                self.unmeasured.add(state.job.key)
+                if self._would_compare(state):
+                    self.unmeasured.add(state.job.key)
                 if self.min_run_s > 0:
-                    heapq.heappush(self.wake_times, now + self.min_run_s)
+                    heapq.heappush(self.wake_times, (now + self.min_run_s, state.job.key, state.run_start))
             elif applied:
                 self.unmeasured.discard(state.job.key)
             acted |= applied
@@ -176,15 +192,19 @@ class Replay:
             self._jobs_cache = tuple(jobs)
         if self._records_cache is None:
             self._records_cache = tuple(r for recs in self.records.values() for r in recs)
-        return adapter.snapshot(self.classes, self.nodes, self.holdings.core_tenants(), self._jobs_cache,
-                                self._records_cache)
+        classes = adapter.with_prices(self.classes, self.last_prices) if self.last_prices else self.classes
+        return adapter.snapshot(classes, self.nodes, self.holdings.core_tenants(self.last_fair_shares),
+                                self._jobs_cache, self._records_cache)
 
     def _timer_passed(self, now: float) -> bool:
         """A running job passed its minimum run time, or a budget period began, since the last cycle."""
         passed = False
-        while self.wake_times and self.wake_times[0] <= now:
-            heapq.heappop(self.wake_times)
-            passed = True
+        while self.wake_times and self.wake_times[0][0] <= now:
+            _, key, started = heapq.heappop(self.wake_times)
+            # Only a job still on the allocation it started then becomes preemptible; one that finished, was
+            # stopped, resized or moved since has nothing to announce.
+            state = self.states[key]
+            passed |= state.running and state.run_start == started
         return passed or now - self.holdings.ledger.period_start >= self.config.budget_period_s
 
     def _cycle_due(self, tick: bool, changed: bool) -> bool:
@@ -193,14 +213,30 @@ class Replay:
         if not tick:
             return False
         timers = self._timer_passed(self.now)
-        if (timers or self.dirty or self.last_cycle_acted or self.quiet_ticks >= self.config.max_quiet_ticks
-                or self._newly_measurable(self.now)):
+        if (timers or self.dirty or self._newly_measurable(self.now) or self.config.max_quiet_ticks == 0
+                or (self._anyone_waiting()
+                    and (self.last_cycle_acted or self.quiet_ticks >= self.config.max_quiet_ticks))):
             return True
         self.quiet_ticks += 1
         return False
 
+    def _anyone_waiting(self) -> bool:
+        """Whether some job waits for GPUs. Without one, time alone (usage decay) gives a policy nothing to act on:
+        admissions and preemptions are for waiting jobs, and moves follow arrivals, completions and timers."""
+        return len(self.holdings.active) > len(self.holdings.running)
+
     # -- the loop -----------------------------------------------------------------------------------------
     def run(self) -> RunResult:
+        # The workload, its job states and the matrix live for the whole replay: keep them out of the cyclic
+        # collector's full passes, which would otherwise re-scan them every few cycles for nothing.
+        gc.collect()
+        gc.freeze()
+        try:
+            return self._run()
+        finally:
+            gc.unfreeze()
+
+    def _run(self) -> RunResult:
         began = self.clock()
         jobs = self.workload.jobs
         bar = ProgressBar(self.policy_name, len(jobs), enabled=self.config.show_progress)

@@ -150,9 +150,11 @@ class Holdings:
                 self.ledger.hold(state.job.tenant, state.gpu_class, state.gpus, price)
 
     # -- views --------------------------------------------------------------------------------------------
-    def core_tenants(self) -> list[Any]:
-        ledger = self.ledger
-        return [adapter.with_usage(base, ledger.spent_this_period[name], ledger.decayed_usage_gpu_hours[name])
+    def core_tenants(self, fair_shares: Mapping[str, Mapping[str, float]] | None = None) -> list[Any]:
+        """The tenants with their spend, decayed usage and (when a cycle set them) fair shares, as in Tenant status."""
+        ledger, shares = self.ledger, fair_shares or {}
+        return [adapter.with_usage(base, ledger.spent_this_period[name], ledger.decayed_usage_gpu_hours[name],
+                                   shares.get(name))
                 for name, base in self._base_tenants.items()]
 
     def record(self, now: float, changed: bool) -> None:

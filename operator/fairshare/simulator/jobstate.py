@@ -13,7 +13,7 @@ class JobState:
 
     __slots__ = ("job", "done", "gpu_class", "workers", "placement", "rate", "since", "ready_at", "run_start",
                  "first_start", "finish", "phase_index", "preemptions", "resizes", "version", "price",
-                 "ever_ran", "core_job")
+                 "ever_ran", "core_job", "held_gpu_s")
 
     def __init__(self, job: TraceJob) -> None:
         self.job = job
@@ -34,6 +34,7 @@ class JobState:
         self.price = 0.0
         self.ever_ran = False
         self.core_job: object | None = None  # the core's Job value, rebuilt only when this state changes
+        self.held_gpu_s = 0.0  # GPU-seconds held in allocations that ended (attained service before this one)
 
     @property
     def running(self) -> bool:
@@ -87,6 +88,7 @@ class JobState:
                checkpoint_every_s: float) -> None:
         """Change the worker count: checkpoint, restart at the new size, pay the restart delay."""
         self.done -= self.lost_work(now, checkpoint_every_s)
+        self.held_gpu_s += max(0.0, now - self.run_start) * self.gpus
         self.workers, self.placement, self.price = workers, dict(placement), price
         self.ready_at = now + restart_s
         self.run_start = self.since = now
@@ -96,6 +98,7 @@ class JobState:
     def stop(self, now: float, checkpoint_every_s: float) -> None:
         """Preempted: give the GPUs back and roll back to the last checkpoint."""
         self.done -= self.lost_work(now, checkpoint_every_s)
+        self.held_gpu_s += max(0.0, now - self.run_start) * self.gpus
         self.gpu_class, self.workers, self.placement, self.rate = None, 0, {}, 0.0
         self.since = now
         self.preemptions += 1

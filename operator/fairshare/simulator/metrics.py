@@ -69,6 +69,7 @@ class PolicySummary:
     p99_jct_h: float
     makespan_h: float
     max_rho: float
+    p99_rho: float
     share_rho_above_1: float
     share_mae: float
     jain: float
@@ -95,7 +96,7 @@ def summarize(result: RunResult) -> PolicySummary:
         policy=result.policy, jobs=len(result.jobs), finished=len(finished),
         avg_jct_h=(sum(jcts) / len(jcts) / HOUR) if jcts else math.nan,
         p99_jct_h=percentile(jcts, 99) / HOUR, makespan_h=makespan / HOUR,
-        max_rho=max(rhos, default=math.nan),
+        max_rho=max(rhos, default=math.nan), p99_rho=percentile(rhos, 99),
         share_rho_above_1=(sum(1 for r in rhos if r > 1.0) / len(rhos)) if rhos else math.nan,
         share_mae=shares.mean_abs_error, jain=shares.jain,
         utilisation=(sum(result.gpu_seconds_by_class.values()) / (capacity * span)) if span > 0 else 0.0,

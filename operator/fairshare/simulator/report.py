@@ -18,6 +18,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("p99 JCT h", "p99_jct_h", ".0f"),
     ("makespan h", "makespan_h", ".0f"),
     ("max ρ", "max_rho", ".3g"),
+    ("p99 ρ", "p99_rho", ".3g"),
     ("ρ>1", "share_rho_above_1", ".1%"),
     ("share MAE", "share_mae", ".3f"),
     ("Jain", "jain", ".3f"),

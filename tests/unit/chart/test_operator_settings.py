@@ -25,6 +25,7 @@ CUSTOM_POLICY = {
     "halfLifeHours": 6.5, "usageDiscount": False, "minRunSeconds": 120.0, "priceFloorFraction": 0.05,
     "priceIterations": 1_000_000, "priceTolerance": 0.000001, "elasticGrowthThreshold": 1.25,
     "throughputSmoothing": 0.5, "migrationGain": 2.0, "lookahead": 8, "pauseGc": False,
+    "priceSettle": 0.0, "serviceQuantumGpuHours": 2.5, "serviceBandGrowth": 4.0,
 }
 
 

@@ -86,6 +86,14 @@ def test_gpu_classes_become_core_classes() -> None:
     assert world.snapshot.classes == (GPUClass("a100", 2.5, 300.0, 1.0), GPUClass("h100", 4.0, 700.0, 2.0))
 
 
+def test_last_cycle_prices_and_fair_shares_carry_into_the_snapshot() -> None:
+    """The market starts from the equilibrium the operator wrote to status last cycle."""
+    world = build_world(store_of(gpu_class("a100").price(2.5).status(currentPricePerGPUHour=3.1),
+                                 tenant("nlp").status(fairShare={"a100": 6.5})), NOW)
+    assert ([c.current_price for c in world.snapshot.classes], [t.fair_share for t in world.snapshot.tenants]) == (
+        [3.1], [{"a100": 6.5}])
+
+
 # --- nodes ----------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("nodes", "want"), [
@@ -190,6 +198,13 @@ def _job(**fields: Any) -> Job:
                  _job(phase=JobPhase.RUNNING,
                       allocation=Allocation("a100", 1, ("n0",), NOW - 3600, NOW - 60, opportunistic=True)),
                  id="Running, opportunistic, with a checkpoint"),
+    pytest.param(training_job("nlp/j").phase("Queued").cost(gpu_hours=12.5), _job(attained_gpu_hours=12.5),
+                 id="Queued after a run: the GPU-hours it held are its attained service"),
+    pytest.param(training_job("nlp/j").phase("Running").allocation("a100", "n0", "n1", admitted_ago=1800)
+                 .cost(gpu_hours=3.0, accrued_ago=0),
+                 _job(phase=JobPhase.RUNNING, allocation=Allocation("a100", 2, ("n0", "n1"), NOW - 1800),
+                      attained_gpu_hours=2.0),
+                 id="Running: attained service before this allocation (3 GPU-hours less 2 x 0.5 h accrued since)"),
     pytest.param(training_job("nlp/j").phase("Admitted"), None, id="Admitted without an allocation: left out"),
     pytest.param(training_job("nlp/j").phase("Preempted").allocation("a100", "n0"), None,
                  id="Preempted: draining, left out"),

@@ -140,11 +140,45 @@ SCENARIOS = [
     ),
     pytest.param(
         cluster().gpus("a100", nodes=1, per_node=4, price=2).tenants("a").jobs(
-            job("a/old").gpus(4).priority(0).running("a100", "a100-0", started=0, opportunistic=True),
+            job("a/old").gpus(4).priority(0).running("a100", "a100-0", started=NOW - 700, opportunistic=True),
             job("a/same").gpus(4).priority(0)).obj(),
         [("wait", "a/same", 1)],
         {},
-        id="never preempt for a job of the same tenant and equal priority",
+        id="never preempt for a job of the same tenant, equal priority and the same service band",
+    ),
+    pytest.param(
+        cluster().gpus("a100", nodes=1, per_node=4, price=2).tenants("a").jobs(
+            job("a/old").gpus(4).priority(0).running("a100", "a100-0", started=0, opportunistic=True),
+            job("a/fresh").gpus(4).priority(0)).obj(),
+        [("preempt", "a/old"), ("admit", "a/fresh", "a100", ("a100-0",), "opportunistic")],
+        {"a/old": "gives way to a/fresh of the same tenant a: least attained service first (111.1 GPU-hours held, "
+                  "band 3; a/fresh 0.0, band 0)"},
+        id="a job that has held far more GPU-hours gives way to its own tenant's fresh job",
+    ),
+    pytest.param(
+        cluster().gpus("a100", nodes=2, per_node=4, price=2).tenants("a", "b").jobs(
+            job("a/long").gpus(4).running("a100", "a100-0", started=0),
+            job("b/long").gpus(4).running("a100", "a100-1", started=0),
+            job("b/fresh").gpus(4)).obj(),
+        [("preempt", "b/long"), ("admit", "b/fresh", "a100", ("a100-1",))],
+        {},
+        id="service order stays within a tenant: the fresh job replaces its own tenant's long job, not another's",
+    ),
+    pytest.param(
+        cluster().gpus("a100", nodes=1, per_node=4, price=2).tenants("a").jobs(
+            job("a/old").gpus(4).attained(500).running("a100", "a100-0", started=NOW - 300),
+            job("a/fresh").gpus(4)).obj(),
+        [("wait", "a/fresh", 1)],
+        {},
+        id="service order waits for the minimum run time of the job that would give way",
+    ),
+    pytest.param(
+        cluster().gpus("a100", nodes=1, per_node=4, price=2).tenants("a").jobs(
+            job("a/important").gpus(4).priority(1).running("a100", "a100-0", started=0),
+            job("a/fresh").gpus(4).priority(0)).obj(),
+        [("wait", "a/fresh", 1)],
+        {},
+        id="service order never displaces a job of higher priority",
     ),
     pytest.param(
         cluster().gpus("a100", nodes=1, per_node=4, price=2).tenants("a").jobs(
@@ -290,7 +324,7 @@ def test_step_durations_come_from_the_injected_clock() -> None:
     snapshot = cluster().gpus("gpu").tenants("a").jobs(job("a/x")).obj()
     result = schedule(snapshot, NOW, PolicyConfig(), clock=lambda: float(next(ticks)))
     assert list(result.step_seconds) == ["index", "entitlements", "prices", "guarantees", "shares", "idle",
-                                         "elastic", "migration", "decisions"]
+                                         "service", "elastic", "migration", "decisions"]
     assert set(result.step_seconds.values()) == {1.0}
 
 

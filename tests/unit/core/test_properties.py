@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig
 from fairshare.core.decisions import Admit, CycleResult, Migrate, Preempt, Resize, Wait
+from fairshare.core.index import service_band
 from fairshare.core.policies import POLICIES
 from fairshare.core.replay import apply
 from fairshare.core.types import Job, JobPhase, Snapshot
@@ -134,15 +135,27 @@ def test_market_invariants(state: tuple[Snapshot, float]) -> None:
             check_preemption_is_justified(snapshot, result, job, now, before)
 
 
+def served_band(job: Job, now: float) -> int:
+    """The job's least-attained-service band, counting its current allocation."""
+    held = job.attained_gpu_hours
+    if job.allocation is not None:
+        held += (now - job.allocation.started_at) / 3600 * job.allocation.workers * job.gpus_per_worker
+    return service_band(held, CONFIG)
+
+
 def check_preemption_is_justified(snapshot: Snapshot, result: CycleResult, victim: Job, now: float,
                                   before: dict[tuple[str, str], int]) -> None:
-    """Preempted: preemptible, for an admission on its class by another tenant or a higher priority; young jobs
-    only when their tenant borrowed beyond its guarantee."""
+    """Preempted: preemptible, for an admission on its class by another tenant, a higher priority, or (past its
+    minimum run time) a job of its own tenant with less attained service; young jobs only when their tenant
+    borrowed beyond its guarantee."""
     assert victim.preemptible and victim.allocation is not None
     cls = victim.allocation.gpu_class
     jobs = {j.key: j for j in snapshot.jobs}
     beneficiaries = [jobs[d.job_key] for d in result.decisions if isinstance(d, Admit) and d.gpu_class == cls]
-    assert any(b.tenant != victim.tenant or b.priority > victim.priority for b in beneficiaries)
+    ran = now - victim.allocation.started_at >= CONFIG.min_run_seconds
+    assert any(b.tenant != victim.tenant or b.priority > victim.priority
+               or (ran and b.priority >= victim.priority and served_band(b, now) < served_band(victim, now))
+               for b in beneficiaries)
     if now - victim.allocation.started_at < CONFIG.min_run_seconds:
         tenant = next(t for t in snapshot.tenants if t.name == victim.tenant)
         assert before[(victim.tenant, cls)] > tenant.guarantee(cls)

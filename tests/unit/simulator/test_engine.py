@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from fairshare.core.decisions import Admit
+from fairshare.core.decisions import Admit, CycleResult
 from fairshare.core.policies import POLICIES
+from fairshare.core.types import Snapshot
 from fairshare.simulator.workload import Phase
 from tests.unit.simulator.builders import (
     R18,
@@ -63,8 +66,9 @@ def test_preemption_costs_the_configured_restart(restart_s: float, checkpoint_ev
                                                  want_finish: float) -> None:
     job = make_job("a/j1").steps(30_000).obj()  # 1000 s on a V100
     policy = ScriptedPolicy(preempt_at([360.0], admit_pending_on("v100", V100_NODE)))
+    # The script acts on time alone, so every tick must reach it.
     result = replay(make_workload(job), make_cluster(("v100", 1, 4)), policy, tick_s=360.0, restart_s=restart_s,
-                    checkpoint_every_s=checkpoint_every_s)
+                    checkpoint_every_s=checkpoint_every_s, max_quiet_ticks=0)
     outcome = result.jobs[0]
     assert (outcome.finish_s, outcome.preemptions) == (pytest.approx(want_finish), 1)
     assert result.restart_gpu_seconds == pytest.approx(restart_s)
@@ -138,3 +142,56 @@ def test_a_seconds_long_job_late_in_a_long_replay_finishes() -> None:
     result = replay(make_workload(early, late), make_cluster(("v100", 1, 4)),
                     ScriptedPolicy(admit_pending_on("v100", V100_NODE)))
     assert result.jobs[1].finish_s == pytest.approx(360.0 * 194_445 + 0.1, abs=1e-6)
+
+
+def _cycle_times(*jobs: object, gpus: int = 4, **engine: object) -> list[float]:
+    policy = ScriptedPolicy(admit_pending_on("v100", {"v100-000": gpus}))
+    replay(make_workload(*jobs), make_cluster(("v100", 1, gpus)), policy, tick_s=360.0, **engine)  # type: ignore[arg-type]
+    return [now for now, _ in policy.seen]
+
+
+@pytest.mark.parametrize(("jobs", "gpus", "want"), [
+    pytest.param([make_job("a/j1").steps(30 * 36_000).obj()], 4, [0.0, 720.0],
+                 id="one long job: its start, then its minimum run time; no first report, no idle refresh"),
+    pytest.param([make_job("a/j1").steps(30 * 100).obj(), make_job("a/j2").steps(30 * 100).at(3600.0).obj()], 4,
+                 [0.0, 360.0, 3600.0],
+                 id="a job that finished before its minimum run time wakes nobody"),
+    pytest.param([make_job("a/j1").steps(30 * 36_000).obj(), make_job("a/j2").steps(30 * 100).obj()], 1,
+                 [0.0, 360.0, 720.0],
+                 id="while a job waits, a cycle that acted is followed by another"),
+])
+def test_a_cycle_runs_only_when_something_changed(jobs: list, gpus: int, want: list[float]) -> None:
+    assert _cycle_times(*jobs, gpus=gpus)[:len(want)] == want
+
+
+def test_with_nobody_waiting_quiet_ticks_are_skipped_without_limit() -> None:
+    long_job = make_job("a/j1").steps(30 * 36_100).obj()  # just over ten hours alone on a V100
+    assert _cycle_times(long_job, max_quiet_ticks=2) == [0.0, 720.0]
+    assert len(_cycle_times(long_job, max_quiet_ticks=0)) == 101  # every tick until it finishes
+
+
+def test_snapshots_carry_attained_service_and_the_last_prices() -> None:
+    job = make_job("a/j1").steps(30_000).obj()  # 1000 s on a V100
+    policy = ScriptedPolicy(preempt_at([360.0], admit_pending_on("v100", V100_NODE)))
+    replay(make_workload(job), make_cluster(("v100", 1, 4)), policy, tick_s=360.0, max_quiet_ticks=0)
+    seen = dict(policy.seen)
+    # Ran 0..360 on one GPU, then preempted: pending at 720 with 0.1 GPU-hours held, running again after.
+    assert [j.attained_gpu_hours for j in seen[0.0].jobs] == [0.0]
+    assert [j.attained_gpu_hours for j in seen[720.0].jobs] == [pytest.approx(0.1)]
+
+
+def test_snapshots_carry_the_last_cycles_prices_and_fair_shares() -> None:
+    seen: list[Snapshot] = []
+
+    class Recording:
+        name = "market"
+
+        def schedule(self, snapshot: Snapshot, now: float, config: Any) -> CycleResult:
+            seen.append(snapshot)
+            return POLICIES["market"].schedule(snapshot, now, config)
+
+    jobs = [make_job(f"a/j{i}").steps(30_000).at(360.0 * i).obj() for i in range(3)]
+    replay(make_workload(*jobs), make_cluster(("v100", 1, 4), ("k80", 1, 4)), Recording(), tick_s=360.0)
+    assert [c.current_price for c in seen[0].classes] == [None, None]
+    assert all(c.current_price is not None for c in seen[1].classes)
+    assert seen[0].tenants[0].fair_share is None and seen[1].tenants[0].fair_share is not None
