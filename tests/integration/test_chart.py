@@ -24,11 +24,12 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from fairshare.api.constants import GROUP, LABEL_JOB, VERSION
+from fairshare.api.constants import GROUP, VERSION
 from fairshare.localcluster import toolchain
 from fairshare.localcluster.cluster import ClusterState
 from fairshare.localcluster.processes import free_port, http_ok, tail
 from tests.conftest import REPO_ROOT, Kubectl
+from tests.support.teams import Team, delete_and_wait, ensure_gpu_classes, job_body
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
@@ -157,17 +158,7 @@ class ChartOperator:
 
 @pytest.fixture(scope="module")
 def gpu_classes(kube_api_client: client.ApiClient, installed_crds: list[str]) -> dict[str, float]:
-    custom = client.CustomObjectsApi(kube_api_client)
-    for name, price in CLASSES.items():
-        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "GPUClass", "metadata": {"name": name},
-                "spec": {"nodeSelector": {"fairshare.dev/gpu-class": name}, "pricePerGPUHour": price,
-                         "powerWatts": 400}}
-        try:
-            custom.create_cluster_custom_object(GROUP, VERSION, "gpuclasses", body)
-        except ApiException as exc:
-            if exc.status != 409:
-                raise
-    return CLASSES
+    return ensure_gpu_classes(kube_api_client, CLASSES)
 
 
 @pytest.fixture(scope="module")
@@ -186,36 +177,6 @@ def operator(local_cluster: ClusterState, kubectl: Kubectl, release: Release, gp
         print(f"--- chart operator log tail ---\n{tail(proc.log, 40)}")
 
 
-class Team:
-    """A tenant bound to one fresh namespace; `delete` removes both (and, through them, the jobs and pods)."""
-
-    def __init__(self, api: client.ApiClient, name: str, spec: dict[str, Any]) -> None:
-        self.core, self.custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
-        self.name = self.namespace = f"{name}-{uuid.uuid4().hex[:6]}"
-        self.core.create_namespace({"metadata": {"name": self.namespace}})
-        wait_for(lambda: any(sa.metadata.name == "default"
-                             for sa in self.core.list_namespaced_service_account(self.namespace).items),
-                 timeout=30, what=f"default ServiceAccount in {self.namespace}")
-        self.custom.create_cluster_custom_object(GROUP, VERSION, "tenants", {
-            "apiVersion": f"{GROUP}/{VERSION}", "kind": "Tenant", "metadata": {"name": self.name},
-            "spec": {"namespaces": [self.namespace], **spec}})
-
-    def submit(self, name: str, gpus: int, gpu_class: str) -> None:
-        container = {"name": "trainer", "image": "registry.invalid/trainer:0", "command": ["python", "-c", "pass"]}
-        self.custom.create_namespaced_custom_object(GROUP, VERSION, self.namespace, "trainingjobs", {
-            "apiVersion": f"{GROUP}/{VERSION}", "kind": "TrainingJob", "metadata": {"name": name},
-            "spec": {"workers": {"min": 1, "max": 1}, "gpusPerWorker": gpus, "gpuClasses": [gpu_class],
-                     "podTemplate": {"spec": {"containers": [container]}}}})
-
-    def status(self, name: str) -> dict[str, Any]:
-        job = self.custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, "trainingjobs", name)
-        return job.get("status") or {}
-
-    def delete(self) -> None:
-        self.custom.delete_cluster_custom_object(GROUP, VERSION, "tenants", self.name)
-        self.core.delete_namespace(self.namespace)
-
-
 @pytest.fixture(scope="module")
 def scenario(kube_api_client: client.ApiClient, operator: ChartOperator) -> Iterator[dict[str, Team]]:
     """One tenant running an 8-GPU h100 job; another guaranteed 8 l4 GPUs whose job fits no node (16 GPUs on
@@ -223,8 +184,8 @@ def scenario(kube_api_client: client.ApiClient, operator: ChartOperator) -> Iter
     teams = {"runner": Team(kube_api_client, "chart-run", {"weight": 1}),
              "starved": Team(kube_api_client, "chart-wait", {"guaranteed": {"l4": 8}})}
     try:
-        teams["runner"].submit("train", gpus=8, gpu_class="h100")
-        teams["starved"].submit("too-wide", gpus=16, gpu_class="l4")
+        teams["runner"].submit("train", gpus=8, classes=("h100",))
+        teams["starved"].submit("too-wide", gpus=16, classes=("l4",))
         wait_for(lambda: teams["runner"].status("train").get("phase") == "Running" or None, timeout=120,
                  what=lambda: f"train Running; status {teams['runner'].status('train')}; "
                               f"log:\n{tail(operator.log, 30)}")
@@ -232,13 +193,7 @@ def scenario(kube_api_client: client.ApiClient, operator: ChartOperator) -> Iter
                  what=lambda: f"too-wide Queued; status {teams['starved'].status('too-wide')}")
         yield teams
     finally:
-        for team in teams.values():
-            team.delete()
-        core = client.CoreV1Api(kube_api_client)
-        namespaces = {t.namespace for t in teams.values()}
-        wait_for(lambda: not [p for p in core.list_pod_for_all_namespaces(label_selector=LABEL_JOB).items
-                              if p.metadata.namespace in namespaces] or None,
-                 timeout=120, what="the scenario's pods gone")
+        delete_and_wait(kube_api_client, list(teams.values()))
 
 
 def test_the_charts_service_account_can_run_the_operator_to_a_running_job(
@@ -340,6 +295,78 @@ def test_tenant_roles_bound_per_namespace_grant_trainingjobs_there_only(
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "carol"}]})
     assert can("carol", "create", "trainingjobs.fairshare.dev", "-n", namespace)
+
+
+def impersonating(api: client.ApiClient, user: str) -> client.ApiClient:
+    """A client that sends every request as `user` (the admin's credentials, Impersonate-User header)."""
+    return client.ApiClient(api.configuration, header_name="Impersonate-User", header_value=user)
+
+
+def refused(call: Any) -> int | None:
+    """The HTTP status with which the API refused `call`, or None if it was allowed."""
+    try:
+        call()
+    except ApiException as exc:
+        return int(exc.status)
+    return None
+
+
+def test_a_tenants_job_author_cannot_create_see_or_charge_another_tenants_jobs(
+        kube_api_client: client.ApiClient, operator: ChartOperator, release: Release) -> None:
+    """Real requests as two job authors, each bound to the chart's editor role in their own tenant's namespace,
+    with the chart's operator running: each works in its own namespace and is refused (403) everywhere else."""
+    teams = {"alice": Team(kube_api_client, "iso-a", {"weight": 1}),
+             "bob": Team(kube_api_client, "iso-b", {"weight": 1})}
+    try:
+        rbac = client.RbacAuthorizationV1Api(kube_api_client)
+        for user, team in teams.items():
+            rbac.create_namespaced_role_binding(team.namespace, {
+                "metadata": {"name": f"{user}-editor"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                            "name": "fairshare-trainingjob-editor"},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]})
+        alice = client.CustomObjectsApi(impersonating(kube_api_client, "alice"))
+        bob = client.CustomObjectsApi(impersonating(kube_api_client, "bob"))
+        mine, theirs = teams["alice"].namespace, teams["bob"].namespace
+        # Each submits in its own namespace; alice's job also claims bob's tenant by label.
+        claim = job_body("claims-bob", gpus=1, classes=("l4",))
+        claim["metadata"]["labels"] = {"fairshare.dev/tenant": teams["bob"].name}
+        alice.create_namespaced_custom_object(GROUP, VERSION, mine, "trainingjobs", claim)
+        bob.create_namespaced_custom_object(GROUP, VERSION, theirs, "trainingjobs",
+                                            job_body("bobs", gpus=1, classes=("l4",)))
+        tj = (GROUP, VERSION)
+        assert {
+            "create in bob's namespace": refused(lambda: alice.create_namespaced_custom_object(
+                *tj, theirs, "trainingjobs", job_body("intruder", gpus=1))),
+            "list bob's jobs": refused(lambda: alice.list_namespaced_custom_object(*tj, theirs, "trainingjobs")),
+            "read bob's job": refused(lambda: alice.get_namespaced_custom_object(*tj, theirs, "trainingjobs",
+                                                                                 "bobs")),
+            "delete bob's job": refused(lambda: alice.delete_namespaced_custom_object(*tj, theirs, "trainingjobs",
+                                                                                      "bobs")),
+            "list jobs in every namespace": refused(lambda: alice.list_cluster_custom_object(*tj, "trainingjobs")),
+            "write her own job's status": refused(lambda: alice.patch_namespaced_custom_object_status(
+                *tj, mine, "trainingjobs", "claims-bob", {"status": {"tenant": teams["bob"].name}})),
+            "claim bob's namespace in a Tenant": refused(lambda: alice.patch_cluster_custom_object(
+                *tj, "tenants", teams["alice"].name, {"spec": {"namespaces": [mine, theirs]}})),
+            "create a Tenant": refused(lambda: alice.create_cluster_custom_object(*tj, "tenants", {
+                "apiVersion": f"{GROUP}/{VERSION}", "kind": "Tenant", "metadata": {"name": "alice-own"},
+                "spec": {"namespaces": [theirs]}})),
+            "read bob's pods": refused(lambda: client.CoreV1Api(impersonating(kube_api_client, "alice"))
+                                       .list_namespaced_pod(theirs)),
+        } == dict.fromkeys(["create in bob's namespace", "list bob's jobs", "read bob's job", "delete bob's job",
+                            "list jobs in every namespace", "write her own job's status",
+                            "claim bob's namespace in a Tenant", "create a Tenant", "read bob's pods"], 403)
+        # Both jobs run, each charged to the tenant that owns its namespace, whatever its labels say.
+        for team, job in ((teams["alice"], "claims-bob"), (teams["bob"], "bobs")):
+            wait_for(lambda t=team, j=job: t.status(j).get("phase") == "Running" or None, timeout=120,
+                     what=lambda t=team, j=job: f"{j} Running; status {t.status(j)}")
+        assert {team.status(job)["tenant"] for team, job in ((teams["alice"], "claims-bob"), (teams["bob"], "bobs"))
+                } == {teams["alice"].name, teams["bob"].name}
+        assert teams["alice"].status("claims-bob")["tenant"] == teams["alice"].name
+        wait_for(lambda: all((t.tenant().get("status") or {}).get("allocatedGPUs") == 1 for t in teams.values())
+                 or None, timeout=60, what="each tenant's status counting exactly its own job")
+    finally:
+        delete_and_wait(kube_api_client, list(teams.values()))
 
 
 # ---------------------------------------------------------------------------------------------------------------
