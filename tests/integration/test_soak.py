@@ -1,0 +1,194 @@
+"""Load and soak: thousands of pending jobs across many tenants, kept at a steady population while jobs finish and
+new ones replace them, with the operator's memory, cycle time and responsiveness sampled throughout and the
+invariant checker (tests/support/invariants.py) reading the cluster.
+
+The short version runs in CI: 1,000 jobs of 20 tenants for 120 s of churn. FAIRSHARE_SOAK_FULL=1 runs the issue's
+load: 5,000 jobs of 100 tenants for 600 s. Both print a report (run with -s): operator RSS over time, cycle
+duration per window, how long a new job waits for its first status, violations (there must be none).
+
+What it asserts is behaviour, not speed: the operator keeps cycling under load, every new job gets a status, its
+memory stops growing once the population is steady (no leak proportional to churn), and no invariant breaks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import random
+import statistics
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from fairshare.localcluster.cluster import ClusterState
+from fairshare.localcluster.processes import tail
+from tests.support.invariants import InvariantWatch, observe_cluster
+from tests.support.operator import OperatorProcess, operator_running
+from tests.support.teams import GROUP, VERSION, Team, delete_and_wait, ensure_gpu_classes, job_body, metric
+from tests.support.wait import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.soak]
+
+FULL = os.environ.get("FAIRSHARE_SOAK_FULL") == "1"
+SOAK_LABEL = "fairshare.dev/soak"
+TERMINAL = ("Succeeded", "Failed")
+
+
+@dataclasses.dataclass(frozen=True)
+class Load:
+    """A steady population of `jobs` TrainingJobs over `tenants` tenants, churned for `soak_seconds`."""
+
+    tenants: int
+    jobs: int
+    soak_seconds: float
+    sample_seconds: float
+    job_seconds: tuple[int, int]
+
+
+SHORT = Load(tenants=20, jobs=1_000, soak_seconds=120, sample_seconds=10, job_seconds=(5, 20))
+LONG = Load(tenants=100, jobs=5_000, soak_seconds=600, sample_seconds=20, job_seconds=(5, 30))
+
+
+@dataclasses.dataclass
+class Sample:
+    at: float  # seconds since the population was complete
+    rss_mib: float
+    cycles: float
+    cycle_seconds_mean: float  # over the window since the previous sample
+    jobs_done: int
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def cycle_totals(port: int) -> tuple[float, float]:
+    """(cycles, seconds spent in them) from the operator's cycle duration histogram."""
+    return (metric(port, "fairshare_cycle_duration_seconds_count") or 0.0,
+            metric(port, "fairshare_cycle_duration_seconds_sum") or 0.0)
+
+
+def new_job(rnd: random.Random, load: Load, name: str, run_id: str) -> dict[str, Any]:
+    """Mostly one-GPU jobs, some gangs of 2-4 workers, on any class or pinned to one; each runs a few seconds."""
+    gang = rnd.random() < 0.2
+    body = job_body(name, gpus=rnd.choice((1, 2)) if gang else 1, workers=rnd.randint(2, 4) if gang else 1,
+                    classes=rnd.choice(((), ("a100",), ("h100",), ("l4",), ("a100", "h100"))),
+                    priority=rnd.choice((0, 0, 0, 5)),
+                    annotations={"fairshare.dev/simulate-result": "Succeeded",
+                                 "fairshare.dev/simulate-duration": f"{rnd.randint(*load.job_seconds)}s"})
+    body["metadata"]["labels"] = {SOAK_LABEL: run_id}
+    return body
+
+
+def soak_jobs(custom: client.CustomObjectsApi, run_id: str) -> list[dict[str, Any]]:
+    response = custom.list_cluster_custom_object(GROUP, VERSION, "trainingjobs",
+                                                 label_selector=f"{SOAK_LABEL}={run_id}", _preload_content=False)
+    return list(json.loads(response.data)["items"])
+
+
+@pytest.fixture
+def soak_operator(local_cluster: ClusterState, kube_api_client: client.ApiClient, installed_crds: list[str],
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    ensure_gpu_classes(kube_api_client)
+    with operator_running(local_cluster.kubeconfig, tmp_path_factory.mktemp("soak") / "operator.log") as proc:
+        yield proc
+
+
+@pytest.fixture
+def soak_teams(kube_api_client: client.ApiClient) -> Iterator[list[Team]]:
+    made: list[Team] = []
+    yield made
+    delete_and_wait(kube_api_client, made, timeout=600)
+
+
+@pytest.mark.timeout(3600 if FULL else 900)
+def test_thousands_of_pending_jobs_keep_the_operator_responsive_and_its_memory_bounded(
+        kube_api_client: client.ApiClient, soak_operator: OperatorProcess, soak_teams: list[Team]) -> None:
+    load = LONG if FULL else SHORT
+    rnd = random.Random(11)
+    run_id = f"run-{rnd.randrange(10**6):06d}"
+    custom = client.CustomObjectsApi(kube_api_client)
+    soak_teams += [Team(kube_api_client, f"soak{i:03d}", {"weight": rnd.choice((1, 1, 2, 4))})
+                   for i in range(load.tenants)]
+    started = time.monotonic()
+    serial = 0
+
+    def submit(team: Team) -> None:
+        nonlocal serial
+        serial += 1
+        custom.create_namespaced_custom_object(GROUP, VERSION, team.namespace, "trainingjobs",
+                                               new_job(rnd, load, f"j{serial:05d}", run_id))
+
+    for i in range(load.jobs):
+        submit(soak_teams[i % load.tenants])
+    submit_seconds = time.monotonic() - started
+    pid = soak_operator.proc.pid if soak_operator.proc else 0
+
+    watch = InvariantWatch(partial_grace_seconds=30)
+    samples: list[Sample] = []
+    first_status: list[float] = []
+    done = 0
+    t0 = time.monotonic()
+    last_totals = cycle_totals(soak_operator.metrics_port)
+    next_sample = 0.0
+    while (elapsed := time.monotonic() - t0) < load.soak_seconds:
+        assert soak_operator.alive(), f"the operator exited: {tail(soak_operator.log, 30)}"
+        jobs = soak_jobs(custom, run_id)
+        # Steady population: each finished job is deleted and replaced by a new one of the same tenant.
+        for job in jobs:
+            if (job.get("status") or {}).get("phase") in TERMINAL and not job["metadata"].get("deletionTimestamp"):
+                ns, name = job["metadata"]["namespace"], job["metadata"]["name"]
+                try:
+                    custom.delete_namespaced_custom_object(GROUP, VERSION, ns, "trainingjobs", name)
+                except ApiException as exc:
+                    if exc.status != 404:
+                        raise
+                    continue  # deleted by an earlier pass: already replaced
+                done += 1
+                submit(next(t for t in soak_teams if t.namespace == ns))
+        if elapsed >= next_sample:
+            watch.observe(observe_cluster(kube_api_client))
+            totals = cycle_totals(soak_operator.metrics_port)
+            window = (totals[0] - last_totals[0], totals[1] - last_totals[1])
+            last_totals = totals
+            samples.append(Sample(round(elapsed, 1), round(rss_mib(pid), 1), totals[0],
+                                  round(window[1] / window[0], 3) if window[0] else float("nan"), done))
+            # Responsiveness: a new job of a random tenant gets a status (Queued with a position, or Admitted).
+            probe = rnd.choice(soak_teams)
+            name = f"probe-{len(first_status):03d}"
+            body = new_job(rnd, load, name, run_id)
+            asked = time.monotonic()
+            custom.create_namespaced_custom_object(GROUP, VERSION, probe.namespace, "trainingjobs", body)
+            wait_for(lambda p=probe, n=name: p.status(n).get("phase") or None, timeout=120,
+                     what=lambda n=name: f"a status for {n} under load; log:\n{tail(soak_operator.log, 20)}")
+            first_status.append(round(time.monotonic() - asked, 2))
+            next_sample = elapsed + load.sample_seconds
+        time.sleep(2)
+
+    report = {
+        "tenants": load.tenants, "jobs": load.jobs, "soak_seconds": load.soak_seconds,
+        "submit_seconds": round(submit_seconds, 1), "jobs_finished_and_replaced": done,
+        "rss_mib": [s.rss_mib for s in samples], "cycle_seconds_mean": [s.cycle_seconds_mean for s in samples],
+        "cycles": samples[-1].cycles if samples else 0,
+        "first_status_seconds": {"median": statistics.median(first_status), "max": max(first_status)},
+        "observations": watch.observations, "violations": [str(v) for v in watch.violations],
+    }
+    print("\nsoak report: " + json.dumps(report))
+    assert watch.violations == [], report
+    assert done > 0, "no job finished during the soak: the population never churned"
+    # Cycling went on throughout: every window after the first saw cycles complete.
+    assert all(b.cycles > a.cycles for a, b in zip(samples, samples[1:], strict=False)), report
+    # Memory is bounded: with the population steady, the second half's peak is at most 15% (or 40 MiB) above the
+    # first half's, although every finished job's objects were replaced by new ones all along.
+    half = len(samples) // 2
+    early, late = max(s.rss_mib for s in samples[:half]), max(s.rss_mib for s in samples[half:])
+    assert late <= max(early * 1.15, early + 40), report
