@@ -71,10 +71,10 @@ def rss_mib(pid: int) -> float:
     raise AssertionError(f"no VmRSS for pid {pid}")
 
 
-def cycle_totals(port: int) -> tuple[float, float]:
-    """(cycles, seconds spent in them) from the operator's cycle duration histogram."""
-    return (metric(port, "fairshare_cycle_duration_seconds_count") or 0.0,
-            metric(port, "fairshare_cycle_duration_seconds_sum") or 0.0)
+def cycle_totals(port: int, step: str = "total") -> tuple[float, float]:
+    """(cycles, seconds spent in `step` of them) from the operator's cycle duration histogram."""
+    return (metric(port, "fairshare_cycle_duration_seconds_count", step=step) or 0.0,
+            metric(port, "fairshare_cycle_duration_seconds_sum", step=step) or 0.0)
 
 
 def new_job(rnd: random.Random, load: Load, name: str, run_id: str) -> dict[str, Any]:
@@ -179,6 +179,9 @@ def test_thousands_of_pending_jobs_keep_the_operator_responsive_and_its_memory_b
         "submit_seconds": round(submit_seconds, 1), "jobs_finished_and_replaced": done,
         "rss_mib": [s.rss_mib for s in samples], "cycle_seconds_mean": [s.cycle_seconds_mean for s in samples],
         "cycles": samples[-1].cycles if samples else 0,
+        "mean_step_seconds": {step: round(total / count, 3) if count else None
+                              for step in ("snapshot", "apply", "total")
+                              for count, total in [cycle_totals(soak_operator.metrics_port, step)]},
         "first_status_seconds": {"median": statistics.median(first_status), "max": max(first_status)},
         "observations": watch.observations, "violations": [str(v) for v in watch.violations],
     }

@@ -23,6 +23,7 @@ ENV_NAME_PATTERN = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 QUANTITY_PATTERN = (
     r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
+MAX_QUANTITY_LENGTH = 64  # the CRD's maxLength, which also bounds the cost of its CEL rule
 ABSOLUTE_PATH_PATTERN = r"^(/[^/]+)+$"
 LABEL_KEY_PATTERN = (
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
@@ -68,8 +69,12 @@ def _quantity_to_str(value: Any) -> Any:
 
 
 def _check_quantity(value: str) -> str:
-    if not re.match(QUANTITY_PATTERN, value):
+    match = re.match(QUANTITY_PATTERN, value)
+    if len(value) > MAX_QUANTITY_LENGTH or not match:
         raise _fail("quantity", "must be a Kubernetes quantity such as \"2\", \"500m\", \"16Gi\"", value)
+    if value.startswith("-") and float(match.group(2)) != 0:  # "-0" is zero, as the CRD's CEL rule reads it
+        raise _fail("quantity_negative", "must not be negative; use a quantity such as \"8\", \"500m\" or \"64Gi\"",
+                    value)
     return value
 
 

@@ -9,6 +9,8 @@ ADMITTED = "Admitted"
 RUNNING = "Running"
 PREEMPTED = "Preempted"
 FINISHED = "Finished"
+CONFLICT = "Conflict"  # Tenant: a namespace it lists is held by an older Tenant
+UNKNOWN_GPU_CLASS = "UnknownGPUClass"  # Tenant: guaranteed or borrowingLimit names a class that does not exist
 
 
 def rfc3339(timestamp: float) -> str:
@@ -45,3 +47,18 @@ def same_conditions(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
         return sorted((str(c.get("type")), str(c.get("status")), str(c.get("reason")), str(c.get("message")))
                       for c in well_formed(cs))
     return strip(a) == strip(b)
+
+
+def is_true(conditions: list[dict[str, Any]], type_: str) -> bool:
+    return any(c.get("type") == type_ and c.get("status") == "True" for c in well_formed(conditions))
+
+
+def report(conditions: list[dict[str, Any]], type_: str, problem: str | None, reason: str, cleared_reason: str,
+           cleared_message: str, now: float, observed_generation: int | None = None) -> list[dict[str, Any]]:
+    """A problem condition: True with `problem` as its message while there is one; once gone, False if it had been
+    reported, and otherwise absent (no condition for every problem an object does not have)."""
+    if problem is not None:
+        return set_condition(conditions, type_, True, reason, problem, now, observed_generation)
+    if is_true(conditions, type_):
+        return set_condition(conditions, type_, False, cleared_reason, cleared_message, now, observed_generation)
+    return well_formed(conditions)

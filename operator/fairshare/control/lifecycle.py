@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from fairshare.api import Phase
 from fairshare.api.constants import LABEL_RANK
 from fairshare.control import conditions as cond
 from fairshare.control.actions import Action, DeletePods, PatchStatus, RecordEvent
-from fairshare.control.snapshot import JobView
+from fairshare.control.snapshot import GPU_RESOURCE, JobView
 from fairshare.control.store import TRAINING_JOBS
 
 
@@ -125,6 +126,45 @@ def rule_all_running(view: JobView, now: float) -> Transition | None:
     return Transition(actions, releases_gpus=False)
 
 
+UNSCHEDULABLE_REQUEUE_SECONDS = 120.0
+
+
+def _unschedulable_since(pod: dict[str, Any]) -> tuple[float, str] | None:
+    """When kube-scheduler marked the pod Unschedulable, and why; None while it is not."""
+    for c in (pod.get("status") or {}).get("conditions") or []:
+        if (isinstance(c, dict) and c.get("type") == "PodScheduled" and c.get("status") == "False"
+                and c.get("reason") == "Unschedulable"):
+            try:
+                since = datetime.fromisoformat(str(c.get("lastTransitionTime"))).timestamp()
+            except ValueError:
+                return None
+            return since, str(c.get("message") or "")
+    return None
+
+
+def rule_unschedulable(view: JobView, now: float) -> Transition | None:
+    """An admitted worker that kube-scheduler cannot place for UNSCHEDULABLE_REQUEUE_SECONDS, for want of something
+    other than GPUs (the core counts those; a victim still checkpointing holds them for its grace period), will not
+    run there: the gang goes back to the queue with the scheduler's words, freeing its GPUs."""
+    if view.phase is not Phase.ADMITTED:
+        return None
+    for pod in view.current_pods():
+        stuck = _unschedulable_since(pod)
+        if stuck is None or now - stuck[0] < UNSCHEDULABLE_REQUEUE_SECONDS or GPU_RESOURCE in stuck[1]:
+            continue
+        status = _status(view)
+        message = (f"worker {pod['metadata']['name']} could not be scheduled for {now - stuck[0]:.0f}s: {stuck[1]}; "
+                   f"requeued (check spec.resources against the nodes' allocatable)")
+        patch = {"phase": Phase.QUEUED.value, "allocation": None, "queue": {"reason": message},
+                 "conditions": cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False,
+                                                  "Unschedulable", message, now)}
+        pods = tuple(p["metadata"]["name"] for p in view.pods)
+        return Transition((PatchStatus(TRAINING_JOBS, view.key, patch, view.body["metadata"].get("resourceVersion")),
+                           DeletePods(view.key, pods), RecordEvent(view.key, "Warning", "Unschedulable", message)),
+                          releases_gpus=True)
+    return None
+
+
 def rule_drained(view: JobView, now: float) -> Transition | None:
     """A preempted job requeues once its last pod is gone (its GPUs are really free then), keeping its progress."""
     if view.phase is not Phase.PREEMPTED or view.pods:
@@ -139,15 +179,18 @@ def rule_drained(view: JobView, now: float) -> Transition | None:
 
 
 ACTIVE_RULES: tuple[Callable[[JobView, float], Transition | None], ...] = (
-    rule_succeeded, rule_worker_failed, rule_deadline, rule_all_running,
+    rule_succeeded, rule_worker_failed, rule_deadline, rule_all_running, rule_unschedulable,
 )
 
 
 def observe(view: JobView, now: float) -> Transition | None:
-    """The first lifecycle rule that fires for this job, if any."""
+    """The first lifecycle rule that fires for this job, if any. A job queued again after it started (preempted,
+    restarted) still runs out of time: its deadline counts from the first start, not from the last admission."""
     phase = view.phase
-    if view.model is None or phase is None or phase.is_terminal or phase is Phase.QUEUED:
+    if view.model is None or phase is None or phase.is_terminal:
         return None
+    if phase is Phase.QUEUED:
+        return rule_deadline(view, now)
     if phase is Phase.PREEMPTED:
         return rule_drained(view, now)
     for rule in ACTIVE_RULES:

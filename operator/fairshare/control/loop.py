@@ -8,9 +8,10 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
-from fairshare.api import Phase
+from fairshare.api import Phase, SpecError, TrainingJob, parse_training_job
 from fairshare.control.actions import Action, PatchStatus
 from fairshare.control.feedback import feedback_targets
+from fairshare.control.parsecache import ParseCache
 from fairshare.control.plan import CyclePlan, plan_cycle
 from fairshare.control.snapshot import World, build_world
 from fairshare.control.store import TRAINING_JOBS, Store
@@ -50,6 +51,7 @@ class SchedulingLoop:
         self.readings, self.warmup_seconds = readings, warmup_seconds
         self.targets: list[Target] = []  # running jobs' trainers as of the last cycle, for the feedback collector
         self._wake = asyncio.Event()
+        self.jobs_parsed: ParseCache[TrainingJob] = ParseCache(parse_training_job, SpecError)
         self._periodic = 0
         self.cycles = 0
 
@@ -81,7 +83,8 @@ class SchedulingLoop:
                 await asyncio.to_thread(self.resync)
         now = self.clock()
         start = time.perf_counter()
-        world = build_world(self.store, now)  # on the event loop: no handler can change the store meanwhile
+        # On the event loop: no handler can change the store meanwhile. Unchanged TrainingJobs are not re-parsed.
+        world = build_world(self.store, now, self.jobs_parsed)
         snapshot_seconds = time.perf_counter() - start
         readings = self.readings() if self.readings is not None else None
         plan = await asyncio.to_thread(plan_cycle, world, now, self.policy, self.render, readings=readings,

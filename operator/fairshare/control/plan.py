@@ -19,6 +19,7 @@ from fairshare.control import conditions as cond
 from fairshare.control.actions import Action, DeletePods, EnsureChildren, PatchStatus, RecordEvent
 from fairshare.control.feedback import feedback_actions
 from fairshare.control.lifecycle import observe
+from fairshare.control.queue import queue_changed
 from fairshare.control.snapshot import JobView, World
 from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS
 from fairshare.core import types as core
@@ -67,15 +68,15 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
     releases: list[Action] = []
     grants: list[Action] = []
     bookkeeping: list[Action] = []
-    for view in world.jobs.values():
-        bookkeeping += unschedulable_status(view, now)
-
     transitioned: dict[str, bool] = {}
     for key, view in sorted(world.jobs.items()):
         transition = observe(view, now)
         if transition is not None:
             releases += transition.actions
             transitioned[key] = transition.releases_gpus
+    for key, view in world.jobs.items():
+        if key not in transitioned:  # a job that fails this cycle (a queued one past its deadline) is not requeued
+            bookkeeping += unschedulable_status(view, now)
     snapshot = without_jobs(world.snapshot, transitioned)
 
     result = scheduler(snapshot, now, config)
@@ -130,7 +131,8 @@ def _rv(view: JobView) -> str | None:
 
 
 def unschedulable_status(view: JobView, now: float) -> list[Action]:
-    """An invalid spec fails the job with the field named; a namespace with no Tenant keeps it queued, explained."""
+    """An invalid spec fails the job with the field named; a namespace with no Tenant, or workers no node can
+    hold, keep it queued, explained (a Tenant or a bigger node may come)."""
     status = _status(view)
     if view.error is not None:
         if status.get("phase") in (Phase.FAILED.value, Phase.SUCCEEDED.value):
@@ -141,15 +143,27 @@ def unschedulable_status(view: JobView, now: float) -> list[Action]:
             "conditions": cond.set_condition(status.get("conditions") or [], cond.FINISHED, True, "InvalidSpec",
                                              message, now)}),
             RecordEvent(view.key, "Warning", "InvalidSpec", message)]
-    if view.tenant is None and view.tenant_problem and status.get("phase") in (None, Phase.QUEUED.value):
-        conditions = cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False, "NoTenant",
-                                        view.tenant_problem, now)
-        if status.get("phase") == Phase.QUEUED.value and cond.same_conditions(conditions, status.get("conditions")
-                                                                                   or []):
-            return []
-        return [PatchStatus(TRAINING_JOBS, view.key, {"phase": Phase.QUEUED.value, "conditions": conditions,
-                                                      "queue": {"reason": view.tenant_problem}})]
+    if status.get("phase") not in (None, Phase.QUEUED.value):
+        return []
+    if view.tenant is None and view.tenant_problem:
+        return _held_back(view, status, "NoTenant", view.tenant_problem, {}, now)
+    if view.tenant is not None and view.fit.problem:
+        return _held_back(view, status, "NoNodeFits", view.fit.problem, {"tenant": view.tenant}, now)
     return []
+
+
+def _held_back(view: JobView, status: dict[str, Any], reason: str, message: str, extra: dict[str, Any],
+               now: float) -> list[Action]:
+    """Queued, with a reason the core never sees; written only when it changes."""
+    conditions = cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False, reason, message, now)
+    queue = status.get("queue") or {}
+    unchanged = (status.get("phase") == Phase.QUEUED.value and queue.get("reason") == message
+                 and queue.get("position") is None and all(status.get(k) == v for k, v in extra.items()))
+    if unchanged and cond.same_conditions(conditions, status.get("conditions") or []):
+        return []
+    # No position: the core does not queue it (a merge patch needs null to drop one left by an earlier wait).
+    return [PatchStatus(TRAINING_JOBS, view.key, {"phase": Phase.QUEUED.value, **extra, "conditions": conditions,
+                                                  "queue": {"position": None, "reason": message}})]
 
 
 def _children(view: JobView, world: World, gpu_class: str, nodes: tuple[str, ...], generation: int,
@@ -261,15 +275,19 @@ def preempt_actions(view: JobView, decision: Preempt, now: float) -> list[Action
 
 
 def wait_actions(view: JobView, decision: Wait, now: float) -> list[Action]:
-    """Write the queue position and reason only when they change, so a steady queue costs no API writes."""
+    """Write the queue position and reason only when they change materially (control/queue.py), so a queue that
+    moves costs writes in proportion to what users would notice, not one per waiting job per cycle."""
     status = _status(view)
     queue = {"position": decision.position, "reason": decision.reason}
+    stored = status.get("queue")
+    waiting = [c for c in cond.well_formed(status.get("conditions") or []) if c.get("type") == cond.ADMITTED]
+    if (status.get("phase") == Phase.QUEUED.value and status.get("tenant") == view.tenant
+            and isinstance(stored, dict) and not queue_changed(stored, queue)
+            and [(c.get("status"), c.get("reason"), c.get("message")) for c in waiting]
+            == [("False", "Waiting", stored.get("reason"))]):
+        return []
     conditions = cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False, "Waiting",
                                     decision.reason, now)
-    unchanged = (status.get("phase") == Phase.QUEUED.value and status.get("queue") == queue
-                 and status.get("tenant") == view.tenant)
-    if unchanged and cond.same_conditions(conditions, status.get("conditions") or []):
-        return []
     return [PatchStatus(TRAINING_JOBS, view.key, {"phase": Phase.QUEUED.value, "tenant": view.tenant, "queue": queue,
                                                   "conditions": conditions})]
 
@@ -368,6 +386,40 @@ def meter(tenant: TenantCR, gpus_held: int, credits_per_hour: float, now: float,
                        spend + credits_per_hour * charged_seconds / 3600.0, start, elapsed)
 
 
+def namespace_conflict(world: World, name: str) -> str | None:
+    """Rule: a namespace already held by an older Tenant is ignored for a later one, which is told so."""
+    lost = world.namespace_conflicts.get(name) or {}
+    if not lost:
+        return None
+    held = "; ".join(f"namespace {ns} is held by Tenant {owner}" for ns, owner in sorted(lost.items()))
+    return (f"{held} (the oldest Tenant that lists a namespace owns it); it is ignored for this Tenant, so remove it "
+            f"from spec.namespaces or from the other Tenant")
+
+
+def unknown_gpu_classes(world: World, tenant: TenantCR) -> str | None:
+    """Keys of guaranteed and borrowingLimit that name no GPUClass count for nothing until the class exists."""
+    unknown = [f"spec.guaranteed[{c}]" for c in sorted(tenant.spec.guaranteed) if c not in world.gpu_classes]
+    unknown += [f"spec.borrowingLimit[{c}]" for c in sorted(tenant.spec.borrowing_limit or {})
+                if c not in world.gpu_classes]
+    if not unknown:
+        return None
+    names, count = ("names", "it counts") if len(unknown) == 1 else ("name", "they count")
+    return (f"{', '.join(unknown)} {names} no GPUClass; {count} for nothing until such a class is created (check "
+            f"the spelling against `kubectl get gpuclasses`)")
+
+
+def tenant_conditions(world: World, name: str, tenant: TenantCR, now: float) -> list[dict[str, Any]]:
+    current = [c.model_dump(mode="json", by_alias=True, exclude_none=True)
+               for c in (tenant.status.conditions if tenant.status else [])]
+    generation = tenant.metadata.generation
+    conditions = cond.report(current, cond.CONFLICT, namespace_conflict(world, name), "NamespaceHeld",
+                             "NoConflict", "every namespace in spec.namespaces belongs to this Tenant", now,
+                             generation)
+    return cond.report(conditions, cond.UNKNOWN_GPU_CLASS, unknown_gpu_classes(world, tenant), "NoSuchGPUClass",
+                       "AllClassesKnown", "every class in spec.guaranteed and spec.borrowingLimit exists", now,
+                       generation)
+
+
 def tenant_status_actions(world: World, snapshot: core.Snapshot, result: CycleResult, now: float,
                           half_life_hours: float) -> list[Action]:
     held = _held(snapshot, result)
@@ -389,6 +441,9 @@ def tenant_status_actions(world: World, snapshot: core.Snapshot, result: CycleRe
         due = metered.elapsed >= ACCRUAL_MIN_SECONDS or "usageUpdatedAt" not in current
         desired: dict[str, Any] = {"allocated": allocated, "allocatedGPUs": sum(allocated.values()),
                                    "fairShare": shares}
+        conditions = tenant_conditions(world, name, tenant, now)
+        if not cond.same_conditions(conditions, current.get("conditions") or []):
+            desired["conditions"] = conditions
         if any(current.get(k) != v for k, v in desired.items()) or due:
             if due:
                 desired.update(decayedUsageGPUHours=round(metered.decayed_gpu_hours, 6),

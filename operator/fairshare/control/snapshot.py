@@ -13,6 +13,8 @@ from fairshare.api import Tenant as TenantCR
 from fairshare.api import TrainingJob as TrainingJobCR
 from fairshare.api.constants import LABEL_GENERATION, LABEL_JOB, LABEL_RANK
 from fairshare.api.jobstatus import TrainingJobStatus
+from fairshare.control.fit import Fit, NodeResources, fit_classes, node_allocatable
+from fairshare.control.parsecache import ParseCache
 from fairshare.control.store import GPU_CLASSES, NODES, PODS, TENANTS, TRAINING_JOBS, Body, Store, object_key
 from fairshare.core import types as core
 
@@ -31,6 +33,7 @@ class JobView:
     tenant: str | None
     tenant_problem: str | None
     pods: tuple[Body, ...]
+    fit: Fit = Fit()  # the classes whose nodes can hold one of its workers, or why none can
 
     @property
     def phase(self) -> Phase | None:
@@ -67,6 +70,8 @@ class World:
     node_capacity: Mapping[str, int]  # node name -> allocatable GPUs (before subtracting foreign pods)
     namespace_tenant: Mapping[str, str]
     problems: Mapping[str, str]  # object key -> why it was left out (bad GPUClass or Tenant)
+    namespace_conflicts: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
+    # tenant -> {namespace it lists -> the older Tenant that holds it}
 
 
 def _timestamp(value: datetime | None, default: float) -> float:
@@ -116,20 +121,29 @@ def _matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
 
 
-def namespace_owners(tenants: Mapping[str, TenantCR]) -> tuple[dict[str, str], dict[str, str]]:
-    """namespace -> tenant, and namespace -> problem for namespaces that two Tenants claim (then neither gets it)."""
-    claims: dict[str, list[str]] = {}
-    for name, tenant in sorted(tenants.items()):
+def _age_order(item: tuple[str, TenantCR]) -> tuple[float, str]:
+    created = item[1].metadata.creation_timestamp
+    return (created.timestamp() if created else float("inf"), item[0])
+
+
+def namespace_owners(tenants: Mapping[str, TenantCR]) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """Rule: a namespace belongs to the oldest Tenant that lists it (by creationTimestamp, then name); a later
+    claim is ignored, so creating a Tenant can never take a namespace, and its jobs, from another. Returns
+    namespace -> tenant, and tenant -> {namespace it lost -> the tenant holding it}."""
+    owners: dict[str, str] = {}
+    lost: dict[str, dict[str, str]] = {}
+    for name, tenant in sorted(tenants.items(), key=_age_order):
         for ns in tenant.spec.namespaces:
-            claims.setdefault(ns, []).append(name)
-    owners = {ns: names[0] for ns, names in claims.items() if len(names) == 1}
-    conflicts = {ns: f"namespace {ns} is claimed by Tenants {', '.join(names)}; an admin must keep it in one only"
-                 for ns, names in claims.items() if len(names) > 1}
-    return owners, conflicts
+            if ns in owners:
+                lost.setdefault(name, {})[ns] = owners[ns]
+            else:
+                owners[ns] = name
+    return owners, lost
 
 
-def build_world(store: Store, now: float) -> World:
-    """Parse every object and build the core snapshot; objects that fail to parse are reported, not dropped."""
+def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR] | None = None) -> World:
+    """Parse every object and build the core snapshot; objects that fail to parse are reported, not dropped.
+    With `jobs_parsed`, TrainingJobs unchanged since the last cycle are not parsed again."""
     problems: dict[str, str] = {}
     gpu_classes: dict[str, GPUClassCR] = {}
     for body in store.all(GPU_CLASSES):
@@ -144,6 +158,7 @@ def build_world(store: Store, now: float) -> World:
         except SpecError as err:
             problems[f"tenant/{object_key(body)}"] = str(err)
     ns_tenant, ns_conflicts = namespace_owners(tenants)
+    node_class, node_capacity, nodes, class_nodes = _nodes(store, gpu_classes)
 
     pods_by_job: dict[str, list[Body]] = {}
     for pod in store.all(PODS):
@@ -155,17 +170,22 @@ def build_world(store: Store, now: float) -> World:
     for body in store.all(TRAINING_JOBS):
         key = object_key(body)
         ns = body["metadata"]["namespace"]
-        model, error = None, None
-        try:
-            model = parse_training_job(body)
-        except SpecError as err:
-            error = err
+        model: TrainingJobCR | None = None
+        error: SpecError | None = None
+        if jobs_parsed is not None:
+            model, cached_error = jobs_parsed.get(key, body)
+            error = cached_error if isinstance(cached_error, SpecError) else None
+        else:
+            try:
+                model = parse_training_job(body)
+            except SpecError as err:
+                error = err
         tenant = ns_tenant.get(ns)
-        problem = None if tenant else ns_conflicts.get(ns, f"namespace {ns} belongs to no Tenant; an admin must "
-                                                           f"add it to a Tenant's spec.namespaces")
-        views[key] = JobView(key, body, model, error, tenant, problem, tuple(pods_by_job.get(key, ())))
+        problem = None if tenant else (f"namespace {ns} belongs to no Tenant; an admin must add it to a Tenant's "
+                                       f"spec.namespaces")
+        fit = fit_classes(model.spec, class_nodes) if model is not None else Fit()
+        views[key] = JobView(key, body, model, error, tenant, problem, tuple(pods_by_job.get(key, ())), fit)
 
-    node_class, node_capacity, nodes = _nodes(store, gpu_classes)
     jobs = tuple(j for v in sorted(views.values(), key=lambda v: v.key) if (j := core_job(v, now)) is not None)
     running_keys = {j.key for j in jobs if j.phase is core.JobPhase.RUNNING}
     foreign = _foreign_gpus(store, running_keys)
@@ -178,14 +198,20 @@ def build_world(store: Store, now: float) -> World:
         jobs=jobs,
         throughputs=tuple(t for v in sorted(views.values(), key=lambda v: v.key) for t in core_throughputs(v)),
     )
-    return World(snapshot, views, gpu_classes, tenants, node_class, node_capacity, ns_tenant, problems)
+    if jobs_parsed is not None:
+        jobs_parsed.end_cycle()
+    return World(snapshot, views, gpu_classes, tenants, node_class, node_capacity, ns_tenant, problems,
+                 ns_conflicts)
 
 
-def _nodes(store: Store, gpu_classes: Mapping[str, GPUClassCR]) -> tuple[dict[str, str], dict[str, int],
-                                                                          list[core.Node]]:
+def _nodes(store: Store, gpu_classes: Mapping[str, GPUClassCR]) -> tuple[
+        dict[str, str], dict[str, int], list[core.Node], dict[str, list[NodeResources]]]:
+    """Nodes of a GPU class: class and GPUs by node name, the core's nodes, and each class's nodes' allocatable
+    CPU, memory and scratch (what a worker's requests are compared with)."""
     node_class: dict[str, str] = {}
     capacity: dict[str, int] = {}
     nodes: list[core.Node] = []
+    class_nodes: dict[str, list[NodeResources]] = {}
     for body in sorted(store.all(NODES), key=lambda b: b["metadata"]["name"]):
         labels = body["metadata"].get("labels") or {}
         gpu_class = next((name for name, c in sorted(gpu_classes.items()) if _matches(c.spec.node_selector, labels)),
@@ -197,7 +223,8 @@ def _nodes(store: Store, gpu_classes: Mapping[str, GPUClassCR]) -> tuple[dict[st
         node_class[name], capacity[name] = gpu_class, gpus
         schedulable = _node_ready(body) and not body.get("spec", {}).get("unschedulable", False)
         nodes.append(core.Node(name, gpu_class, gpus, schedulable))
-    return node_class, capacity, nodes
+        class_nodes.setdefault(gpu_class, []).append(node_allocatable(body))
+    return node_class, capacity, nodes, class_nodes
 
 
 def _foreign_gpus(store: Store, running_job_keys: set[str]) -> dict[str, int]:
@@ -236,14 +263,19 @@ def core_tenant(tenant: TenantCR) -> core.Tenant:
 
 
 def core_job(view: JobView, now: float) -> core.Job | None:
-    """The job as the core sees it; None when it cannot be scheduled (invalid, no tenant, draining, terminal)."""
+    """The job as the core sees it; None when it cannot be scheduled (invalid, no tenant, no node can hold a
+    worker, draining, terminal). Its classes are narrowed to those with a node that can hold one of its workers."""
     if view.model is None or view.tenant is None:
         return None
     spec, status = view.model.spec, view.model.status
     phase = status.phase if status else None
     submitted = _timestamp(view.model.metadata.creation_timestamp, now)
+    classes = tuple(spec.gpu_classes) if view.fit.classes is None else view.fit.classes
+    current = status.allocation.gpu_class if status and status.allocation else None
+    if current and view.fit.classes is not None and current not in classes:
+        classes = (current, *classes)  # admitted before it was narrowed: its own class stays allowed
     base = dict(key=view.key, tenant=view.tenant, min_workers=spec.workers.min, max_workers=spec.workers.max,
-                gpus_per_worker=spec.gpus_per_worker, gpu_classes=tuple(spec.gpu_classes), priority=spec.priority,
+                gpus_per_worker=spec.gpus_per_worker, gpu_classes=classes, priority=spec.priority,
                 preemptible=spec.preemptible, max_price_per_gpu_hour=spec.max_price_per_gpu_hour,
                 submitted_at=submitted, attained_gpu_hours=_attained_before(status))
     if phase in (Phase.ADMITTED, Phase.RUNNING) and status and status.allocation and status.allocation.gpu_class:
@@ -256,7 +288,8 @@ def core_job(view: JobView, now: float) -> core.Job | None:
             last_checkpoint_at=_timestamp(status.last_checkpoint_time, 0.0) if status.last_checkpoint_time else None,
             opportunistic=bool(alloc.opportunistic))
         return core.Job(**base, phase=core.JobPhase.RUNNING, allocation=allocation)
-    if phase in (None, Phase.QUEUED) and not view.pods:  # pods of a restarted gang still going: names are taken
+    if phase in (None, Phase.QUEUED) and not view.pods and view.fit.problem is None:
+        # (pods of a restarted gang still going: their names are taken)
         return core.Job(**base, phase=core.JobPhase.PENDING)
     return None  # Preempted (pods draining) or terminal: the lifecycle step moves it on
 

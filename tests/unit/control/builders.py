@@ -99,6 +99,14 @@ class TenantBuilder(_Builder):
         self._body["spec"]["budget"] = {"creditsPerPeriod": credits}
         return self
 
+    def created(self, seconds_before_now: float) -> Self:
+        self._meta["creationTimestamp"] = ts(seconds_before_now)
+        return self
+
+    def conditions(self, *conditions: Body) -> Self:
+        self._status["conditions"] = list(conditions)
+        return self
+
 
 class NodeBuilder(_Builder):
     """node("a100-000").gpu_class("a100").gpus(8).ready().body(); also .not_ready(), .cordoned(), .labels(...)"""
@@ -112,6 +120,11 @@ class NodeBuilder(_Builder):
 
     def gpus(self, count: int) -> Self:
         self._status.setdefault("allocatable", {})["nvidia.com/gpu"] = str(count)
+        return self
+
+    def allocatable(self, **resources: str) -> Self:
+        """Allocatable CPU, memory, ... (ephemeral_storage for ephemeral-storage)."""
+        self._status.setdefault("allocatable", {}).update({k.replace("_", "-"): v for k, v in resources.items()})
         return self
 
     def ready(self, ready: bool = True) -> Self:
@@ -156,6 +169,11 @@ class JobBuilder(_Builder):
     def spec(self, **fields: Any) -> Self:
         """Set raw spec fields (camelCase keys), valid or not."""
         self._spec.update(fields)
+        return self
+
+    def resources(self, **requests: str) -> Self:
+        """spec.resources: cpu, memory."""
+        self._spec["resources"] = dict(requests)
         return self
 
     def backoff_limit(self, limit: int) -> Self:
@@ -235,6 +253,12 @@ class PodBuilder(_Builder):
     def gpus(self, count: int) -> Self:
         self._body["spec"]["containers"][0]["resources"] = {"limits": {"nvidia.com/gpu": str(count)},
                                                             "requests": {"nvidia.com/gpu": str(count)}}
+        return self
+
+    def unschedulable(self, message: str, since: float) -> Self:
+        """kube-scheduler could not place it, `since` seconds before NOW, for `message`."""
+        self._status["conditions"] = [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                                       "message": message, "lastTransitionTime": ts(since)}]
         return self
 
     def exit_code(self, code: int) -> Self:

@@ -34,6 +34,10 @@ def w(rank: int, phase: str = "Running", generation: int = 1, exit_code: int | N
 
 
 Row = tuple[Any, ...]
+NO_MEMORY = ("0/20 nodes are available: 1 Insufficient memory, 19 node(s) didn't match Pod's node affinity/selector. "
+             "preemption: 0/20 nodes are available: 20 Preemption is not helpful for scheduling.")
+NO_GPUS = ("0/20 nodes are available: 1 Insufficient nvidia.com/gpu, 19 node(s) didn't match Pod's node "
+           "affinity/selector.")
 
 
 def summary(transition: Transition | None) -> tuple[list[Row], bool] | None:
@@ -99,6 +103,16 @@ def summary(transition: Transition | None) -> tuple[list[Row], bool] | None:
     pytest.param(running().deadline(3600).started(60), [w(0), w(1)], None, id="before the deadline: nothing"),
     pytest.param(admitted().deadline(60), [w(0, "Pending"), w(1, "Pending")], None,
                  id="never started: the deadline has not begun"),
+    pytest.param(training_job(KEY).phase("Queued").restarts(1).deadline(3600).started(7200), [],
+                 ([("patch", "Failed", "7"), ("event", "Warning", "DeadlineExceeded")], True),
+                 id="queued again after it started, past the deadline: Failed"),
+    pytest.param(training_job(KEY).phase("Queued").deadline(3600).started(7200), [w(0, "Running")],
+                 ([("patch", "Failed", "7"), ("delete", ("j-worker-0",)), ("event", "Warning", "DeadlineExceeded")],
+                  True), id="queued past the deadline, an old worker still stopping: Failed, the worker deleted"),
+    pytest.param(training_job(KEY).phase("Queued").deadline(3600).started(600), [], None,
+                 id="queued again before the deadline: nothing"),
+    pytest.param(training_job(KEY).phase("Queued").deadline(60).created(7200), [], None,
+                 id="queued, never started: the deadline has not begun"),
     # admitted -> running
     pytest.param(admitted(), [w(0), w(1)],
                  ([("patch", "Running", None), ("event", "Normal", "Running")], False),
@@ -108,6 +122,20 @@ def summary(transition: Transition | None) -> tuple[list[Row], bool] | None:
     pytest.param(admitted(generation=2), [w(0, generation=1), w(1, generation=1)], None,
                  id="running pods of the old generation: nothing"),
     pytest.param(running(), [w(0), w(1)], None, id="already Running: nothing"),
+    # admitted, a worker kube-scheduler cannot place
+    pytest.param(admitted(), [w(0), w(1, "Pending").unschedulable(NO_MEMORY, since=300)],
+                 ([("patch", "Queued", "7"), ("delete", ("j-worker-0", "j-worker-1")),
+                   ("event", "Warning", "Unschedulable")], True),
+                 id="unschedulable for want of memory past the grace: requeued, every worker deleted"),
+    pytest.param(admitted(), [w(0), w(1, "Pending").unschedulable(NO_MEMORY, since=30)], None,
+                 id="unschedulable for a moment: nothing"),
+    pytest.param(admitted(), [w(0), w(1, "Pending").unschedulable(NO_GPUS, since=3000)], None,
+                 id="waiting for GPUs a stopping victim still holds: nothing"),
+    pytest.param(admitted(generation=2), [w(1, "Pending", generation=1).unschedulable(NO_MEMORY, since=300),
+                                          w(0, generation=2), w(1, "Pending", generation=2)], None,
+                 id="an unschedulable pod of an old generation does not count"),
+    pytest.param(running(), [w(0), w(1, "Pending").unschedulable(NO_MEMORY, since=300)], None,
+                 id="Running: not this rule"),
     # preempted -> queued
     pytest.param(training_job(KEY).phase("Preempted").allocation("a100", "n0"), [],
                  ([("patch", "Queued", "7")], False), id="preempted and drained: requeued"),
@@ -193,3 +221,13 @@ def test_requeue_after_preemption_clears_the_allocation_and_flips_the_condition(
         "conditions": [{"type": "Preempted", "status": "False", "reason": "Requeued",
                         "message": "workers stopped after checkpointing; waiting to be admitted again",
                         "lastTransitionTime": ts(0)}]}, "7"),)
+
+
+def test_an_unschedulable_gang_is_requeued_with_the_schedulers_words() -> None:
+    actions = _actions(admitted(), w(0), w(1, "Pending").unschedulable(NO_MEMORY, since=300))
+    message = f"worker j-worker-1 could not be scheduled for 300s: {NO_MEMORY}; requeued (check spec.resources " \
+              "against the nodes' allocatable)"
+    assert actions[0] == PatchStatus(TRAINING_JOBS, KEY, {
+        "phase": "Queued", "allocation": None, "queue": {"reason": message},
+        "conditions": [{"type": "Admitted", "status": "False", "reason": "Unschedulable", "message": message,
+                        "lastTransitionTime": ts(0)}]}, "7")

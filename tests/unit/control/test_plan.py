@@ -100,7 +100,7 @@ def test_job_in_unbound_namespace_is_queued_with_no_tenant_once() -> None:
     first = plan(store)
     problem = "namespace vision belongs to no Tenant; an admin must add it to a Tenant's spec.namespaces"
     assert of_kind(first.actions, PatchStatus)[0] == PatchStatus(TRAINING_JOBS, "vision/x", {
-        "phase": "Queued", "queue": {"reason": problem},
+        "phase": "Queued", "queue": {"position": None, "reason": problem},
         "conditions": [{"type": "Admitted", "status": "False", "reason": "NoTenant", "message": problem,
                         "lastTransitionTime": ts(0)}]})
     FakeCluster(store).apply(first.actions)
@@ -156,3 +156,18 @@ def test_gpu_class_and_tenant_status_written_when_changed_only() -> None:
                 "decayedUsageGPUHours": 0.0, "periodStart": ts(0), "usageUpdatedAt": ts(0)}}
     FakeCluster(store).apply(first.actions)
     assert plan(store, NOW + 10).actions == ()
+
+
+@pytest.mark.parametrize("job", [
+    pytest.param(training_job("nlp/late").gpus(8).phase("Queued").deadline(600).started(3600),
+                 id="a tenant's queued job"),
+    pytest.param(training_job("vision/late").gpus(8).phase("Queued").deadline(600).started(3600),
+                 id="a queued job whose namespace lost its tenant"),
+])
+def test_a_queued_job_past_its_deadline_fails_and_is_neither_admitted_nor_requeued(job: Any) -> None:
+    key = job.body()["metadata"]["namespace"] + "/late"
+    result = plan([*CLUSTER, job])
+    [patch] = [a for a in of_kind(result.actions, PatchStatus) if a.key == key]
+    assert (result.result.decisions, rows(result.actions, key), result.transitioned) == (
+        (), [("patch", key, "Failed", "1"), ("event", key, "Warning", "DeadlineExceeded")], {key})
+    assert patch.status["conditions"][0]["reason"] == "DeadlineExceeded"

@@ -37,12 +37,19 @@ def _tenancy(bodies: Bodies) -> tuple[dict[str, str], dict[str, tuple[str | None
         ({"nlp": "nlp", "nlp-dev": "nlp"}, {"nlp/a": ("nlp", None), "nlp-dev/b": ("nlp", None)}, {}),
         id="a tenant owns every namespace it lists"),
     pytest.param(
-        [tenant("b").namespaces("shared", "b"), tenant("a").namespaces("shared"), training_job("shared/x"),
-         training_job("b/y")],
-        ({"b": "b"},
-         {"shared/x": (None, "namespace shared is claimed by Tenants a, b; an admin must keep it in one only"),
-          "b/y": ("b", None)}, {}),
-        id="two tenants claim a namespace: neither gets it, the problem names both"),
+        [tenant("b").namespaces("shared", "b").created(60), tenant("a").namespaces("shared").created(30),
+         training_job("shared/x"), training_job("b/y")],
+        ({"shared": "b", "b": "b"}, {"shared/x": ("b", None), "b/y": ("b", None)}, {}),
+        id="two tenants claim a namespace: the older keeps it"),
+    pytest.param(
+        [tenant("b").namespaces("shared", "b").created(60), tenant("a").namespaces("shared").created(60),
+         training_job("shared/x")],
+        ({"shared": "a", "b": "b"}, {"shared/x": ("a", None)}, {}),
+        id="two tenants created in the same second: the first by name keeps it"),
+    pytest.param(
+        [tenant("b").namespaces("shared").created(60), tenant("a").namespaces("shared"), training_job("shared/x")],
+        ({"shared": "b"}, {"shared/x": ("b", None)}, {}),
+        id="a tenant without a creation time (not stored yet) counts as the newest"),
     pytest.param(
         [tenant("nlp"), training_job("vision/x")],
         ({"nlp": "nlp"}, {"vision/x": (None, "namespace vision belongs to no Tenant; an admin must add it to a "
@@ -64,10 +71,21 @@ def test_namespaces_map_to_tenants(bodies: Bodies, want: Any) -> None:
     assert _tenancy(bodies) == want
 
 
-def test_conflicting_namespace_keeps_the_job_out_of_the_snapshot() -> None:
-    world = build_world(store_of(tenant("a").namespaces("shared"), tenant("b").namespaces("shared"),
-                                 training_job("shared/x")), NOW)
-    assert world.snapshot.jobs == ()
+@pytest.mark.parametrize(("tenants", "want"), [
+    pytest.param([tenant("a").namespaces("a"), tenant("b").namespaces("b")], {}, id="no namespace claimed twice"),
+    pytest.param([tenant("new").namespaces("new", "shared").created(10), tenant("old").namespaces("shared")
+                  .created(20), tenant("newest").namespaces("shared", "x").created(5)],
+                 {"new": {"shared": "old"}, "newest": {"shared": "old"}},
+                 id="every later claim is lost to the oldest, naming it"),
+])
+def test_namespaces_lost_to_an_older_tenant_are_recorded(tenants: Bodies, want: dict[str, dict[str, str]]) -> None:
+    assert build_world(store_of(*tenants), NOW).namespace_conflicts == want
+
+
+def test_a_job_in_a_namespace_claimed_twice_runs_as_the_older_tenant() -> None:
+    world = build_world(store_of(tenant("a").namespaces("shared").created(5), tenant("b").namespaces("shared")
+                                 .created(50), training_job("shared/x")), NOW)
+    assert [(j.key, j.tenant) for j in world.snapshot.jobs] == [("shared/x", "b")]
 
 
 def test_tenants_become_core_tenants() -> None:

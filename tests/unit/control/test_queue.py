@@ -1,0 +1,67 @@
+"""A waiting job's queue status is rewritten only when it changes materially (control/queue.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fairshare.control.queue import position_moved, queue_changed, reason_kind
+from fairshare.core.decisions import Wait
+from tests.unit.control.builders import gpu_class, node, tenant, training_job, ts
+from tests.unit.control.helpers import plan, rows, told
+
+CLUSTER = [gpu_class("a100").price(2.0), tenant("nlp")] + [node(f"n{i}").gpu_class("a100").gpus(8) for i in range(2)]
+BEHIND = "tenant nlp is at 1.25x its fair share (10.00 of 8.00 credits/h); 40 jobs ahead"
+
+
+@pytest.mark.parametrize(("old", "new", "moved"), [
+    pytest.param(None, 5, True, id="first position"),
+    pytest.param(5, None, True, id="position dropped"),
+    pytest.param(10, 9, True, id="within the first ten: exact"),
+    pytest.param(12, 10, True, id="into the first ten: exact"),
+    pytest.param(100, 81, False, id="a 19% move far back: kept"),
+    pytest.param(100, 79, True, id="a 21% move: written"),
+    pytest.param(4000, 3300, False, id="far back, small relative move"),
+    pytest.param(50, 70, True, id="moved back 40%"),
+    pytest.param(3, 3, False, id="unchanged"),
+])
+def test_position_moved(old: int | None, new: int | None, moved: bool) -> None:
+    assert position_moved(old, new) is moved
+
+
+@pytest.mark.parametrize(("old", "new", "changed"), [
+    pytest.param(BEHIND, BEHIND.replace("1.25", "1.31").replace("40 jobs", "38 jobs"), False,
+                 id="the same obstacle with new figures"),
+    pytest.param(BEHIND, "no room on a100: 0 GPUs free", True, id="another obstacle"),
+    pytest.param("no room on a100: 3 GPUs free", "no room on h100: 3 GPUs free", True, id="another class"),
+])
+def test_reason_changes_in_kind_only(old: str, new: str, changed: bool) -> None:
+    assert (reason_kind(old) != reason_kind(new)) is changed
+    assert queue_changed({"position": 50, "reason": old}, {"position": 50, "reason": new}) is changed
+
+
+def waiting(position: int, reason: str, **status: Any) -> Any:
+    """A Queued job whose stored queue entry and Waiting condition say `reason` at `position`."""
+    stored = {"phase": "Queued", "tenant": "nlp", "queue": {"position": position, "reason": reason},
+              "conditions": [{"type": "Admitted", "status": "False", "reason": "Waiting", "message": reason,
+                              "lastTransitionTime": ts(60)}]}
+    return training_job("nlp/j").status(**{**stored, **status})
+
+
+@pytest.mark.parametrize(("job", "decision", "written"), [
+    pytest.param(waiting(400, BEHIND), Wait("nlp/j", BEHIND.replace("40 jobs", "39 jobs"), 390), False,
+                 id="moved up a little with new figures: no write"),
+    pytest.param(waiting(400, BEHIND), Wait("nlp/j", BEHIND, 200), True, id="halfway to the front: written"),
+    pytest.param(waiting(400, BEHIND), Wait("nlp/j", "no room on a100: 0 GPUs free", 400), True,
+                 id="a new obstacle: written"),
+    pytest.param(waiting(4, BEHIND), Wait("nlp/j", BEHIND, 3), True, id="near the front: every move written"),
+    pytest.param(waiting(400, BEHIND, tenant="cv"), Wait("nlp/j", BEHIND, 400), True, id="tenant changed: written"),
+    pytest.param(waiting(400, BEHIND, conditions=[]), Wait("nlp/j", BEHIND, 400), True,
+                 id="the Waiting condition missing: written"),
+    pytest.param(training_job("nlp/j"), Wait("nlp/j", BEHIND, 400), True, id="first wait: written"),
+])
+def test_a_waiting_job_is_rewritten_only_when_its_queue_entry_changes_materially(
+        job: Any, decision: Wait, written: bool) -> None:
+    actions = [a for a in plan([*CLUSTER, job], scheduler=told(decision)).actions if getattr(a, "key", None) == "nlp/j"]
+    assert bool(rows(actions)) is written, rows(actions)
