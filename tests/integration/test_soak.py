@@ -18,6 +18,7 @@ import os
 import random
 import statistics
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,19 @@ def cycle_totals(port: int, step: str = "total") -> tuple[float, float]:
     """(cycles, seconds spent in `step` of them) from the operator's cycle duration histogram."""
     return (metric(port, "fairshare_cycle_duration_seconds_count", step=step) or 0.0,
             metric(port, "fairshare_cycle_duration_seconds_sum", step=step) or 0.0)
+
+
+def api_requests(port: int) -> dict[str, int]:
+    """The operator's API requests so far, by "verb resource" (fairshare_api_request_duration_seconds_count)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        if line.startswith("fairshare_api_request_duration_seconds_count{"):
+            labels = dict(part.split("=", 1) for part in line[line.index("{") + 1:line.index("}")].split(","))
+            key = f"{labels['verb'].strip(chr(34))} {labels['resource'].strip(chr(34))}"
+            out[key] = out.get(key, 0) + int(float(line.split()[-1]))
+    return out
 
 
 def new_job(rnd: random.Random, load: Load, name: str, run_id: str) -> dict[str, Any]:
@@ -182,6 +196,7 @@ def test_thousands_of_pending_jobs_keep_the_operator_responsive_and_its_memory_b
         "mean_step_seconds": {step: round(total / count, 3) if count else None
                               for step in ("snapshot", "apply", "total")
                               for count, total in [cycle_totals(soak_operator.metrics_port, step)]},
+        "api_requests": api_requests(soak_operator.metrics_port),
         "first_status_seconds": {"median": statistics.median(first_status), "max": max(first_status)},
         "observations": watch.observations, "violations": [str(v) for v in watch.violations],
     }

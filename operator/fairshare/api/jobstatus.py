@@ -43,6 +43,7 @@ class QueueStatus(StatusModel):
 
     position: int | None = Field(default=None, ge=0)
     reason: str | None = None
+    updated_at: datetime | None = None
 
 
 class ThroughputSample(StatusModel):

@@ -282,13 +282,14 @@ def wait_actions(view: JobView, decision: Wait, now: float) -> list[Action]:
     stored = status.get("queue")
     waiting = [c for c in cond.well_formed(status.get("conditions") or []) if c.get("type") == cond.ADMITTED]
     if (status.get("phase") == Phase.QUEUED.value and status.get("tenant") == view.tenant
-            and isinstance(stored, dict) and not queue_changed(stored, queue)
+            and isinstance(stored, dict) and not queue_changed(stored, queue, now)
             and [(c.get("status"), c.get("reason"), c.get("message")) for c in waiting]
             == [("False", "Waiting", stored.get("reason"))]):
         return []
     conditions = cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False, "Waiting",
                                     decision.reason, now)
-    return [PatchStatus(TRAINING_JOBS, view.key, {"phase": Phase.QUEUED.value, "tenant": view.tenant, "queue": queue,
+    return [PatchStatus(TRAINING_JOBS, view.key, {"phase": Phase.QUEUED.value, "tenant": view.tenant,
+                                                  "queue": {**queue, "updatedAt": cond.rfc3339(now)},
                                                   "conditions": conditions})]
 
 

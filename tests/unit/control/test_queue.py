@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from fairshare.control.queue import position_moved, queue_changed, reason_kind
+from fairshare.control.queue import REFRESH_SECONDS, position_moved, queue_changed, reason_kind
 from fairshare.core.decisions import Wait
-from tests.unit.control.builders import gpu_class, node, tenant, training_job, ts
+from tests.unit.control.builders import NOW, gpu_class, node, tenant, training_job, ts
 from tests.unit.control.helpers import plan, rows, told
 
 CLUSTER = [gpu_class("a100").price(2.0), tenant("nlp")] + [node(f"n{i}").gpu_class("a100").gpus(8) for i in range(2)]
@@ -18,8 +18,9 @@ BEHIND = "tenant nlp is at 1.25x its fair share (10.00 of 8.00 credits/h); 40 jo
 @pytest.mark.parametrize(("old", "new", "moved"), [
     pytest.param(None, 5, True, id="first position"),
     pytest.param(5, None, True, id="position dropped"),
-    pytest.param(10, 9, True, id="within the first ten: exact"),
-    pytest.param(12, 10, True, id="into the first ten: exact"),
+    pytest.param(3, 2, True, id="at the front: exact"),
+    pytest.param(4, 3, True, id="onto the front: exact"),
+    pytest.param(5, 4, False, id="a 20% move behind the front: kept"),
     pytest.param(100, 81, False, id="a 19% move far back: kept"),
     pytest.param(100, 79, True, id="a 21% move: written"),
     pytest.param(4000, 3300, False, id="far back, small relative move"),
@@ -38,12 +39,26 @@ def test_position_moved(old: int | None, new: int | None, moved: bool) -> None:
 ])
 def test_reason_changes_in_kind_only(old: str, new: str, changed: bool) -> None:
     assert (reason_kind(old) != reason_kind(new)) is changed
-    assert queue_changed({"position": 50, "reason": old}, {"position": 50, "reason": new}) is changed
+    assert queue_changed({"position": 50, "reason": old}, {"position": 50, "reason": new}, NOW) is changed
+
+
+@pytest.mark.parametrize(("written_ago", "old", "new", "changed"), [
+    pytest.param(10, (50, BEHIND), (20, "no room on a100"), False, id="written 10 s ago: waits for the refresh"),
+    pytest.param(31, (50, BEHIND), (20, BEHIND), True, id="written 31 s ago: a material move is written"),
+    pytest.param(31, (50, BEHIND), (45, BEHIND), False, id="written 31 s ago: an immaterial move is not"),
+    pytest.param(10, (4, BEHIND), (3, BEHIND), True, id="onto the front: at once"),
+    pytest.param(10, (5, BEHIND), (None, BEHIND), True, id="no longer queued by position: at once"),
+])
+def test_writes_away_from_the_front_wait_for_the_refresh_period(
+        written_ago: float, old: tuple[int, str], new: tuple[int | None, str], changed: bool) -> None:
+    stored = {"position": old[0], "reason": old[1], "updatedAt": ts(written_ago)}
+    assert queue_changed(stored, {"position": new[0], "reason": new[1]}, NOW) is changed
 
 
 def waiting(position: int, reason: str, **status: Any) -> Any:
     """A Queued job whose stored queue entry and Waiting condition say `reason` at `position`."""
-    stored = {"phase": "Queued", "tenant": "nlp", "queue": {"position": position, "reason": reason},
+    stored = {"phase": "Queued", "tenant": "nlp",
+              "queue": {"position": position, "reason": reason, "updatedAt": ts(REFRESH_SECONDS + 1)},
               "conditions": [{"type": "Admitted", "status": "False", "reason": "Waiting", "message": reason,
                               "lastTransitionTime": ts(60)}]}
     return training_job("nlp/j").status(**{**stored, **status})
