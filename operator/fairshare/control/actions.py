@@ -18,10 +18,11 @@ class PatchStatus:
 
 @dataclasses.dataclass(frozen=True)
 class EnsureChildren:
-    """Create the job's headless Service and worker pods if absent (deterministic names make this idempotent)."""
+    """Create the job's headless Service (None for a job of one worker at most: nothing to resolve) and worker pods
+    if absent (deterministic names make this idempotent)."""
 
     job_key: str
-    service: dict[str, Any]
+    service: dict[str, Any] | None
     pods: tuple[dict[str, Any], ...]
 
 

@@ -176,7 +176,9 @@ def _children(view: JobView, world: World, gpu_class: str, nodes: tuple[str, ...
     pods = build_worker_pods(view.model, allocation, settings)
     for pod, node in zip(pods, nodes, strict=True):
         pod["spec"]["nodeSelector"] = {**pod["spec"].get("nodeSelector", {}), HOSTNAME_LABEL: node}
-    return EnsureChildren(view.key, build_headless_service(view.model, settings), tuple(pods))
+    # A job that never has more than one worker rendezvous with itself on localhost: no Service, one write less.
+    service = build_headless_service(view.model, settings) if view.model.spec.workers.max > 1 else None
+    return EnsureChildren(view.key, service, tuple(pods))
 
 
 def _allocation_status(gpu_class: str, nodes: tuple[str, ...], gpus_per_worker: int, price: float,

@@ -1,10 +1,12 @@
-"""Apply a cycle's actions in order; actions on one object stop at its first failure (a lost race skips the rest)."""
+"""Apply a cycle's actions in order; actions on one object stop at its first failure (a lost race skips the rest).
+Events are sent in the background, once the actions before them on the same object succeeded."""
 
 from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -21,6 +23,7 @@ from fairshare.metrics import OperatorMetrics
 log = logging.getLogger(__name__)
 
 PLURALS = {TRAINING_JOBS: PLURAL_TRAINING_JOBS, TENANTS: PLURAL_TENANTS, GPU_CLASSES: PLURAL_GPU_CLASSES}
+EVENT_BACKLOG = 2000  # Events waiting to be sent beyond this are dropped (and counted): they never hold back a cycle
 
 
 @dataclasses.dataclass
@@ -43,6 +46,10 @@ class Applier:
         self.metrics = metrics
         self._own_writes: dict[str, tuple[str, str]] = {}
         self.parallelism = parallelism
+        # Events go out in the background: a cycle waits for the writes that change state, not for its Events.
+        self._events = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="events")
+        self._events_backlog = 0
+        self._events_lock = threading.Lock()
 
     def apply(self, actions: Iterable[Action]) -> ApplySummary:
         """Each object's actions in order; different objects concurrently (the API server serves them in parallel)."""
@@ -68,13 +75,14 @@ class Applier:
         summary = ApplySummary()
         for index, action in enumerate(actions):
             key = action_key(action)
+            if isinstance(action, RecordEvent):  # reached only if the object's earlier actions succeeded
+                self._send_event_later(action)
+                summary.applied += 1
+                continue
             try:
                 self._apply(action)
                 summary.applied += 1
             except ApiException as exc:
-                if isinstance(action, RecordEvent):  # best effort: a lost Event must not hold back scheduling
-                    log.info("event %s on %s not recorded: %s", action.reason, key, exc.reason)
-                    continue
                 summary.skipped += len(actions) - index - 1
                 if exc.status == 409:
                     summary.conflicts += 1  # someone wrote the object since the snapshot: the next cycle decides
@@ -87,6 +95,29 @@ class Applier:
                     log.warning("%s on %s failed: %s %s", type(action).__name__, key, exc.status, exc.reason)
                 return summary
         return summary
+
+    def _send_event_later(self, action: RecordEvent) -> None:
+        with self._events_lock:
+            if self._events_backlog >= EVENT_BACKLOG:
+                self.metrics.errors.labels(operation="event-dropped").inc()
+                return
+            self._events_backlog += 1
+        self._events.submit(self._send_event, action)
+
+    def _send_event(self, action: RecordEvent) -> None:
+        try:
+            self._record_event(action)
+        except ApiException as exc:  # best effort: a lost Event must not hold back scheduling
+            log.info("event %s on %s not recorded: %s", action.reason, action.job_key, exc.reason)
+        except Exception:
+            log.exception("event %s on %s not recorded", action.reason, action.job_key)
+        finally:
+            with self._events_lock:
+                self._events_backlog -= 1
+
+    def flush_events(self, timeout: float | None = None) -> None:
+        """Wait until every Event queued so far has been sent (for shutdown and tests)."""
+        concurrent.futures.wait([self._events.submit(lambda: None)], timeout=timeout)
 
     def _timed(self, verb: str, resource: str, call: Any, *args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
@@ -136,8 +167,8 @@ class Applier:
 
     def _ensure_children(self, action: EnsureChildren) -> None:
         namespace = action.job_key.split("/", 1)[0]
-        for create, resource, body in ([(self.core.create_namespaced_service, "services", action.service)]
-                                       + [(self.core.create_namespaced_pod, "pods", pod) for pod in action.pods]):
+        service = [(self.core.create_namespaced_service, "services", action.service)] if action.service else []
+        for create, resource, body in service + [(self.core.create_namespaced_pod, "pods", pod) for pod in action.pods]:
             try:
                 self._timed("create", resource, create, namespace, body)
             except ApiException as exc:

@@ -21,6 +21,8 @@ def torchrun_env(job_name: str, namespace: str, service_name: str, node_rank: in
         {"name": PET_NNODES, "value": str(nnodes)},
         {"name": PET_NPROC_PER_NODE, "value": str(nproc_per_node)},
         {"name": PET_NODE_RANK, "value": str(node_rank)},
-        {"name": PET_MASTER_ADDR, "value": master_addr(job_name, service_name, namespace)},
+        # One node is its own master: no name to resolve (and a job of one worker has no headless Service).
+        {"name": PET_MASTER_ADDR, "value": "localhost" if nnodes == 1 else master_addr(job_name, service_name,
+                                                                                         namespace)},
         {"name": PET_MASTER_PORT, "value": str(master_port)},
     ]

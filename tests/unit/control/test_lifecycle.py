@@ -115,7 +115,7 @@ def summary(transition: Transition | None) -> tuple[list[Row], bool] | None:
                  id="queued, never started: the deadline has not begun"),
     # admitted -> running
     pytest.param(admitted(), [w(0), w(1)],
-                 ([("patch", "Running", None), ("event", "Normal", "Running")], False),
+                 ([("patch", "Running", None)], False),
                  id="every current worker runs: Running, keeps its GPUs"),
     pytest.param(admitted(), [w(0), w(1, "Pending")], None, id="one worker still pending: nothing"),
     pytest.param(admitted(), [w(0)], None, id="one worker missing: nothing"),

@@ -40,7 +40,8 @@ def test_pending_job_within_its_guarantee_is_admitted_with_pinned_children(worke
     assert pinned_nodes(ensure) == list(admit.nodes)
     assert [p["metadata"]["labels"]["fairshare.dev/generation"] for p in ensure.pods] == ["1"] * workers
     assert {p["spec"]["nodeSelector"]["fairshare.dev/gpu-class"] for p in ensure.pods} == {"a100"}
-    assert ensure.service["metadata"]["name"] == "bert"
+    # A headless Service only where there is more than one worker to resolve.
+    assert (ensure.service or {}).get("metadata", {}).get("name") == ("bert" if workers > 1 else None)
 
 
 def test_admission_conditions() -> None:

@@ -26,8 +26,8 @@ def env_of(node_rank: int = 1, nnodes: int = 4, nproc: int = 8, port: int = 2950
                      id="four nodes of eight GPUs, rank 1"),
         pytest.param({"node_rank": 0, "nnodes": 1, "nproc": 1, "port": 23456},
                      {"PET_NNODES": "1", "PET_NPROC_PER_NODE": "1", "PET_NODE_RANK": "0",
-                      "PET_MASTER_ADDR": "bert-worker-0.bert.nlp.svc", "PET_MASTER_PORT": "23456"},
-                     id="single worker is its own master"),
+                      "PET_MASTER_ADDR": "localhost", "PET_MASTER_PORT": "23456"},
+                     id="single worker is its own master, on localhost"),
     ],
 )
 def test_torchrun_env_values(kwargs: dict[str, int], expected: dict[str, str]) -> None:
