@@ -3,9 +3,10 @@
 The API server refuses what the schema can judge (tests/data/invalid/, checked by test_crds.py). This module covers
 the rest: unknown fields from clients that do not validate strictly, a status forged at creation, and jobs that are
 valid for the schema but that only the operator can judge (a class that does not exist, a gang no node or class can
-hold, a namespace no Tenant owns or two Tenants claim). Those must wait with a reason and launch nothing (no pod, no
-Service), and the operator must keep scheduling everyone else. Known gaps are marked xfail(strict=True), each with
-the bug it shows; a fix makes the test pass and the marker must then go.
+hold, workers bigger than every node, a namespace no Tenant owns). Those must wait with a reason and launch nothing
+(no pod, no Service), and the operator must keep scheduling everyone else; a namespace two Tenants claim stays with
+the older, and the other is told so. Known gaps are marked xfail(strict=True), each with the bug it shows; a fix
+makes the test pass and the marker must then go.
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from fairshare.localcluster.cluster import ClusterState
 from tests.conftest import Kubectl
 from tests.support.invariants import InvariantWatch, observe_cluster
 from tests.support.kube import gone
-from tests.support.operator import OperatorProcess, operator_running
+from tests.support.operator import OperatorProcess
 from tests.support.teams import (
     API_VERSION,
     GROUP,
@@ -36,20 +36,11 @@ from tests.support.teams import (
     cycle_errors,
     cycles,
     describe,
-    ensure_gpu_classes,
     job_body,
 )
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def operator(local_cluster: ClusterState, kube_api_client: client.ApiClient, installed_crds: list[str],
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    ensure_gpu_classes(kube_api_client)
-    with operator_running(local_cluster.kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log") as proc:
-        yield proc
 
 
 class Cleanup:
@@ -169,9 +160,7 @@ def test_jobs_no_cluster_can_run_wait_with_their_reason_and_launch_nothing(
         cleanup: Cleanup) -> None:
     """The fleet is 4 x 8 h100, 8 x 8 a100, 8 x 4 l4. Each job below can never run as it is; each stays Queued with
     a reason that says why, nothing is launched for it, and the operator keeps cycling without an error."""
-    shared = cleanup.namespace(kube_api_client, "shared")
-    bad = cleanup.team(kube_api_client, "bad", extra_namespaces=(shared,))
-    cleanup.team(kube_api_client, "rival", extra_namespaces=(shared,))
+    bad = cleanup.team(kube_api_client, "bad")
     orphan = namespace  # no Tenant lists it
     errors_before = cycle_errors(operator.metrics_port)
     bad.submit("unknown-class", gpus=1, classes=("h200",))
@@ -180,7 +169,6 @@ def test_jobs_no_cluster_can_run_wait_with_their_reason_and_launch_nothing(
     bad.submit("bid-too-low", gpus=1, maxPricePerGPUHour=0.0001)
     bad.submit("not-preemptible", gpus=1, preemptible=False)
     bad.submit("no-tenant", gpus=1, namespace=orphan)
-    bad.submit("two-tenants", gpus=1, namespace=shared)
     expected = {  # job -> (namespace, condition reason, words of the queue reason)
         "unknown-class": (bad.namespace, "Waiting", "no GPU class in the cluster matches h200"),
         "worker-too-big": (bad.namespace, "Waiting", "gang of 1x16 GPUs cannot fit"),
@@ -189,7 +177,6 @@ def test_jobs_no_cluster_can_run_wait_with_their_reason_and_launch_nothing(
         "not-preemptible": (bad.namespace, "Waiting", "non-preemptible jobs run only within the tenant's guarantee"),
         "no-tenant": (orphan, "NoTenant",
                       f"namespace {orphan} belongs to no Tenant; an admin must add it to a Tenant's spec.namespaces"),
-        "two-tenants": (shared, "NoTenant", f"namespace {shared} is claimed by Tenants "),
     }
 
     def job(name: str) -> dict[str, Any]:
@@ -235,11 +222,8 @@ def test_a_job_labelled_with_another_tenant_belongs_to_its_namespace_tenant(
     assert not (rival.tenant().get("status") or {}).get("allocatedGPUs")
 
 
-# --- known gaps, and bugs found here ----------------------------------------------------------------------------------
+# --- bugs found here --------------------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="gap: the queue reason of a job that can never run names the class and the "
-                   "numbers but not the spec field to change nor the fix (e.g. 'no GPU class in the cluster matches "
-                   "h200'); and a plain gang larger than its class reads 'no room on l4', as if it only had to wait")
 @pytest.mark.parametrize(("spec", "words"), [
     pytest.param({"gpus": 1, "classes": ("h200",)}, "spec.gpuClasses", id="unknown class"),
     pytest.param({"gpus": 16}, "spec.gpusPerWorker", id="worker larger than every node"),
@@ -248,17 +232,18 @@ def test_a_job_labelled_with_another_tenant_belongs_to_its_namespace_tenant(
 def test_the_reason_of_a_job_that_can_never_run_names_the_field_to_fix(
         kube_api_client: client.ApiClient, operator: OperatorProcess, cleanup: Cleanup,
         spec: dict[str, Any], words: str) -> None:
+    """Found here: such reasons once named the class and the numbers but not the field to change, and a plain gang
+    larger than its class read 'no room on l4', as if it only had to wait."""
     bad = cleanup.team(kube_api_client, "bad")
     bad.submit("never", **spec)
     reason = wait_for(lambda: queue_reason(bad.jobs().get("never") or {}), timeout=60, what="a queue reason")
     assert words in reason
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a negative memory request ('-1Gi') passes the CRD and the models; the "
-                   "operator admits the job (status Admitted, GPUs counted as held), every pod create then fails with "
-                   "422 on each cycle, and the job stays Admitted with no pod and no reason, forever")
 def test_a_negative_memory_request_is_refused_or_fails_the_job_naming_the_field(
         kube_api_client: client.ApiClient, operator: OperatorProcess, cleanup: Cleanup) -> None:
+    """Found here: '-1Gi' once passed the CRD and the models; the job was admitted, every pod create failed with 422
+    on each cycle, and it stayed Admitted holding its GPUs with no reason. The CRD's CEL rule now refuses it."""
     bad = cleanup.team(kube_api_client, "bad")
     try:
         bad.submit("negative-memory", gpus=1, image=TEST_IMAGE, resources={"memory": "-1Gi"})
@@ -273,11 +258,10 @@ def test_a_negative_memory_request_is_refused_or_fails_the_job_naming_the_field(
     assert "spec.resources.memory" in said
 
 
-@pytest.mark.xfail(strict=True, reason="gap: a job whose CPU or memory request no node can hold is admitted and its "
-                   "pods are created pinned to nodes; kube-scheduler marks them Unschedulable and the job stays "
-                   "Admitted holding its GPUs forever, with no reason (a launch that never runs)")
 def test_a_job_whose_memory_exceeds_every_node_does_not_hold_gpus_with_unschedulable_pods(
         kube_api_client: client.ApiClient, operator: OperatorProcess, cleanup: Cleanup) -> None:
+    """Found here: such a job was admitted, its pods pinned to nodes that kube-scheduler left Unschedulable, and it
+    held its GPUs forever with no reason. Now it waits (NoNodeFits) naming the field and the largest node."""
     bad = cleanup.team(kube_api_client, "bad")
     bad.submit("huge-memory", gpus=1, classes=("l4",), image=TEST_IMAGE, resources={"memory": "2Ti"})  # nodes: 1Ti
 
@@ -290,6 +274,7 @@ def test_a_job_whose_memory_exceeds_every_node_does_not_hold_gpus_with_unschedul
     job = bad.jobs()["huge-memory"]
     assert job["status"]["phase"] in ("Queued", "Failed"), job["status"]
     assert "spec.resources" in queue_reason(job) + " ".join(c["message"] for c in job["status"]["conditions"])
+    assert "192Gi" in queue_reason(job)  # the largest l4 node's allocatable memory
     assert launched(kube_api_client, bad.namespace, "huge-memory") == []
 
 
@@ -307,9 +292,6 @@ def test_nothing_can_be_mounted_over_dev(kubectl: Kubectl, installed_crds: list[
     assert refused.returncode != 0 and "/dev" in refused.stderr, refused.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="docs/api.md says the operator reports a second Tenant that claims a namespace "
-                   "already held with a Conflict condition and ignores the namespace for it only; the operator "
-                   "writes no Tenant condition and takes the namespace from both (its jobs wait: NoTenant)")
 def test_a_namespace_claimed_twice_stays_with_the_first_tenant_and_the_second_gets_a_conflict_condition(
         kube_api_client: client.ApiClient, operator: OperatorProcess, cleanup: Cleanup) -> None:
     shared = cleanup.namespace(kube_api_client, "shared")
@@ -323,8 +305,6 @@ def test_a_namespace_claimed_twice_stays_with_the_first_tenant_and_the_second_ge
     assert first.status("in-shared", shared).get("tenant") == first.name
 
 
-@pytest.mark.xfail(strict=True, reason="docs/api.md says keys of guaranteed and borrowingLimit that name no GPUClass "
-                   "are reported in a Tenant condition; the operator writes none")
 def test_a_tenant_guarantee_of_an_unknown_class_is_reported(
         kube_api_client: client.ApiClient, operator: OperatorProcess, cleanup: Cleanup) -> None:
     tenant = cleanup.team(kube_api_client, "bad", {"guaranteed": {"h200": 4}, "borrowingLimit": {"b200": 0}})

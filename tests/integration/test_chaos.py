@@ -38,7 +38,7 @@ from tests.support.invariants import (
     observe_cluster,
 )
 from tests.support.operator import OperatorProcess, operator_running
-from tests.support.teams import Team, cycles, delete_and_wait, describe, ensure_gpu_classes, job_body
+from tests.support.teams import Team, cycles, describe, ensure_gpu_classes, job_body
 from tests.support.wait import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
@@ -139,13 +139,6 @@ def chaos_operator(local_cluster: ClusterState, kube_api_client: client.ApiClien
         yield proc
 
 
-@pytest.fixture
-def chaos_teams(kube_api_client: client.ApiClient) -> Iterator[list[Team]]:
-    made: list[Team] = []
-    yield made
-    delete_and_wait(kube_api_client, made, timeout=300)
-
-
 def api_ready(api: client.ApiClient) -> Callable[[], bool]:
     def ready() -> bool:
         try:
@@ -191,12 +184,12 @@ class Restarts:
 @pytest.mark.timeout(3600 if FULL else 900)
 def test_operator_killed_at_random_moments_keeps_every_invariant(
         local_cluster: ClusterState, kube_api_client: client.ApiClient, chaos_operator: OperatorProcess,
-        chaos_teams: list[Team]) -> None:
+        teams: list[Team]) -> None:
     scenario = LONG if FULL else SHORT
     rnd = random.Random(SEED)
     faults_todo = plan_faults(rnd, scenario)
     jobs_todo = plan_jobs(rnd, scenario)
-    chaos_teams += [Team(kube_api_client, name, spec) for name, spec in TENANTS]
+    teams += [Team(kube_api_client, name, spec) for name, spec in TENANTS]
     report = Report(seed=SEED)
     watch = InvariantWatch(partial_grace_seconds=scenario.grace_seconds)
     submitted: dict[str, Team] = {}
@@ -211,7 +204,7 @@ def test_operator_killed_at_random_moments_keeps_every_invariant(
         watch.observe(obs)
 
     def phases() -> dict[str, str | None]:
-        return {name: phase for team in chaos_teams for name, phase in team.phases().items()}
+        return {name: phase for team in teams for name, phase in team.phases().items()}
 
     restarts = Restarts(chaos_operator, rnd, report)
     start = time.monotonic()
@@ -219,8 +212,8 @@ def test_operator_killed_at_random_moments_keeps_every_invariant(
         elapsed = time.monotonic() - start
         while jobs_todo and jobs_todo[0][0] <= elapsed:
             _, tenant, kwargs = jobs_todo.pop(0)
-            submit(chaos_teams[tenant], kwargs)
-            submitted[kwargs["name"]] = chaos_teams[tenant]
+            submit(teams[tenant], kwargs)
+            submitted[kwargs["name"]] = teams[tenant]
         restarts.step()
         if faults_todo and faults_todo[0].at <= elapsed and restarts.settled:
             fault = faults_todo.pop(0)
@@ -238,7 +231,7 @@ def test_operator_killed_at_random_moments_keeps_every_invariant(
 
     try:
         wait_for(lambda: drained() or None, timeout=scenario.drain_timeout, interval=1.0,
-                 what=lambda: "every job Succeeded or Failed; " + "; ".join(describe(t) for t in chaos_teams))
+                 what=lambda: "every job Succeeded or Failed; " + "; ".join(describe(t) for t in teams))
     finally:
         final = phases()
         report.observations = watch.observations

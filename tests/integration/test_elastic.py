@@ -4,35 +4,17 @@ at a new generation: the old gang's pods go, a full new gang of the new size com
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from kubernetes import client
 
-from fairshare.localcluster.cluster import ClusterState
-from tests.support.operator import OperatorProcess, operator_running
-from tests.support.teams import GROUP, LABEL_JOB, VERSION, Team, delete_and_wait, describe, ensure_gpu_classes, job_body
+from tests.support.operator import OperatorProcess
+from tests.support.teams import GROUP, LABEL_JOB, VERSION, Team, describe, job_body
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
 
 LABEL_GENERATION = "fairshare.dev/generation"
 L4_GPUS = 32  # the default fleet: 8 l4 nodes of 4 GPUs
-
-
-@pytest.fixture(scope="module")
-def operator(local_cluster: ClusterState, kube_api_client: client.ApiClient, installed_crds: list[str],
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    ensure_gpu_classes(kube_api_client)
-    with operator_running(local_cluster.kubeconfig, tmp_path_factory.mktemp("elastic") / "operator.log") as proc:
-        yield proc
-
-
-@pytest.fixture
-def teams(kube_api_client: client.ApiClient) -> Iterator[list[Team]]:
-    made: list[Team] = []
-    yield made
-    delete_and_wait(kube_api_client, made)
 
 
 def workers(team: Team, job: str) -> int | None:

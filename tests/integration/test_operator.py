@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from kubernetes.client.exceptions import ApiException
 
 from fairshare.localcluster.cluster import ClusterState
 from tests.support.operator import OperatorProcess, operator_running
-from tests.support.teams import Team, delete_and_wait, ensure_gpu_classes
+from tests.support.teams import Team, ensure_gpu_classes
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
@@ -24,20 +23,6 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def gpu_classes(kube_api_client: client.ApiClient, installed_crds: list[str]) -> dict[str, float]:
     return ensure_gpu_classes(kube_api_client)
-
-
-@pytest.fixture(scope="module")
-def operator(local_cluster: ClusterState, gpu_classes: dict[str, float],
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    with operator_running(local_cluster.kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log") as proc:
-        yield proc
-
-
-@pytest.fixture
-def teams(kube_api_client: client.ApiClient) -> Iterator[list[Team]]:
-    made: list[Team] = []
-    yield made
-    delete_and_wait(kube_api_client, made)
 
 
 def _settled(team_list: list[Team], expected_jobs: int) -> bool:

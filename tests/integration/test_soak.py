@@ -19,7 +19,6 @@ import random
 import statistics
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +26,10 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from fairshare.localcluster.cluster import ClusterState
 from fairshare.localcluster.processes import tail
 from tests.support.invariants import InvariantWatch, observe_cluster
-from tests.support.operator import OperatorProcess, operator_running
-from tests.support.teams import GROUP, VERSION, Team, delete_and_wait, ensure_gpu_classes, job_body, metric
+from tests.support.operator import OperatorProcess
+from tests.support.teams import GROUP, VERSION, Team, job_body, metric
 from tests.support.wait import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.soak]
@@ -109,29 +107,14 @@ def soak_jobs(custom: client.CustomObjectsApi, run_id: str) -> list[dict[str, An
     return list(json.loads(response.data)["items"])
 
 
-@pytest.fixture
-def soak_operator(local_cluster: ClusterState, kube_api_client: client.ApiClient, installed_crds: list[str],
-                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    ensure_gpu_classes(kube_api_client)
-    with operator_running(local_cluster.kubeconfig, tmp_path_factory.mktemp("soak") / "operator.log") as proc:
-        yield proc
-
-
-@pytest.fixture
-def soak_teams(kube_api_client: client.ApiClient) -> Iterator[list[Team]]:
-    made: list[Team] = []
-    yield made
-    delete_and_wait(kube_api_client, made, timeout=600)
-
-
 @pytest.mark.timeout(3600 if FULL else 900)
 def test_thousands_of_pending_jobs_keep_the_operator_responsive_and_its_memory_bounded(
-        kube_api_client: client.ApiClient, soak_operator: OperatorProcess, soak_teams: list[Team]) -> None:
+        kube_api_client: client.ApiClient, operator: OperatorProcess, teams: list[Team]) -> None:
     load = LONG if FULL else SHORT
     rnd = random.Random(11)
     run_id = f"run-{rnd.randrange(10**6):06d}"
     custom = client.CustomObjectsApi(kube_api_client)
-    soak_teams += [Team(kube_api_client, f"soak{i:03d}", {"weight": rnd.choice((1, 1, 2, 4))})
+    teams += [Team(kube_api_client, f"soak{i:03d}", {"weight": rnd.choice((1, 1, 2, 4))})
                    for i in range(load.tenants)]
     started = time.monotonic()
     serial = 0
@@ -143,19 +126,19 @@ def test_thousands_of_pending_jobs_keep_the_operator_responsive_and_its_memory_b
                                                new_job(rnd, load, f"j{serial:05d}", run_id))
 
     for i in range(load.jobs):
-        submit(soak_teams[i % load.tenants])
+        submit(teams[i % load.tenants])
     submit_seconds = time.monotonic() - started
-    pid = soak_operator.proc.pid if soak_operator.proc else 0
+    pid = operator.proc.pid if operator.proc else 0
 
     watch = InvariantWatch(partial_grace_seconds=30)
     samples: list[Sample] = []
     first_status: list[float] = []
     done = 0
     t0 = time.monotonic()
-    last_totals = cycle_totals(soak_operator.metrics_port)
+    last_totals = cycle_totals(operator.metrics_port)
     next_sample = 0.0
     while (elapsed := time.monotonic() - t0) < load.soak_seconds:
-        assert soak_operator.alive(), f"the operator exited: {tail(soak_operator.log, 30)}"
+        assert operator.alive(), f"the operator exited: {tail(operator.log, 30)}"
         jobs = soak_jobs(custom, run_id)
         # Steady population: each finished job is deleted and replaced by a new one of the same tenant.
         for job in jobs:
@@ -168,22 +151,22 @@ def test_thousands_of_pending_jobs_keep_the_operator_responsive_and_its_memory_b
                         raise
                     continue  # deleted by an earlier pass: already replaced
                 done += 1
-                submit(next(t for t in soak_teams if t.namespace == ns))
+                submit(next(t for t in teams if t.namespace == ns))
         if elapsed >= next_sample:
             watch.observe(observe_cluster(kube_api_client))
-            totals = cycle_totals(soak_operator.metrics_port)
+            totals = cycle_totals(operator.metrics_port)
             window = (totals[0] - last_totals[0], totals[1] - last_totals[1])
             last_totals = totals
             samples.append(Sample(round(elapsed, 1), round(rss_mib(pid), 1), totals[0],
                                   round(window[1] / window[0], 3) if window[0] else float("nan"), done))
             # Responsiveness: a new job of a random tenant gets a status (Queued with a position, or Admitted).
-            probe = rnd.choice(soak_teams)
+            probe = rnd.choice(teams)
             name = f"probe-{len(first_status):03d}"
             body = new_job(rnd, load, name, run_id)
             asked = time.monotonic()
             custom.create_namespaced_custom_object(GROUP, VERSION, probe.namespace, "trainingjobs", body)
             wait_for(lambda p=probe, n=name: p.status(n).get("phase") or None, timeout=120,
-                     what=lambda n=name: f"a status for {n} under load; log:\n{tail(soak_operator.log, 20)}")
+                     what=lambda n=name: f"a status for {n} under load; log:\n{tail(operator.log, 20)}")
             first_status.append(round(time.monotonic() - asked, 2))
             next_sample = elapsed + load.sample_seconds
         time.sleep(2)
@@ -195,8 +178,8 @@ def test_thousands_of_pending_jobs_keep_the_operator_responsive_and_its_memory_b
         "cycles": samples[-1].cycles if samples else 0,
         "mean_step_seconds": {step: round(total / count, 3) if count else None
                               for step in ("snapshot", "apply", "total")
-                              for count, total in [cycle_totals(soak_operator.metrics_port, step)]},
-        "api_requests": api_requests(soak_operator.metrics_port),
+                              for count, total in [cycle_totals(operator.metrics_port, step)]},
+        "api_requests": api_requests(operator.metrics_port),
         "first_status_seconds": {"median": statistics.median(first_status), "max": max(first_status)},
         "observations": watch.observations, "violations": [str(v) for v in watch.violations],
     }

@@ -10,7 +10,7 @@ What counts, and why:
   hold by their status never exceed their class's capacity (the operator's own accounting).
 - tenant limits: the GPUs a tenant's Admitted and Running jobs hold in a class never exceed its guarantee plus its
   borrowing limit for that class (no `borrowingLimit`, or a class missing from it, means no limit: core/types.py
-  Tenant.limit). A namespace two Tenants claim belongs to neither (control/snapshot.py namespace_owners).
+  Tenant.limit). A namespace two Tenants claim belongs to the oldest (control/snapshot.py namespace_owners).
 - gangs: while a job is Admitted or Running, the live pods of its current allocation generation (labels
   fairshare.dev/generation and fairshare.dev/rank, as JobView.current_pods reads them) are exactly its workers;
   any other count is a partial gang (none at all: an admission whose pods never came). A job that is not
@@ -181,12 +181,14 @@ def _held_gpus(job: Body) -> tuple[str, float] | None:
 
 
 def namespace_owners(tenants: Sequence[Body]) -> dict[str, str]:
-    """namespace -> tenant; a namespace claimed by two Tenants belongs to neither, as in the operator."""
-    claims: dict[str, list[str]] = defaultdict(list)
-    for tenant in tenants:
+    """namespace -> tenant; a namespace claimed by several Tenants belongs to the oldest (creationTimestamp, then
+    name), as in the operator (the others get a Conflict condition)."""
+    owners: dict[str, str] = {}
+    for tenant in sorted(tenants, key=lambda t: (str(_meta(t).get("creationTimestamp") or ""),
+                                                 str(_meta(t).get("name")))):
         for ns in _spec(tenant).get("namespaces") or []:
-            claims[ns].append(str(_meta(tenant).get("name")))
-    return {ns: names[0] for ns, names in claims.items() if len(names) == 1}
+            owners.setdefault(ns, str(_meta(tenant).get("name")))
+    return owners
 
 
 def tenant_limit(tenant: Body, gpu_class: str) -> float:
