@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from fairshare.control.queue import REFRESH_SECONDS, position_moved, queue_changed, reason_kind
+from fairshare.control.queue import REASON_REFRESH_SECONDS, position_moved, queue_changed, reason_kind
 from fairshare.core.decisions import Wait
 from tests.unit.control.builders import NOW, gpu_class, node, tenant, training_job, ts
 from tests.unit.control.helpers import plan, rows, told
@@ -46,6 +46,8 @@ def test_reason_changes_in_kind_only(old: str, new: str, changed: bool) -> None:
     pytest.param(10, (50, BEHIND), (20, "no room on a100"), False, id="written 10 s ago: waits for the refresh"),
     pytest.param(31, (50, BEHIND), (20, BEHIND), True, id="written 31 s ago: a material move is written"),
     pytest.param(31, (50, BEHIND), (45, BEHIND), False, id="written 31 s ago: an immaterial move is not"),
+    pytest.param(31, (50, BEHIND), (50, "no room on a100"), False, id="written 31 s ago: a new obstacle waits"),
+    pytest.param(301, (50, BEHIND), (50, "no room on a100"), True, id="written 301 s ago: a new obstacle is written"),
     pytest.param(10, (4, BEHIND), (3, BEHIND), True, id="onto the front: at once"),
     pytest.param(10, (5, BEHIND), (None, BEHIND), True, id="no longer queued by position: at once"),
 ])
@@ -58,7 +60,7 @@ def test_writes_away_from_the_front_wait_for_the_refresh_period(
 def waiting(position: int, reason: str, **status: Any) -> Any:
     """A Queued job whose stored queue entry and Waiting condition say `reason` at `position`."""
     stored = {"phase": "Queued", "tenant": "nlp",
-              "queue": {"position": position, "reason": reason, "updatedAt": ts(REFRESH_SECONDS + 1)},
+              "queue": {"position": position, "reason": reason, "updatedAt": ts(REASON_REFRESH_SECONDS + 1)},
               "conditions": [{"type": "Admitted", "status": "False", "reason": "Waiting", "message": reason,
                               "lastTransitionTime": ts(60)}]}
     return training_job("nlp/j").status(**{**stored, **status})
