@@ -179,12 +179,12 @@ def operator(local_cluster: ClusterState, kubectl: Kubectl, release: Release, gp
 
 @pytest.fixture(scope="module")
 def scenario(kube_api_client: client.ApiClient, operator: ChartOperator) -> Iterator[dict[str, Team]]:
-    """One tenant running an 8-GPU h100 job; another guaranteed 8 l4 GPUs whose job fits no node (16 GPUs on
-    4-GPU nodes), so it waits below its guarantee while l4 GPUs stay idle."""
+    """One tenant running an 8-GPU h100 job of two workers (so it has a headless Service); another guaranteed 8 l4
+    GPUs whose job fits no node (16 GPUs on 4-GPU nodes), so it waits below its guarantee while l4 GPUs stay idle."""
     teams = {"runner": Team(kube_api_client, "chart-run", {"weight": 1}),
              "starved": Team(kube_api_client, "chart-wait", {"guaranteed": {"l4": 8}})}
     try:
-        teams["runner"].submit("train", gpus=8, classes=("h100",))
+        teams["runner"].submit("train", gpus=4, workers=2, classes=("h100",))
         teams["starved"].submit("too-wide", gpus=16, classes=("l4",))
         wait_for(lambda: teams["runner"].status("train").get("phase") == "Running" or None, timeout=120,
                  what=lambda: f"train Running; status {teams['runner'].status('train')}; "
@@ -203,7 +203,8 @@ def test_the_charts_service_account_can_run_the_operator_to_a_running_job(
     assert status["allocation"]["gpuClass"] == "h100" and status["allocation"]["gpus"] == 8
     core = client.CoreV1Api(kube_api_client)
     # Children it created (pods, the headless Service) and Events it posted, all under the chart's role.
-    assert [p.metadata.name for p in core.list_namespaced_pod(runner.namespace).items] == ["train-worker-0"]
+    assert sorted(p.metadata.name for p in core.list_namespaced_pod(runner.namespace).items) == [
+        "train-worker-0", "train-worker-1"]
     assert core.list_namespaced_service(runner.namespace).items, "the headless Service"
     events = {(e.reason, e.source.component) for e in core.list_namespaced_event(runner.namespace).items}
     assert ("Admitted", "fairshare-operator") in events
