@@ -144,6 +144,11 @@ def admit_within_guarantees(cycle: Cycle) -> None:
     round_robin(cycle, tenants, guarantee_use, attempt, prepare)
 
 
+def roomiest(cs: ClassState) -> tuple[int, int, str]:
+    """The class that comes closest to holding a gang too big for all: largest node, then most GPUs, then name."""
+    return (cs.pool.max_node_gpus, cs.capacity, cs.name)
+
+
 def admit_within_shares(cycle: Cycle) -> None:
     """Step 5: tenants, least served first, admit work their entitlement pays for, on their best class that has room."""
     now, min_run = cycle.now, cycle.config.min_run_seconds
@@ -199,13 +204,26 @@ def admit_within_shares(cycle: Cycle) -> None:
         return True
 
     share, capacity, depth = Cause.SHARE, Cause.CAPACITY, Cause.DEPTH  # enum lookups cost, per job
+    fits_somewhere: dict[tuple[tuple[ClassState, ...], int, int], bool] = {}
+
+    def never_fits(p: PendingJob) -> bool:
+        """No class of the job's could hold its gang even when empty (sizes do not change within a cycle)."""
+        key = (p.options, p.workers, p.gpw)
+        verdict = fits_somewhere.get(key)
+        if verdict is None:
+            verdict = fits_somewhere[key] = any(can_ever_fit(cs, p) for cs in p.options)
+        return not verdict
 
     def attempt(p: PendingJob) -> bool:
         ts, job = p.tenant, p.job
         # The common cases when queues are long, decided without looking at each class: a plain job of a
         # defined tenant with budget left, over its share or with no room anywhere. (A bid is worth reporting,
-        # so jobs with one take the long way.)
+        # so jobs with one take the long way.) A gang that no class can ever hold says so first: waiting for
+        # share or room would not help it.
         if turn["plain"] and job.max_price_per_gpu_hour is None and job.preemptible and p.options:
+            if never_fits(p):
+                p.note(Cause.TOO_BIG, max(p.options, key=roomiest))
+                return False
             if p.need * cheapest[p.options] > turn["headroom"] and p.need > turn["room"]:
                 if p.cause is None or share < p.cause:
                     p.cause, p.cause_class = share, None

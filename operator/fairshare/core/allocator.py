@@ -21,6 +21,7 @@ from fairshare.core.market import solve
 from fairshare.core.migration import migrate_running_jobs
 from fairshare.core.service import serve_least_attained
 from fairshare.core.types import Snapshot
+from fairshare.core.wake import next_wake
 
 Clock = Callable[[], float]
 PRICE_DECIMALS = 4
@@ -29,18 +30,25 @@ PRICE_DECIMALS = 4
 class StepTimer:
     """Durations of named steps, read from an injected clock (tests pass a fake one)."""
 
+    __slots__ = ("clock", "seconds", "_name", "_start")
+
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.seconds: dict[str, float] = {}
+        self._name = ""
+        self._start = 0.0
 
-    @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        """Time the body as step `name`."""
-        start = self.clock()
-        try:
-            yield
-        finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + self.clock() - start
+    def step(self, name: str) -> StepTimer:
+        """Time the body of `with timer.step(name):` as step `name` (steps do not nest)."""
+        self._name = name
+        return self
+
+    # A plain context manager: a generator-based one costs more than some steps of a small cycle.
+    def __enter__(self) -> None:
+        self._start = self.clock()
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds[self._name] = self.seconds.get(self._name, 0.0) + self.clock() - self._start
 
 
 def schedule(snapshot: Snapshot, now: float, config: PolicyConfig | None = None, *,
@@ -57,6 +65,7 @@ def schedule(snapshot: Snapshot, now: float, config: PolicyConfig | None = None,
     7. elastic: elastic jobs grow while a worker's marginal throughput beats its price.
     8. migration: measured jobs move (or swap) to the class where they run much faster.
     9. decisions: waits with reasons and positions; everything in a deterministic order.
+    10. wake: when time alone can next let a step act (see core/wake.py).
     """
     config = config or PolicyConfig()
     with _collector_paused(config.pause_gc):
@@ -99,6 +108,8 @@ def _schedule(snapshot: Snapshot, now: float, config: PolicyConfig, clock: Clock
     with timer.step("decisions"):
         decisions = outcome.decisions(cycle, explain.share_status)
         charges = outcome.charges(cycle)
+    with timer.step("wake"):
+        wake_at = next_wake(cycle)
     return CycleResult(
         decisions=decisions,
         prices=MappingProxyType({name: cs.price for name, cs in cycle.classes.items()}),
@@ -106,6 +117,7 @@ def _schedule(snapshot: Snapshot, now: float, config: PolicyConfig, clock: Clock
         step_seconds=MappingProxyType(dict(timer.seconds)),
         budgets=MappingProxyType({t: budgets.get(t, 0.0) for t in cycle.tenants}),
         charges=MappingProxyType(charges),
+        wake_at=wake_at,
     )
 
 

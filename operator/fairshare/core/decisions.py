@@ -86,6 +86,10 @@ class CycleResult:
     - step_seconds: step name -> seconds, measured with the injected clock.
     - budgets: tenant -> entitlement in credits per hour (the market budget).
     - charges: job -> price per GPU-hour it pays from now on, for every job holding GPUs after the cycle.
+    - wake_at: when the policy can next decide something new without an event (arrival, completion, new
+      measurement, budget period): at or before the cycle's own time, at the next cycle (it freed GPUs it did not
+      hand out); later, when time alone opens a rule (a gang passing its minimum run time or a service band);
+      inf, only after an event; None, the policy does not say.
     """
 
     decisions: tuple[Decision, ...]
@@ -94,6 +98,7 @@ class CycleResult:
     step_seconds: Mapping[str, float]
     budgets: Mapping[str, float] = field(default_factory=_empty)
     charges: Mapping[str, float] = field(default_factory=_empty)
+    wake_at: float | None = None
 
     def by_kind(self, kind: type) -> tuple[Decision, ...]:
         """The decisions of one kind, in result order."""

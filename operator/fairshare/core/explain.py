@@ -39,8 +39,10 @@ def cause_text(p: PendingJob) -> str:
     if p.cause is Cause.DEPTH:
         return "not examined this cycle: earlier jobs of its tenant found no room"
     if p.cause is Cause.NO_CLASS or cs is None:
-        wanted = ", ".join(job.gpu_classes) or "any"
-        return f"no GPU class in the cluster matches {wanted}"
+        if not job.gpu_classes:
+            return "no GPU class in the cluster matches any: the cluster has no GPUClass yet"
+        return (f"no GPU class in the cluster matches {', '.join(job.gpu_classes)}: change spec.gpuClasses to "
+                f"classes the cluster has")
     used, guarantee = ts.used.get(cs.name, 0), ts.tenant.guarantee(cs.name)
     if p.cause is Cause.CAPACITY:
         return (f"no room on {cs.name}: {cs.pool.total_free} GPUs free, largest gap {_largest_gap(cs)}, "
@@ -59,7 +61,20 @@ def cause_text(p: PendingJob) -> str:
         return (f"non-preemptible jobs run only within the tenant's guarantee: {cs.name} guarantee {guarantee}, "
                 f"holds {used}, needs {p.need}")
     return (f"gang of {gang} cannot fit {cs.name} ({len(cs.pool.names)} nodes, largest {cs.pool.max_node_gpus} GPUs, "
-            f"{cs.capacity} GPUs in all)")
+            f"{cs.capacity} GPUs in all): {_too_big_fix(p, cs)}")
+
+
+def _too_big_fix(p: PendingJob, cs: ClassState) -> str:
+    """The spec field to change for a gang that can never fit `cs`, and to what."""
+    largest = cs.pool.max_node_gpus
+    if largest == 0:
+        return f"{cs.name} has no GPUs yet; add nodes or list other classes in spec.gpuClasses"
+    if p.gpw > largest:
+        return f"no node holds one worker; lower spec.gpusPerWorker to {largest} or less"
+    most = sum(c // p.gpw for c in cs.pool.capacity)
+    gang = f"{p.workers}x{p.gpw} GPUs"
+    return (f"the gang needs {gang}, more than the class holds; lower spec.workers.min to {most} or less, "
+            f"or list other classes in spec.gpuClasses")
 
 
 def _victim(run: RunState) -> str:

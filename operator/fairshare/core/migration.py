@@ -67,11 +67,15 @@ def _move(run: RunState, to: ClassState, nodes: list[int], reason: str) -> None:
     run.charged = run.gpus
 
 
-def upgrade_jobs(cycle: Cycle, classes: Mapping[str, GPUClass], gain: float) -> None:
-    """Each measured job, largest expected speed-up first, moves to the class with room where it gains most."""
+def upgrade_jobs(cycle: Cycle, classes: Mapping[str, GPUClass], gain: float,
+                 candidates: list[RunState] | None = None) -> None:
+    """Each measured job, largest expected speed-up first, moves to the class with room where it gains most.
+    `candidates`: the running jobs that were movable before this step's swaps (default: all running jobs)."""
     options: list[tuple[float, str, RunState, ClassState]] = []
-    for run in cycle.running:
-        if not movable(cycle, run):
+    if not any(cs.pool.total_free for cs in cycle.classes.values()):
+        return
+    for run in cycle.running if candidates is None else candidates:
+        if run.migrated is not None or (candidates is None and not movable(cycle, run)):
             continue
         for cs in cycle.classes.values():
             if cs is run.cls or not cs.pool.total_free:
@@ -129,11 +133,13 @@ def _swap_candidates(cycle: Cycle, classes: Mapping[str, GPUClass], gain: float,
                         out.append((-s_b * s_a, b.job.key, a.job.key, b, a))
 
 
-def swap_jobs(cycle: Cycle, classes: Mapping[str, GPUClass], gain: float) -> None:
-    """Pairs of measured jobs with the same gang shape on different classes trade nodes when both sides win."""
+def swap_jobs(cycle: Cycle, classes: Mapping[str, GPUClass], gain: float,
+              movable_runs: list[RunState] | None = None) -> None:
+    """Pairs of measured jobs with the same gang shape on different classes trade nodes when both sides win.
+    `movable_runs`: the movable running jobs, in cycle order (default: found here)."""
     shapes: dict[tuple[int, int], list[RunState]] = {}
-    for run in cycle.running:
-        if movable(cycle, run):
+    for run in cycle.running if movable_runs is None else movable_runs:
+        if movable_runs is not None or movable(cycle, run):
             shapes.setdefault((len(run.nodes), run.gpw), []).append(run)
     candidates: list[tuple[float, str, str, RunState, RunState]] = []
     for runs in shapes.values():
@@ -155,9 +161,15 @@ def swap_jobs(cycle: Cycle, classes: Mapping[str, GPUClass], gain: float) -> Non
 
 
 def migrate_running_jobs(cycle: Cycle) -> None:
+    """Step 8: swaps first (they need no free GPUs), then upgrades onto free GPUs."""
     gain = cycle.config.migration_gain
     if gain <= 0 or not cycle.curves:
         return
     classes = {name: cs.gpu_class for name, cs in cycle.classes.items()}
-    swap_jobs(cycle, classes, gain)
-    upgrade_jobs(cycle, classes, gain)
+    # Whether a job may move is settled before the first move: a swap changes only its two jobs, which are then
+    # `migrated` and no longer movable.
+    candidates = [run for run in cycle.running if movable(cycle, run)]
+    if not candidates:
+        return
+    swap_jobs(cycle, classes, gain, movable_runs=candidates)
+    upgrade_jobs(cycle, classes, gain, candidates)

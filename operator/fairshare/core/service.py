@@ -38,10 +38,10 @@ def victim_order(run: RunState) -> tuple[int, float, float, str]:
 
 
 def _replace_on(cycle: Cycle, p: PendingJob, cs: ClassState, runs: list[RunState]) -> tuple[int, bool] | None:
-    """Make room for `p` on `cs` from `runs`; keep the plan only if the tenant stays within its share and limit.
-    Returns the GPUs freed beyond what `p` took and whether they were held on idle capacity (None: nothing done)."""
-    candidates = sorted((r for r in runs if r.cls is cs and r.preempted is None and served_more(r, p)),
-                        key=victim_order)
+    """Make room for `p` on `cs` from `runs` (in victim order); keep the plan only if the tenant stays within its
+    share and limit. Returns the GPUs freed beyond what `p` took and whether they were held on idle capacity (None:
+    nothing done)."""
+    candidates = [r for r in runs if r.cls is cs and r.preempted is None and served_more(r, p)]
     if not candidates or sum(r.gpus for r in candidates) + cs.pool.total_free < p.need:
         return None
     before = {r.job.key: list(r.nodes) for r in candidates}
@@ -82,8 +82,18 @@ def _refill(cycle: Cycle, ts: TenantState, cs: ClassState, spare: int, opportuni
             spare -= p.need
 
 
+def _by_class(runs: list[RunState]) -> dict[str, list[RunState]]:
+    """The runs per class, keeping their order."""
+    out: dict[str, list[RunState]] = {}
+    for r in runs:
+        out.setdefault(r.cls.name, []).append(r)
+    return out
+
+
 def _serve_tenant(cycle: Cycle, ts: TenantState, runs: list[RunState]) -> None:
     misses, lookahead = 0, cycle.config.lookahead
+    runs.sort(key=victim_order)  # once: each attempt filters this order instead of sorting again
+    on_class = _by_class(runs)
     top = max(r.band for r in runs)
     for p in ts.queue:
         if misses >= lookahead or not runs:
@@ -91,10 +101,12 @@ def _serve_tenant(cycle: Cycle, ts: TenantState, runs: list[RunState]) -> None:
         if p.admitted is not None or not p.job.preemptible or p.band >= top:
             continue
         for cs in choice_order(cycle, p):
-            done = _replace_on(cycle, p, cs, runs) if can_ever_fit(cs, p) else None
+            here = on_class.get(cs.name)
+            done = _replace_on(cycle, p, cs, here) if here and can_ever_fit(cs, p) else None
             if done is not None:
                 _refill(cycle, ts, cs, *done)
                 runs[:] = [r for r in runs if r.preempted is None and r.resized is None]
+                on_class = _by_class(runs)
                 top = max((r.band for r in runs), default=0)
                 break
         else:

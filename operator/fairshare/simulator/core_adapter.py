@@ -60,13 +60,15 @@ def core_tenant(spec: TenantSpec, spent: float, decayed_usage_gpu_hours: float) 
 
 def with_usage(tenant: ct.Tenant, spent: float, decayed_usage_gpu_hours: float,
                fair_share: Mapping[str, float] | None = None) -> ct.Tenant:
-    return dataclasses.replace(tenant, spent_this_period=spent, decayed_usage_gpu_hours=decayed_usage_gpu_hours,
-                               fair_share=fair_share)
+    # The constructor, not dataclasses.replace: this runs for every tenant at every cycle.
+    return ct.Tenant(tenant.name, tenant.weight, tenant.guaranteed, tenant.borrowing_limit, tenant.budget_per_period,
+                     spent, decayed_usage_gpu_hours, fair_share)
 
 
 def with_prices(classes: Sequence[ct.GPUClass], prices: Mapping[str, float]) -> tuple[ct.GPUClass, ...]:
     """The classes carrying the prices the last cycle set (as the operator keeps them in GPUClass status)."""
-    return tuple(dataclasses.replace(c, current_price=prices[c.name]) if c.name in prices else c for c in classes)
+    return tuple(ct.GPUClass(c.name, c.price_per_gpu_hour, c.power_watts, c.relative_speed, prices[c.name])
+                 if c.name in prices else c for c in classes)
 
 
 def _worker_nodes(placement: Mapping[str, int], gpus_per_worker: int) -> tuple[str, ...]:

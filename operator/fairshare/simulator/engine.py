@@ -5,11 +5,14 @@ arrivals, then the scheduling cycle. A cycle is due every `tick_s` (and, with `s
 an arrival or completion); its decisions apply at once: preemptions, then resizes, then admissions. Running jobs
 report their throughput just before each cycle. A due tick runs a cycle only when something changed since the last
 one: an arrival, a completion, throughput drift, a report on a (class, size) the job can compare with one it was
-measured on before, a running job passing the policy's minimum run time, a budget period boundary, or, while some
-job waits, a last cycle that decided anything (its decisions may have opened room). Otherwise the tick is skipped,
-up to `max_quiet_ticks` in a row while some job waits, so that a policy that reacts to time alone (usage decay) is
-still asked at least every (max_quiet_ticks + 1) ticks; with nobody waiting, quiet ticks are skipped without limit
-(admissions and preemptions are for waiting jobs; moves follow arrivals, completions and timers).
+measured on before, a budget period boundary, or the wake time the policy gave with its last result
+(CycleResult.wake_at: at once after it freed GPUs, or when a gang's age or attained service opens one of its
+rules). A policy that gives none gets the older rules instead: a running job passing the policy's minimum run time
+and, while some job waits, a last cycle that decided anything (its decisions may have opened room). Otherwise the
+tick is skipped, up to `max_quiet_ticks` in a row while some job waits, so that a policy that reacts to time alone
+(usage decay) is still asked at least every (max_quiet_ticks + 1) ticks; with nobody waiting, quiet ticks are
+skipped without limit (admissions and preemptions are for waiting jobs; moves follow arrivals, completions and
+timers).
 """
 
 from __future__ import annotations
@@ -76,7 +79,9 @@ class Replay:
         self.dirty, self.last_cycle_acted = True, False
         self.min_run_s = float(getattr(policy_config, "min_run_seconds", 0.0))
         # When running jobs pass the minimum run time (preemptible and movable from then on): (time, job, run start).
+        # Used only while the policy does not say itself when time alone can next let it act (CycleResult.wake_at).
         self.wake_times: list[tuple[float, str, float]] = []
+        self.policy_wake_at: float | None = None
         self.unmeasured: set[str] = set()
         self.now = self.start_s
         self._jobs_cache: tuple[Any, ...] | None = None
@@ -158,6 +163,7 @@ class Replay:
         self.holdings.prices.update(result.prices)
         # What the operator keeps in GPUClass and Tenant status for the next cycle's market to start from.
         self.last_prices, self.last_fair_shares = dict(result.prices), result.fair_shares
+        self.policy_wake_at = getattr(result, "wake_at", None)
         acted = False
         for action in adapter.actions(result.decisions, self.gpus_per_worker):
             applied = self.holdings.apply(action, now, self.config.restart_s, self.config.checkpoint_every_s)
@@ -197,7 +203,8 @@ class Replay:
                                 self._jobs_cache, self._records_cache)
 
     def _timer_passed(self, now: float) -> bool:
-        """A running job passed its minimum run time, or a budget period began, since the last cycle."""
+        """The policy's wake time came (or, for a policy that does not give one, a running job passed its minimum
+        run time), or a budget period began, since the last cycle."""
         passed = False
         while self.wake_times and self.wake_times[0][0] <= now:
             _, key, started = heapq.heappop(self.wake_times)
@@ -205,6 +212,8 @@ class Replay:
             # stopped, resized or moved since has nothing to announce.
             state = self.states[key]
             passed |= state.running and state.run_start == started
+        if self.policy_wake_at is not None:
+            passed = now >= self.policy_wake_at
         return passed or now - self.holdings.ledger.period_start >= self.config.budget_period_s
 
     def _cycle_due(self, tick: bool, changed: bool) -> bool:
@@ -213,9 +222,10 @@ class Replay:
         if not tick:
             return False
         timers = self._timer_passed(self.now)
+        # A policy that gives its wake time says itself whether its last decisions call for another cycle at once.
+        follow_up = self.last_cycle_acted and self.policy_wake_at is None
         if (timers or self.dirty or self._newly_measurable(self.now) or self.config.max_quiet_ticks == 0
-                or (self._anyone_waiting()
-                    and (self.last_cycle_acted or self.quiet_ticks >= self.config.max_quiet_ticks))):
+                or (self._anyone_waiting() and (follow_up or self.quiet_ticks >= self.config.max_quiet_ticks))):
             return True
         self.quiet_ticks += 1
         return False

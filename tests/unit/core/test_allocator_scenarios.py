@@ -324,7 +324,7 @@ def test_step_durations_come_from_the_injected_clock() -> None:
     snapshot = cluster().gpus("gpu").tenants("a").jobs(job("a/x")).obj()
     result = schedule(snapshot, NOW, PolicyConfig(), clock=lambda: float(next(ticks)))
     assert list(result.step_seconds) == ["index", "entitlements", "prices", "guarantees", "shares", "idle",
-                                         "service", "elastic", "migration", "decisions"]
+                                         "service", "elastic", "migration", "decisions", "wake"]
     assert set(result.step_seconds.values()) == {1.0}
 
 

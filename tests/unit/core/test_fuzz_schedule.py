@@ -158,22 +158,15 @@ def _outcome(d: object) -> object:
     return type(d).__name__
 
 
-EMPTY_CLASS_BUG = pytest.mark.xfail(strict=True, reason=(
-    "bug: a job whose only class has no GPUs at all (no nodes yet, or a nodeSelector that matches none) is told "
-    "'tenant cv has no fair share ... more than its share leaves': the fast path in admission.admit_within_shares "
-    "blames the share before checking that the gang can ever fit, where the slow path says 'cannot fit a100 "
-    "(0 nodes, ...)'"))
-
-
 @pytest.mark.parametrize(("snapshot", "want"), [
     pytest.param(Snapshot(), [], id="nothing at all"),
     pytest.param(Snapshot(classes=(A100,), nodes=EIGHT_A100, tenants=(Tenant("cv"), Tenant("nlp"))), [],
                  id="tenants without jobs"),
     pytest.param(Snapshot(classes=(A100,), tenants=(Tenant("cv"),), jobs=(job("cv/a"),)),
-                 [("cv/a", "cannot fit a100 (0 nodes")], id="a class with no nodes", marks=EMPTY_CLASS_BUG),
+                 [("cv/a", "cannot fit a100 (0 nodes")], id="a class with no nodes"),
     pytest.param(Snapshot(classes=(A100,), nodes=(Node("a100-0", "a100", 0),), tenants=(Tenant("cv"),),
                           jobs=(job("cv/a"),)),
-                 [("cv/a", "cannot fit a100")], id="a class whose nodes have no GPUs", marks=EMPTY_CLASS_BUG),
+                 [("cv/a", "cannot fit a100")], id="a class whose nodes have no GPUs"),
     pytest.param(Snapshot(classes=(A100,), nodes=tuple(replace(n, schedulable=False) for n in EIGHT_A100),
                           tenants=(Tenant("cv"),), jobs=(job("cv/a"),)),
                  [("cv/a", "a100")], id="every node cordoned"),
@@ -214,10 +207,6 @@ def test_degenerate_cases(snapshot: Snapshot, want: list[object]) -> None:
             assert one == wanted
 
 
-@pytest.mark.xfail(strict=True, reason="bug: for a plain job (no bid, preemptible) the fast path in "
-                   "admission.admit_within_shares marks a gang larger than the whole class as CAPACITY "
-                   "('no room on a100: 64 GPUs free ... gang needs 9x8 GPUs') instead of TOO_BIG ('cannot fit'), "
-                   "so the job looks as if it only waits for room; with a bid the same job reads 'cannot fit'")
 def test_a_gang_larger_than_its_class_says_it_can_never_fit() -> None:
     snapshot = Snapshot(classes=(A100,), nodes=EIGHT_A100, tenants=(Tenant("cv"),),
                         jobs=(job("cv/a", 9, 8, classes=("a100",)),))
@@ -237,3 +226,32 @@ def test_a_gang_larger_than_its_class_is_never_admitted_nor_preempts_anyone() ->
     result = schedule(snapshot, 3600.0, CONFIG)
     assert summary(result) == [("wait", "cv/a", 1)]
     assert "9x8 GPUs" in result.decisions[0].reason  # type: ignore[union-attr]
+
+
+L4 = GPUClass("l4", 0.8, 72.0)
+EIGHT_L4 = tuple(Node(f"l4-{i}", "l4", 4) for i in range(8))
+
+
+@pytest.mark.parametrize(("jobs", "words"), [
+    pytest.param((job("cv/a", classes=("h200",)),),
+                 ("no GPU class in the cluster matches h200: change spec.gpuClasses",), id="an unknown class"),
+    pytest.param((job("cv/a", 1, 16),),
+                 ("gang of 1x16 GPUs cannot fit", "lower spec.gpusPerWorker to 8 or less"),
+                 id="a worker larger than every node"),
+    pytest.param((job("cv/a", 9, 4, classes=("l4",)),),
+                 ("cannot fit l4", "gang needs 9x4 GPUs", "lower spec.workers.min to 8 or less"),
+                 id="a plain gang larger than its class"),
+    pytest.param((job("cv/a", 9, 4, classes=("l4",), max_price_per_gpu_hour=100.0),),
+                 ("cannot fit l4", "lower spec.workers.min to 8 or less"),
+                 id="a gang with a bid larger than its class"),
+    pytest.param((job("cv/a", 9, 4, classes=("l4",)), job("cv/b", 1, 4, classes=("l4",), submitted_at=1.0)),
+                 ("cannot fit l4",), id="a gang too big for its class does not hold up the next job"),
+])
+def test_a_job_that_can_never_run_names_the_spec_field_to_change(jobs: tuple[Job, ...],
+                                                                 words: tuple[str, ...]) -> None:
+    snapshot = Snapshot(classes=(A100, L4), nodes=EIGHT_A100 + EIGHT_L4, tenants=(Tenant("cv"),), jobs=jobs)
+    result = schedule(snapshot, 0.0, CONFIG)
+    wait = result.for_job("cv/a")
+    assert isinstance(wait, Wait)
+    assert all(w in wait.reason for w in words), wait.reason
+    assert all(isinstance(result.for_job(j.key), Admit) for j in jobs[1:])

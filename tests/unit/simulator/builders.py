@@ -90,10 +90,13 @@ class ScriptedPolicy:
     script: Callable[[Snapshot, float], Sequence[Decision]]
     name: str = "scripted"
     seen: list[tuple[float, Snapshot]] = dataclasses.field(default_factory=list)
+    # (snapshot, now) -> the wake time to report (CycleResult.wake_at); None reports none.
+    wake: Callable[[Snapshot, float], float | None] | None = None
 
     def schedule(self, snapshot: Snapshot, now: float, config: Any) -> CycleResult:
         self.seen.append((now, snapshot))
-        return CycleResult(decisions=tuple(self.script(snapshot, now)), prices={}, fair_shares={}, step_seconds={})
+        return CycleResult(decisions=tuple(self.script(snapshot, now)), prices={}, fair_shares={}, step_seconds={},
+                           wake_at=self.wake(snapshot, now) if self.wake is not None else None)
 
 
 def admit_pending_on(gpu_class: str, nodes: Mapping[str, int]) -> Callable[[Snapshot, float], list[Decision]]:

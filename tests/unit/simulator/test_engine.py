@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -162,6 +163,31 @@ def _cycle_times(*jobs: object, gpus: int = 4, **engine: object) -> list[float]:
 ])
 def test_a_cycle_runs_only_when_something_changed(jobs: list, gpus: int, want: list[float]) -> None:
     assert _cycle_times(*jobs, gpus=gpus)[:len(want)] == want
+
+
+def _cycle_times_with_wake(wake: Any, *jobs: object, gpus: int = 4) -> list[float]:
+    policy = ScriptedPolicy(admit_pending_on("v100", {"v100-000": gpus}), wake=wake)
+    replay(make_workload(*jobs), make_cluster(("v100", 1, gpus)), policy, tick_s=360.0)
+    return [now for now, _ in policy.seen]
+
+
+LONG = make_job("a/j1").steps(30 * 36_000).obj()
+WAITS = make_job("a/j2").steps(30 * 100).obj()
+
+
+@pytest.mark.parametrize(("wake", "jobs", "gpus", "want"), [
+    pytest.param(lambda s, now: math.inf, [LONG], 4, [0.0],
+                 id="a policy that wakes only for events: no cycle at the minimum run time"),
+    pytest.param(lambda s, now: 1000.0 if now < 1000.0 else math.inf, [LONG], 4, [0.0, 1080.0],
+                 id="a wake time: the first tick at or after it"),
+    pytest.param(lambda s, now: math.inf, [LONG, WAITS], 1, [0.0, 10800.0],
+                 id="a job waits: no follow-up after an admission, only the quiet-tick refresh"),
+    pytest.param(lambda s, now: now, [LONG, WAITS], 1, [0.0, 360.0, 720.0],
+                 id="a wake at the cycle's own time: the next tick"),
+])
+def test_a_policy_that_gives_its_wake_time_is_asked_then(wake: Any, jobs: list, gpus: int,
+                                                         want: list[float]) -> None:
+    assert _cycle_times_with_wake(wake, *jobs, gpus=gpus)[:len(want)] == want
 
 
 def test_with_nobody_waiting_quiet_ticks_are_skipped_without_limit() -> None:
