@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 
 class SpecError(Exception):
     """A custom resource that cannot be accepted; `field_path` is camelCase as in YAML (`spec.workers.min`)."""
@@ -17,3 +19,10 @@ class SpecError(Exception):
         more = len(self.problems) - 1
         suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more > 0 else ""
         return f"{self.field_path}: {self.message}{suffix}"
+
+
+def map_key(key: object) -> str:
+    """A map key as a path segment: `[a100]`, or JSON-quoted (`["]0"]`) when the key itself holds a bracket or a
+    quote, so the path still reads back to the one key it names."""
+    text = str(key)
+    return f"[{json.dumps(text)}]" if any(c in text for c in '[]"') else f"[{text}]"

@@ -9,7 +9,7 @@ from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from fairshare.api.errors import SpecError
+from fairshare.api.errors import SpecError, map_key
 from fairshare.api.gpuclass import GPUClass
 from fairshare.api.tenant import Tenant
 from fairshare.api.trainingjob import IMMUTABLE_SPEC_FIELDS, TrainingJob
@@ -98,7 +98,7 @@ def format_location(model: type[BaseModel], loc: Sequence[int | str]) -> str:
             path += f"[{item}]"
             node = get_args(node)[0] if origin is list else None
         elif origin is dict:
-            path += f"[{item}]"
+            path += map_key(item)
             node = get_args(node)[1]
         else:
             path += f".{item}" if path else str(item)

@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 
 from fairshare.api.base import SpecModel, field_error
 from fairshare.api.constants import LABEL_PREFIX
+from fairshare.api.errors import map_key
 from fairshare.api.types import (
     DNSLabel,
     DNSSubdomain,
@@ -199,7 +200,8 @@ class PodTemplateMetadata(SpecModel):
     def _no_operator_labels(self) -> PodTemplateMetadata:
         for key in self.labels or {}:
             if key.startswith(LABEL_PREFIX):
-                raise field_error(f"labels[{key}]", f"labels with the {LABEL_PREFIX} prefix are set by the operator; "
+                raise field_error(f"labels{map_key(key)}",
+                                  f"labels with the {LABEL_PREFIX} prefix are set by the operator; "
                                   "remove this label or use another prefix")
         return self
 

@@ -10,6 +10,7 @@ mutated objects (and pods a user may create) through a whole cycle, parse to pla
 from __future__ import annotations
 
 import copy
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -61,9 +62,10 @@ def names_a_field(body: Mapping[str, Any], error: SpecError) -> None:
 
 
 def split_path(path: str) -> list[str]:
-    """`spec.env[2].name` -> [spec, env, 2, name]; `labels[fairshare.dev/x]` keeps the bracketed key whole."""
-    return [part for dotted, bracketed in re.findall(r"([^.\[\]]+)|\[([^\]]*)\]", path)
-            for part in (dotted or bracketed,)]
+    """`spec.env[2].name` -> [spec, env, 2, name]; `labels[fairshare.dev/x]` keeps the bracketed key whole, and
+    `nodeSelector["]0"]` reads a JSON-quoted key (one holding a bracket or a quote)."""
+    return [json.loads(quoted) if quoted else dotted or bracketed
+            for quoted, dotted, bracketed in re.findall(r'\[("(?:[^"\\]|\\.)*")\]|([^.\[\]]+)|\[([^\]]*)\]', path)]
 
 
 def parse_or_spec_error(kind: str, body: dict[str, Any]) -> None:
@@ -325,3 +327,13 @@ def test_a_status_that_breaks_the_crd_schema_fails_only_its_own_job(conditions: 
     result = plan(_cluster(broken))
     assert ("patch", "nlp/broken", "Failed", None) in rows(result.actions)
     assert "nlp/next" in _admitted(result)
+
+
+def test_a_map_key_holding_a_bracket_is_json_quoted_in_the_path() -> None:
+    """Found by the fuzzer: `spec.nodeSelector[]0]` named no field a client could find again."""
+    body = {"apiVersion": "fairshare.dev/v1alpha1", "kind": "GPUClass", "metadata": {"name": "h100"},
+            "spec": {"nodeSelector": {"]0": "x"}, "pricePerGPUHour": 4.0, "powerWatts": 700}}
+    with pytest.raises(SpecError) as raised:
+        PARSERS["GPUClass"](body)
+    assert raised.value.field_path == 'spec.nodeSelector["]0"]'
+    parse_or_spec_error("GPUClass", body)
