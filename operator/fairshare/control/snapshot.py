@@ -13,7 +13,7 @@ from fairshare.api import Tenant as TenantCR
 from fairshare.api import TrainingJob as TrainingJobCR
 from fairshare.api.constants import LABEL_GENERATION, LABEL_JOB, LABEL_RANK
 from fairshare.api.jobstatus import TrainingJobStatus
-from fairshare.control.fit import Fit, NodeResources, fit_classes, node_allocatable
+from fairshare.control.fit import Fit, NodeResources, fit_classes, node_allocatable, quantity_value
 from fairshare.control.parsecache import ParseCache
 from fairshare.control.store import GPU_CLASSES, NODES, PODS, TENANTS, TRAINING_JOBS, Body, Store, object_key
 from fairshare.core import types as core
@@ -78,24 +78,11 @@ def _timestamp(value: datetime | None, default: float) -> float:
     return value.timestamp() if value else default
 
 
-_QUANTITY_SUFFIXES = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
-                      "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-
-
 def count_quantity(raw: object) -> int:
     """A whole-number Kubernetes quantity ("8", "1k", "2Ki", "1e3") as an int; 0 when it is not one. The API server
     canonicalises 1000 GPUs to "1k", so int() alone would fail on a pod anyone may create."""
-    text = str(raw or "0").strip()
-    number, suffix = text, ""
-    for candidate in sorted(_QUANTITY_SUFFIXES, key=len, reverse=True):
-        if candidate and text.endswith(candidate):
-            number, suffix = text[:-len(candidate)], candidate
-            break
-    try:
-        value = float(number) * _QUANTITY_SUFFIXES[suffix]
-    except ValueError:
-        return 0
-    return int(value) if value == value and 0 <= value < 2**63 else 0
+    value = quantity_value(raw if raw is not None else "0")
+    return int(value) if value is not None and value == value and 0 <= value < 2**63 else 0
 
 
 def _gpus_requested(pod: Mapping[str, Any]) -> int:
