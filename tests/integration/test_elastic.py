@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 from kubernetes import client
 
+from tests.support.invariants import LABEL_GENERATION
 from tests.support.operator import OperatorProcess
 from tests.support.teams import GROUP, LABEL_JOB, VERSION, Team, describe, job_body
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
 
-LABEL_GENERATION = "fairshare.dev/generation"
 L4_GPUS = 32  # the default fleet: 8 l4 nodes of 4 GPUs
 
 

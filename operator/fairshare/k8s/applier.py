@@ -115,10 +115,6 @@ class Applier:
             with self._events_lock:
                 self._events_backlog -= 1
 
-    def flush_events(self, timeout: float | None = None) -> None:
-        """Wait until every Event queued so far has been sent (for shutdown and tests)."""
-        concurrent.futures.wait([self._events.submit(lambda: None)], timeout=timeout)
-
     def _timed(self, verb: str, resource: str, call: Any, *args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
         try:
@@ -139,8 +135,6 @@ class Applier:
                 except ApiException as exc:
                     if exc.status != 404:
                         raise
-        elif isinstance(action, RecordEvent):
-            self._record_event(action)
 
     def _patch_status(self, action: PatchStatus) -> None:
         body: dict[str, Any] = {"status": action.status}
