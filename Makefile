@@ -1,6 +1,7 @@
 # The README's commands. Everything is installed on first use and cached outside the repo:
 #   the virtualenv under $(FAIRSHARE_CACHE)/venv/<hash of pyproject.toml>, the Go-built control plane under
-#   $(FAIRSHARE_CACHE)/bin/<component>-<version>, Go's module and build caches where Go keeps them.
+#   $(FAIRSHARE_CACHE)/bin/<component>-<version>, the mypyc-compiled core under
+#   $(FAIRSHARE_CACHE)/core-compiled/<hash of its sources>, Go's module and build caches where Go keeps them.
 SHELL := /bin/bash
 FAIRSHARE_CACHE ?= $(HOME)/.cache/fairshare
 export FAIRSHARE_CACHE
@@ -12,10 +13,10 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 UP_ARGS ?=
 
-.PHONY: up down test lint venv toolchain system-deps clean-cache
+.PHONY: up down test lint venv core toolchain system-deps clean-cache
 
 ## up: the embedded default: local control plane with kwok GPU nodes, the operator, sample tenants and jobs
-up: venv system-deps toolchain
+up: venv core system-deps toolchain
 	$(VENV)/bin/fairshare up $(UP_ARGS)
 
 ## down: stop everything `make up` started
@@ -23,7 +24,7 @@ down: venv
 	$(VENV)/bin/fairshare down
 
 ## test: the whole suite (unit, integration on the real local control plane, e2e), as CI runs it
-test: venv system-deps toolchain
+test: venv core system-deps toolchain
 	@set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; that is a failure here" >&2; exit 1; fi; \
 	exit $$rc
@@ -44,6 +45,10 @@ $(VENV)/.deps-installed:
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
+
+## core: compile the scheduling core with mypyc (cached by a hash of its sources; it runs as Python without it)
+core: venv
+	$(PY) -m fairshare.corebuild
 
 ## system-deps: Debian's prometheus (server and promtool), used by the metrics and dashboard tests
 system-deps:

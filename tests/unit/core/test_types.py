@@ -15,8 +15,8 @@ def test_values_are_frozen_and_hashable() -> None:
     assert hash(t) == hash(Tenant("nlp", guaranteed={"a100": 4}, borrowing_limit={"a100": 2}))
     with pytest.raises(dataclasses.FrozenInstanceError):
         t.weight = 2.0  # type: ignore[misc]
-    snap = Snapshot(classes=[GPUClass("a100", 4.0, 400)], tenants=[t])  # type: ignore[arg-type]
-    assert isinstance(snap.classes, tuple) and hash(snap)
+    snap = Snapshot(classes=(GPUClass("a100", 4.0, 400),), tenants=(t,))
+    assert hash(snap) == hash(Snapshot(classes=(GPUClass("a100", 4.0, 400),), tenants=(t,)))
 
 
 @pytest.mark.parametrize(
