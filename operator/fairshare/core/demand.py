@@ -44,31 +44,35 @@ def tenant_demands(cycle: Cycle) -> Demand:
     Budget-exhausted and unknown tenants want nothing in the market: they run only on idle capacity.
     """
     classes = list(cycle.classes.values())
+    width = len(classes)
     column = {cs.name: j for j, cs in enumerate(classes)}
     by_name = {cs.name: cs.gpu_class for cs in classes}
     names = [name for name, ts in cycle.tenants.items() if _in_market(ts)]
     row = {name: i for i, name in enumerate(names)}
-    # Each contribution is (tenant row, GPUs, per-class speeds over `classes`, dearest list price); jobs without
-    # informative throughput were already summed per tenant and set of classes by the index.
-    vectors: dict[tuple[ClassState, ...], tuple[Array, float]] = {}
+    gpus = [[0.0] * width for _ in names]
+    value = [[0.0] * width for _ in names]
+    total = [0.0] * len(names)
+    list_value = [0.0] * len(names)
+    # Speeds over all classes per set of acceptable classes, for jobs without informative throughput (which the
+    # index already summed per tenant and set of classes).
+    vectors: dict[tuple[ClassState, ...], tuple[list[float], float]] = {}
 
-    def prior(options: tuple[ClassState, ...]) -> tuple[Array, float]:
+    def prior(options: tuple[ClassState, ...]) -> tuple[list[float], float]:
         known = vectors.get(options)
         if known is None:
             known = vectors[options] = (_spread(options, _speeds(options, None, 1, by_name), column),
                                         max(c.list_price for c in options))
         return known
 
-    rows: list[int] = []
-    wants: list[float] = []
-    speeds: list[Array] = []
-    dearest: list[float] = []
-
-    def add(tenant_row: int, count: float, speed: Array, top: float) -> None:
-        rows.append(tenant_row)
-        wants.append(count)
-        speeds.append(speed)
-        dearest.append(top)
+    def add(tenant_row: int, count: float, speed: list[float], top: float) -> None:
+        gpu_row, value_row = gpus[tenant_row], value[tenant_row]
+        for g in range(width):
+            s = speed[g]
+            if s > 0.0:
+                gpu_row[g] += count
+                value_row[g] += count * s
+        total[tenant_row] += count
+        list_value[tenant_row] += count * top
 
     for name in names:
         for options, count in cycle.tenants[name].wants.items():
@@ -79,7 +83,7 @@ def tenant_demands(cycle: Cycle) -> Demand:
         if p.tenant.name in row and p.options:
             vector = _spread(p.options, _speeds(p.options, p.curves, p.workers, by_name), column)
             add(row[p.tenant.name], float(p.job.max_workers * p.gpw), vector, max(c.list_price for c in p.options))
-    on_own_class: dict[tuple[tuple[str, ...], str], Array] = {}
+    on_own_class: dict[tuple[tuple[str, ...], str], list[float]] = {}
     for run in cycle.running:
         if run.tenant.name not in row or run.preempted is not None:
             continue
@@ -94,21 +98,15 @@ def tenant_demands(cycle: Cycle) -> Demand:
                 options = (*options, run.cls)
             own = _speeds(options, curves, max(1, len(run.nodes)), by_name)[options.index(run.cls)] if curves \
                 else prior(options)[0][column[run.cls.name]]
-            vector = np.zeros(len(classes))
+            vector = [0.0] * width
             vector[column[run.cls.name]] = own
             if curves is None:
                 on_own_class[memo] = vector
         add(row[run.tenant.name], float(run.job.max_workers * run.gpw), vector, run.cls.list_price)
-    shape = (len(names), len(classes))
-    gpus, value = np.zeros(shape), np.zeros(shape)
-    total, list_value = np.zeros(len(names)), np.zeros(len(names))
-    if rows:
-        r, w, s = np.array(rows), np.array(wants), np.array(speeds).reshape(len(rows), len(classes))
-        np.add.at(gpus, r, w[:, None] * (s > 0))
-        np.add.at(value, r, w[:, None] * s)
-        np.add.at(total, r, w)
-        np.add.at(list_value, r, w * np.array(dearest))
-    return Demand(names, gpus, value, total, list_value)
+    shape = (len(names), width)
+    return Demand(names, np.array(gpus, dtype=np.float64).reshape(shape),
+                  np.array(value, dtype=np.float64).reshape(shape), np.array(total, dtype=np.float64),
+                  np.array(list_value, dtype=np.float64))
 
 
 def _speeds(options: tuple[ClassState, ...], curves: Curves | None, workers: int,
@@ -116,10 +114,10 @@ def _speeds(options: tuple[ClassState, ...], curves: Curves | None, workers: int
     return normalized_speeds(curves, [c.gpu_class for c in options], workers, by_name)
 
 
-def _spread(options: tuple[ClassState, ...], speeds: list[float], column: dict[str, int]) -> Array:
+def _spread(options: tuple[ClassState, ...], speeds: list[float], column: dict[str, int]) -> list[float]:
     """Speeds over all classes (0 where the job does not run); a class a job accepts keeps a tiny positive speed
     so that it still counts as demand there."""
-    out = np.zeros(len(column))
+    out = [0.0] * len(column)
     for cs, r in zip(options, speeds, strict=True):
         out[column[cs.name]] = max(r, 1e-12)
     return out
@@ -127,12 +125,10 @@ def _spread(options: tuple[ClassState, ...], speeds: list[float], column: dict[s
 
 def _per_class(cycle: Cycle, names: list[str], read: str) -> Array:
     """tenant x class matrix of guarantees ("guarantee") or guarantee + borrowing limit ("limit", inf = none)."""
-    classes = list(cycle.classes.values())
-    out = np.zeros((len(names), len(classes)))
-    for i, name in enumerate(names):
-        tenant = cycle.tenants[name].tenant
-        out[i] = [tenant.guarantee(c.name) if read == "guarantee" else tenant.limit(c.name) for c in classes]
-    return out
+    classes = [cs.name for cs in cycle.classes.values()]
+    rows = [[cycle.tenants[name].tenant.guarantee(c) if read == "guarantee" else cycle.tenants[name].tenant.limit(c)
+             for c in classes] for name in names]
+    return np.array(rows, dtype=np.float64).reshape(len(names), len(classes))
 
 
 def claims(cycle: Cycle, demand: Demand) -> dict[str, Claim]:
@@ -141,11 +137,20 @@ def claims(cycle: Cycle, demand: Demand) -> dict[str, Claim]:
     raw = [cycle.tenants[n].tenant.weight for n in names]
     usage = [cycle.tenants[n].tenant.decayed_usage_gpu_hours for n in names]
     weights = usage_discounted_weights(raw, usage) if cycle.config.usage_discount else raw
-    prices = np.array([cs.list_price for cs in cycle.classes.values()])
-    guarantee = (np.minimum(_per_class(cycle, names, "guarantee"), demand.gpus) * prices).sum(axis=1)
-    limit = (np.minimum(_per_class(cycle, names, "limit"), demand.gpus) * prices).sum(axis=1)
-    return {name: Claim(weight=weights[i], guarantee=float(min(guarantee[i], demand.list_value[i])),
-                        demand=float(demand.list_value[i]), limit=float(limit[i])) for i, name in enumerate(names)}
+    classes = [(cs.name, cs.list_price) for cs in cycle.classes.values()]
+    gpus: list[list[float]] = demand.gpus.tolist()
+    list_value: list[float] = demand.list_value.tolist()
+    out: dict[str, Claim] = {}
+    for i, name in enumerate(names):
+        tenant = cycle.tenants[name].tenant
+        wanted = gpus[i]
+        guarantee = limit = 0.0
+        for g, (cls, price) in enumerate(classes):
+            guarantee += min(float(tenant.guarantee(cls)), wanted[g]) * price
+            limit += min(tenant.limit(cls), wanted[g]) * price
+        out[name] = Claim(weight=weights[i], guarantee=min(guarantee, list_value[i]), demand=list_value[i],
+                          limit=limit)
+    return out
 
 
 def market(cycle: Cycle, demand: Demand, budgets: dict[str, float]) -> tuple[list[str], Market]:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from fairshare.core.market_lists import ListMarket, solve_lists
+
 Array = NDArray[np.float64]
 
 # Keeps every valued class faintly in each bid so a class dropped once can come back when prices move.
@@ -16,6 +18,8 @@ _NEWTON_STEPS = 50
 # Each round moves offers 70% of the way to the new response: undamped, a buyer capped on one class and
 # quantity-bound on the others can swing between two bundles forever instead of settling between them.
 _DAMPING = 0.7
+# Up to this many buyers x goods, `solve` runs on Python lists (market_lists): numpy's per-call cost dominates there.
+SMALL_MARKET = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +197,13 @@ def solve(market: Market, iterations: int, tolerance: float, start: Array | None
     allocation): each buyer's row is scaled to its budget; a buyer with an empty row starts as if cold. A
     market that moved little since then settles in a few rounds instead of dozens.
     """
+    if market.budgets.size * market.supply.size <= SMALL_MARKET:
+        return _solve_small(market, iterations, tolerance, start, settle)
+    return _solve_arrays(market, iterations, tolerance, start, settle)
+
+
+def _solve_arrays(market: Market, iterations: int, tolerance: float, start: Array | None,
+                  settle: float) -> Equilibrium:
     supply, floors, budgets, quantities = market.supply, market.floors, market.budgets, market.quantities
     valued = (market.utilities.T > 0) & (market.caps.T > 0) & (supply[:, None] > 0)
     a = np.ascontiguousarray(np.where(valued, market.utilities.T, 0.0))
@@ -229,6 +240,25 @@ def solve(market: Market, iterations: int, tolerance: float, start: Array | None
             break
     allocation = _use_and_room(bids / prices[:, None], caps, quantities, ranking)[0]
     return Equilibrium(prices, allocation.T.copy(), (allocation * prices[:, None]).sum(axis=0), done, converged)
+
+
+def _solve_small(market: Market, iterations: int, tolerance: float, start: Array | None,
+                 settle: float) -> Equilibrium:
+    """`solve` on lists: the same rounds, without numpy's per-call overhead."""
+    lists = ListMarket(market.budgets.tolist(), market.utilities.tolist(), market.caps.tolist(),
+                       market.quantities.tolist(), market.supply.tolist(), market.floors.tolist(), _EXPLORATION)
+    prices, allocation, done, converged = solve_lists(lists, iterations, tolerance,
+                                                      None if start is None else start.tolist(), settle, _DAMPING)
+    goods, buyers = lists.goods, lists.buyers
+    held = np.array(allocation, dtype=np.float64).reshape(goods, buyers)
+    price = np.array(prices, dtype=np.float64)
+    return Equilibrium(price, held.T.copy(), (held * price[:, None]).sum(axis=0), done, converged)
+
+
+def solve_numpy(market: Market, iterations: int, tolerance: float, start: Array | None = None,
+                settle: float = 0.0) -> Equilibrium:
+    """`solve` on numpy arrays whatever the market's size (tests compare the two solvers with it)."""
+    return _solve_arrays(market, iterations, tolerance, start, settle)
 
 
 def build(
