@@ -110,7 +110,7 @@ def _schedule(snapshot: Snapshot, now: float, config: PolicyConfig, clock: Clock
         charges = outcome.charges(cycle)
     with timer.step("wake"):
         wake_at = next_wake(cycle)
-    return CycleResult(
+    result = CycleResult(
         decisions=decisions,
         prices=MappingProxyType({name: cs.price for name, cs in cycle.classes.items()}),
         fair_shares=MappingProxyType({t: MappingProxyType(s) for t, s in fair_shares.items()}),
@@ -119,6 +119,8 @@ def _schedule(snapshot: Snapshot, now: float, config: PolicyConfig, clock: Clock
         charges=MappingProxyType(charges),
         wake_at=wake_at,
     )
+    cycle.dismantle()
+    return result
 
 
 def _last_spending(cycle: index.Cycle, names: list[str]) -> NDArray[np.float64] | None:

@@ -45,16 +45,18 @@ def _result(cycle: Cycle, timer: StepTimer, status: Callable[[TenantState], str]
     with timer.step("decisions"):
         decisions = outcome.decisions(cycle, status)
         charges = outcome.charges(cycle)
+    # FIFO, weighted max-min and Gavel read no clock, never preempt and hand out all they can in one cycle: only
+    # an event changes what they decide. Static quotas give no wake time (wakes=False): the replay keeps its
+    # older rules for them (see static_quota).
+    wake_at = (cycle.now if freed_more(cycle) else math.inf) if wakes else None
+    cycle.dismantle()
     return CycleResult(
         decisions=decisions,
         prices=MappingProxyType({n: cs.list_price for n, cs in cycle.classes.items()}),
         fair_shares=MappingProxyType({t: MappingProxyType(s) for t, s in shares.items()}),
         step_seconds=MappingProxyType(dict(timer.seconds)),
         charges=MappingProxyType(charges),
-        # FIFO, weighted max-min and Gavel read no clock, never preempt and hand out all they can in one cycle: only
-        # an event changes what they decide. Static quotas give no wake time (wakes=False): the replay keeps its
-        # older rules for them (see static_quota).
-        wake_at=(cycle.now if freed_more(cycle) else math.inf) if wakes else None,
+        wake_at=wake_at,
     )
 
 
