@@ -169,7 +169,9 @@ def machine() -> str:
         model = next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
     except (OSError, subprocess.CalledProcessError, StopIteration):
         model = platform.processor() or "unknown"
-    return f"{model}; Python {platform.python_version()}"
+    import fairshare.core
+    built = "mypyc-compiled core" if fairshare.core.COMPILED_FROM else "core as Python"
+    return f"{model}; Python {platform.python_version()}; {built}"
 
 
 def main() -> None:

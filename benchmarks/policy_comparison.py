@@ -56,7 +56,9 @@ def machine() -> str:
         model = next((ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Model name")), model)
     except OSError:
         pass
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+    import fairshare.core
+    built = "mypyc-compiled core" if fairshare.core.COMPILED_FROM else "core as Python"
+    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}, {built}"
 
 
 def run(name: str, argv: list[str], data_dir: Path, progress: bool) -> Experiment:

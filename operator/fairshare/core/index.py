@@ -262,12 +262,21 @@ def informative(curves: Curves | None) -> Curves | None:
 
 def sort_queue(queue: list[PendingJob]) -> None:
     """Sort in queue_order, one stable pass per part of the key from the last: each pass compares plain floats,
-    ints or strings (CPython's fast paths) instead of tuples, and the priority and band passes are skipped when
-    the queue holds one value of them (the common case)."""
+    ints or strings (CPython's fast paths) instead of tuples; the priority and band passes are skipped when the
+    queue holds one value of them (the common case), and keys are compared only among equal submission times."""
     if len(queue) < 2:
         return
-    queue.sort(key=_job_key)
     queue.sort(key=_submitted_at)
+    # Keys only break ties of submission time: sort each run of equal times (rare) by key.
+    i, n = 0, len(queue)
+    while i < n:
+        at = queue[i].job.submitted_at
+        j = i + 1
+        while j < n and queue[j].job.submitted_at == at:
+            j += 1
+        if j - i > 1:
+            queue[i:j] = sorted(queue[i:j], key=_job_key)
+        i = j
     first = queue[0]
     if any(p.band != first.band for p in queue):
         queue.sort(key=_band)

@@ -49,8 +49,10 @@ def decisions(cycle: Cycle, status: Callable[[TenantState], str]) -> tuple[Decis
             text = texts.get(key)
             if text is None:
                 text = texts[key] = explain.cause_text(p)
-            ahead = "1 job ahead" if position == 2 else f"{position - 1} jobs ahead"
-            waits.append(Wait(job.key, f"{line}; {ahead}; {text}", position))
+            if position == 2:
+                waits.append(Wait(job.key, f"{line}; 1 job ahead; {text}", position))
+            else:
+                waits.append(Wait(job.key, f"{line}; {position - 1} jobs ahead; {text}", position))
     return (*preempts, *shrinks, *admits, *grows, *migrations, *waits)
 
 
