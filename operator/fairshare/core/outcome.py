@@ -44,8 +44,16 @@ def decisions(cycle: Cycle, status: Callable[[TenantState], str]) -> tuple[Decis
                 ranked = cycle.ranked.get(p.options) if p.curves is None else None
                 p.cause_class = (ranked or ranked_options(cycle, p))[0]
             job = p.job
-            key = (cause, p.cause_class, p.workers, p.gpw, job.max_price_per_gpu_hour if cause is bid else None,
-                   job.gpu_classes if cause is no_class else None, ts if cause in per_tenant else None)
+            # What the obstacle's text reads: always the cause, class and gang; some causes read more.
+            key: tuple[object, ...]
+            if cause is bid:
+                key = (cause, p.cause_class, p.workers, p.gpw, job.max_price_per_gpu_hour)
+            elif cause is no_class:
+                key = (cause, p.cause_class, p.workers, p.gpw, job.gpu_classes)
+            elif cause in per_tenant:
+                key = (cause, p.cause_class, p.workers, p.gpw, ts)
+            else:
+                key = (cause, p.cause_class, p.workers, p.gpw)
             text = texts.get(key)
             if text is None:
                 text = texts[key] = explain.cause_text(p)
