@@ -85,7 +85,9 @@ def fifo(snapshot: Snapshot, now: float, config: PolicyConfig, clock: Clock = ti
         cycle = _start(snapshot, now, config)
     with timer.step("admission"):
         blocked = False
-        for p in sorted(cycle.pending, key=lambda p: (p.job.submitted_at, p.job.key)):
+        order = list(cycle.pending)
+        index.sort_by_submission(order)
+        for p in order:
             if blocked:
                 p.note(Cause.ORDER, p.options[0] if p.options else None)
                 continue

@@ -266,22 +266,26 @@ def sort_queue(queue: list[PendingJob]) -> None:
     queue holds one value of them (the common case), and keys are compared only among equal submission times."""
     if len(queue) < 2:
         return
-    queue.sort(key=_submitted_at)
-    # Keys only break ties of submission time: sort each run of equal times (rare) by key.
-    i, n = 0, len(queue)
-    while i < n:
-        at = queue[i].job.submitted_at
-        j = i + 1
-        while j < n and queue[j].job.submitted_at == at:
-            j += 1
-        if j - i > 1:
-            queue[i:j] = sorted(queue[i:j], key=_job_key)
-        i = j
+    sort_by_submission(queue)
     first = queue[0]
     if any(p.band != first.band for p in queue):
         queue.sort(key=_band)
     if any(p.job.priority != first.job.priority for p in queue):
         queue.sort(key=_negated_priority)
+
+
+def sort_by_submission(jobs: list[PendingJob]) -> None:
+    """Sort by (submission time, key): by time, then each run of equal times (rare) by key."""
+    jobs.sort(key=_submitted_at)
+    i, n = 0, len(jobs)
+    while i < n:
+        at = jobs[i].job.submitted_at
+        j = i + 1
+        while j < n and jobs[j].job.submitted_at == at:
+            j += 1
+        if j - i > 1:
+            jobs[i:j] = sorted(jobs[i:j], key=_job_key)
+        i = j
 
 
 def _job_key(p: PendingJob) -> str:
