@@ -44,7 +44,9 @@ class CyclePlan:
     - grants: admissions, grows and re-created children, which may count on those GPUs, so they are applied
       only if every release succeeded (a lost race on a preemption must not leave its beneficiary admitted
       onto GPUs the victim still holds);
-    - bookkeeping: queue positions, failures of invalid jobs, cost, GPUClass and Tenant status.
+    - bookkeeping: transitions that free no GPUs (Admitted -> Running), queue positions, failures of invalid
+      jobs, cost, GPUClass and Tenant status. The Running writes of a burst's previous cycle come after its new
+      admissions rather than before them.
     """
 
     result: CycleResult
@@ -69,10 +71,14 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
     grants: list[Action] = []
     bookkeeping: list[Action] = []
     transitioned: dict[str, bool] = {}
+    keeping: dict[str, tuple[Action, ...]] = {}  # transitions that free no GPUs (Admitted -> Running): not urgent
     for key, view in sorted(world.jobs.items()):
         transition = observe(view, now)
         if transition is not None:
-            releases += transition.actions
+            if transition.releases_gpus:
+                releases += transition.actions
+            else:
+                keeping[key] = transition.actions
             transitioned[key] = transition.releases_gpus
     for key, view in world.jobs.items():
         if key not in transitioned:  # a job that fails this cycle (a queued one past its deadline) is not requeued
@@ -98,6 +104,11 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
 
     decided = {d.job_key for d in result.decisions} | set(transitioned)
     grants += missing_children_actions(world, decided, settings)
+    # A transition that frees no GPUs waits until the grants are out, unless the core decided about the same job
+    # this cycle: then it goes first, so that the decision's writes come after it (no later write undoes them).
+    by_core = {d.job_key for d in result.decisions}
+    releases = [a for key, actions in keeping.items() if key in by_core for a in actions] + releases
+    bookkeeping = [a for key, actions in keeping.items() if key not in by_core for a in actions] + bookkeeping
     bookkeeping += accrual_actions(world, result.charges, now, skip=decided)
     if readings:
         bookkeeping += feedback_actions(world, readings, config.throughput_smoothing, warmup_seconds, skip=decided)

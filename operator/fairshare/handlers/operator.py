@@ -18,6 +18,7 @@ from fairshare.control.store import GPU_CLASSES, KINDS, NODES, PODS, TENANTS, TR
 from fairshare.feedback.collector import FeedbackCollector
 from fairshare.feedback.prometheus import PrometheusSource
 from fairshare.feedback.scrape import ScrapeSource
+from fairshare.handlers.diffbase import EventOnlyDiffBaseStorage, registers_no_changing_handlers
 from fairshare.k8s.applier import Applier
 from fairshare.k8s.client import api_client
 from fairshare.k8s.lister import list_all
@@ -48,7 +49,9 @@ def _env_float(name: str, default: float) -> float:
 async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     # Progress and diff-base in our own annotations; handlers return nothing, so kopf never writes into status.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="fairshare.dev")
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="fairshare.dev")
+    event_only = registers_no_changing_handlers(kopf.get_default_registry())
+    settings.persistence.diffbase_storage = (EventOnlyDiffBaseStorage if event_only
+                                             else kopf.AnnotationsDiffBaseStorage)(prefix="fairshare.dev")
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = int(_env_float("FAIRSHARE_WATCH_TIMEOUT_SECONDS", 300))
     settings.watching.client_timeout = int(_env_float("FAIRSHARE_WATCH_TIMEOUT_SECONDS", 300)) + 30
@@ -79,7 +82,9 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     loop = SchedulingLoop(
         store, Applier(api, store, metrics).apply, metrics, policy, RenderSettings(),
         LoopSettings(period_seconds=_env_float("FAIRSHARE_CYCLE_PERIOD_SECONDS", 10.0),
-                     debounce_seconds=_env_float("FAIRSHARE_CYCLE_DEBOUNCE_SECONDS", 0.2)),
+                     debounce_seconds=_env_float("FAIRSHARE_CYCLE_DEBOUNCE_SECONDS", 0.2),
+                     grant_budget_seconds=_env_float("FAIRSHARE_GRANT_BUDGET_SECONDS",
+                                                     LoopSettings.grant_budget_seconds)),
         resync=resync, readings=lambda: collector.take() if collector else {},
         warmup_seconds=feedback.warmup_seconds)
     if feedback.source != "off":
@@ -110,6 +115,9 @@ def _node_signature(body: dict[str, Any] | None) -> tuple[Any, ...] | None:
 
 
 def _observe(kind: str, event: dict[str, Any]) -> None:
+    """Store the event's body and wake the loop if scheduling could see a difference. The handlers are async, so
+    this runs on the event loop (kopf runs sync handlers in a thread pool): cheaper per event, and the loop's
+    snapshot, built on the event loop too, never sees a watch event half applied."""
     body = event.get("object")
     if not body:
         return
@@ -123,27 +131,27 @@ def _observe(kind: str, event: dict[str, Any]) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL_TRAINING_JOBS)
-def training_job_event(event: dict[str, Any], **_: Any) -> None:
+async def training_job_event(event: dict[str, Any], **_: Any) -> None:
     _observe(TRAINING_JOBS, event)
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL_TENANTS)
-def tenant_event(event: dict[str, Any], **_: Any) -> None:
+async def tenant_event(event: dict[str, Any], **_: Any) -> None:
     _observe(TENANTS, event)
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL_GPU_CLASSES)
-def gpu_class_event(event: dict[str, Any], **_: Any) -> None:
+async def gpu_class_event(event: dict[str, Any], **_: Any) -> None:
     _observe(GPU_CLASSES, event)
 
 
 @kopf.on.event("", "v1", "nodes")
-def node_event(event: dict[str, Any], **_: Any) -> None:
+async def node_event(event: dict[str, Any], **_: Any) -> None:
     _observe(NODES, event)
 
 
 @kopf.on.event("", "v1", "pods")
-def pod_event(event: dict[str, Any], **_: Any) -> None:
+async def pod_event(event: dict[str, Any], **_: Any) -> None:
     # Every pod is watched, because other workloads' GPU pods occupy GPUs too; only those are stored.
     if tracked_pod(event.get("object") or {}) or event.get("type") == "DELETED":
         _observe(PODS, event)
