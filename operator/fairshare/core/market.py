@@ -199,11 +199,12 @@ def solve(market: Market, iterations: int, tolerance: float, start: Array | None
     """
     if market.budgets.size * market.supply.size <= SMALL_MARKET:
         return _solve_small(market, iterations, tolerance, start, settle)
-    return _solve_arrays(market, iterations, tolerance, start, settle)
+    return solve_numpy(market, iterations, tolerance, start, settle)
 
 
-def _solve_arrays(market: Market, iterations: int, tolerance: float, start: Array | None,
-                  settle: float) -> Equilibrium:
+def solve_numpy(market: Market, iterations: int, tolerance: float, start: Array | None = None,
+                settle: float = 0.0) -> Equilibrium:
+    """`solve` on numpy arrays whatever the market's size (the one `solve` uses above SMALL_MARKET)."""
     supply, floors, budgets, quantities = market.supply, market.floors, market.budgets, market.quantities
     valued = (market.utilities.T > 0) & (market.caps.T > 0) & (supply[:, None] > 0)
     a = np.ascontiguousarray(np.where(valued, market.utilities.T, 0.0))
@@ -253,12 +254,6 @@ def _solve_small(market: Market, iterations: int, tolerance: float, start: Array
     held = np.array(allocation, dtype=np.float64).reshape(goods, buyers)
     price = np.array(prices, dtype=np.float64)
     return Equilibrium(price, held.T.copy(), (held * price[:, None]).sum(axis=0), done, converged)
-
-
-def solve_numpy(market: Market, iterations: int, tolerance: float, start: Array | None = None,
-                settle: float = 0.0) -> Equilibrium:
-    """`solve` on numpy arrays whatever the market's size (tests compare the two solvers with it)."""
-    return _solve_arrays(market, iterations, tolerance, start, settle)
 
 
 def build(
