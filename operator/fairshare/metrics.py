@@ -64,7 +64,7 @@ class OperatorMetrics:
         self.cycle_duration = Histogram("fairshare_cycle_duration_seconds",
                                         "Duration of a scheduling cycle's steps (step=total for the whole cycle).",
                                         ["step"], buckets=CYCLE_BUCKETS, registry=r)
-        self.cycles = Counter("fairshare_cycles", "Scheduling cycles run, by trigger (event|periodic|replan).",
+        self.cycles = Counter("fairshare_cycles", "Scheduling cycles run, by trigger (event|periodic).",
                               ["trigger"], registry=r)
         self.last_cycle = Gauge("fairshare_last_cycle_timestamp_seconds", "Unix time the last cycle finished.",
                                 registry=r)

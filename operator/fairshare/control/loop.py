@@ -6,10 +6,10 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping
 
 from fairshare.api import Phase, SpecError, TrainingJob, parse_training_job
-from fairshare.control.actions import Action, DeletePods, PatchStatus, action_key
+from fairshare.control.actions import Action, PatchStatus
 from fairshare.control.feedback import feedback_targets
 from fairshare.control.parsecache import ParseCache
 from fairshare.control.plan import CyclePlan, plan_cycle
@@ -31,42 +31,11 @@ class LoopSettings:
     period_seconds: float = 10.0
     debounce_seconds: float = 0.2
     resync_every_cycles: int = 30  # a full LIST every this many periodic cycles, in case a watch event was lost
-    # With a budget, grants go out in chunks of this many objects, and once grant_budget_seconds are spent while
-    # TrainingJobs the plan did not see wait, the rest are left to a fresh plan (`cut_grants`). Off by default: in
-    # the 2,000-job benchmark it re-planned without raising the rate, and p99 create-to-bound came out higher in
-    # each of three runs that cut (docs/benchmarks/operator.md). 0: every plan's grants are applied in one batch.
-    grant_chunk_objects: int = 256
-    grant_budget_seconds: float = 0.0
 
 
 def failed(summary: object) -> bool:
     """True when an apply reported a conflict or error (an apply that reports nothing succeeded)."""
     return bool(getattr(summary, "conflicts", 0) or getattr(summary, "errors", 0))
-
-
-def object_chunks(actions: Sequence[Action], objects_per_chunk: int) -> list[tuple[Action, ...]]:
-    """The actions in chunks of at most `objects_per_chunk` objects; one object's actions stay together and in
-    order (the applier stops an object's actions at its first failure), objects in the order they first appear."""
-    by_object: dict[str, list[Action]] = {}
-    for action in actions:
-        by_object.setdefault(action_key(action), []).append(action)
-    groups = list(by_object.values())
-    size = max(1, objects_per_chunk)
-    return [tuple(a for group in groups[i:i + size] for a in group) for i in range(0, len(groups), size)]
-
-
-def may_leave_out(chunks: Sequence[tuple[Action, ...]]) -> bool:
-    """Whether these grants may be left to the next plan. Admissions and re-created children wrote nothing until
-    applied and free nothing, so a fresh plan may redo or change them; a restart (grow, move) deletes the job's old
-    pods, and a grant already applied may count on the GPUs those free: such a plan is applied to the end."""
-    return not any(isinstance(a, DeletePods) for chunk in chunks for a in chunk)
-
-
-def cut_grants(elapsed_seconds: float, budget_seconds: float, arrived: bool,
-               rest: Sequence[tuple[Action, ...]]) -> bool:
-    """Stop applying this plan's grants here? Only with a budget, once it is spent, when jobs arrived that the plan
-    did not see (otherwise a fresh plan would decide the same), and when what is left may be left out."""
-    return budget_seconds > 0 and elapsed_seconds >= budget_seconds and arrived and bool(rest) and may_leave_out(rest)
 
 
 class SchedulingLoop:
@@ -75,17 +44,15 @@ class SchedulingLoop:
     def __init__(self, store: Store, apply: Callable[[tuple[Action, ...]], object], metrics: OperatorMetrics,
                  policy: PolicyConfig, render: RenderSettings, settings: LoopSettings,
                  resync: Callable[[], None] | None = None, clock: Callable[[], float] = time.time,
-                 readings: Callable[[], Mapping[str, Reading]] | None = None, warmup_seconds: float = 20.0,
-                 timer: Callable[[], float] = time.perf_counter) -> None:
+                 readings: Callable[[], Mapping[str, Reading]] | None = None, warmup_seconds: float = 20.0) -> None:
         self.store, self.apply, self.metrics = store, apply, metrics
         self.policy, self.render, self.settings = policy, render, settings
-        self.resync, self.clock, self.timer = resync, clock, timer  # clock: what time it is; timer: for durations
+        self.resync, self.clock = resync, clock
         self.readings, self.warmup_seconds = readings, warmup_seconds
         self.targets: list[Target] = []  # running jobs' trainers as of the last cycle, for the feedback collector
         self._wake = asyncio.Event()
         self.jobs_parsed: ParseCache[TrainingJob] = ParseCache(parse_training_job, SpecError)
         self._periodic = 0
-        self._replan = False  # the last cycle left grants to a fresh plan
         self.cycles = 0
 
     def poke(self) -> None:
@@ -100,8 +67,6 @@ class SchedulingLoop:
                 await asyncio.sleep(self.settings.debounce_seconds)
             except TimeoutError:
                 trigger = "periodic"
-            if self._replan:
-                trigger, self._replan = "replan", False
             self._wake.clear()
             try:
                 await self.run_cycle(trigger)
@@ -127,45 +92,19 @@ class SchedulingLoop:
         self.targets = feedback_targets(world)
         plan_seconds = time.perf_counter() - start - snapshot_seconds
         released = await asyncio.to_thread(self.apply, plan.releases)
-        left_out: set[str] = set()
         if failed(released):
             # Grants may count on GPUs a failed release still holds: leave them to the next cycle's fresh plan.
             self.metrics.errors.labels(operation="grants-deferred").inc()
             log.info("a release failed this cycle; deferring %d grant actions", len(plan.grants))
         else:
-            left_out = await self._apply_grants(plan.grants, world)
+            await asyncio.to_thread(self.apply, plan.grants)
         await asyncio.to_thread(self.apply, plan.bookkeeping)
         apply_seconds = time.perf_counter() - start - snapshot_seconds - plan_seconds
         self.cycles += 1
-        self._record(plan, trigger, world, {"snapshot": snapshot_seconds, "apply": apply_seconds}, left_out)
+        self._record(plan, trigger, world, {"snapshot": snapshot_seconds, "apply": apply_seconds})
         return plan
 
-    async def _apply_grants(self, grants: Sequence[Action], world: World) -> set[str]:
-        """Apply grants chunk by chunk; between chunks (on the event loop, so the store holds still) decide whether
-        to leave the rest to a fresh cycle; returns the objects whose grants were left out. A burst's first plan can
-        hold thousands of admissions: applied whole, it kept new TrainingJobs (a higher priority, another tenant's
-        turn) out of any plan for tens of seconds."""
-        budget = self.settings.grant_budget_seconds
-        chunks = object_chunks(grants, self.settings.grant_chunk_objects) if budget > 0 else [tuple(grants)]
-        start = self.timer()
-        for index, chunk in enumerate(chunks):
-            rest = chunks[index:]
-            if index and cut_grants(self.timer() - start, budget, self._new_jobs(world), rest):
-                left = {action_key(a) for part in rest for a in part}
-                self._replan = True  # the next cycle counts as fairshare_cycles_total{trigger="replan"}
-                log.info("grant budget of %.1fs spent with new jobs waiting; grants of %d jobs left to the next plan",
-                         budget, len(left))
-                self.poke()
-                return left
-            await asyncio.to_thread(self.apply, chunk)
-        return set()
-
-    def _new_jobs(self, world: World) -> bool:
-        """Whether the store holds a TrainingJob that the plan's snapshot did not."""
-        return any(key not in world.jobs for key in self.store.objects[TRAINING_JOBS])
-
-    def _record(self, plan: CyclePlan, trigger: str, world: World, io_seconds: dict[str, float],
-                left_out: Collection[str] = ()) -> None:
+    def _record(self, plan: CyclePlan, trigger: str, world: World, io_seconds: dict[str, float]) -> None:
         m = self.metrics
         m.cycles.labels(trigger=trigger).inc()
         m.observe_cycle_steps({**plan.result.step_seconds, **io_seconds})
@@ -222,7 +161,7 @@ class SchedulingLoop:
         for d in plan.result.decisions:
             view = world.jobs.get(d.job_key)
             tenant = view.tenant if view and view.tenant else "unknown"
-            if isinstance(d, Admit) and d.job_key not in left_out:  # a left-out admission is counted when applied
+            if isinstance(d, Admit):
                 m.admissions.labels(tenant=tenant, gpu_class=d.gpu_class).inc()
                 m.queue_wait.labels(tenant=tenant).observe(max(0.0, self.clock() - by_key[d.job_key].submitted_at))
             elif isinstance(d, Preempt):

@@ -82,9 +82,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     loop = SchedulingLoop(
         store, Applier(api, store, metrics).apply, metrics, policy, RenderSettings(),
         LoopSettings(period_seconds=_env_float("FAIRSHARE_CYCLE_PERIOD_SECONDS", 10.0),
-                     debounce_seconds=_env_float("FAIRSHARE_CYCLE_DEBOUNCE_SECONDS", 0.2),
-                     grant_budget_seconds=_env_float("FAIRSHARE_GRANT_BUDGET_SECONDS",
-                                                     LoopSettings.grant_budget_seconds)),
+                     debounce_seconds=_env_float("FAIRSHARE_CYCLE_DEBOUNCE_SECONDS", 0.2)),
         resync=resync, readings=lambda: collector.take() if collector else {},
         warmup_seconds=feedback.warmup_seconds)
     if feedback.source != "off":
