@@ -16,6 +16,7 @@ from fairshare.api import Phase
 from fairshare.api import Tenant as TenantCR
 from fairshare.api.tenant import DEFAULT_PERIOD_HOURS
 from fairshare.control import conditions as cond
+from fairshare.control import cost
 from fairshare.control.actions import Action, DeletePods, EnsureChildren, PatchStatus, RecordEvent
 from fairshare.control.feedback import feedback_actions
 from fairshare.control.lifecycle import observe
@@ -31,7 +32,6 @@ from fairshare.feedback.readings import Reading
 from fairshare.render import RenderSettings, WorkerAllocation, build_headless_service, build_worker_pods
 
 HOSTNAME_LABEL = "kubernetes.io/hostname"
-ACCRUAL_MIN_SECONDS = 30.0  # charge at most this often per job, to bound status writes
 
 Scheduler = Callable[[core.Snapshot, float, PolicyConfig], CycleResult]
 
@@ -76,7 +76,7 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
         transition = observe(view, now)
         if transition is not None:
             if transition.releases_gpus:
-                releases += transition.actions
+                releases += charged_on_release(transition.actions, view, world, now)
             else:
                 keeping[key] = transition.actions
             transitioned[key] = transition.releases_gpus
@@ -93,12 +93,14 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
             grants += admit_actions(view, decision, world, now, settings)
         elif isinstance(decision, Resize):
             grows = decision.workers > running.get(decision.job_key, decision.workers)
-            (grants if grows else releases).extend(resize_actions(view, decision, world, now, settings))
+            (grants if grows else releases).extend(
+                charged_on_release(resize_actions(view, decision, world, now, settings), view, world, now))
         elif isinstance(decision, Migrate):
-            grants += restart_actions(view, decision.gpu_class, decision, world, now, settings, "Migrated",
-                                      f"moved from {_current_class(view)} to {decision.gpu_class}: {decision.reason}")
+            grants += charged_on_release(restart_actions(
+                view, decision.gpu_class, decision, world, now, settings, "Migrated",
+                f"moved from {_current_class(view)} to {decision.gpu_class}: {decision.reason}"), view, world, now)
         elif isinstance(decision, Preempt):
-            releases += preempt_actions(view, decision, now)
+            releases += charged_on_release(preempt_actions(view, decision, now), view, world, now)
         elif isinstance(decision, Wait):
             bookkeeping += wait_actions(view, decision, now)
 
@@ -307,27 +309,37 @@ def wait_actions(view: JobView, decision: Wait, now: float) -> list[Action]:
 
 
 def accrual_actions(world: World, charges: Mapping[str, float], now: float, skip: set[str]) -> list[Action]:
-    """Charge each running job price x GPUs x hours since it was last charged; `accruedAt` makes it idempotent."""
+    """Charge each running job price x GPUs x hours since it was last charged, once per `accrual_interval` (which
+    grows with the number of running jobs); the price it pays now goes to `allocation.pricePerGPUHour`."""
     actions: list[Action] = []
+    interval = cost.accrual_interval(len(charges))
     for key, price in sorted(charges.items()):
         view = world.jobs.get(key)
-        if key in skip or view is None or view.model is None or view.model.status is None:
+        if key in skip or view is None:
             continue
-        alloc = view.model.status.allocation
-        cost = view.model.status.cost
-        since = (cost.accrued_at if cost and cost.accrued_at else alloc.admitted_at if alloc else None)
-        if alloc is None or since is None or now - since.timestamp() < ACCRUAL_MIN_SECONDS:
+        seconds = cost.seconds_uncharged(view, now)
+        if seconds is None or seconds < interval:
             continue
-        hours = (now - since.timestamp()) / 3600.0
-        gpus = alloc.gpus or 0
-        power = world.gpu_classes[alloc.gpu_class].spec.power_watts if alloc.gpu_class in world.gpu_classes else 0.0
-        actions.append(PatchStatus(TRAINING_JOBS, key, {"cost": {
-            "credits": round((cost.credits if cost and cost.credits else 0.0) + price * gpus * hours, 6),
-            "gpuHours": round((cost.gpu_hours if cost and cost.gpu_hours else 0.0) + gpus * hours, 6),
-            "energyKWh": round((cost.energy_kwh if cost and cost.energy_kwh else 0.0) + gpus * power * hours / 1000,
-                               6),
-            "accruedAt": cond.rfc3339(now)}}, view.body["metadata"].get("resourceVersion")))
+        charged = cost.charged_through(view, world, now, price)
+        actions.append(PatchStatus(TRAINING_JOBS, key, {"cost": charged,
+                                                        "allocation": {"pricePerGPUHour": round(price, 6)}},
+                                   view.body["metadata"].get("resourceVersion")))
     return actions
+
+
+def charged_on_release(actions: tuple[Action, ...], view: JobView, world: World, now: float) -> tuple[Action, ...]:
+    """The job's first status patch (the one that releases its GPUs) also charges its allocation up to now, so
+    the interval since the last periodic charge is not lost; the later charges skip it (no allocation, or a new
+    one counted from its admission)."""
+    charged = cost.final_charge(view, world, now)
+    if charged is None:
+        return actions
+    out = list(actions)
+    for i, action in enumerate(out):
+        if isinstance(action, PatchStatus) and action.kind == TRAINING_JOBS and action.key == view.key:
+            out[i] = dataclasses.replace(action, status={**action.status, "cost": charged})
+            break
+    return tuple(out)
 
 
 def _held(snapshot: core.Snapshot, result: CycleResult) -> dict[tuple[str, str], int]:
@@ -451,8 +463,8 @@ def tenant_status_actions(world: World, snapshot: core.Snapshot, result: CycleRe
         current = tenant.status.model_dump(by_alias=True, exclude_none=True) if tenant.status else {}
         metered = meter(tenant, holding.get(name, 0), charging.get(name, 0.0), now, half_life_hours)
         # Usage and spend move every cycle while GPUs are held: they are written at most every
-        # ACCRUAL_MIN_SECONDS (or when the clock starts), and otherwise only with a change of the rest.
-        due = metered.elapsed >= ACCRUAL_MIN_SECONDS or "usageUpdatedAt" not in current
+        # cost.ACCRUAL_MIN_SECONDS (or when the clock starts), and otherwise only with a change of the rest.
+        due = metered.elapsed >= cost.ACCRUAL_MIN_SECONDS or "usageUpdatedAt" not in current
         desired: dict[str, Any] = {"allocated": allocated, "allocatedGPUs": sum(allocated.values()),
                                    "fairShare": shares}
         conditions = tenant_conditions(world, name, tenant, now)

@@ -30,6 +30,22 @@ def _resource_version(body: Mapping[str, Any]) -> int:
         return 0
 
 
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def json_copy(value: Any) -> Any:
+    """A copy of a JSON document (dicts, lists, scalars): what `copy.deepcopy` gives for one, about 3x faster,
+    since it tracks no shared references (JSON has none). Every body the store holds passes through it."""
+    kind = type(value)
+    if kind is dict:
+        return {k: json_copy(v) for k, v in value.items()}
+    if kind is list:
+        return [json_copy(v) for v in value]
+    if kind in _JSON_SCALARS:
+        return value
+    return copy.deepcopy(value)  # not JSON (a test's tuple, a client's model): copied the slow, general way
+
+
 @dataclasses.dataclass
 class Store:
     """Latest known body of every watched object. Writes of our own (patch responses) go in at once, so a cycle
@@ -44,7 +60,7 @@ class Store:
         held = self.objects[kind].get(key)
         if held is not None and _resource_version(held) >= _resource_version(body) > 0:
             return False  # older, or the watch echo of a write whose response is already held
-        self.objects[kind][key] = copy.deepcopy(dict(body))
+        self.objects[kind][key] = json_copy(dict(body))
         return True
 
     def delete(self, kind: str, body: Mapping[str, Any]) -> bool:

@@ -130,7 +130,7 @@ def test_running_job_is_charged_by_the_core_price_since_accrued_at() -> None:
     [patch] = [a for a in of_kind(result.actions, PatchStatus) if a.key == "nlp/run"]
     assert patch == PatchStatus(TRAINING_JOBS, "nlp/run", {"cost": {
         "credits": round(1.0 + price * 8 * 0.5, 6), "gpuHours": 6.0, "energyKWh": round(0.5 + 8 * 400 * 0.5 / 1000, 6),
-        "accruedAt": ts(0)}}, "1")
+        "accruedAt": ts(0)}, "allocation": {"pricePerGPUHour": price}}, "1")
 
 
 def test_a_job_that_just_started_running_still_counts_against_its_tenant() -> None:

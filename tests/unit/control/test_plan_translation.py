@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
+from fairshare.control import cost
 from fairshare.control.actions import DeletePods, EnsureChildren, PatchStatus, RecordEvent
 from fairshare.control.plan import merge_patch_map
 from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS
 from fairshare.core import types as core
-from fairshare.core.decisions import Admit, Preempt, Resize, Wait
+from fairshare.core.decisions import Admit, Migrate, Preempt, Resize, Wait
 from tests.unit.control.builders import NOW, JobBuilder, gpu_class, node, tenant, training_job, ts, worker
 from tests.unit.control.helpers import of_kind, pinned_nodes, plan, rows, told
 
@@ -128,17 +129,57 @@ def test_wait_writes_only_changes(status: dict[str, Any], want: list[Any]) -> No
 ])
 def test_accrual(job: JobBuilder, charge: float, want_cost: dict[str, Any] | None) -> None:
     actions = job_actions([job], charges={"nlp/j": charge})
-    assert actions == ([PatchStatus(TRAINING_JOBS, "nlp/j", {"cost": want_cost}, "77")] if want_cost else [])
+    want = {"cost": want_cost, "allocation": {"pricePerGPUHour": charge}}
+    assert actions == ([PatchStatus(TRAINING_JOBS, "nlp/j", want, "77")] if want_cost else [])
 
 
-@pytest.mark.parametrize(("extra", "decision"), [
-    pytest.param([], Preempt("nlp/j", "r"), id="preempted this cycle"),
-    pytest.param([], Resize("nlp/j", 2, ("n0", "n1"), 1.0), id="resized this cycle"),
-    pytest.param([worker("nlp/j", 0, phase="Succeeded")], None, id="finished this cycle"),
+@pytest.mark.parametrize(("running", "interval"), [
+    (1, 30.0), (150, 30.0), (151, 30.2), (2000, 400.0), (10_000, 2000.0)])
+def test_accrual_interval_keeps_cost_writes_under_their_rate(running: int, interval: float) -> None:
+    assert cost.accrual_interval(running) == pytest.approx(interval)
+    assert running / cost.accrual_interval(running) <= cost.ACCRUAL_WRITES_PER_SECOND
+
+
+@pytest.mark.parametrize(("others", "accrued_ago", "charged"), [
+    pytest.param(0, 100, True, id="alone, 100 s since the last charge: charged"),
+    pytest.param(1999, 100, False, id="one of 2,000 running, 100 s: waits (every 400 s)"),
+    pytest.param(1999, 400, True, id="one of 2,000 running, 400 s: charged"),
 ])
-def test_no_accrual_for_a_job_decided_or_transitioned_this_cycle(extra: list[Any], decision: Any) -> None:
-    job = running_job().cost(credits=5, accrued_ago=3600)
-    actions = job_actions([job, *extra], *([decision] if decision else []), charges={"nlp/j": 2.0})
+def test_accrual_waits_longer_when_many_jobs_run(others: int, accrued_ago: float, charged: bool) -> None:
+    charges = {"nlp/j": 2.0, **{f"nlp/other-{i}": 2.0 for i in range(others)}}  # jobs the store does not hold
+    actions = job_actions([running_job().cost(accrued_ago=accrued_ago)], charges=charges)
+    assert bool([a for a in actions if isinstance(a, PatchStatus) and "cost" in a.status]) is charged
+
+
+@pytest.mark.parametrize(("workers", "extra", "decision", "phase"), [
+    pytest.param(1, [], Preempt("nlp/j", "r"), "Preempted", id="preempted"),
+    pytest.param(2, [worker("nlp/j", 0, node_name="n0"), worker("nlp/j", 1, node_name="n1")],
+                 Resize("nlp/j", 1, ("n0",), 3.0), "Admitted", id="shrunk"),
+    pytest.param(1, [worker("nlp/j", 0, node_name="n0")], Resize("nlp/j", 2, ("n0", "n1"), 3.0), "Admitted",
+                 id="grown"),
+    pytest.param(1, [worker("nlp/j", 0, node_name="n0")], Migrate("nlp/j", "a100", 1, ("n1",), 3.0, "faster"),
+                 "Admitted", id="moved"),
+    pytest.param(1, [worker("nlp/j", 0, phase="Succeeded")], None, "Succeeded", id="finished"),
+    pytest.param(1, [worker("nlp/j", 0, phase="Failed")], None, "Queued", id="worker failed: restarted"),
+])
+def test_a_job_releasing_its_gpus_is_charged_in_the_releasing_patch(workers: int, extra: list[Any], decision: Any,
+                                                                    phase: str) -> None:
+    """The hour since the last charge is charged at the price it last paid (2.5, not the core's 9.0 from now on),
+    in the same write as the release, so no interval is lost and none is charged twice."""
+    nodes = [f"n{i}" for i in range(workers)]
+    job = (running_job(workers).allocation("a100", *nodes, admitted_ago=7200, price=2.5)
+           .cost(credits=5, gpu_hours=1, energy_kwh=1, accrued_ago=3600))
+    actions = job_actions([job, *extra], *([decision] if decision else []), charges={"nlp/j": 9.0})
+    costly = [a for a in actions if isinstance(a, PatchStatus) and "cost" in a.status]
+    gpus = 8 * workers  # 8 GPUs a worker, 500 W each, for one hour
+    want = {"credits": 5 + 2.5 * gpus, "gpuHours": 1.0 + gpus, "energyKWh": 1 + gpus * 0.5, "accruedAt": ts(0)}
+    assert [(a.status.get("phase"), a.status["cost"]) for a in costly] == [(phase, want)]
+
+
+def test_a_job_with_no_allocation_is_not_charged_on_release() -> None:
+    job = training_job("nlp/j").gpus(8).rv(77).phase("Queued").started(100).deadline(10)
+    actions = job_actions([job])
+    assert [a.status["phase"] for a in actions if isinstance(a, PatchStatus)] == ["Failed"]
     assert [a for a in actions if isinstance(a, PatchStatus) and "cost" in a.status] == []
 
 

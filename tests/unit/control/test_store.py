@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+import datetime
 from typing import Any
 
 import pytest
 
-from fairshare.control.store import KINDS, NODES, PODS, TRAINING_JOBS, Store, object_key
+from fairshare.control.store import KINDS, NODES, PODS, TRAINING_JOBS, Store, json_copy, object_key
 from tests.unit.control.builders import node, pod, training_job
 
 
@@ -46,6 +48,28 @@ def test_put_copies_the_body() -> None:
     store.put(TRAINING_JOBS, body)
     body["status"]["phase"] = "Failed"
     assert _phase(store, "nlp/bert") == "Queued"
+
+
+def _containers(value: Any) -> list[Any]:
+    """Every dict and list inside a document, itself included."""
+    if isinstance(value, dict):
+        return [value, *(c for v in value.values() for c in _containers(v))]
+    if isinstance(value, list):
+        return [value, *(c for v in value for c in _containers(v))]
+    return []
+
+
+@pytest.mark.parametrize("document", [
+    pytest.param(training_job("nlp/bert").phase("Running").cost(credits=1.5, accrued_ago=30).body(), id="job"),
+    pytest.param({"a": [1, 2.5, None, True, {"b": ["x", {"c": []}]}], "d": {}}, id="nested"),
+    pytest.param({"shared": (shared := {"x": [1]}), "again": shared}, id="the same dict twice"),
+    pytest.param({"when": datetime.datetime(2026, 1, 1), "pair": (1, [2])}, id="not JSON: deep-copied"),
+])
+def test_json_copy_equals_deepcopy_and_shares_nothing(document: dict[str, Any]) -> None:
+    copied = json_copy(document)
+    assert copied == copy.deepcopy(document)
+    originals = {id(c) for c in _containers(document)}
+    assert not [c for c in _containers(copied) if id(c) in originals]
 
 
 def test_delete_removes_and_reports_whether_it_held_the_object() -> None:
