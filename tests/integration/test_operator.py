@@ -121,6 +121,8 @@ def test_terminal_job_is_never_relaunched_or_charged_again(kube_api_client: clie
                     timeout=90, what="short Succeeded")
     finished = done["status"]
     assert any(c["type"] == "Finished" and c["status"] == "True" for c in finished["conditions"])
+    # A run shorter than one accrual interval is charged all the same, in the write that finishes it.
+    assert finished["cost"]["gpuHours"] > 0 and finished["cost"]["credits"] > 0, finished.get("cost")
 
     # Several operator cycles later (period 2 s), nothing about the job has moved.
     first = team.jobs()["short"]["metadata"]["resourceVersion"]
