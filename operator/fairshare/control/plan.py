@@ -9,7 +9,7 @@ failure: an admission whose conditional status write loses a race creates no pod
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fairshare.api import Phase
@@ -327,19 +327,19 @@ def accrual_actions(world: World, charges: Mapping[str, float], now: float, skip
     return actions
 
 
-def charged_on_release(actions: tuple[Action, ...], view: JobView, world: World, now: float) -> tuple[Action, ...]:
+def charged_on_release(actions: Sequence[Action], view: JobView, world: World, now: float) -> list[Action]:
     """The job's first status patch (the one that releases its GPUs) also charges its allocation up to now, so
     the interval since the last periodic charge is not lost; the later charges skip it (no allocation, or a new
     one counted from its admission)."""
+    out = list(actions)
     charged = cost.final_charge(view, world, now)
     if charged is None:
-        return actions
-    out = list(actions)
+        return out
     for i, action in enumerate(out):
         if isinstance(action, PatchStatus) and action.kind == TRAINING_JOBS and action.key == view.key:
             out[i] = dataclasses.replace(action, status={**action.status, "cost": charged})
             break
-    return tuple(out)
+    return out
 
 
 def _held(snapshot: core.Snapshot, result: CycleResult) -> dict[tuple[str, str], int]:
