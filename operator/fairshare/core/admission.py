@@ -6,7 +6,8 @@ import heapq
 from collections.abc import Callable, Iterable
 
 from fairshare.core import explain
-from fairshare.core.decisions import Admit, Preempt, Resize
+from fairshare.core.decisions import Admit, Preempt, PreemptCause, Resize
+from fairshare.core.fairsharing import FairShareReclaim
 from fairshare.core.index import Cause, ClassState, Cycle, PendingJob, RunState, TenantState
 from fairshare.core.preemption import (
     Plan,
@@ -15,6 +16,7 @@ from fairshare.core.preemption import (
     outranked_by,
     ran_long_enough,
     reclaim,
+    share_victim_order,
     victims,
 )
 from fairshare.core.rules import (
@@ -32,7 +34,7 @@ from fairshare.core.rules import (
 )
 
 
-def admit(cycle: Cycle, p: PendingJob, cs: ClassState, price: float, opportunistic: bool) -> None:
+def admit(cycle: Cycle, p: PendingJob, cs: ClassState, price: float, opportunistic: bool, reason: str = "") -> None:
     """Place the gang best-fit and record the admission (the caller checked that it fits)."""
     nodes = cs.pool.place(p.workers, p.gpw)
     assert nodes is not None
@@ -41,7 +43,8 @@ def admit(cycle: Cycle, p: PendingJob, cs: ClassState, price: float, opportunist
     ts.used[cs.name] = ts.used.get(cs.name, 0) + p.need
     if not opportunistic:
         ts.spend += p.need * price
-    p.admitted = Admit(p.job.key, cs.name, p.workers, tuple(cs.pool.names[i] for i in nodes), price, opportunistic)
+    p.admitted = Admit(p.job.key, cs.name, p.workers, tuple(cs.pool.names[i] for i in nodes), price, opportunistic,
+                      reason)
 
 
 def _charge(run: RunState) -> None:
@@ -53,8 +56,8 @@ def _charge(run: RunState) -> None:
 Why = Callable[[RunState, PendingJob, ClassState, int], str]
 
 
-def commit(plan: Plan, p: PendingJob, cs: ClassState, why: Why) -> None:
-    """Turn a reclaim plan into Preempt and Resize decisions, with reasons."""
+def commit(plan: Plan, p: PendingJob, cs: ClassState, why: Why, cause: str) -> None:
+    """Turn a reclaim plan into Preempt and Resize decisions, with reasons and the preemption's cause."""
     held: dict[str, int] = {}
     for run in [*plan.preempted, *plan.shrunk]:
         held.setdefault(run.tenant.name, run.tenant.used.get(cs.name, 0))
@@ -64,7 +67,7 @@ def commit(plan: Plan, p: PendingJob, cs: ClassState, why: Why) -> None:
         removed[run.tenant.name] = removed.get(run.tenant.name, 0) + (before - len(run.nodes)) * run.gpw
     for run in plan.preempted:
         run.resized = None
-        run.preempted = Preempt(run.job.key, why(run, p, cs, held[run.tenant.name] + removed[run.tenant.name]))
+        run.preempted = Preempt(run.job.key, why(run, p, cs, held[run.tenant.name] + removed[run.tenant.name]), cause)
         _charge(run)
     for run in plan.shrunk:
         before = run.job.allocation.workers if run.job.allocation else 0
@@ -126,12 +129,12 @@ def admit_within_guarantees(cycle: Cycle) -> None:
         for cs in eligible:
             if failed.get((cs.name, p.gpw), 1 << 30) <= p.workers:
                 continue
-            plan = reclaim(cs, p.workers, p.gpw, victims(cs),
+            plan = reclaim(cs, p.workers, p.gpw, sorted(victims(cs), key=share_victim_order),
                            lambda run, gpus: run.tenant is not ts and borrows_beyond_guarantee(run, gpus))
             if plan is None:
                 failed[(cs.name, p.gpw)] = p.workers
                 continue
-            commit(plan, p, cs, explain.guarantee_reclaim)
+            commit(plan, p, cs, explain.guarantee_reclaim, PreemptCause.GUARANTEE)
             for key in [k for k in failed if k[0] == cs.name]:
                 del failed[key]
             admit(cycle, p, cs, cs.price, opportunistic=False)
@@ -195,12 +198,34 @@ def admit_within_shares(cycle: Cycle) -> None:
         if plan is None:
             failed[memo] = p.workers
             return False
-        commit(plan, p, cs, explain.share_yield)
+        commit(plan, p, cs, explain.share_yield, PreemptCause.IDLE_YIELD)
         for key in [k for k in failed if k[0] == cs.name]:
             del failed[key]
         runs[:] = [r for r in runs if r.preempted is None]
         yield_gpus[cs.name] = sum(r.gpus for r in runs)
         admit(cycle, p, cs, cs.price, opportunistic=False)
+        return True
+
+    fair = FairShareReclaim(cycle)
+
+    def take_fair_share(p: PendingJob, cs: ClassState) -> bool:
+        if not fair.may_try(p.tenant):
+            return False
+        plan = fair.take_for(p, cs)
+        if plan is None:
+            return False
+        # The plan moved GPUs but no spend yet (commit does): these are the ratios before the move.
+        ratios = {name: t.share_ratio() for name, t in cycle.tenants.items()}
+        mine = ratios[p.tenant.name]
+        commit(plan, p, cs, lambda run, job, where, held: explain.fair_share_reclaim(
+            run, job, where, ratios[run.tenant.name], mine), PreemptCause.FAIR_SHARE)
+        for key in [k for k in failed if k[0] == cs.name]:
+            del failed[key]
+        runs = yielders[cs.name]
+        runs[:] = [r for r in runs if r.preempted is None]
+        yield_gpus[cs.name] = sum(r.gpus for r in runs)
+        reason = explain.admitted_by_fair_share([*plan.preempted, *plan.shrunk], p, cs, mine, ratios)
+        admit(cycle, p, cs, cs.price, opportunistic=False, reason=reason)
         return True
 
     share, capacity, depth = Cause.SHARE, Cause.CAPACITY, Cause.DEPTH  # enum lookups cost, per job
@@ -228,7 +253,7 @@ def admit_within_shares(cycle: Cycle) -> None:
                 if p.cause is None or share < p.cause:
                     p.cause, p.cause_class = share, None
                 return False
-            if hopeless(p):
+            if hopeless(p) and not fair.may_try(ts):
                 if p.cause is None or capacity < p.cause:
                     p.cause, p.cause_class = capacity, None
                 return False
@@ -247,7 +272,7 @@ def admit_within_shares(cycle: Cycle) -> None:
         if misses.get(ts.name, 0) >= lookahead:
             p.note(depth, None)
             return False
-        if full_check(p) or any(try_yield(p, cs) for cs in crowded):
+        if full_check(p) or any(try_yield(p, cs) for cs in crowded) or any(take_fair_share(p, cs) for cs in crowded):
             return True
         misses[ts.name] = misses.get(ts.name, 0) + 1
         return False

@@ -108,6 +108,7 @@ def _schedule(snapshot: Snapshot, now: float, config: PolicyConfig, clock: Clock
     with timer.step("decisions"):
         decisions = outcome.decisions(cycle, explain.share_status)
         charges = outcome.charges(cycle)
+        share_ratios = {name: ts.share_ratio() for name, ts in cycle.tenants.items() if ts.known}
     with timer.step("wake"):
         wake_at = next_wake(cycle)
     result = CycleResult(
@@ -117,6 +118,7 @@ def _schedule(snapshot: Snapshot, now: float, config: PolicyConfig, clock: Clock
         step_seconds=MappingProxyType(dict(timer.seconds)),
         budgets=MappingProxyType({t: budgets.get(t, 0.0) for t in cycle.tenants}),
         charges=MappingProxyType(charges),
+        share_ratios=MappingProxyType(share_ratios),
         wake_at=wake_at,
     )
     cycle.dismantle()
@@ -138,23 +140,45 @@ def _last_spending(cycle: index.Cycle, names: list[str]) -> NDArray[np.float64] 
     return spending if spending.any() else None
 
 
+def damped_price(equilibrium: float, last: float | None, floor: float, list_price: float, max_step: float) -> float:
+    """The price a class charges this cycle: the equilibrium price, moved at most `max_step` (a fraction) away from
+    the last cycle's price, and kept between the floor and the list price.
+
+    The equilibrium itself can jump between cycles when a few jobs arrive or end (a class that one tenant alone
+    wants sits at its floor, and one more bidder can lift it several-fold); following it at a bounded pace keeps a
+    waiting job's cheapest class, its reason and its position from flipping every cycle, while a lasting change of
+    demand still reaches the price within a few cycles (x(1 + max_step) per cycle). A price never exceeds the list
+    price: the list price is what the platform team advertises as the most a GPU-hour costs.
+    """
+    price = equilibrium
+    if max_step > 0 and last is not None and last > 0:
+        price = min(max(price, last * (1.0 - max_step)), last * (1.0 + max_step))
+    return min(max(price, floor), max(list_price, floor))
+
+
 def _settle_prices(cycle: index.Cycle, demands: demand.Demand,
                    budgets: dict[str, float]) -> dict[str, dict[str, float]]:
     """Solve the market, set class prices, and charge running jobs: returns tenant -> class -> fair share."""
     names, market = demand.market(cycle, demands, budgets)
     classes = list(cycle.classes.values())
     shares = {t: {cs.name: 0.0 for cs in classes} for t in cycle.tenants}
+    equilibrium = [cs.floor for cs in classes]  # no buyer: prices walk down toward the floor, at the damped pace
     if names:
         # From scratch the bids may dwell on a plateau before prices move again, so only a market started from the
         # last cycle's equilibrium stops as soon as its prices stand still.
         start = _last_spending(cycle, names)
         eq = solve(market, cycle.config.price_iterations, cycle.config.price_tolerance, start=start,
                    settle=cycle.config.price_settle if start is not None else 0.0)
-        for cs, price in zip(classes, eq.prices.tolist(), strict=True):
-            # The solver settles to ~1e-5; four decimals keep decisions and reports free of that noise.
-            cs.price = max(cs.floor, round(price, PRICE_DECIMALS))
+        equilibrium = eq.prices.tolist()
         for i, name in enumerate(names):
             shares[name] = {cs.name: v for cs, v in zip(classes, eq.allocation[i].tolist(), strict=True)}
+    for cs, price in zip(classes, equilibrium, strict=True):
+        # The solver settles to ~1e-5; four decimals keep decisions and reports free of that noise.
+        cs.price = max(cs.floor, round(damped_price(price, cs.gpu_class.current_price, cs.floor, cs.list_price,
+                                                    cycle.config.price_max_step), PRICE_DECIMALS))
+        target = max(cs.floor, round(damped_price(price, None, cs.floor, cs.list_price, 0.0), PRICE_DECIMALS))
+        if cs.price != target:
+            cycle.prices_settling = True
     for ts in cycle.tenants.values():
         ts.budget = budgets.get(ts.name, 0.0)
         ts.entitled = shares[ts.name]

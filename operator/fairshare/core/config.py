@@ -31,6 +31,16 @@ class PolicyConfig:
       service). A waiting job may replace its own tenant's running job of a later band once that job has run
       min_run_seconds. A quantum of 0 keeps plain submission order and no replacement.
     - throughput_smoothing: weight of a new sample in the exponentially weighted mean of throughput.
+    - fair_sharing_preemption: a tenant below its fair share, with pending work its share pays for, takes GPUs
+      from tenants above theirs (shrinking elastic jobs first), as long as it ends no higher above its share than
+      the victim's tenant (core/fairsharing.py). Off: GPUs move toward the shares only as jobs end.
+    - fair_sharing_min_gain: a fair-sharing preemption happens only when the preemptor's share ratio after the
+      move is at least this much below the victim tenant's after the move. 0 (the default) is Kueue's
+      LessThanOrEqualToFinalShare exactly, which already cannot loop (see core/fairsharing.py); a margin leaves
+      tenants up to that far apart in exchange for fewer preemptions.
+    - price_max_step: each cycle a class's price moves at most this fraction away from the last cycle's price
+      (the equilibrium is followed, but damped, so a waiting job's cheapest class does not flip under churn);
+      0 turns damping off. Prices never rise above the list price.
     - pause_gc: pause Python's cyclic garbage collector for the cycle (restored after). A cycle allocates
       ~10^5 short-lived objects; each collection would re-scan the whole snapshot for nothing (~20% of a
       large cycle). The collector catches up as soon as the cycle returns.
@@ -52,6 +62,9 @@ class PolicyConfig:
     service_quantum_gpu_hours: float = 1.0
     service_band_growth: float = 10.0
     lookahead: int = 32
+    fair_sharing_preemption: bool = True
+    fair_sharing_min_gain: float = 0.0
+    price_max_step: float = 0.25
     pause_gc: bool = True
 
     def __post_init__(self) -> None:
@@ -71,5 +84,9 @@ class PolicyConfig:
             raise ValueError("service_quantum_gpu_hours must be >= 0")
         if self.service_band_growth <= 1:
             raise ValueError("service_band_growth must be > 1")
+        if self.fair_sharing_min_gain < 0:
+            raise ValueError("fair_sharing_min_gain must be >= 0")
+        if not self.price_max_step >= 0:  # also refuses NaN
+            raise ValueError("price_max_step must be >= 0 (0 disables damping)")
         if self.lookahead < 1:
             raise ValueError("lookahead must be >= 1")

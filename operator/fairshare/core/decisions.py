@@ -26,6 +26,8 @@ class Admit:
     nodes: tuple[str, ...]
     price_per_gpu_hour: float
     opportunistic: bool = False
+    # Set when the admission took GPUs from others (e.g. fair-sharing preemption): who, and why that was fair.
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,21 +57,35 @@ class Migrate:
     reason: str = ""
 
 
+class PreemptCause:
+    """Why a job is preempted, as the `cause` label of the preemption metrics."""
+
+    GUARANTEE = "guarantee"  # another tenant reclaims its guarantee
+    FAIR_SHARE = "fair-share"  # a tenant below its fair share takes from one above it
+    IDLE_YIELD = "idle-yield"  # a job on idle capacity gives it back to work within a share
+    SERVICE = "service"  # a job of the same tenant with less attained service takes its place
+    ALL = (GUARANTEE, FAIR_SHARE, IDLE_YIELD, SERVICE)
+
+
 @dataclass(frozen=True, slots=True)
 class Preempt:
-    """Stop a running job (it checkpoints on SIGTERM and requeues), with the reason and numbers behind it."""
+    """Stop a running job (it checkpoints on SIGTERM and requeues), with the reason, the numbers behind it and the
+    cause (PreemptCause)."""
 
     job_key: str
     reason: str
+    cause: str = PreemptCause.GUARANTEE
 
 
 @dataclass(frozen=True, slots=True)
 class Wait:
-    """Keep a pending job queued; `position` is 1 for the next of its tenant's waiting jobs to be considered."""
+    """Keep a pending job queued; `position` is 1 for the next of its tenant's waiting jobs to be considered, and
+    `code` a stable CamelCase name of what holds it back (WAIT_CODES), for columns, alerts and scripts."""
 
     job_key: str
     reason: str
     position: int
+    code: str = ""
 
 
 Decision = Admit | Resize | Migrate | Preempt | Wait
@@ -86,6 +102,9 @@ class CycleResult:
     - step_seconds: step name -> seconds, measured with the injected clock.
     - budgets: tenant -> entitlement in credits per hour (the market budget).
     - charges: job -> price per GPU-hour it pays from now on, for every job holding GPUs after the cycle.
+    - share_ratios: tenant -> its share ratio after the cycle: credits per hour its full-price holdings cost at
+      this cycle's prices, over its entitlement (`budgets`); 1.0 is exactly its fair share. The number every wait
+      and preemption reason quotes, and the one Tenant status and the metrics report.
     - wake_at: when the policy can next decide something new without an event (arrival, completion, new
       measurement, budget period): at or before the cycle's own time, at the next cycle (it freed GPUs it did not
       hand out); later, when time alone opens a rule (a gang passing its minimum run time or a service band);
@@ -98,6 +117,7 @@ class CycleResult:
     step_seconds: Mapping[str, float]
     budgets: Mapping[str, float] = field(default_factory=_empty)
     charges: Mapping[str, float] = field(default_factory=_empty)
+    share_ratios: Mapping[str, float] = field(default_factory=_empty)
     wake_at: float | None = None
 
     def by_kind(self, kind: type) -> tuple[Decision, ...]:

@@ -25,6 +25,9 @@ class Demand:
     - value[t, g]: the same, weighted by each job's normalised speed on g (value / gpus = utility per GPU).
     - total[t]: GPUs its jobs want in all (a job runs on one class); list_value[t]: that, priced at the dearest
       class each job accepts (what the tenant could usefully be entitled to, in credits per hour).
+    - accepted[t, g]: GPUs of tenant t's jobs that accept class g, running or waiting. Entitlements read this and
+      list_value, never where a job happens to run, so that moving a job (admitting, preempting) leaves every
+      tenant's entitlement as it was: fair-sharing preemption then aims at a target that its own moves do not shift.
     """
 
     tenants: list[str]
@@ -32,6 +35,7 @@ class Demand:
     value: Array
     total: Array
     list_value: Array
+    accepted: Array
 
 
 def _in_market(ts: TenantState) -> bool:
@@ -53,6 +57,7 @@ def tenant_demands(cycle: Cycle) -> Demand:
     value = [[0.0] * width for _ in names]
     total = [0.0] * len(names)
     list_value = [0.0] * len(names)
+    accepted = [[0.0] * width for _ in names]
     # Speeds over all classes per set of acceptable classes, for jobs without informative throughput (which the
     # index already summed per tenant and set of classes).
     vectors: dict[tuple[ClassState, ...], tuple[list[float], float]] = {}
@@ -64,13 +69,15 @@ def tenant_demands(cycle: Cycle) -> Demand:
                                         max(c.list_price for c in options))
         return known
 
-    def add(tenant_row: int, count: float, speed: list[float], top: float) -> None:
-        gpu_row, value_row = gpus[tenant_row], value[tenant_row]
+    def add(tenant_row: int, count: float, speed: list[float], top: float, accepts: list[float] | None = None) -> None:
+        gpu_row, value_row, accepted_row = gpus[tenant_row], value[tenant_row], accepted[tenant_row]
         for g in range(width):
             s = speed[g]
             if s > 0.0:
                 gpu_row[g] += count
                 value_row[g] += count * s
+            if (s if accepts is None else accepts[g]) > 0.0:
+                accepted_row[g] += count
         total[tenant_row] += count
         list_value[tenant_row] += count * top
 
@@ -102,11 +109,12 @@ def tenant_demands(cycle: Cycle) -> Demand:
             vector[column[run.cls.name]] = own
             if curves is None:
                 on_own_class[memo] = vector
-        add(row[run.tenant.name], float(run.job.max_workers * run.gpw), vector, run.cls.list_price)
+        accepts, top = prior(tuple(c for c in classes if run.job.accepts(c.name)) or (run.cls,))
+        add(row[run.tenant.name], float(run.job.max_workers * run.gpw), vector, max(top, run.cls.list_price), accepts)
     shape = (len(names), width)
     return Demand(names, np.array(gpus, dtype=np.float64).reshape(shape),
                   np.array(value, dtype=np.float64).reshape(shape), np.array(total, dtype=np.float64),
-                  np.array(list_value, dtype=np.float64))
+                  np.array(list_value, dtype=np.float64), np.array(accepted, dtype=np.float64).reshape(shape))
 
 
 def _speeds(options: tuple[ClassState, ...], curves: Curves | None, workers: int,
@@ -136,9 +144,10 @@ def claims(cycle: Cycle, demand: Demand) -> dict[str, Claim]:
     names = demand.tenants
     raw = [cycle.tenants[n].tenant.weight for n in names]
     usage = [cycle.tenants[n].tenant.decayed_usage_gpu_hours for n in names]
-    weights = usage_discounted_weights(raw, usage) if cycle.config.usage_discount else raw
+    full_usage = sum(cs.capacity for cs in cycle.classes.values()) * cycle.config.half_life_hours
+    weights = usage_discounted_weights(raw, usage, full_usage) if cycle.config.usage_discount else raw
     classes = [(cs.name, cs.list_price) for cs in cycle.classes.values()]
-    gpus: list[list[float]] = demand.gpus.tolist()
+    gpus: list[list[float]] = demand.accepted.tolist()
     list_value: list[float] = demand.list_value.tolist()
     out: dict[str, Claim] = {}
     for i, name in enumerate(names):

@@ -56,7 +56,8 @@ def cause_text(p: PendingJob) -> str:
         return (f"at its limit on {cs.name}: holds {used} of {guarantee} guaranteed + "
                 f"{ts.tenant.limit(cs.name) - guarantee:g} borrowable GPUs, needs {p.need}")
     if p.cause is Cause.BUDGET:
-        return "waits for the next budget period or for idle capacity"
+        return ("its budget is spent: it waits for the next budget period, or runs on idle capacity at the floor "
+                "price and yields first")
     if p.cause is Cause.NONPREEMPTIBLE:
         return (f"non-preemptible jobs run only within the tenant's guarantee: {cs.name} guarantee {guarantee}, "
                 f"holds {used}, needs {p.need}")
@@ -87,6 +88,22 @@ def guarantee_reclaim(run: RunState, p: PendingJob, cs: ClassState, victim_held:
     return (f"reclaimed for tenant {t.name}'s guarantee of {t.tenant.guarantee(cs.name)} {cs.name} GPUs "
             f"(it holds {t.used.get(cs.name, 0)}, {p.job.key} needs {p.need}); tenant {u.name} held {victim_held} "
             f"against a guarantee of {u.tenant.guarantee(cs.name)}; {_victim(run)}")
+
+
+def fair_share_reclaim(run: RunState, p: PendingJob, cs: ClassState, victim_ratio: float,
+                       preemptor_ratio: float) -> str:
+    """Why a job loses GPUs to a tenant below its fair share (ratios as they stood before the move)."""
+    return (f"preempted for fair share: tenant {run.tenant.name} is at {victim_ratio:.2f}x its fair share, tenant "
+            f"{p.tenant.name} at {preemptor_ratio:.2f}x; {p.job.key} needs {p.need} {cs.name} GPUs; {_victim(run)}")
+
+
+def admitted_by_fair_share(victims: list[RunState], p: PendingJob, cs: ClassState, preemptor_ratio: float,
+                           victim_ratios: dict[str, float]) -> str:
+    """Why a job was admitted by taking GPUs from tenants above their fair shares."""
+    tenants = ", ".join(f"{name} at {victim_ratios[name]:.2f}x" for name in sorted({r.tenant.name for r in victims}))
+    jobs = ", ".join(sorted(r.job.key for r in victims))
+    return (f"admitted by fair-sharing preemption on {cs.name}: tenant {p.tenant.name} was at "
+            f"{preemptor_ratio:.2f}x its fair share, below tenant {tenants}; took GPUs from {jobs}")
 
 
 def share_yield(run: RunState, p: PendingJob, cs: ClassState, victim_held: int) -> str:

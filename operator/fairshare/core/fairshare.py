@@ -36,18 +36,33 @@ def water_fill(capacity: float, weights: Sequence[float], caps: Sequence[float])
     return shares
 
 
-def usage_discounted_weights(weights: Sequence[float], usages: Sequence[float]) -> list[float]:
-    """A tenant that used more than its share recently yields: weight x 2^(-usage share / weight share), as in Slurm."""
-    total_usage = math.fsum(usages)
-    total_weight = math.fsum(weights)
-    if total_usage <= 0 or total_weight <= 0:
+def usage_discounted_weights(weights: Sequence[float], usages: Sequence[float], full_usage: float) -> list[float]:
+    """A tenant that used the cluster recently yields, in proportion to how much it used:
+
+        weight_i x 2^(-e_i / s_i),   e_i = usage_i / full_usage,   s_i = weight_i / sum(weights)
+
+    `usage_i` is tenant i's decayed usage (GPU-hours, halving every half-life) and `full_usage` is the cluster's
+    capacity over one half-life (GPUs x half-life hours), so e_i is the fraction of the cluster the tenant's recent
+    use amounts to. This is Slurm's fair-share factor 2^(-U/S), with U measured against what the cluster could have
+    delivered rather than against the other tenants' usage: there, U is a fraction of all usage, so 36 GPU-seconds
+    of history weigh as much as a year's. Here the limits are:
+    - no history (or no capacity): the weights as given;
+    - a tiny history e << s: weight x (1 - ln2 x e / s), so shares move by about e (a fraction of the cluster);
+    - one tenant holding the whole cluster for ever (e = 1/ln2 ~ 1.44): its weight x 2^(-1.44 / s), a strong but
+      finite discount; tenants each using their own share of the cluster (e_i proportional to s_i) are discounted
+      alike, which leaves their shares as they were.
+    A weight of 0 stays 0.
+    """
+    total_weight = sum(weights)
+    if full_usage <= 0 or not math.isfinite(full_usage) or not (0 < total_weight < math.inf):
         return list(weights)
     out = []
     for w, u in zip(weights, usages, strict=True):
-        if w <= 0:
-            out.append(0.0)
+        share = w / total_weight
+        if share <= 0:
+            out.append(0.0 if w <= 0 else w)
             continue
-        out.append(w * 2.0 ** (-(u / total_usage) / (w / total_weight)))
+        out.append(w * 2.0 ** (-max(0.0, u) / full_usage / share))
     return out
 
 

@@ -28,11 +28,27 @@ class Cause(enum.IntEnum):
     NO_TENANT = 10
 
 
+# Cause -> the stable code a Wait carries (decisions.Wait.code): what users, columns and alerts key on.
+WAIT_CODES = {
+    Cause.CAPACITY: "WaitingForCapacity",
+    Cause.DEPTH: "WaitingForCapacity",
+    Cause.ORDER: "WaitingInOrder",
+    Cause.SHARE: "WaitingForShare",
+    Cause.BID: "BidBelowPrice",
+    Cause.LIMIT: "BorrowingLimit",
+    Cause.BUDGET: "BudgetSpent",
+    Cause.NONPREEMPTIBLE: "NonPreemptibleBeyondGuarantee",
+    Cause.TOO_BIG: "TooBig",
+    Cause.NO_CLASS: "NoMatchingClass",
+    Cause.NO_TENANT: "NoTenant",
+}
+
+
 class ClassState:
     """One GPU class during a cycle: its node pool, price and the running jobs on it."""
 
     __slots__ = ("gpu_class", "name", "pool", "node_index", "capacity", "list_price", "floor", "price", "running",
-                 "victims")
+                 "victims", "slots_when_empty")
 
     def __init__(self, gpu_class: GPUClass, pool: NodePool, capacity: int, floor: float) -> None:
         self.gpu_class = gpu_class
@@ -45,6 +61,17 @@ class ClassState:
         self.price = floor
         self.running: list[RunState] = []
         self.victims: list[RunState] | None = None
+        self.slots_when_empty: dict[int, int] = {}
+
+    def ever_holds(self, workers: int, gpus_per_worker: int) -> bool:
+        """True when the class, emptied, could hold a gang of `workers` x `gpus_per_worker` on its schedulable
+        nodes."""
+        slots = self.slots_when_empty.get(gpus_per_worker)
+        if slots is None:
+            pool = self.pool
+            slots = self.slots_when_empty[gpus_per_worker] = sum(
+                c // gpus_per_worker for c, ok in zip(pool.capacity, pool.schedulable, strict=True) if ok)
+        return slots >= workers
 
 
 class TenantState:
@@ -149,6 +176,7 @@ class Cycle:
         self.ranked_jobs: dict[str, tuple[ClassState, ...]] = {}  # the same for jobs with their own measurements
         self.measured: list[PendingJob] = []  # pending jobs whose throughput can change their class
         self.changes = 0  # bumped whenever GPUs are handed out, so caches of "nothing fits" can expire
+        self.prices_settling = False  # a damped price has not reached this cycle's equilibrium yet
 
     def dismantle(self) -> None:
         """Break the loops between tenants and their queues and between classes and their running jobs, so that
@@ -221,6 +249,10 @@ def build(snapshot: Snapshot, now: float, config: PolicyConfig) -> Cycle:
             continue
         index = cs.node_index
         run = RunState(job, ts, cs, [index.get(n, -1) for n in job.allocation.nodes], now, config)
+        if ts.tenant.budget_exhausted:
+            # A spent budget keeps no full-price claim: its jobs run on as if on idle capacity (floor price, first
+            # to yield to work within a share) until the next period.
+            run.opportunistic = True
         cs.running.append(run)
         cycle.running.append(run)
         ts.used[cs.name] = ts.used.get(cs.name, 0) + run.gpus
@@ -228,6 +260,7 @@ def build(snapshot: Snapshot, now: float, config: PolicyConfig) -> Cycle:
     all_classes = tuple(cycle.classes.values())
     tenants, curves_of, pending = cycle.tenants, cycle.curves, JobPhase.PENDING
     quantum = config.service_quantum_gpu_hours
+    placeable_cache: dict[tuple[tuple[ClassState, ...], int, int], tuple[ClassState, ...]] = {}
     # The one pass over every pending job; it also sums demand per tenant and set of classes for step 2.
     for job in snapshot.jobs:
         if job.phase is not pending:
@@ -244,8 +277,16 @@ def build(snapshot: Snapshot, now: float, config: PolicyConfig) -> Cycle:
         attained = job.attained_gpu_hours
         p = PendingJob(job, ts, options, curves, service_band(attained, config) if quantum and attained else 0)
         ts.queue.append(p)
+        # Only demand that can be placed bids in the market: a gang no class can ever hold raises no price.
+        shape = (options, job.min_workers, job.gpus_per_worker)
+        where = placeable_cache.get(shape)
+        if where is None:
+            where = placeable_cache[shape] = tuple(c for c in options if c.ever_holds(job.min_workers,
+                                                                                        job.gpus_per_worker))
+        if not where:
+            continue
         if curves is None:
-            ts.wants[options] = ts.wants.get(options, 0) + job.max_workers * job.gpus_per_worker
+            ts.wants[where] = ts.wants.get(where, 0) + job.max_workers * job.gpus_per_worker
         else:
             cycle.measured.append(p)
     for ts in cycle.tenants.values():

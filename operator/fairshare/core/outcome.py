@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from fairshare.core import explain
 from fairshare.core.decisions import Decision, Wait
-from fairshare.core.index import Cause, Cycle, TenantState
+from fairshare.core.index import WAIT_CODES, Cause, Cycle, TenantState
 from fairshare.core.rules import ranked_options
 
 
@@ -27,6 +27,7 @@ def decisions(cycle: Cycle, status: Callable[[TenantState], str]) -> tuple[Decis
     texts: dict[tuple[object, ...], str] = {}  # waiting jobs mostly wait for the same few reasons
     per_tenant = (Cause.LIMIT, Cause.NONPREEMPTIBLE)  # obstacles whose text reads the tenant's usage
     bid, no_class = Cause.BID, Cause.NO_CLASS
+    codes = WAIT_CODES
     for ts in cycle.tenants.values():
         if not ts.queue:
             continue
@@ -57,10 +58,11 @@ def decisions(cycle: Cycle, status: Callable[[TenantState], str]) -> tuple[Decis
             text = texts.get(key)
             if text is None:
                 text = texts[key] = explain.cause_text(p)
+            code = codes[cause]
             if position == 2:
-                waits.append(Wait(job.key, f"{line}; 1 job ahead; {text}", position))
+                waits.append(Wait(job.key, f"{line}; 1 job ahead; {text}", position, code))
             else:
-                waits.append(Wait(job.key, f"{line}; {position - 1} jobs ahead; {text}", position))
+                waits.append(Wait(job.key, f"{line}; {position - 1} jobs ahead; {text}", position, code))
     return (*preempts, *shrinks, *admits, *grows, *migrations, *waits)
 
 

@@ -16,6 +16,17 @@ def victim_order(run: RunState) -> tuple[int, int, float, str]:
     return (0 if run.opportunistic else 1, run.job.priority, run.lost_gpu_hours, run.job.key)
 
 
+def share_victim_order(run: RunState) -> tuple[int, float, int, float, float, str]:
+    """Who goes first when another tenant takes GPUs (a guarantee reclaim or fair-sharing preemption): jobs on idle
+    capacity, then the tenant furthest above its fair share (highest share ratio); within it the lowest priority,
+    the least work lost since the last checkpoint, the youngest; then by key. Priority thus orders only a tenant's
+    own jobs: raising it cannot push preemptions onto another tenant."""
+    alloc = run.job.allocation
+    started = alloc.started_at if alloc is not None else 0.0
+    return (0 if run.opportunistic else 1, -run.tenant.share_ratio(), run.job.priority, run.lost_gpu_hours, -started,
+            run.job.key)
+
+
 def victims(cls: ClassState) -> list[RunState]:
     """The preemptible jobs running on a class, in victim order (computed once per cycle)."""
     if cls.victims is None:

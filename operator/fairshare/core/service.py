@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from fairshare.core import explain
 from fairshare.core.admission import admit, commit
+from fairshare.core.decisions import PreemptCause
 from fairshare.core.index import ClassState, Cycle, PendingJob, RunState, TenantState
 from fairshare.core.preemption import Plan, ran_long_enough, reclaim, undo
 from fairshare.core.rules import bid_covers, can_ever_fit, choice_order, within_limit, within_share
@@ -59,7 +60,7 @@ def _replace_on(cycle: Cycle, p: PendingJob, cs: ClassState, runs: list[RunState
     if not bid_covers(p, price):
         undo(plan, before)
         return None
-    commit(plan, p, cs, explain.service_order)
+    commit(plan, p, cs, explain.service_order, PreemptCause.SERVICE)
     admit(cycle, p, cs, price, opportunistic=opportunistic)
     return max(0, -grows), opportunistic
 

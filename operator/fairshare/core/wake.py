@@ -1,11 +1,12 @@
 """When the policy can next act without an event: at once after freeing GPUs or while a guarantee may reclaim from
 a borrower, or when a gang's age or attained service opens a step.
 
-Between events (arrivals, completions, reports), three rules of the market policy read the clock:
+Between events (arrivals, completions, reports), four rules of the market policy read the clock:
 - a job on idle capacity may yield to a waiting job once it has run `min_run_seconds` (step 5);
 - a job gives way to a waiting job of its own tenant in an earlier service band once it has run `min_run_seconds`
   and its attained service has reached a later band (step 6b);
-- a measured job may move or swap class once it has run `min_run_seconds` (step 8).
+- a measured job may move or swap class once it has run `min_run_seconds` (step 8);
+- a full-price job may be taken for another tenant's fair share once it has run `min_run_seconds` (step 5).
 next_wake() returns the earliest time one of these could fire for a gang holding GPUs after this cycle, judged on
 this cycle's state: whatever else changes that state is an event, and the caller runs a cycle for it anyway (which
 computes a new wake). The test for each rule is necessary, not sufficient: share, limit, bid, budget and placement
@@ -17,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from fairshare.core.fairsharing import below_fair_share
 from fairshare.core.index import ClassState, Cycle, TenantState, service_band
 from fairshare.core.rules import EPS, guarantee_room, within_guarantee
 from fairshare.core.throughput import estimate, interpolate
@@ -142,6 +144,28 @@ class Waiting:
             known = self._yielded[key] = self._yielded_to(h)
         return known
 
+    def taken_for_fair_share(self, h: Holder) -> bool:
+        """Whether a full-price gang could be taken for fair share once past its minimum run time (step 5,
+        fairsharing.py): a tenant below its share, further below it than the gang's tenant is by the minimum gain,
+        waits with a preemptible job accepting the class."""
+        if not h.job.preemptible:
+            return False
+        key = (h.tenant.name, h.cls.name, -1)
+        known = self._yielded.get(key)
+        if known is None:
+            known = self._yielded[key] = self._taken_for_fair_share(h)
+        return known
+
+    def _taken_for_fair_share(self, h: Holder) -> bool:
+        cs, gain = h.cls, self.cycle.config.fair_sharing_min_gain
+        above = h.tenant.share_ratio()
+        for (ts, options), _ in self._group().items():
+            if ts is h.tenant or cs not in options or not below_fair_share(ts):
+                continue
+            if ts.share_ratio() + gain <= above + EPS:
+                return True
+        return False
+
     def _yielded_to(self, h: Holder) -> bool:
         cs = h.cls
         if self._on_idle is None:
@@ -197,8 +221,9 @@ def reclaim_may_follow(cycle: Cycle) -> bool:
 
 
 def follow_up(cycle: Cycle) -> bool:
-    """Whether the next cycle may act on this one's outcome alone (freed GPUs, or a new borrower to reclaim from)."""
-    return freed_more(cycle) or reclaim_may_follow(cycle)
+    """Whether the next cycle may act on this one's outcome alone (freed GPUs, a new borrower to reclaim from, or a
+    damped price still on its way to the equilibrium: each cycle moves it one bounded step)."""
+    return cycle.prices_settling or freed_more(cycle) or reclaim_may_follow(cycle)
 
 
 def next_wake(cycle: Cycle) -> float:
@@ -223,6 +248,7 @@ def next_wake(cycle: Cycle) -> float:
             if not h.opportunistic:
                 by_shape.setdefault((h.workers, h.job.gpus_per_worker), []).append(h)
     serving = config.service_quantum_gpu_hours > 0
+    fair_sharing = config.fair_sharing_preemption
     wake = math.inf
     for h in gangs:
         eligible = h.started_at + min_run
@@ -231,6 +257,9 @@ def next_wake(cycle: Cycle) -> float:
                 wake = min(wake, eligible)
                 continue
             if migrating and not h.opportunistic and _may_move(cycle, h, free, by_shape, classes):
+                wake = min(wake, eligible)
+                continue
+            if fair_sharing and not h.opportunistic and waiting.taken_for_fair_share(h):
                 wake = min(wake, eligible)
                 continue
         if serving:

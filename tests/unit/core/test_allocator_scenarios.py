@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -10,7 +11,7 @@ from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig
 from fairshare.core.decisions import Admit, CycleResult
 from fairshare.core.types import Snapshot
-from tests.builders import cluster, job, tenant
+from tests.builders import cluster, gpu_class, job, node, tenant
 from tests.unit.core.helpers import Row, reason, summary
 
 NOW = 100_000.0
@@ -94,15 +95,15 @@ SCENARIOS = [
         cluster().gpus("a100", nodes=1, per_node=4, price=2, speed=3).gpus("v100", nodes=1, per_node=4, price=1)
         .tenants("nlp", "cv").jobs([job(f"nlp/j{i}").submitted(i) for i in range(4)],
                                    [job(f"cv/j{i}").submitted(i) for i in range(4)],
-                                   job("cv/cheap").classes("a100").bid(2.1).submitted(9)).obj(),
+                                   job("cv/cheap").classes("a100").bid(1.9).submitted(9)).obj(),
         [("admit", "cv/j0", "a100", ("a100-0",)), ("admit", "cv/j1", "a100", ("a100-0",)),
          ("admit", "cv/j2", "v100", ("v100-0",)), ("admit", "cv/j3", "v100", ("v100-0",)),
          ("admit", "nlp/j0", "a100", ("a100-0",)), ("admit", "nlp/j1", "a100", ("a100-0",)),
          ("admit", "nlp/j2", "v100", ("v100-0",)), ("admit", "nlp/j3", "v100", ("v100-0",)),
          ("wait", "cv/cheap", 1)],
-        {"cv/cheap": "tenant cv is at 1.00x its fair share (6.00 of 6.00 credits/h); 0 jobs ahead; "
-                     "bid 2.10 < price 2.25 of a100"},
-        id="a bid under the price waits",
+        {"cv/cheap": "tenant cv is at 0.92x its fair share (5.50 of 6.00 credits/h); 0 jobs ahead; "
+                     "bid 1.90 < price 2.00 of a100"},
+        id="a bid under the price waits (a contended class costs its list price at most)",
     ),
     pytest.param(
         cluster().gpus("a100", nodes=1, per_node=8, price=2).tenants("a", "b").jobs(
@@ -300,23 +301,60 @@ def test_demand_caps_a_share_and_the_rest_flows_on() -> None:
 
 
 def test_recent_heavy_usage_yields_share() -> None:
-    snapshot = cluster().gpus("gpu", nodes=12, per_node=1).tenants(tenant("heavy").usage(1000), "light").jobs(
+    # 12 GPUs x 24 h half-life: 144 GPU-hours of decayed usage is half the cluster over one half-life.
+    snapshot = cluster().gpus("gpu", nodes=12, per_node=1).tenants(tenant("heavy").usage(144), "light").jobs(
         [job(f"{t}/j{i}").submitted(i) for t in ("heavy", "light") for i in range(12)]).obj()
     result = schedule(snapshot, NOW, PolicyConfig())
-    # Slurm's factor: heavy used all recent usage with half the weight: 2^(-1/0.5) = 1/4 of its weight.
-    assert result.fair_shares["heavy"]["gpu"] == pytest.approx(12 * 0.25 / 1.25)
-    assert result.fair_shares["light"]["gpu"] == pytest.approx(12 * 1 / 1.25)
+    # Slurm's factor with usage against the cluster: 2^(-(144 / 288) / 0.5) = 1/2 of heavy's weight.
+    assert result.fair_shares["heavy"]["gpu"] == pytest.approx(12 * 0.5 / 1.5)
+    assert result.fair_shares["light"]["gpu"] == pytest.approx(12 * 1 / 1.5)
     unweighted = schedule(snapshot, NOW, PolicyConfig(usage_discount=False))
     assert unweighted.fair_shares["heavy"]["gpu"] == pytest.approx(6)
 
 
-def test_contended_class_costs_more_and_idle_class_drops_to_the_floor() -> None:
+def test_a_few_gpu_seconds_of_history_leave_equal_weights_nearly_equal() -> None:
+    """36 GPU-seconds of history on a 48-GPU cluster used to make fair shares 10/10/28 at weights 1:1:1."""
+    snapshot = cluster().gpus("gpu", nodes=6, per_node=8).tenants(
+        tenant("a").usage(0.005), tenant("b").usage(0.005), "c").jobs(
+        [job(f"{t}/j{i}").gpus(8).submitted(i) for t in "abc" for i in range(6)]).obj()
+    shares = schedule(snapshot, NOW, PolicyConfig()).fair_shares
+    assert [round(shares[t]["gpu"], 2) for t in "abc"] == [16.0, 16.0, 16.0]
+
+
+def test_contended_class_costs_its_list_price_at_most_and_idle_class_drops_to_the_floor() -> None:
     snapshot = (cluster().gpus("a100", nodes=1, per_node=4, price=2, speed=4).gpus("t4", nodes=4, per_node=4, price=1)
                 .tenants("a", "b").jobs([job(f"{t}/j{i}").classes("a100").submitted(i)
                                          for t in "ab" for i in range(4)]).obj())
     result = schedule(snapshot, NOW, PolicyConfig(price_floor_fraction=0.25))
-    assert result.prices["a100"] == pytest.approx(4.0)  # both tenants' whole entitlements chase 4 GPUs
+    # Both tenants' whole entitlements chase 4 GPUs: the equilibrium (4.0) is above the list price, which caps it.
+    assert result.prices["a100"] == pytest.approx(2.0)
     assert result.prices["t4"] == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize(("last", "max_step", "want"), [
+    pytest.param(None, 0.25, 2.0, id="no last price: the equilibrium, capped at list"),
+    pytest.param(1.0, 0.25, 1.25, id="up by at most a quarter from the last price"),
+    pytest.param(1.0, 0.0, 2.0, id="damping off: the equilibrium at once"),
+    pytest.param(1.9, 0.25, 2.0, id="never above the list price"),
+])
+def test_prices_follow_the_equilibrium_at_a_bounded_pace(last: float | None, max_step: float, want: float) -> None:
+    snapshot = (cluster().classes(gpu_class("a100").price(2).speed(4)).nodes(node("a100-0").of("a100").gpus(4))
+                .tenants("a", "b").jobs([job(f"{t}/j{i}").classes("a100").submitted(i)
+                                         for t in "ab" for i in range(4)]).obj())
+    if last is not None:
+        snapshot = replace(snapshot, classes=tuple(replace(c, current_price=last) for c in snapshot.classes))
+    result = schedule(snapshot, NOW, PolicyConfig(price_floor_fraction=0.25, price_max_step=max_step))
+    assert result.prices["a100"] == pytest.approx(want)
+
+
+def test_a_gang_no_class_can_hold_raises_no_price() -> None:
+    """Two jobs of 16 GPUs per worker on 8-GPU nodes used to lift every price while most GPUs sat idle."""
+    base = cluster().gpus("a100", nodes=2, per_node=8, price=2.5).gpus("l4", nodes=4, per_node=4, price=0.8).tenants(
+        "a", "b").jobs(job("a/small").gpus(1))
+    alone = schedule(base.obj(), NOW, PolicyConfig())
+    with_giants = schedule(base.jobs(job("b/giant-0").gpus(16), job("b/giant-1").gpus(16)).obj(), NOW, PolicyConfig())
+    assert dict(with_giants.prices) == dict(alone.prices)
+    assert "cannot fit" in reason(with_giants, "b/giant-0")
 
 
 def test_step_durations_come_from_the_injected_clock() -> None:

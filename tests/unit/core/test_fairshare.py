@@ -27,17 +27,38 @@ def test_water_fill(capacity: float, weights: list[float], caps: list[float], wa
     assert water_fill(capacity, weights, caps) == pytest.approx(want)
 
 
+FULL = 100.0  # the cluster's capacity over one half-life, in GPU-hours (e.g. 4 GPUs x 25 h)
+TINY = FULL * 1e-4  # e.g. 36 GPU-seconds on a 4-GPU cluster with a 25 h half-life
+
+
 @pytest.mark.parametrize(
-    ("weights", "usages", "want"),
+    ("weights", "usages", "full", "want"),
     [
-        pytest.param([1, 1], [0, 0], [1, 1], id="no usage, no discount"),
-        pytest.param([1, 1], [10, 0], [0.25, 1], id="all recent usage at half the weight: 2^-2"),
-        pytest.param([1, 1], [5, 5], [0.5, 0.5], id="usage in proportion to weight halves everyone alike"),
-        pytest.param([3, 1], [3, 1], [1.5, 0.5], id="proportional usage keeps the ratio of weights"),
+        pytest.param([1, 1], [0, 0], FULL, [1, 1], id="no history, no discount"),
+        pytest.param([1, 1], [10, 0], 0.0, [1, 1], id="no capacity, no discount"),
+        pytest.param([1, 1], [TINY, 0], FULL, [2.0 ** (-1e-4 / 0.5), 1], id="a tiny history moves the weight by ~e"),
+        pytest.param([1, 1], [FULL / 2, 0], FULL, [0.5, 1], id="half the cluster for a half-life at half the weight"),
+        pytest.param([1, 1, 1], [FULL / math.log(2), 0, 0], FULL, [2.0 ** (-3 / math.log(2)), 1, 1],
+                     id="one tenant holding the whole cluster for ever: strong, finite"),
+        pytest.param([1, 1], [20, 20], FULL, [2.0 ** -0.4, 2.0 ** -0.4], id="equal use at equal weight: alike"),
+        pytest.param([3, 1], [30, 10], FULL, [3 * 2.0 ** -0.4, 2.0 ** -0.4],
+                     id="use in proportion to weight keeps the ratio of weights"),
+        pytest.param([1, 0], [10, 10], FULL, [2.0 ** -0.1, 0], id="weight zero stays zero"),
     ],
 )
-def test_usage_discounted_weights(weights: list[float], usages: list[float], want: list[float]) -> None:
-    assert usage_discounted_weights(weights, usages) == pytest.approx(want)
+def test_usage_discounted_weights(weights: list[float], usages: list[float], full: float, want: list[float]) -> None:
+    assert usage_discounted_weights(weights, usages, full) == pytest.approx(want)
+
+
+@pytest.mark.parametrize("history", [1e-6, 1e-4, 1e-2])
+def test_a_small_history_moves_shares_by_about_its_fraction_of_the_cluster(history: float) -> None:
+    """Three tenants of equal weight; one has used `history` of the cluster over one half-life. Its share of a
+    fully contended cluster moves by about that fraction (ln 2 x e x (1 - s) to first order), not by a constant
+    factor as when usage was read as a fraction of all usage."""
+    weights = usage_discounted_weights([1, 1, 1], [history * FULL, 0, 0], FULL)
+    share = weights[0] / sum(weights)
+    assert 1 / 3 - share == pytest.approx(math.log(2) * history * (2 / 3), rel=0.05)
+    assert 1 / 3 - share <= history
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,12 @@ LONG_AGO = NOW - 7200.0
     pytest.param(cluster().gpus("a100", nodes=1, per_node=8).tenants("a", "b").jobs(
         job("a/old").gpus(8).attained(50).running("a100", "a100-0", started=NOW - 60),
         job("b/new").gpus(8)).obj(),
-        math.inf, id="another tenant's job waits for a job within its tenant's share: no rule fires"),
+        NOW - 60 + 600, id="another tenant below its share waits: the holder may be taken for fair share"),
+    pytest.param(cluster().gpus("a100", nodes=2, per_node=8).tenants("a", "b").jobs(
+        job("a/old").gpus(8).attained(50).running("a100", "a100-0", started=NOW - 60),
+        job("b/running").gpus(8).priority(1).running("a100", "a100-1", started=NOW - 60),
+        job("b/new").gpus(8)).obj(),
+        math.inf, id="a job of a tenant already at its share waits: no rule fires"),
 ])
 def test_the_wake_each_rule_sets(snapshot: Snapshot, want: float) -> None:
     result = schedule(snapshot, NOW, CONFIG)
