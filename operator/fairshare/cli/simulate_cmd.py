@@ -13,7 +13,15 @@ from fairshare.simulator.datadir import DATA_DIR_ENV, resolve_data_dir
 from fairshare.simulator.engine import EngineConfig
 from fairshare.simulator.experiment import WORKLOADS, Experiment, ExperimentSpec, run_experiment
 from fairshare.simulator.load import offered_load
-from fairshare.simulator.report import as_json, check_targets, markdown_table, targets_markdown, text_table
+from fairshare.simulator.report import (
+    as_json,
+    check_targets,
+    markdown_table,
+    preemptions_markdown,
+    price_stability_markdown,
+    targets_markdown,
+    text_table,
+)
 from fairshare.simulator.synthetic import SyntheticSpec
 
 EPILOG = """examples:
@@ -140,6 +148,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print(describe(experiment))
         print()
         print(text_table(experiment.summaries))
+        print(f"\n{churn_markdown(experiment)}")
         if len(experiment.summaries) > 1:
             print()
             print(targets_markdown(checks))
@@ -152,6 +161,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def churn_markdown(experiment: Experiment) -> str:
+    """Preemptions by cause and price stability, as Markdown tables under their own headings."""
+    return (f"Preemptions per 100 GPU-hours held, by cause (count and rate):\n\n"
+            f"{preemptions_markdown(experiment.summaries)}\n\n"
+            f"Consecutive cycle-to-cycle price changes |p_t - p_t-1| / p_t-1:\n\n"
+            f"{price_stability_markdown(experiment.summaries)}")
+
+
 def write_outputs(experiment: Experiment, out: Path) -> None:
     from fairshare.simulator import plots
 
@@ -160,5 +177,5 @@ def write_outputs(experiment: Experiment, out: Path) -> None:
     (out / "summary.json").write_text(json.dumps(as_json(experiment.summaries, {"setup": describe(experiment)}),
                                                  indent=2) + "\n")
     (out / "report.md").write_text(f"```\n{describe(experiment)}\n```\n\n{markdown_table(experiment.summaries)}\n\n"
-                                   f"{targets_markdown(checks)}\n")
+                                   f"{targets_markdown(checks)}\n\n{churn_markdown(experiment)}\n")
     plots.write_all(experiment.results, out)

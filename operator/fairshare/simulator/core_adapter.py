@@ -35,11 +35,17 @@ class Grow:
 
 @dataclasses.dataclass(frozen=True)
 class Stop:
+    """A job gives its GPUs back: preempted (`cause`, a PreemptCause value) or moving (`cause` None)."""
+
     job_key: str
     reason: str
+    cause: str | None = None
 
 
 Action = Start | Grow | Stop
+
+UNSPECIFIED_CAUSE = "unspecified"  # the cause counted for a Preempt that names none
+PREEMPT_CAUSES: tuple[str, ...] = tuple(cd.PreemptCause.ALL)
 
 
 def core_classes(cluster: ClusterSpec, speeds: Mapping[str, float]) -> tuple[ct.GPUClass, ...]:
@@ -66,9 +72,11 @@ def with_usage(tenant: ct.Tenant, spent: float, decayed_usage_gpu_hours: float,
 
 
 def with_prices(classes: Sequence[ct.GPUClass], prices: Mapping[str, float]) -> tuple[ct.GPUClass, ...]:
-    """The classes carrying the prices the last cycle set (as the operator keeps them in GPUClass status)."""
-    return tuple(ct.GPUClass(c.name, c.price_per_gpu_hour, c.power_watts, c.relative_speed, prices[c.name])
-                 if c.name in prices else c for c in classes)
+    """The classes carrying the prices the last cycle set, as the operator keeps them in GPUClass status
+    (`currentPricePerGPUHour`): a class the cycle gave no price gets its list price."""
+    return tuple(ct.GPUClass(c.name, c.price_per_gpu_hour, c.power_watts, c.relative_speed,
+                             prices.get(c.name, c.price_per_gpu_hour))
+                 for c in classes)
 
 
 def _worker_nodes(placement: Mapping[str, int], gpus_per_worker: int) -> tuple[str, ...]:
@@ -127,5 +135,6 @@ def actions(decisions: Sequence[cd.Decision], gpus_per_worker: Mapping[str, int]
             result.append(Grow(d.job_key, d.workers, placement_of(d.nodes, gpus_per_worker.get(d.job_key, 1)),
                                d.price_per_gpu_hour))
         elif isinstance(d, cd.Preempt):
-            result.append(Stop(d.job_key, d.reason))
+            # A policy that gives no cause (a baseline, an older core) still preempted: its preemption counts.
+            result.append(Stop(d.job_key, d.reason, getattr(d, "cause", None) or UNSPECIFIED_CAUSE))
     return result + moves

@@ -85,8 +85,12 @@ class Replay:
         self.unmeasured: set[str] = set()
         self.now = self.start_s
         self._jobs_cache: tuple[Any, ...] | None = None
-        self.last_prices: dict[str, float] = {}
+        # What the operator keeps in GPUClass and Tenant status for the next cycle: the classes with the last
+        # cycle's prices (list prices where it gave none; no price before the first cycle), and the fair shares.
+        self.carried_classes = self.classes
         self.last_fair_shares: Any = None
+        self.cycle_prices: list[tuple[float, dict[str, float]]] = []
+        self.preemptions_by_cause: dict[str, int] = {}
         self._records_cache: tuple[Any, ...] | None = None
 
     # -- events -------------------------------------------------------------------------------------------
@@ -161,12 +165,17 @@ class Replay:
         self.scheduler_wall_s += self.clock() - began
         self.cycles += 1
         self.holdings.prices.update(result.prices)
-        # What the operator keeps in GPUClass and Tenant status for the next cycle's market to start from.
-        self.last_prices, self.last_fair_shares = dict(result.prices), result.fair_shares
+        self.cycle_prices.append((now, dict(result.prices)))
+        # What the operator keeps in GPUClass and Tenant status for the next cycle's market to start from (and
+        # price damping to step from).
+        self.carried_classes = adapter.with_prices(self.classes, result.prices)
+        self.last_fair_shares = result.fair_shares
         self.policy_wake_at = getattr(result, "wake_at", None)
         acted = False
         for action in adapter.actions(result.decisions, self.gpus_per_worker):
             applied = self.holdings.apply(action, now, self.config.restart_s, self.config.checkpoint_every_s)
+            if applied and isinstance(action, adapter.Stop) and action.cause is not None:
+                self.preemptions_by_cause[action.cause] = self.preemptions_by_cause.get(action.cause, 0) + 1
             state = self.states.get(action.job_key)
             if state is None:
                 continue
@@ -198,8 +207,7 @@ class Replay:
             self._jobs_cache = tuple(jobs)
         if self._records_cache is None:
             self._records_cache = tuple(r for recs in self.records.values() for r in recs)
-        classes = adapter.with_prices(self.classes, self.last_prices) if self.last_prices else self.classes
-        return adapter.snapshot(classes, self.nodes, self.holdings.core_tenants(self.last_fair_shares),
+        return adapter.snapshot(self.carried_classes, self.nodes, self.holdings.core_tenants(self.last_fair_shares),
                                 self._jobs_cache, self._records_cache)
 
     def _timer_passed(self, now: float) -> bool:
@@ -309,4 +317,5 @@ class Replay:
                          gpu_seconds_by_class=dict(ledger.gpu_seconds_by_class),
                          restart_gpu_seconds=h.restart_gpu_seconds, credits_by_tenant=dict(ledger.credits_by_tenant),
                          energy_joules=ledger.energy_joules, cycles=self.cycles,
-                         scheduler_wall_s=self.scheduler_wall_s, wall_s=wall_s, violations=tuple(h.violations))
+                         scheduler_wall_s=self.scheduler_wall_s, wall_s=wall_s, violations=tuple(h.violations),
+                         preemptions_by_cause=dict(self.preemptions_by_cause), cycle_prices=tuple(self.cycle_prices))

@@ -1,11 +1,19 @@
-"""PNG plots of a comparison (matplotlib, Agg backend): JCT CDF, tenant shares over time, utilisation over time."""
+"""PNG plots of a comparison (matplotlib, Agg backend): JCT CDF, tenant shares, tenant share error and utilisation
+over time."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
-from fairshare.simulator.metrics import HOUR, cdf, tenant_share_series, utilisation_series
+from fairshare.simulator.metrics import (
+    HOUR,
+    cdf,
+    series_step_h,
+    share_error_over_time,
+    tenant_share_series,
+    utilisation_series,
+)
 from fairshare.simulator.results import RunResult
 
 MAX_POINTS = 1500
@@ -76,6 +84,29 @@ def utilisation(results: Sequence[RunResult], path: Path) -> Path:
     return path
 
 
+def share_error(results: Sequence[RunResult], path: Path) -> Path:
+    """Per policy, the tenant share error over time (mean over each step of the grid), as in summary.json."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4))
+    spans = [r.end_s - min((j.arrival_s for j in r.jobs), default=r.end_s) for r in results]
+    step_h = series_step_h(max(spans, default=0.0) / HOUR)  # one grid for every policy
+    for result in results:
+        series = share_error_over_time(result, step_h=step_h)
+        if series.points:
+            xs, ys = zip(*series.points, strict=True)
+            ax.step(xs, ys, where="post", label=f"{result.policy} (mean {series.mean:.3f})", linewidth=0.8)
+    ax.set_xlabel("simulated time (hours)")
+    ax.set_ylabel("share error (fraction of all GPUs)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"Tenant share error over time (mean over {step_h:g} h steps)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def tenant_shares(results: Sequence[RunResult], path: Path) -> Path:
     """One panel per policy: each tenant's fraction of all GPUs over time, stacked."""
     plt = _pyplot()
@@ -107,4 +138,5 @@ def write_all(results: Sequence[RunResult], folder: Path, prefix: str = "") -> l
     folder.mkdir(parents=True, exist_ok=True)
     return [jct_cdf(results, folder / f"{prefix}jct_cdf.png"),
             tenant_shares(results, folder / f"{prefix}tenant_shares.png"),
+            share_error(results, folder / f"{prefix}share_error.png"),
             utilisation(results, folder / f"{prefix}utilisation.png")]

@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from fairshare.simulator.core_adapter import PREEMPT_CAUSES
 from fairshare.simulator.metrics import PolicySummary
 from fairshare.simulator.results import RunResult
 
@@ -21,11 +22,15 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("p99 ρ", "p99_rho", ".3g"),
     ("ρ>1", "share_rho_above_1", ".1%"),
     ("share MAE", "share_mae", ".3f"),
+    ("share p95", "share_p95", ".3f"),
+    ("share tail", "share_tail", ".3f"),
     ("Jain", "jain", ".3f"),
     ("util", "utilisation", ".1%"),
     ("credits", "credits", ",.0f"),
     ("energy MWh", "energy_mwh", ".1f"),
     ("preempt", "preemptions", "d"),
+    ("preempt/100 GPU-h", "preempt_per_100_gpu_h", ".2f"),
+    ("price Δ>50%", "price_above_50", ".2%"),
     ("cycles", "cycles", "d"),
     ("wall s", "wall_s", ".1f"),
 )
@@ -77,6 +82,46 @@ def tenant_jct_table(results: Sequence[RunResult], max_tenants: int = 20) -> str
     return "\n".join([header, rule, *rows])
 
 
+def _cause_order(summaries: Sequence[PolicySummary]) -> list[str]:
+    """The causes any policy gave, the core's in its order first, then any other (a baseline's) by name."""
+    seen = {c for s in summaries for c in s.preemptions_by_cause}
+    return [c for c in PREEMPT_CAUSES if c in seen] + sorted(seen - set(PREEMPT_CAUSES))
+
+
+def preemptions_markdown(summaries: Sequence[PolicySummary]) -> str:
+    """Markdown: each policy's applied preemptions and their rate per 100 GPU-hours held, in all and by cause
+    (count, then rate in brackets)."""
+    causes = _cause_order(summaries)
+    header = "| " + " | ".join(["policy", "preemptions", "per 100 GPU-h", *causes]) + " |"
+    rule = "|---|" + "---:|" * (2 + len(causes))
+    rows = []
+    for s in summaries:
+        cells = [f"{s.preemptions_by_cause[c]} ({_rate(s.preempt_per_100_gpu_h_by_cause[c])})"
+                 if c in s.preemptions_by_cause else "0" for c in causes]
+        rows.append("| " + " | ".join([s.policy, str(sum(s.preemptions_by_cause.values())),
+                                       _rate(s.preempt_per_100_gpu_h), *cells]) + " |")
+    return "\n".join([header, rule, *rows])
+
+
+def _rate(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.2f}"
+
+
+def _fraction(value: float) -> str:
+    return "n/a" if isinstance(value, float) and math.isnan(value) else f"{value:.2%}"
+
+
+def price_stability_markdown(summaries: Sequence[PolicySummary]) -> str:
+    """Markdown: per policy and class, consecutive cycle-to-cycle relative price changes (|p_t − p_{t−1}| / p_{t−1}):
+    how many, how many moved, the fractions above 10 %, 25 % and 50 %, and the largest."""
+    header = "| policy | class | changes | moved | >10% | >25% | >50% | max |"
+    rule = "|---|---|---:|---:|---:|---:|---:|---:|"
+    rows = [f"| {s.policy} | {c} | {int(v['changes'])} | {int(v['moved'])} | {_fraction(v['above_10'])} | "
+            f"{_fraction(v['above_25'])} | {_fraction(v['above_50'])} | {_fraction(v['max'])} |"
+            for s in summaries for c, v in s.price_stability_by_class.items()]
+    return "\n".join([header, rule, *rows]) if rows else "no policy set prices"
+
+
 @dataclasses.dataclass(frozen=True)
 class TargetCheck:
     target: str
@@ -86,7 +131,8 @@ class TargetCheck:
 
 def check_targets(summaries: Sequence[PolicySummary], ours: str = "market") -> list[TargetCheck]:
     """Issue 7's targets: ≥1.5x lower average JCT than static quotas; max ρ no worse than weighted max-min;
-    average JCT no worse than Gavel's at equal or better fairness (max ρ and share error)."""
+    average JCT no worse than Gavel's at equal or better fairness (max ρ and share error); and price stability:
+    at most 1 % of the market's cycle-to-cycle price changes above 50 %."""
     by_name: Mapping[str, PolicySummary] = {s.policy: s for s in summaries}
     market = by_name.get(ours)
     checks = []
@@ -119,7 +165,21 @@ def check_targets(summaries: Sequence[PolicySummary], ours: str = "market") -> l
     else:
         checks.append(TargetCheck("avg JCT no worse than Gavel at equal or better fairness", None,
                                   "needs market and gavel"))
+    checks.append(price_target(market))
     return checks
+
+
+PRICE_JUMP, PRICE_JUMP_SHARE = 0.5, 0.01
+
+
+def price_target(market: PolicySummary | None) -> TargetCheck:
+    """At most 1 % of the market's consecutive cycle-to-cycle price changes (all classes) above 50 %."""
+    target = f"≤ {PRICE_JUMP_SHARE:.0%} of cycle-to-cycle price changes above {PRICE_JUMP:.0%}"
+    if market is None or market.price_changes == 0:
+        return TargetCheck(target, None, "needs market with two or more cycles")
+    return TargetCheck(target, market.price_above_50 <= PRICE_JUMP_SHARE,
+                       f"market {market.price_above_50:.2%} of {market.price_changes} changes (max "
+                       f"{market.price_change_max:.1%})")
 
 
 def targets_markdown(checks: Sequence[TargetCheck]) -> str:
@@ -129,7 +189,13 @@ def targets_markdown(checks: Sequence[TargetCheck]) -> str:
 
 def as_json(summaries: Sequence[PolicySummary], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     def clean(value: Any) -> Any:
-        return None if isinstance(value, float) and not math.isfinite(value) else value
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, Mapping):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        return value
 
     return {**(extra or {}),
             "policies": [{k: clean(v) for k, v in dataclasses.asdict(s).items()} for s in summaries]}

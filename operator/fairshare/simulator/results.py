@@ -54,3 +54,7 @@ class RunResult:
     scheduler_wall_s: float
     wall_s: float
     violations: tuple[str, ...]
+    # Applied Preempt decisions by their cause (PreemptCause, as the policy gave it); moves are not preemptions.
+    preemptions_by_cause: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    # (time, class -> price) for every cycle the replay ran, in order: the prices CycleResult.prices set.
+    cycle_prices: tuple[tuple[float, Mapping[str, float]], ...] = ()

@@ -14,7 +14,7 @@ from typing import Any
 from fairshare.core.decisions import Admit, CycleResult, Decision, Preempt
 from fairshare.core.types import JobPhase, Snapshot
 from fairshare.simulator.cluster import ClusterSpec, build_cluster
-from fairshare.simulator.results import RunResult
+from fairshare.simulator.results import RunResult, Sample
 from fairshare.simulator.throughput_matrix import ThroughputMatrix, batch_size_of, parse_matrix
 from fairshare.simulator.workload import Phase, TraceJob, Workload
 
@@ -92,11 +92,16 @@ class ScriptedPolicy:
     seen: list[tuple[float, Snapshot]] = dataclasses.field(default_factory=list)
     # (snapshot, now) -> the wake time to report (CycleResult.wake_at); None reports none.
     wake: Callable[[Snapshot, float], float | None] | None = None
+    # now -> the cycle's prices (CycleResult.prices) and fair shares (CycleResult.fair_shares); none by default.
+    prices: Callable[[float], Mapping[str, float]] | None = None
+    fair_shares: Callable[[float], Mapping[str, Mapping[str, float]]] | None = None
 
     def schedule(self, snapshot: Snapshot, now: float, config: Any) -> CycleResult:
         self.seen.append((now, snapshot))
-        return CycleResult(decisions=tuple(self.script(snapshot, now)), prices={}, fair_shares={}, step_seconds={},
-                           wake_at=self.wake(snapshot, now) if self.wake is not None else None)
+        return CycleResult(decisions=tuple(self.script(snapshot, now)),
+                           prices=self.prices(now) if self.prices is not None else {},
+                           fair_shares=self.fair_shares(now) if self.fair_shares is not None else {},
+                           step_seconds={}, wake_at=self.wake(snapshot, now) if self.wake is not None else None)
 
 
 def admit_pending_on(gpu_class: str, nodes: Mapping[str, int]) -> Callable[[Snapshot, float], list[Decision]]:
@@ -141,3 +146,12 @@ def replay(workload: Workload, cluster: ClusterSpec, policy: Any, seed: int = 0,
     tenants = default_tenants(workload.tenants, cluster.capacity())
     return Replay(workload, cluster, tenants, policy, PolicyConfig(), EngineConfig(**engine),
                   random.Random(seed)).run()
+
+
+def make_result(timeline: Sequence[Sample] = (), end_s: float = 0.0, **fields: Any) -> RunResult:
+    """A hand-built RunResult: one 10-GPU V100 class, tenants a and b of weight 1, no jobs, unless `fields` say."""
+    base: dict[str, Any] = dict(policy="p", capacity={"v100": 10}, weights={"a": 1.0, "b": 1.0}, jobs=(),
+                                timeline=tuple(timeline), end_s=end_s, gpu_seconds_by_class={},
+                                restart_gpu_seconds=0.0, credits_by_tenant={}, energy_joules=0.0, cycles=0,
+                                scheduler_wall_s=0.0, wall_s=0.0, violations=())
+    return RunResult(**{**base, **fields})

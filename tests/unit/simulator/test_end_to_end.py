@@ -6,7 +6,11 @@ import random
 
 import pytest
 
+from fairshare.core.config import PolicyConfig
+from fairshare.core.decisions import PreemptCause
 from fairshare.core.policies import POLICIES
+from fairshare.simulator.churn import ROUNDING_SLACK
+from fairshare.simulator.core_adapter import UNSPECIFIED_CAUSE
 from fairshare.simulator.metrics import summarize
 from fairshare.simulator.synthetic import SyntheticSpec, generate
 from tests.unit.simulator.builders import make_cluster, replay, tiny_matrix
@@ -30,6 +34,19 @@ def test_policy_completes_every_job_and_conserves_capacity(policy: str) -> None:
     assert summary.finished == len(workload.jobs) == 24
     assert 0 < summary.utilisation <= 1
     assert summary.max_rho > 0
+    # Preemptions are counted from Preempt decisions, by the cause the policy gave; every one also stopped a job.
+    assert set(result.preemptions_by_cause) <= {*PreemptCause.ALL, UNSPECIFIED_CAUSE}
+    assert sum(result.preemptions_by_cause.values()) <= summary.preemptions
+    assert summary.price_changes == 2 * (result.cycles - 1)  # two classes priced at every cycle
+
+
+def test_the_markets_damped_prices_step_from_the_carried_price() -> None:
+    # Damping reads the last cycle's price from the snapshot: were it not carried, a price could jump further.
+    workload = generate(SPEC, tiny_matrix(), random.Random(7))
+    result = replay(workload, make_cluster(("v100", 2, 4), ("k80", 2, 4)), POLICIES["market"], tick_s=120.0)
+    summary = summarize(result)
+    assert summary.price_changes > 0
+    assert summary.price_change_max <= PolicyConfig().price_max_step + ROUNDING_SLACK
 
 
 def test_skipping_quiet_ticks_changes_nothing_for_a_time_blind_policy() -> None:

@@ -221,3 +221,26 @@ def test_snapshots_carry_the_last_cycles_prices_and_fair_shares() -> None:
     assert [c.current_price for c in seen[0].classes] == [None, None]
     assert all(c.current_price is not None for c in seen[1].classes)
     assert seen[0].tenants[0].fair_share is None and seen[1].tenants[0].fair_share is not None
+
+
+def test_each_cycle_carries_its_prices_and_fair_shares_into_the_next_snapshot() -> None:
+    # As the operator stores them in GPUClass status (a class the cycle gave no price: its list price) and Tenant
+    # status; price damping steps from the carried price.
+    prices = {0.0: {"v100": 2.5}, 360.0: {"v100": 3.0, "k80": 1.0}}
+    shares = {0.0: {"a": {"v100": 1.5}}, 360.0: {}}
+    policy = ScriptedPolicy(admit_pending_on("v100", V100_NODE), prices=lambda now: prices.get(now, {}),
+                            fair_shares=lambda now: shares.get(now, {}))
+    jobs = [make_job("a/j1").steps(30_000).obj(), make_job("b/j1").steps(30_000).obj()]
+    result = replay(make_workload(*jobs), make_cluster(("v100", 1, 4), ("k80", 1, 4)), policy, tick_s=360.0,
+                    max_quiet_ticks=0)
+    seen = dict(policy.seen)
+
+    def carried(now: float) -> tuple[dict[str, float | None], dict[str, Any]]:
+        snap = seen[now]
+        return ({c.name: c.current_price for c in snap.classes},
+                {t.name: dict(t.fair_share) if t.fair_share is not None else None for t in snap.tenants})
+
+    assert carried(0.0) == ({"v100": None, "k80": None}, {"a": None, "b": None})
+    assert carried(360.0) == ({"v100": 2.5, "k80": 0.90}, {"a": {"v100": 1.5}, "b": None})
+    assert carried(720.0) == ({"v100": 3.0, "k80": 1.0}, {"a": None, "b": None})
+    assert [p for _, p in result.cycle_prices[:3]] == [{"v100": 2.5}, {"v100": 3.0, "k80": 1.0}, {}]

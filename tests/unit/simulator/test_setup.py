@@ -112,8 +112,14 @@ def test_cli_runs_and_writes_report_and_plots(tmp_path: Path, capsys: pytest.Cap
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert "fifo" in out and "market" in out
+    assert "Preemptions per 100 GPU-hours held" in out and "cycle-to-cycle price changes" in out
     assert {p.name for p in (tmp_path / "out").iterdir()} == {
-        "summary.json", "report.md", "jct_cdf.png", "tenant_shares.png", "utilisation.png"}
+        "summary.json", "report.md", "jct_cdf.png", "tenant_shares.png", "share_error.png", "utilisation.png"}
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    market = next(p for p in summary["policies"] if p["policy"] == "market")
+    assert {"preempt_per_100_gpu_h", "preemptions_by_cause", "share_p95", "share_tail", "share_error_series",
+            "share_error_step_h", "price_above_50", "price_stability_by_class"} <= set(market)
+    assert market["share_error_series"] and all(len(point) == 2 for point in market["share_error_series"])
 
 
 @pytest.mark.parametrize(("items", "want"), [
