@@ -24,15 +24,18 @@ class OperatorMetrics:
         r = self.registry
         self.admissions = Counter("fairshare_admissions", "Jobs admitted, by tenant and GPU class.",
                                   ["tenant", "gpu_class"], registry=r)
-        self.preemptions = Counter("fairshare_preemptions", "Jobs preempted, by tenant, GPU class and reason.",
-                                   ["tenant", "gpu_class", "reason"], registry=r)
+        self.preemptions = Counter("fairshare_preemptions", "Jobs preempted, by tenant, GPU class and cause "
+                                   "(guarantee|fair-share|idle-yield|service: fairshare.core.decisions.PreemptCause).",
+                                   ["tenant", "gpu_class", "cause"], registry=r)
         self.resizes = Counter("fairshare_resizes", "Elastic jobs resized, by tenant and direction (grow|shrink).",
                                ["tenant", "direction"], registry=r)
         self.migrations = Counter("fairshare_migrations", "Running jobs moved to another GPU class for throughput.",
                                   ["tenant", "from_class", "to_class"], registry=r)
         self.completions = Counter("fairshare_job_completions", "Jobs that reached a terminal phase.",
                                    ["tenant", "phase"], registry=r)
-        self.queue_wait = Histogram("fairshare_queue_wait_seconds", "Time from submission to admission.",
+        self.queue_wait = Histogram("fairshare_queue_wait_seconds",
+                                    "Time from a job's latest entry to the queue (its submission, or its requeue "
+                                    "after a preemption, a restart or an unschedulable gang) to its admission.",
                                     ["tenant"], buckets=QUEUE_WAIT_BUCKETS, registry=r)
         self.pending_jobs = Gauge("fairshare_pending_jobs", "Jobs waiting for admission, by tenant.",
                                   ["tenant"], registry=r)
@@ -45,6 +48,10 @@ class OperatorMetrics:
         self.idle_gpus = Gauge("fairshare_gpus_idle", "GPUs of a class allocated to no job.", ["gpu_class"], registry=r)
         self.fair_share = Gauge("fairshare_fair_share_gpus", "A tenant's entitlement (fair share) of a class, in GPUs.",
                                 ["tenant", "gpu_class"], registry=r)
+        self.share_ratio = Gauge("fairshare_tenant_share_ratio",
+                                 "A tenant's share ratio after the last cycle: credits per hour its full-price GPUs "
+                                 "cost at current prices over its entitlement (1 = exactly its fair share); the "
+                                 "figure queue reasons and Tenant status.shareRatio quote.", ["tenant"], registry=r)
         self.guaranteed = Gauge("fairshare_guaranteed_gpus", "A tenant's guaranteed GPUs of a class.",
                                 ["tenant", "gpu_class"], registry=r)
         self.price = Gauge("fairshare_price_credits_per_gpu_hour", "Current market price of a class.",

@@ -55,7 +55,7 @@ PRODUCED = {
     "fairshare_api_request_duration_seconds_count", "fairshare_admissions_total",
     "fairshare_queue_wait_seconds_bucket", "fairshare_trainer_samples_per_second",
     "fairshare_trainer_tokens_per_second", "fairshare_trainer_world_size", "fairshare_trainer_loss",
-    "fairshare_trainer_step", "fairshare_trainer_checkpoint_age_seconds",
+    "fairshare_trainer_step", "fairshare_trainer_checkpoint_age_seconds", "fairshare_tenant_share_ratio",
 }
 METRIC = re.compile(r"\b(fairshare_[a-z0-9_]+|up)\b(?!\s*\()")
 

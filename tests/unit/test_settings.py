@@ -15,6 +15,10 @@ from fairshare.settings import feedback_from_env, policy_from_env
                   "FAIRSHARE_POLICY_LOOKAHEAD": "8"},
                  PolicyConfig(min_run_seconds=30.0, usage_discount=False, lookahead=8), id="float, bool and int"),
     pytest.param({"FAIRSHARE_POLICY_HALF_LIFE_HOURS": " "}, PolicyConfig(), id="blank means default"),
+    pytest.param({"FAIRSHARE_POLICY_FAIR_SHARING_PREEMPTION": "no", "FAIRSHARE_POLICY_FAIR_SHARING_MIN_GAIN": "0.1",
+                  "FAIRSHARE_POLICY_PRICE_MAX_STEP": "0.5"},
+                 PolicyConfig(fair_sharing_preemption=False, fair_sharing_min_gain=0.1, price_max_step=0.5),
+                 id="fair-sharing preemption and price damping"),
 ])
 def test_policy_from_env(environ: dict[str, str], expected: PolicyConfig) -> None:
     assert policy_from_env(environ) == expected

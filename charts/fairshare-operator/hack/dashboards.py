@@ -126,19 +126,23 @@ CLUSTER = Dashboard(
 
 TENANTS = Dashboard(
     uid="fairshare-tenants", file="tenants.json", title="Fairshare / Tenants",
-    description="Each tenant's allocation against its fair share and guarantee, borrowing, spend, budget and "
-                "decayed usage.",
+    description="Each tenant's share ratio (the figure its queue reasons quote), allocation against its fair "
+                "share and guarantee, borrowing, spend, budget and decayed usage.",
     variables=["tenant", "gpu_class"],
     rows=[
         Row("Share", [
-            Panel("Allocated vs fair share", "GPUs each tenant holds, beside the entitlement (fair share) the "
-                  "scheduling core computed for it.",
+            Panel("Allocated vs fair share", "GPUs each tenant holds (opportunistic ones on idle capacity "
+                  "included), beside the GPUs its entitlement (fair share) buys at current prices, summed over "
+                  "classes. A count of GPUs, not the share ratio: GPUs of different classes cost different "
+                  "prices, so compare tenants' shares on the share-ratio panel.",
                   [t(f"sum by (tenant) (fairshare_gpus_allocated{{{TC}}})", "{{tenant}} allocated"),
                    t(f"sum by (tenant) (fairshare_fair_share_gpus{{{TC}}})", "{{tenant}} fair share")]),
-            Panel("Allocation / fair share", "Above 1: the tenant borrows beyond its entitlement; below 1 with "
-                  "pending jobs: it is owed capacity.",
-                  [t(f"sum by (tenant) (fairshare_gpus_allocated{{{TC}}})"
-                     f" / sum by (tenant) (fairshare_fair_share_gpus{{{TC}}})", "{{tenant}}")],
+            Panel("Share ratio", "Each tenant's share ratio: credits per hour its full-price GPUs cost at "
+                  "current prices over its entitlement, over all classes; the figure its jobs' queue reasons "
+                  "(\"tenant nlp is at 1.04x its fair share\") and its Tenant status.shareRatio quote. 1 is "
+                  "exactly its fair share; above 1 it holds more (borrowing); below 1 with pending jobs it is "
+                  "owed capacity. GPUs held opportunistically, on idle capacity, do not count.",
+                  [t(f"max by (tenant) (fairshare_tenant_share_ratio{{{TENANT}}})", "{{tenant}}")],
                   unit="none", decimals=2),
             Panel("Borrowed GPUs", "GPUs held beyond the fair share of a class: reclaimable by preemption.",
                   [t(f"sum by (tenant, gpu_class) (clamp_min(fairshare_gpus_allocated{{{TC}}}"
@@ -189,11 +193,14 @@ QUEUE = Dashboard(
                   [t(f"sum by (tenant) (fairshare_pending_jobs{{{TENANT}}})", "{{tenant}}")], stacked=True),
             Panel("Running jobs by tenant", "Admitted jobs holding GPUs.",
                   [t(f"sum by (tenant) (fairshare_running_jobs{{{TENANT}}})", "{{tenant}}")], stacked=True),
-            Panel("Queue wait", "Time from submission to admission, over admissions in the interval.",
+            Panel("Queue wait", "Time from a job's latest entry to the queue (its submission, or its requeue "
+                  "after a preemption, a restart or an unschedulable gang) to its admission, over admissions "
+                  "in the interval.",
                   [t(f"histogram_quantile({q}, sum by (le) (rate(fairshare_queue_wait_seconds_bucket"
                      f"{{{TENANT}}}[{RI}])))", f"p{int(q * 100)}") for q in (0.5, 0.9, 0.99)],
                   unit="s", min_zero=True),
-            Panel("Queue wait p90 by tenant", "90th percentile of submission-to-admission time.",
+            Panel("Queue wait p90 by tenant", "90th percentile of the time from a job's latest entry to the "
+                  "queue to its admission.",
                   [t(f"histogram_quantile(0.9, sum by (tenant, le) (rate(fairshare_queue_wait_seconds_bucket"
                      f"{{{TENANT}}}[{RI}])))", "{{tenant}}")], unit="s"),
         ]),
@@ -201,10 +208,16 @@ QUEUE = Dashboard(
             Panel("Admissions", "Jobs admitted per second, by tenant and class.",
                   [t(f"sum by (tenant, gpu_class) (rate(fairshare_admissions_total{{{TC}}}[{RI}]))",
                      "{{tenant}} {{gpu_class}}")], unit="ops", stacked=True),
-            Panel("Preemptions by reason", "Jobs preempted per second (checkpointed and requeued), by tenant "
-                  "and reason.",
-                  [t(f"sum by (tenant, reason) (rate(fairshare_preemptions_total{{{TC}}}[{RI}]))",
-                     "{{tenant}} {{reason}}")], unit="ops", stacked=True),
+            Panel("Preemptions by cause", "Jobs preempted per second (checkpointed and requeued), by cause: "
+                  "guarantee (another tenant reclaims its guarantee), fair-share (a tenant below its fair share "
+                  "takes from one above), idle-yield (a job on idle capacity gives it back), service (a job of "
+                  "the same tenant with less attained service takes its place).",
+                  [t(f"sum by (cause) (rate(fairshare_preemptions_total{{{TC}}}[{RI}]))", "{{cause}}")],
+                  unit="ops", stacked=True),
+            Panel("Preemptions by tenant", "Jobs preempted per second, by the tenant whose job was stopped and "
+                  "the cause.",
+                  [t(f"sum by (tenant, cause) (rate(fairshare_preemptions_total{{{TC}}}[{RI}]))",
+                     "{{tenant}} {{cause}}")], unit="ops", stacked=True),
             Panel("Elastic resizes", "Elastic jobs grown or shrunk per second.",
                   [t(f"sum by (tenant, direction) (rate(fairshare_resizes_total{{{TENANT}}}[{RI}]))",
                      "{{tenant}} {{direction}}")], unit="ops", stacked=True),
@@ -216,8 +229,8 @@ QUEUE = Dashboard(
                   [t(f"sum by (tenant, phase) (rate(fairshare_job_completions_total{{{TENANT}}}[{RI}]))",
                      "{{tenant}} {{phase}}")], unit="ops", stacked=True),
             Panel("Preemptions in range", "Preemptions over the dashboard's time range, by tenant, class and "
-                  "reason.",
-                  [t(f"sum by (tenant, gpu_class, reason) (increase(fairshare_preemptions_total{{{TC}}}"
+                  "cause.",
+                  [t(f"sum by (tenant, gpu_class, cause) (increase(fairshare_preemptions_total{{{TC}}}"
                      f"[$__range]))", instant=True)], kind="table", width=24),
         ]),
     ])

@@ -100,10 +100,20 @@ def format_location(model: type[BaseModel], loc: Sequence[int | str]) -> str:
         elif origin is dict:
             path += map_key(item)
             node = get_args(node)[1]
-        else:
+        elif _plain_name(str(item)):
             path += f".{item}" if path else str(item)
             node = _field_annotation(node, str(item))
+        else:
+            # An unknown key such as `../x` or `nvidia.com/gpu`: bracketed like a map key, so that the path still
+            # names that one key.
+            path += map_key(item)
+            node = None
     return path
+
+
+def _plain_name(name: str) -> bool:
+    """A key that reads unambiguously after a dot in a field path (letters, digits, `_` and `-`)."""
+    return bool(name) and all(c.isalnum() or c in "_-" for c in name)
 
 
 def _unwrap(node: Any) -> Any:

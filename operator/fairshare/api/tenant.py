@@ -62,6 +62,7 @@ class TenantStatus(StatusModel):
     allocated: dict[str, int] = Field(default_factory=dict)
     allocated_gpus: int | None = Field(default=None, alias="allocatedGPUs", ge=0)
     fair_share: dict[str, float] = Field(default_factory=dict)
+    share_ratio: float | None = Field(default=None, ge=0)  # what its full-price GPUs cost over its entitlement
     decayed_usage_gpu_hours: float | None = Field(default=None, alias="decayedUsageGPUHours", ge=0)
     usage_updated_at: datetime | None = None
     spend_this_period: float | None = Field(default=None, ge=0)

@@ -57,7 +57,9 @@ def explain_text(job: Mapping[str, Any], tenant: Mapping[str, Any] | None, event
     if tenant is not None:
         share = ", ".join(f"{c} {v}" for c, v in sorted((tstatus.get("fairShare") or {}).items())) or "none"
         held = ", ".join(f"{c} {v}" for c, v in sorted((tstatus.get("allocated") or {}).items())) or "nothing"
+        ratio = tstatus.get("shareRatio")
         lines.append(_line("tenant share", f"{share} GPUs; holds {held}"
+                                           + (f" (at {ratio:.2f}x its fair share)" if ratio is not None else "")
                                            + (f"; {tstatus['creditsLeft']} credits left this period"
                                               if tstatus.get("creditsLeft") is not None else "")))
     for event in events[-5:]:

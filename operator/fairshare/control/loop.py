@@ -12,7 +12,7 @@ from fairshare.api import Phase, SpecError, TrainingJob, parse_training_job
 from fairshare.control.actions import Action, PatchStatus
 from fairshare.control.feedback import feedback_targets
 from fairshare.control.parsecache import ParseCache
-from fairshare.control.plan import CyclePlan, plan_cycle
+from fairshare.control.plan import CyclePlan, Scheduler, default_scheduler, plan_cycle
 from fairshare.control.snapshot import World, build_world
 from fairshare.control.store import TRAINING_JOBS, Store
 from fairshare.core.config import PolicyConfig
@@ -44,11 +44,13 @@ class SchedulingLoop:
     def __init__(self, store: Store, apply: Callable[[tuple[Action, ...]], object], metrics: OperatorMetrics,
                  policy: PolicyConfig, render: RenderSettings, settings: LoopSettings,
                  resync: Callable[[], None] | None = None, clock: Callable[[], float] = time.time,
-                 readings: Callable[[], Mapping[str, Reading]] | None = None, warmup_seconds: float = 20.0) -> None:
+                 readings: Callable[[], Mapping[str, Reading]] | None = None, warmup_seconds: float = 20.0,
+                 scheduler: Scheduler = default_scheduler) -> None:
         self.store, self.apply, self.metrics = store, apply, metrics
         self.policy, self.render, self.settings = policy, render, settings
         self.resync, self.clock = resync, clock
         self.readings, self.warmup_seconds = readings, warmup_seconds
+        self.scheduler = scheduler
         self.targets: list[Target] = []  # running jobs' trainers as of the last cycle, for the feedback collector
         self._wake = asyncio.Event()
         self.jobs_parsed: ParseCache[TrainingJob] = ParseCache(parse_training_job, SpecError)
@@ -87,8 +89,8 @@ class SchedulingLoop:
         world = build_world(self.store, now, self.jobs_parsed)
         snapshot_seconds = time.perf_counter() - start
         readings = self.readings() if self.readings is not None else None
-        plan = await asyncio.to_thread(plan_cycle, world, now, self.policy, self.render, readings=readings,
-                                       warmup_seconds=self.warmup_seconds)
+        plan = await asyncio.to_thread(plan_cycle, world, now, self.policy, self.render, self.scheduler,
+                                       readings=readings, warmup_seconds=self.warmup_seconds)
         self.targets = feedback_targets(world)
         plan_seconds = time.perf_counter() - start - snapshot_seconds
         released = await asyncio.to_thread(self.apply, plan.releases)
@@ -157,17 +159,21 @@ class SchedulingLoop:
                 if charged > 0:
                     m.spend.labels(tenant=owner).inc(charged)
         m.set_per_label(m.guaranteed, {(t.name, c): g for t in world.snapshot.tenants for c, g in t.guaranteed.items()})
+        m.set_per_label(m.share_ratio, {(t,): r for t, r in plan.result.share_ratios.items()})
         by_key = {j.key: j for j in jobs}
+        now = self.clock()
         for d in plan.result.decisions:
             view = world.jobs.get(d.job_key)
             tenant = view.tenant if view and view.tenant else "unknown"
             if isinstance(d, Admit):
                 m.admissions.labels(tenant=tenant, gpu_class=d.gpu_class).inc()
-                m.queue_wait.labels(tenant=tenant).observe(max(0.0, self.clock() - by_key[d.job_key].submitted_at))
+                # From its latest entry to the queue: a requeued job's earlier waits and runs are not this wait.
+                since = view.queued_since(now) if view else by_key[d.job_key].submitted_at
+                m.queue_wait.labels(tenant=tenant).observe(max(0.0, now - since))
             elif isinstance(d, Preempt):
                 job = by_key.get(d.job_key)
                 gpu_class = job.allocation.gpu_class if job and job.allocation else ""
-                m.preemptions.labels(tenant=tenant, gpu_class=gpu_class, reason="policy").inc()
+                m.preemptions.labels(tenant=tenant, gpu_class=gpu_class, cause=d.cause).inc()
             elif isinstance(d, Migrate):
                 job = by_key.get(d.job_key)
                 before = job.allocation.gpu_class if job and job.allocation else ""

@@ -9,6 +9,7 @@ failure: an admission whose conditional status write loses a race creates no pod
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -60,12 +61,13 @@ class CyclePlan:
         return self.releases + self.grants + self.bookkeeping
 
 
-def _default_scheduler(snapshot: core.Snapshot, now: float, config: PolicyConfig) -> CycleResult:
+def default_scheduler(snapshot: core.Snapshot, now: float, config: PolicyConfig) -> CycleResult:
+    """The scheduling core (tests hand plan_cycle and the loop a scheduler told what to decide instead)."""
     return schedule(snapshot, now, config)
 
 
 def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderSettings,
-               scheduler: Scheduler = _default_scheduler, readings: Mapping[str, Reading] | None = None,
+               scheduler: Scheduler = default_scheduler, readings: Mapping[str, Reading] | None = None,
                warmup_seconds: float = 20.0) -> CyclePlan:
     releases: list[Action] = []
     grants: list[Action] = []
@@ -208,6 +210,8 @@ def admit_actions(view: JobView, decision: Admit, world: World, now: float, sett
     how = "on idle capacity (preemptible, floor price)" if decision.opportunistic else "within its tenant's share"
     message = (f"admitted {decision.workers} x {view.model.spec.gpus_per_worker} {decision.gpu_class} GPUs "
                f"{how} at {decision.price_per_gpu_hour:.3f} credits/GPU-hour")
+    if decision.reason:  # it took GPUs from others: say whom, and why that was fair
+        message += f"; {decision.reason}"
     conditions = cond.set_condition(status.get("conditions") or [], cond.ADMITTED, True, "Admitted", message, now)
     conditions = cond.set_condition(conditions, cond.PREEMPTED, False, "Admitted", message, now)
     patch = {"phase": Phase.ADMITTED.value, "tenant": view.tenant, "queue": None, "conditions": conditions,
@@ -446,6 +450,14 @@ def tenant_conditions(world: World, name: str, tenant: TenantCR, now: float) -> 
                        generation)
 
 
+def share_ratio(result: CycleResult, tenant: str) -> float | None:
+    """The tenant's share ratio as its status shows it: the core's, to the two decimals the queue reasons quote (so
+    the status changes only when the quoted figure does); None (no field) when the core has none for it or it is
+    infinite (GPUs held at full price with no entitlement), which JSON cannot carry."""
+    ratio = result.share_ratios.get(tenant)
+    return round(ratio, 2) if ratio is not None and math.isfinite(ratio) else None
+
+
 def tenant_status_actions(world: World, snapshot: core.Snapshot, result: CycleResult, now: float,
                           half_life_hours: float) -> list[Action]:
     held = _held(snapshot, result)
@@ -467,6 +479,9 @@ def tenant_status_actions(world: World, snapshot: core.Snapshot, result: CycleRe
         due = metered.elapsed >= cost.ACCRUAL_MIN_SECONDS or "usageUpdatedAt" not in current
         desired: dict[str, Any] = {"allocated": allocated, "allocatedGPUs": sum(allocated.values()),
                                    "fairShare": shares}
+        ratio = share_ratio(result, name)
+        if ratio is not None or "shareRatio" in current:
+            desired["shareRatio"] = ratio  # null drops one the tenant no longer has
         conditions = tenant_conditions(world, name, tenant, now)
         if not cond.same_conditions(conditions, current.get("conditions") or []):
             desired["conditions"] = conditions

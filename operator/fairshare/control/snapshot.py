@@ -13,6 +13,7 @@ from fairshare.api import Tenant as TenantCR
 from fairshare.api import TrainingJob as TrainingJobCR
 from fairshare.api.constants import LABEL_GENERATION, LABEL_JOB, LABEL_RANK
 from fairshare.api.jobstatus import TrainingJobStatus
+from fairshare.control import conditions as cond
 from fairshare.control.fit import Fit, NodeResources, fit_classes, node_allocatable, quantity_value
 from fairshare.control.parsecache import ParseCache
 from fairshare.control.store import GPU_CLASSES, NODES, PODS, TENANTS, TRAINING_JOBS, Body, Store, object_key
@@ -44,6 +45,24 @@ class JobView:
         """Generation of the current allocation (0 before the first admission)."""
         status = self.model.status if self.model else None
         return (status.allocation.generation or 0) if status and status.allocation else 0
+
+    def queued_since(self, default: float) -> float:
+        """When the job last entered the queue: its creation, or its latest requeue (preempted and drained, restarted
+        after a worker failed, or sent back as unschedulable); `default` when it has no creation time.
+
+        Read from the conditions' transition times. A requeue turns Admitted False (a preemption does so already when
+        it stops the job, before the workers have drained) or, for a drained preemption, turns Preempted False. Only
+        an admission sets Preempted, so a job without it was never admitted and has waited since its creation (the
+        Admitted False of its first wait is written a cycle later)."""
+        status = self.model.status if self.model else None
+        created = self.model.metadata.creation_timestamp if self.model else None
+        since = created.timestamp() if created else default
+        conditions = {c.type: c for c in status.conditions} if status else {}
+        if cond.PREEMPTED not in conditions:
+            return since
+        turned_false = [c.last_transition_time.timestamp() for t in (cond.ADMITTED, cond.PREEMPTED)
+                        if (c := conditions.get(t)) is not None and c.status == "False"]
+        return max([since, *turned_false])
 
     def current_pods(self) -> list[Body]:
         """Worker pods of the current allocation generation, by rank (a pod whose rank is not a number is not one

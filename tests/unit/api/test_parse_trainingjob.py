@@ -174,7 +174,7 @@ def test_every_reserved_env_name_is_refused(name: str) -> None:
         pytest.param({"container": {"env": [{"name": "PET_NODE_RANK", "value": "0"}]}},
                      "spec.podTemplate.spec.containers[0].env[0].name", "reserved", id="reserved env in template"),
         pytest.param({"container": {"resources": {"limits": {"nvidia.com/gpu": 1}}}},
-                     "spec.podTemplate.spec.containers[0].resources.limits.nvidia.com/gpu", "unknown field",
+                     "spec.podTemplate.spec.containers[0].resources.limits[nvidia.com/gpu]", "unknown field",
                      id="GPUs in template resources"),
     ],
 )

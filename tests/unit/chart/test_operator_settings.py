@@ -26,6 +26,7 @@ CUSTOM_POLICY = {
     "priceIterations": 1_000_000, "priceTolerance": 0.000001, "elasticGrowthThreshold": 1.25,
     "throughputSmoothing": 0.5, "migrationGain": 2.0, "lookahead": 8, "pauseGc": False,
     "priceSettle": 0.0, "serviceQuantumGpuHours": 2.5, "serviceBandGrowth": 4.0,
+    "fairSharingPreemption": False, "fairSharingMinGain": 0.05, "priceMaxStep": 0.5,
 }
 
 

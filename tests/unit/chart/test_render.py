@@ -296,6 +296,10 @@ def test_dashboard_label_namespace_and_annotations_are_configurable(tmp_path: Pa
     pytest.param({"policy": {"migrationGain": 0.5}}, "/policy/migrationGain", id="migration gain below 1"),
     pytest.param({"policy": {"lookahead": 2.5}}, "/policy/lookahead", id="fractional lookahead"),
     pytest.param({"policy": {"cyclePeriodSeconds": 0}}, "/policy/cyclePeriodSeconds", id="zero period"),
+    pytest.param({"policy": {"fairSharingMinGain": -0.1}}, "/policy/fairSharingMinGain", id="negative share margin"),
+    pytest.param({"policy": {"priceMaxStep": -0.25}}, "/policy/priceMaxStep", id="negative price step"),
+    pytest.param({"policy": {"fairSharingPreemption": "yes"}}, "/policy/fairSharingPreemption",
+                 id="fair-sharing switch not a boolean"),
 ])
 def test_schema_rejects_typos_and_out_of_range_values(tmp_path: Path, values: dict[str, Any], complaint: str) -> None:
     error = render_error(tmp_path, values)
@@ -308,6 +312,8 @@ def test_schema_rejects_typos_and_out_of_range_values(tmp_path: Path, values: di
                  id="prometheus feedback"),
     pytest.param({"feedback": {"source": "off"}, "policy": {"migrationGain": 0}}, id="no feedback, no moves"),
     pytest.param({"image": {"digest": "sha256:" + "a" * 64}}, id="image by digest"),
+    pytest.param({"policy": {"fairSharingPreemption": False, "fairSharingMinGain": 0.1, "priceMaxStep": 0}},
+                 id="no fair-sharing preemption, undamped prices"),
 ])
 def test_schema_accepts_valid_settings(tmp_path: Path, values: dict[str, Any]) -> None:
     assert one(render(tmp_path, values), "Deployment")

@@ -23,7 +23,8 @@ RUNNING: dict[str, Any] = {
                                "measuredAt": "2026-11-22T10:05:00Z"}],
                "cost": {"credits": 5.3, "gpuHours": 1.3, "energyKWh": 0.9}},
 }
-TENANT = {"status": {"fairShare": {"a100": 12.5, "h100": 4.0}, "allocated": {"h100": 16}, "creditsLeft": 80.0}}
+TENANT = {"status": {"fairShare": {"a100": 12.5, "h100": 4.0}, "allocated": {"h100": 16}, "shareRatio": 1.4,
+                     "creditsLeft": 80.0}}
 
 
 def test_a_waiting_job_shows_its_position_reason_and_bid() -> None:
@@ -31,7 +32,7 @@ def test_a_waiting_job_shows_its_position_reason_and_bid() -> None:
     assert text.splitlines()[0] == "TrainingJob nlp/bert: Queued"
     assert "2 worker(s) x 4 GPU(s) on a100, bid 2.0 credits/GPU-hour" in text
     assert "#3 in its tenant's queue; tenant nlp is at 1.40x its fair share; bid 2.0 < price 2.6" in text
-    assert "a100 12.5, h100 4.0 GPUs; holds h100 16; 80.0 credits left this period" in text
+    assert "a100 12.5, h100 4.0 GPUs; holds h100 16 (at 1.40x its fair share); 80.0 credits left this period" in text
     assert "event Preempted:  reclaimed for tenant cv" in text
 
 

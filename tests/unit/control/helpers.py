@@ -53,13 +53,13 @@ def pinned_nodes(action: EnsureChildren) -> list[str]:
 
 def told(*decisions: Decision, prices: dict[str, float] | None = None,
          fair_shares: dict[str, dict[str, float]] | None = None, charges: dict[str, float] | None = None,
-         seen: list[core.Snapshot] | None = None) -> Scheduler:
+         share_ratios: dict[str, float] | None = None, seen: list[core.Snapshot] | None = None) -> Scheduler:
     """A scheduler that returns exactly these decisions and numbers (and records the snapshot it was given)."""
     def scheduler(snapshot: core.Snapshot, now: float, config: PolicyConfig) -> CycleResult:
         if seen is not None:
             seen.append(snapshot)
         return CycleResult(decisions=tuple(decisions), prices=prices or {}, fair_shares=fair_shares or {},
-                           step_seconds={}, charges=charges or {})
+                           step_seconds={}, charges=charges or {}, share_ratios=share_ratios or {})
     return scheduler
 
 

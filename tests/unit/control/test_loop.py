@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -11,12 +12,14 @@ import pytest
 
 from fairshare.control.actions import Action
 from fairshare.control.loop import LoopSettings, SchedulingLoop
+from fairshare.control.plan import Scheduler, default_scheduler
 from fairshare.control.store import PODS, Store
 from fairshare.core.config import PolicyConfig
+from fairshare.core.decisions import Admit, Preempt, PreemptCause
 from fairshare.metrics import OperatorMetrics
 from fairshare.render import DEFAULT_SETTINGS
 from tests.unit.control.builders import NOW, gpu_class, node, store_of, tenant, training_job, ts, worker
-from tests.unit.control.helpers import rows
+from tests.unit.control.helpers import rows, told
 
 
 def world() -> Store:
@@ -39,13 +42,20 @@ class Recorder:
 
 
 def make_loop(store: Store, apply: Callable[[tuple[Action, ...]], object], metrics: OperatorMetrics,
-              resync: Callable[[], None] | None = None, **settings: Any) -> SchedulingLoop:
+              resync: Callable[[], None] | None = None, scheduler: Scheduler = default_scheduler,
+              **settings: Any) -> SchedulingLoop:
     return SchedulingLoop(store, apply, metrics, PolicyConfig(), DEFAULT_SETTINGS, LoopSettings(**settings),
-                          resync=resync, clock=lambda: NOW)
+                          resync=resync, clock=lambda: NOW, scheduler=scheduler)
 
 
 def sample(metrics: OperatorMetrics, name: str, **labels: str) -> float | None:
     return metrics.registry.get_sample_value(name, labels)
+
+
+def series(metrics: OperatorMetrics, name: str) -> dict[tuple[str, ...], float]:
+    """Every sample of `name`, by its label values (in the order the metric declares its labels)."""
+    return {tuple(s.labels.values()): s.value for family in metrics.registry.collect() for s in family.samples
+            if s.name == name}
 
 
 def test_run_cycle_applies_the_plan_and_records_metrics() -> None:
@@ -76,6 +86,8 @@ def test_run_cycle_applies_the_plan_and_records_metrics() -> None:
         "idle": 12.0, "guaranteed nlp": 8.0, "price": plan.result.prices["a100"], "total steps": 1.0,
     }
     assert loop.cycles == 1
+    assert plan.result.share_ratios, "the core reports every tenant's share ratio"
+    assert series(metrics, "fairshare_tenant_share_ratio") == {(t,): r for t, r in plan.result.share_ratios.items()}
 
 
 def test_cycles_count_by_trigger_and_resync_runs_every_n_periodic_cycles() -> None:
@@ -169,3 +181,82 @@ def test_spend_budget_usage_and_completions_reach_the_metrics() -> None:
     assert sample(metrics, "fairshare_budget_remaining_credits", tenant="nlp") == 100.0 - 15.0
     assert sample(metrics, "fairshare_decayed_usage_gpu_hours", tenant="nlp") == 12.5
     assert sample(metrics, "fairshare_job_completions_total", tenant="nlp", phase="Succeeded") == 1.0
+
+
+@pytest.mark.parametrize(("cycles", "want"), [
+    pytest.param([{"nlp": 1.04, "cv": 0.5}], {("nlp",): 1.04, ("cv",): 0.5},
+                 id="each tenant's ratio, as the core has it"),
+    pytest.param([{"nlp": 2.4137, "cv": math.inf}], {("nlp",): 2.4137, ("cv",): math.inf},
+                 id="unrounded, and infinite for GPUs held with no entitlement"),
+    pytest.param([{"nlp": 1.0, "cv": 1.0}, {"nlp": 0.9}], {("nlp",): 0.9},
+                 id="a tenant the core no longer reports stops being exported"),
+    pytest.param([{}], {}, id="none reported: no series"),
+])
+def test_the_share_ratio_gauge_is_the_cores_share_ratios(cycles: list[dict[str, float]],
+                                                         want: dict[tuple[str, ...], float]) -> None:
+    metrics = OperatorMetrics()
+    loop = make_loop(world(), Recorder(), metrics)
+    for ratios in cycles:
+        loop.scheduler = told(share_ratios=ratios)
+        asyncio.run(loop.run_cycle("event"))
+    assert series(metrics, "fairshare_tenant_share_ratio") == want
+
+
+def condition(type_: str, status: str, reason: str, seconds_ago: float) -> dict[str, str]:
+    return {"type": type_, "status": status, "reason": reason, "message": reason,
+            "lastTransitionTime": ts(seconds_ago)}
+
+
+@pytest.mark.parametrize(("conditions", "want_wait"), [
+    pytest.param([], 36000.0, id="never waited before: from its submission"),
+    pytest.param([condition("Admitted", "False", "Waiting", 35990)], 36000.0,
+                 id="never admitted: from its submission, not from its first wait's write"),
+    pytest.param([condition("Admitted", "False", "Waiting", 900), condition("Preempted", "False", "Requeued", 600),
+                  condition("Running", "False", "Preempted", 900)], 600.0,
+                 id="preempted: from its requeue once drained, not from its preemption or submission"),
+    pytest.param([condition("Admitted", "False", "Waiting", 700), condition("Preempted", "False", "Requeued", 500),
+                  condition("Running", "False", "Preempted", 700)], 500.0,
+                 id="preempted a second time: from the latest requeue"),
+    pytest.param([condition("Admitted", "False", "Restarting", 300), condition("Preempted", "False", "Admitted", 20000),
+                  condition("Running", "False", "Restarting", 300)], 300.0,
+                 id="restarted after a worker failed: from the restart, not its first admission"),
+    pytest.param([condition("Admitted", "False", "Unschedulable", 120),
+                  condition("Preempted", "False", "Admitted", 400)], 120.0,
+                 id="an unschedulable gang sent back: from then"),
+])
+def test_queue_wait_counts_from_the_jobs_latest_entry_to_the_queue(conditions: list[dict[str, str]],
+                                                                   want_wait: float) -> None:
+    store = store_of(gpu_class("a100").price(2.0), tenant("nlp"), node("a100-000").gpu_class("a100").gpus(8),
+                     training_job("nlp/j").gpus(8).created(36000).phase("Queued").status(conditions=conditions))
+    metrics = OperatorMetrics()
+    admit = Admit("nlp/j", "a100", 1, ("a100-000",), 2.0)
+    asyncio.run(make_loop(store, Recorder(), metrics, scheduler=told(admit)).run_cycle("event"))
+    assert (sample(metrics, "fairshare_queue_wait_seconds_count", tenant="nlp"),
+            sample(metrics, "fairshare_queue_wait_seconds_sum", tenant="nlp")) == (1.0, want_wait)
+
+
+def preemption_world() -> Store:
+    """Three running jobs, one per node: cv/a and cv/b of tenant cv on a100, nlp/c of tenant nlp on h100."""
+    jobs = {"cv/a": ("a100", "a100-000"), "cv/b": ("a100", "a100-001"), "nlp/c": ("h100", "h100-000")}
+    return store_of(gpu_class("a100"), gpu_class("h100").price(4.0), tenant("nlp"), tenant("cv"),
+                    [node(n).gpu_class(c).gpus(8) for c, n in jobs.values()],
+                    [training_job(key).gpus(8).phase("Running").allocation(c, n).cost(accrued_ago=0)
+                     for key, (c, n) in jobs.items()],
+                    [worker(key, 0, node_name=n, gpus=8) for key, (_, n) in jobs.items()])
+
+
+@pytest.mark.parametrize(("decisions", "want"), [
+    pytest.param([Preempt("cv/a", "r", PreemptCause.GUARANTEE), Preempt("cv/b", "r", PreemptCause.FAIR_SHARE),
+                  Preempt("nlp/c", "r", PreemptCause.SERVICE)],
+                 {("cv", "a100", "guarantee"): 1.0, ("cv", "a100", "fair-share"): 1.0,
+                  ("nlp", "h100", "service"): 1.0}, id="one of each cause, counted apart"),
+    pytest.param([Preempt("cv/a", "r", PreemptCause.IDLE_YIELD), Preempt("cv/b", "r", PreemptCause.IDLE_YIELD)],
+                 {("cv", "a100", "idle-yield"): 2.0}, id="two of one cause add up"),
+    pytest.param([Preempt("nlp/c", "r", PreemptCause.FAIR_SHARE)], {("nlp", "h100", "fair-share"): 1.0},
+                 id="labelled with the victim's tenant and class"),
+    pytest.param([], {}, id="no preemption: no series"),
+])
+def test_preemptions_are_counted_per_cause(decisions: list[Preempt], want: dict[tuple[str, ...], float]) -> None:
+    metrics = OperatorMetrics()
+    asyncio.run(make_loop(preemption_world(), Recorder(), metrics, scheduler=told(*decisions)).run_cycle("event"))
+    assert series(metrics, "fairshare_preemptions_total") == want

@@ -153,7 +153,8 @@ def test_gpu_class_and_tenant_status_written_when_changed_only() -> None:
     assert statuses == {
         "a100": {"capacity": 16, "allocated": 8, "idle": 8, "currentPricePerGPUHour": round(price, 6)},
         "nlp": {"allocated": {"a100": 8}, "allocatedGPUs": 8,
-                "fairShare": {"a100": round(first.result.fair_shares["nlp"]["a100"], 3)}, "spendThisPeriod": 0.0,
+                "fairShare": {"a100": round(first.result.fair_shares["nlp"]["a100"], 3)},
+                "shareRatio": round(first.result.share_ratios["nlp"], 2), "spendThisPeriod": 0.0,
                 "decayedUsageGPUHours": 0.0, "periodStart": ts(0), "usageUpdatedAt": ts(0)}}
     FakeCluster(store).apply(first.actions)
     assert plan(store, NOW + 10).actions == ()

@@ -93,6 +93,15 @@ def test_opportunistic_admission_is_recorded_and_explained() -> None:
         True, "admitted 1 x 8 a100 GPUs on idle capacity (preemptible, floor price) at 0.400 credits/GPU-hour")
 
 
+def test_an_admission_by_fair_sharing_preemption_names_whom_it_took_from() -> None:
+    reason = ("admitted by fair-sharing preemption on a100: tenant nlp was at 0.20x its fair share, below tenant "
+              "vision at 1.40x; took GPUs from vision/old")
+    actions = job_actions([training_job("nlp/j").gpus(8)], Admit("nlp/j", "a100", 1, ("n2",), 2.0, False, reason))
+    patch, _, event = actions
+    assert event.message == f"admitted 1 x 8 a100 GPUs within its tenant's share at 2.000 credits/GPU-hour; {reason}"
+    assert patch.status["conditions"][0]["message"] == event.message
+
+
 @pytest.mark.parametrize(("status", "want"), [
     pytest.param({}, [("patch", "nlp/j", "Queued", None)], id="first wait: written"),
     pytest.param({"phase": "Queued", "tenant": "nlp", "queue": {"position": 2, "reason": "behind"}}, [],
@@ -225,6 +234,28 @@ def test_class_and_tenant_status_are_patched_only_when_changed(
     result = plan(bodies, scheduler=told(prices={"a100": 1.5}, fair_shares={"nlp": {"a100": 12.0004}},
                                          charges={"nlp/j": 1.5}))
     assert [(a.kind, a.key, a.status) for a in of_kind(result.actions, PatchStatus)] == want
+
+
+@pytest.mark.parametrize(("stored", "ratios", "want"), [
+    pytest.param(None, {"nlp": 1.04372}, [{**TENANT_OWNED, "shareRatio": 1.04}],
+                 id="the core's ratio, to the two decimals the queue reasons quote"),
+    pytest.param(1.04, {"nlp": 1.0412}, [], id="the same at two decimals: no write"),
+    pytest.param(1.04, {"nlp": 2.41}, [{**TENANT_OWNED, "shareRatio": 2.41}], id="moved: written"),
+    pytest.param(1.04, {"nlp": math.inf}, [{**TENANT_OWNED, "shareRatio": None}],
+                 id="infinite (GPUs held at full price, no entitlement): dropped, JSON has no infinity"),
+    pytest.param(1.04, {}, [{**TENANT_OWNED, "shareRatio": None}], id="the core has none for it: dropped"),
+    pytest.param(None, {"nlp": math.inf}, [], id="infinite with none stored: nothing to write"),
+])
+def test_tenant_share_ratio_is_the_cores(stored: float | None, ratios: dict[str, float],
+                                         want: list[dict[str, Any]]) -> None:
+    ten = tenant("nlp").guaranteed(a100=8).status(**TENANT_STATUS)
+    if stored is not None:
+        ten = ten.status(shareRatio=stored)
+    bodies = [gpu_class("a100").price(2.0).power(500).status(**CLASS_STATUS), ten, *CLUSTER[2:],
+              running_job().cost(credits=3.0, accrued_ago=0), worker("nlp/j", 0, node_name="n0", gpus=8)]
+    result = plan(bodies, scheduler=told(prices={"a100": 1.5}, fair_shares={"nlp": {"a100": 12.0004}},
+                                         charges={"nlp/j": 1.5}, share_ratios=ratios))
+    assert [a.status for a in of_kind(result.actions, PatchStatus) if a.kind == TENANTS] == want
 
 
 HOUR = 3600.0
