@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Final
 
 
 def _empty() -> Mapping[str, float]:
@@ -60,11 +61,11 @@ class Migrate:
 class PreemptCause:
     """Why a job is preempted, as the `cause` label of the preemption metrics."""
 
-    GUARANTEE = "guarantee"  # another tenant reclaims its guarantee
-    FAIR_SHARE = "fair-share"  # a tenant below its fair share takes from one above it
-    IDLE_YIELD = "idle-yield"  # a job on idle capacity gives it back to work within a share
-    SERVICE = "service"  # a job of the same tenant with less attained service takes its place
-    ALL = (GUARANTEE, FAIR_SHARE, IDLE_YIELD, SERVICE)
+    GUARANTEE: Final = "guarantee"  # another tenant reclaims its guarantee
+    FAIR_SHARE: Final = "fair-share"  # a tenant below its fair share takes from one above it
+    IDLE_YIELD: Final = "idle-yield"  # a job on idle capacity gives it back to work within a share
+    SERVICE: Final = "service"  # a job of the same tenant with less attained service takes its place
+    ALL: Final = (GUARANTEE, FAIR_SHARE, IDLE_YIELD, SERVICE)
 
 
 @dataclass(frozen=True, slots=True)
