@@ -302,6 +302,7 @@ def admit_within_shares(cycle: Cycle) -> None:
     misses: dict[str, int] = {}
     lookahead = cycle.config.lookahead
     round_robin(cycle, cycle.tenants.values(), TenantState.share_ratio, attempt, prepare)
+    fair.release()
 
 
 # Held back by something other than the job itself: share, price, budget, or room on its preferred classes.

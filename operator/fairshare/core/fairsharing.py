@@ -63,6 +63,11 @@ class FairShareReclaim:
         self._candidates: dict[str, list[RunState]] = {}
         self._failed: dict[tuple[str, int, str], tuple[int, int]] = {}  # (class, gpw, tenant) -> (workers, changes)
 
+    def release(self) -> None:
+        """Drop the cycle's jobs (compiled, the step's closures keep this object alive in a reference loop)."""
+        self._candidates.clear()
+        self._failed.clear()
+
     def candidates(self, cs: ClassState) -> list[RunState]:
         """The jobs on `cs` that fair-sharing preemption may take (computed once per class, pruned as they go)."""
         known = self._candidates.get(cs.name)
