@@ -132,6 +132,31 @@ def cycle_errors(port: int) -> float | None:
     return metric(port, "fairshare_reconcile_errors_total", operation="cycle")
 
 
+def held_by_team(api: client.ApiClient, teams: list[Team]) -> dict[str, int]:
+    """GPUs each team's Admitted and Running jobs hold by their status, from one LIST of every TrainingJob, so the
+    teams are read at the same moment (Team.gpus_held reads one team at a time)."""
+    owner = {t.namespace: t.name for t in teams}
+    out = {t.name: 0 for t in teams}
+    for job in client.CustomObjectsApi(api).list_cluster_custom_object(GROUP, VERSION, "trainingjobs")["items"]:
+        status = job.get("status") or {}
+        team = owner.get(job["metadata"]["namespace"])
+        if team is not None and status.get("phase") in ("Admitted", "Running"):
+            out[team] += (status.get("allocation") or {}).get("gpus") or 0
+    return out
+
+
+def preemption_events(team: Team) -> dict[str, list[str]]:
+    """job name -> the messages of the Warning "Preempted" Events recorded on it (the decision's reason), oldest
+    first. The reason outlives the Preempted condition, which reads "Requeued" once the workers have drained."""
+    out: dict[str, list[str]] = {}
+    events = sorted(team.core.list_namespaced_event(team.namespace).items,
+                    key=lambda e: e.first_timestamp or e.metadata.creation_timestamp)
+    for event in events:
+        if event.reason == "Preempted" and event.type == "Warning" and event.involved_object.kind == "TrainingJob":
+            out.setdefault(event.involved_object.name, []).append(event.message or "")
+    return out
+
+
 def delete_and_wait(api: client.ApiClient, teams: list[Any], timeout: float = 120.0) -> None:
     """Delete each team (tenant and namespace), then wait until none of their pods is left, so the next test
     starts from an idle fleet."""

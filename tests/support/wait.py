@@ -25,3 +25,26 @@ def wait_for(probe: Callable[[], T | None], *, timeout: float, what: str | Calla
             described = what() if callable(what) else what
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {described}; last seen: {last!r}")
         time.sleep(interval)
+
+
+def hold_for(probe: Callable[[], T | None], *, seconds: float, what: str | Callable[[], str],
+             interval: float = 1.0) -> int:
+    """Call probe every `interval` for `seconds` (and once more at the end); fail at the first falsy answer, naming
+    `what` and that answer. Returns how many times the probe held.
+
+    The counterpart of wait_for, for "and then nothing changes": bounded by `seconds`, never by a blind sleep.
+    """
+    start = time.monotonic()
+    deadline = start + seconds
+    held = 0
+    while True:
+        last = probe()
+        if not last:
+            described = what() if callable(what) else what
+            raise AssertionError(f"after {time.monotonic() - start:.0f}s of {seconds:.0f}s, no longer {described}; "
+                                 f"last seen: {last!r}")
+        held += 1
+        now = time.monotonic()
+        if now >= deadline:
+            return held
+        time.sleep(min(interval, deadline - now))

@@ -84,7 +84,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     metrics_port = free_port()
     attach_process(state, "fairshare-operator", [
         sys.executable, "-m", "fairshare.cli.main", "operator", "--metrics-port", str(metrics_port),
-        "--liveness-port", "0", "--period", "5"], env={**os.environ, "KUBECONFIG": state.kubeconfig})
+        "--liveness-port", "0", "--period", "5"],
+        # The demo's short minimum run time (a user's own FAIRSHARE_POLICY_* settings win).
+        env={**({} if args.no_demo else scenario.OPERATOR_ENV), **os.environ, "KUBECONFIG": state.kubeconfig})
     print(f"\nOperator running (metrics on http://127.0.0.1:{metrics_port}/metrics, log in "
           f"{state.data_dir}/logs/fairshare-operator.log)", file=sys.stderr)
     if not args.no_demo:

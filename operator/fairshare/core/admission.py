@@ -215,7 +215,8 @@ def admit_within_shares(cycle: Cycle) -> None:
         if plan is None:
             return False
         # The plan moved GPUs but no spend yet (commit does): these are the ratios before the move.
-        ratios = {name: t.share_ratio() for name, t in cycle.tenants.items()}
+        involved = {r.tenant for r in [*plan.preempted, *plan.shrunk]} | {p.tenant}
+        ratios = {t.name: t.share_ratio() for t in involved}
         mine = ratios[p.tenant.name]
         commit(plan, p, cs, lambda run, job, where, held: explain.fair_share_reclaim(
             run, job, where, ratios[run.tenant.name], mine), PreemptCause.FAIR_SHARE)
@@ -253,7 +254,7 @@ def admit_within_shares(cycle: Cycle) -> None:
                 if p.cause is None or share < p.cause:
                     p.cause, p.cause_class = share, None
                 return False
-            if hopeless(p) and not fair.may_try(ts):
+            if hopeless(p) and not fair.may_help(p):
                 if p.cause is None or capacity < p.cause:
                     p.cause, p.cause_class = capacity, None
                 return False
@@ -272,8 +273,14 @@ def admit_within_shares(cycle: Cycle) -> None:
         if misses.get(ts.name, 0) >= lookahead:
             p.note(depth, None)
             return False
-        if full_check(p) or any(try_yield(p, cs) for cs in crowded) or any(take_fair_share(p, cs) for cs in crowded):
+        if full_check(p) or any(try_yield(p, cs) for cs in crowded):
+            fair.admitted(ts)
             return True
+        if fair.may_try(ts):
+            if any(take_fair_share(p, cs) for cs in crowded):
+                fair.admitted(ts)
+                return True
+            fair.missed(ts)
         misses[ts.name] = misses.get(ts.name, 0) + 1
         return False
 

@@ -15,6 +15,7 @@ ended the first move. tests/unit/core/test_fairsharing.py checks this over gener
 
 from __future__ import annotations
 
+import heapq
 import math
 
 from fairshare.core.index import ClassState, Cycle, PendingJob, RunState, TenantState
@@ -53,47 +54,120 @@ def fair_share_candidate(run: RunState, cycle: Cycle) -> bool:
             and ran_long_enough(run, cycle.now, cycle.config.min_run_seconds))
 
 
+MAX_MISSES = 2  # jobs per tenant and cycle that may try fair-sharing preemption in vain
+
+
 class FairShareReclaim:
-    """Fair-sharing preemption within one cycle: who may be taken on each class, and attempts known to fail."""
+    """Fair-sharing preemption within one cycle: who may be taken on each class, grouped by tenant, and the highest
+    share ratio among them, kept in a lazy heap so that an attempt that cannot succeed costs O(log tenants)."""
 
     def __init__(self, cycle: Cycle) -> None:
         self.cycle = cycle
         self.enabled = cycle.config.fair_sharing_preemption
         self.min_gain = cycle.config.fair_sharing_min_gain
-        self._candidates: dict[str, list[RunState]] = {}
-        self._failed: dict[tuple[str, int, str], tuple[int, int]] = {}  # (class, gpw, tenant) -> (workers, changes)
+        # class -> tenant -> its candidate jobs there; built on first use of the class.
+        self._by_tenant: dict[str, dict[str, list[RunState]]] = {}
+        self._tenants: dict[str, TenantState] = {}
+        self._gpus: dict[str, dict[str, int]] = {}  # class -> tenant -> GPUs its candidates there hold
+        self._top: dict[str, list[tuple[float, str]]] = {}  # class -> heap of (-ratio when pushed, tenant)
+        self._on: dict[str, list[str]] = {}  # tenant -> classes where it has candidates
+        # (class, worker GPUs) -> workers -> the lowest target ratio at which a gang that size found no room: any
+        # preemptor aiming as high or higher fails too this cycle (the rules only get harder to meet as the cycle
+        # goes on, except when a victim's tenant admits more, which the next cycle sees).
+        self._failed: dict[tuple[str, int], dict[int, float]] = {}
+        self._misses: dict[str, int] = {}  # tenant -> its jobs that found no room by fair-sharing preemption
 
     def release(self) -> None:
         """Drop the cycle's jobs (compiled, the step's closures keep this object alive in a reference loop)."""
-        self._candidates.clear()
+        self._by_tenant.clear()
+        self._tenants.clear()
+        self._gpus.clear()
+        self._top.clear()
+        self._on.clear()
         self._failed.clear()
+        self._misses.clear()
 
-    def candidates(self, cs: ClassState) -> list[RunState]:
-        """The jobs on `cs` that fair-sharing preemption may take (computed once per class, pruned as they go)."""
-        known = self._candidates.get(cs.name)
+    def _index(self, cs: ClassState) -> dict[str, list[RunState]]:
+        known = self._by_tenant.get(cs.name)
         if known is None:
-            known = self._candidates[cs.name] = [r for r in victims(cs) if fair_share_candidate(r, self.cycle)]
+            known = self._by_tenant[cs.name] = {}
+            gpus = self._gpus[cs.name] = {}
+            for r in sorted(victims(cs), key=share_victim_order):  # within a tenant, its own victim order
+                if fair_share_candidate(r, self.cycle):
+                    known.setdefault(r.tenant.name, []).append(r)
+                    self._tenants[r.tenant.name] = r.tenant
+                    gpus[r.tenant.name] = gpus.get(r.tenant.name, 0) + r.gpus
+            heap = [(-self._tenants[name].share_ratio(), name) for name in known]
+            heapq.heapify(heap)
+            self._top[cs.name] = heap
+            for name in known:
+                self._on.setdefault(name, []).append(cs.name)
         return known
 
+    def _highest_ratio(self, cs: ClassState) -> float:
+        """The highest share ratio among tenants that still have candidates on `cs` (-inf: none)."""
+        index, heap = self._index(cs), self._top[cs.name]
+        while heap:
+            negated, name = heap[0]
+            if name not in index:
+                heapq.heappop(heap)
+                continue
+            now = self._tenants[name].share_ratio()
+            if now == -negated:
+                return now
+            heapq.heapreplace(heap, (-now, name))
+        return -math.inf
+
+    def admitted(self, ts: TenantState) -> None:
+        """A tenant admitted a job: its ratio rose, so it may now be worth taking from on its classes."""
+        classes = self._on.get(ts.name)
+        if classes:
+            ratio = ts.share_ratio()
+            for name in classes:
+                heapq.heappush(self._top[name], (-ratio, ts.name))
+
     def may_try(self, ts: TenantState) -> bool:
-        """Whether the tenant may preempt for fair share at all this turn."""
-        return self.enabled and below_fair_share(ts)
+        """Whether the tenant may preempt for fair share at all this turn: below its share, and fewer than
+        MAX_MISSES of its jobs found no room that way this cycle (like Kueue, which tries a queue's head only; the
+        next cycle tries again)."""
+        return self.enabled and self._misses.get(ts.name, 0) < MAX_MISSES and below_fair_share(ts)
+
+    def may_help(self, p: PendingJob) -> bool:
+        """A quick necessary test: on some class of the job's, a tenant with candidates stands above the ratio the
+        job's tenant would reach."""
+        if not self.may_try(p.tenant):
+            return False
+        ts = p.tenant
+        return any(self._highest_ratio(cs) + EPS >= ratio_after(ts, p.need * cs.price) + self.min_gain
+                   for cs in p.options)
 
     def take_for(self, p: PendingJob, cs: ClassState) -> Plan | None:
         """Room for `p`'s gang on `cs` taken from tenants above their shares, or None (nothing changed)."""
-        ts, cycle = p.tenant, self.cycle
-        memo = (cs.name, p.gpw, ts.name)
-        failed = self._failed.get(memo)
-        if failed is not None and failed[1] == cycle.changes and failed[0] <= p.workers:
-            return None
+        ts = p.tenant
         preemptor_after = ratio_after(ts, p.need * cs.price)
         target = preemptor_after + self.min_gain
-        runs = [r for r in self.candidates(cs) if r.tenant is not ts and r.tenant.share_ratio() + EPS >= target]
-        if not runs or self._most_available(cs, runs, target) + cs.pool.total_free < p.need:
-            self._failed[memo] = (p.workers, cycle.changes)
+        failed = self._failed.setdefault((cs.name, p.gpw), {})
+        if any(w <= p.workers and t <= target + EPS for w, t in failed.items()):
             return None
-        runs.sort(key=share_victim_order)
-        held_before = {r.tenant.name: r.tenant.used.get(cs.name, 0) for r in runs}
+        if self._highest_ratio(cs) + EPS < target:
+            return None
+        index, held = self._index(cs), self._gpus[cs.name]
+        givers: list[tuple[float, str]] = []
+        room = cs.pool.total_free
+        for name in index:
+            victim = self._tenants[name]
+            ratio = victim.share_ratio()
+            if ratio + EPS >= target and name != ts.name:
+                givers.append((-ratio, name))
+                if room < p.need:
+                    room += self._most_given(victim, cs, held.get(name, 0), target)
+        if room < p.need:
+            self._fail(failed, p, target)
+            return None
+        givers.sort()
+        # Each tenant's candidates are kept in share_victim_order within the tenant; tenants go furthest above first.
+        runs = [r for _, name in givers for r in index[name]]
+        held_before = {name: self._tenants[name].used.get(cs.name, 0) for _, name in givers}
         price, min_gain = cs.price, self.min_gain
 
         def may_take(run: RunState, gpus: int) -> bool:
@@ -104,26 +178,34 @@ class FairShareReclaim:
 
         plan = reclaim(cs, p.workers, p.gpw, runs, may_take)
         if plan is None:
-            self._failed[memo] = (p.workers, cycle.changes)
+            self._fail(failed, p, target)
             return None
-        self._candidates[cs.name] = [r for r in self.candidates(cs) if r.preempted is None and r.nodes]
+        gpus = self._gpus[cs.name]
+        for name in {r.tenant.name for r in [*plan.preempted, *plan.shrunk]}:
+            left = [r for r in index.get(name, []) if r.preempted is None and r.nodes]
+            if left:
+                index[name] = left
+                gpus[name] = sum(r.gpus for r in left)
+            else:
+                index.pop(name, None)
+                gpus.pop(name, None)
         return plan
 
     @staticmethod
-    def _most_available(cs: ClassState, runs: list[RunState], target: float) -> int:
-        """An upper bound on the GPUs the rules let `runs` give up: per tenant, what it holds among them, but no
-        more than takes it down to its guarantee or to the target ratio."""
-        held: dict[str, int] = {}
-        tenants: dict[str, TenantState] = {}
-        for r in runs:
-            held[r.tenant.name] = held.get(r.tenant.name, 0) + r.gpus
-            tenants[r.tenant.name] = r.tenant
-        total = 0
-        for name, gpus in held.items():
-            victim = tenants[name]
-            over_guarantee = victim.used.get(cs.name, 0) - victim.tenant.guarantee(cs.name)
-            if victim.budget > 0 and cs.price > 0:
-                by_ratio = (victim.spend - target * victim.budget) / cs.price + EPS
-                gpus = min(gpus, max(0, math.floor(by_ratio)))
-            total += max(0, min(gpus, over_guarantee))
-        return total
+    def _fail(failed: dict[int, float], p: PendingJob, target: float) -> None:
+        failed[p.workers] = min(target, failed.get(p.workers, math.inf))
+
+    def missed(self, ts: TenantState) -> None:
+        """A job of the tenant found no room by fair-sharing preemption on any class: after MAX_MISSES such jobs,
+        the tenant's queue is scanned this cycle as if fair sharing were off."""
+        self._misses[ts.name] = self._misses.get(ts.name, 0) + 1
+
+    @staticmethod
+    def _most_given(victim: TenantState, cs: ClassState, gpus: int, target: float) -> int:
+        """An upper bound on the GPUs the rules let a tenant's candidates (holding `gpus`) give up on `cs`: no more
+        than takes it down to its guarantee or to the target ratio."""
+        over_guarantee = victim.used.get(cs.name, 0) - victim.tenant.guarantee(cs.name)
+        if victim.budget > 0 and cs.price > 0:
+            by_ratio = (victim.spend - target * victim.budget) / cs.price + EPS
+            gpus = min(gpus, max(0, math.floor(by_ratio)))
+        return max(0, min(gpus, over_guarantee))
