@@ -13,6 +13,7 @@ memory stops growing once the population is steady (no leak proportional to chur
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import os
 import random
@@ -107,6 +108,37 @@ def soak_jobs(custom: client.CustomObjectsApi, run_id: str) -> list[dict[str, An
     return list(json.loads(response.data)["items"])
 
 
+def class_prices(custom: client.CustomObjectsApi) -> dict[str, float]:
+    items = custom.list_cluster_custom_object(GROUP, VERSION, "gpuclasses")["items"]
+    return {c["metadata"]["name"]: float(p) for c in items
+            if (p := (c.get("status") or {}).get("currentPricePerGPUHour")) is not None}
+
+
+def front_reason_ages(jobs: list[dict[str, Any]], now: float) -> list[tuple[int, float]]:
+    """(queue position, seconds since its queue entry was last written) for queued jobs at the front (1-3)."""
+    out = []
+    for job in jobs:
+        queue = (job.get("status") or {}).get("queue") or {}
+        position, updated = queue.get("position"), queue.get("updatedAt")
+        if isinstance(position, int) and 1 <= position <= 3 and updated:
+            written = datetime.datetime.fromisoformat(str(updated).replace("Z", "+00:00")).timestamp()
+            out.append((position, max(0.0, now - written)))
+    return out
+
+
+def price_change_summary(polls: list[dict[str, float]]) -> dict[str, Any]:
+    """Relative price changes between consecutive polls (every ~2 s, about one operator cycle), over all classes:
+    the share above 10%, 25% and 50%, and the largest."""
+    changes = [abs(b[c] - a[c]) / a[c] for a, b in zip(polls, polls[1:], strict=False) for c in a
+               if c in b and a[c] > 0]
+    if not changes:
+        return {"changes": 0}
+    return {"changes": len(changes), "moved": sum(1 for c in changes if c > 0),
+            **{f"above_{int(x * 100)}pct": round(sum(1 for c in changes if c > x + 1e-3) / len(changes), 4)
+               for x in (0.10, 0.25, 0.50)},
+            "max": round(max(changes), 3)}
+
+
 @pytest.mark.timeout(3600 if FULL else 900)
 def test_thousands_of_pending_jobs_keep_the_operator_responsive_and_its_memory_bounded(
         kube_api_client: client.ApiClient, operator: OperatorProcess, teams: list[Team]) -> None:
@@ -137,9 +169,14 @@ def test_thousands_of_pending_jobs_keep_the_operator_responsive_and_its_memory_b
     t0 = time.monotonic()
     last_totals = cycle_totals(operator.metrics_port)
     next_sample = 0.0
+    prices: list[dict[str, float]] = []  # each poll's GPUClass prices (status.currentPricePerGPUHour)
+    reason_ages: dict[int, list[float]] = {1: [], 2: [], 3: []}  # queue position -> age of its reason at each poll
     while (elapsed := time.monotonic() - t0) < load.soak_seconds:
         assert operator.alive(), f"the operator exited: {tail(operator.log, 30)}"
         jobs = soak_jobs(custom, run_id)
+        prices.append(class_prices(custom))
+        for position, age in front_reason_ages(jobs, time.time()):
+            reason_ages[position].append(age)
         # Steady population: each finished job is deleted and replaced by a new one of the same tenant.
         for job in jobs:
             if (job.get("status") or {}).get("phase") in TERMINAL and not job["metadata"].get("deletionTimestamp"):
@@ -182,6 +219,11 @@ def test_thousands_of_pending_jobs_keep_the_operator_responsive_and_its_memory_b
         "api_requests": api_requests(operator.metrics_port),
         "first_status_seconds": {"median": statistics.median(first_status), "max": max(first_status)},
         "observations": watch.observations, "violations": [str(v) for v in watch.violations],
+        "price_changes_between_polls": price_change_summary(prices),
+        "queue_reason_age_seconds": {f"position {p}": {"median": round(statistics.median(a), 1),
+                                                       "p99": round(sorted(a)[int(0.99 * (len(a) - 1))], 1),
+                                                       "max": round(max(a), 1), "samples": len(a)}
+                                     for p, a in reason_ages.items() if a},
     }
     print("\nsoak report: " + json.dumps(report))
     assert watch.violations == [], report
