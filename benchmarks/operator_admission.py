@@ -36,6 +36,7 @@ from kubernetes import client, config
 
 from fairshare.api.constants import GROUP, VERSION
 from fairshare.localcluster.cluster import LocalCluster
+from fairshare.localcluster.operatorenv import KWOK_TOLERATION, local_operator_env
 from fairshare.localcluster.processes import free_port
 from fairshare.localcluster.shape import NodePool
 
@@ -160,7 +161,7 @@ def _wait(predicate: Any, timeout: float, what: str, poll_seconds: float = 0.5) 
 def pod_body(name: str) -> dict[str, Any]:
     return {"metadata": {"name": name}, "spec": {
         "restartPolicy": "Never", "nodeSelector": {"fairshare.dev/gpu-class": "a100"},
-        "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}],
+        "tolerations": [dict(KWOK_TOLERATION)],
         "containers": [{"name": "c", "image": "registry.invalid/none:0",
                         "resources": {"limits": {"nvidia.com/gpu": "1"}}}]}}
 
@@ -258,7 +259,8 @@ def run(jobs: int, tenants: int, nodes: int, client_threads: int, rate: float = 
             operator = subprocess.Popen(
                 [sys.executable, "-m", "fairshare.cli.main", "operator", "--metrics-port", str(metrics_port),
                  "--liveness-port", "0", "--period", "5"],
-                env={**os.environ, "KUBECONFIG": state.kubeconfig}, stdout=log, stderr=subprocess.STDOUT)
+                env=local_operator_env({**os.environ, "KUBECONFIG": state.kubeconfig}), stdout=log,
+                stderr=subprocess.STDOUT)
             time.sleep(5)  # let it list and settle before the burst, as a long-running operator would be
             pids["operator"] = operator.pid
             job_bodies = [(names[i % tenants], job_body(f"j-{i:05d}")) for i in range(jobs)]

@@ -1,13 +1,21 @@
-"""The operator's settings from its environment (what the Helm chart's values become): policy and feedback."""
+"""The operator's settings from its environment (what the Helm chart's values become): policy, feedback, the worker
+pods it renders and the namespaces no Tenant may own."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
+from fairshare.api import SpecError, parse_model
+from fairshare.api.types import DNS_LABEL_PATTERN
+from fairshare.control.namespaces import DEFAULT_PROTECTED_NAMESPACES
 from fairshare.core.config import PolicyConfig
 from fairshare.feedback.collector import FeedbackSettings
+from fairshare.render import RenderSettings
+from fairshare.render.workerpod import WorkerPodSettings
 
 POLICY_PREFIX = "FAIRSHARE_POLICY_"
 
@@ -56,3 +64,49 @@ def feedback_from_env(environ: Mapping[str, str]) -> FeedbackSettings:
         warmup_seconds=typed_value("FAIRSHARE_FEEDBACK_WARMUP_SECONDS",
                               environ.get("FAIRSHARE_FEEDBACK_WARMUP_SECONDS", "") or str(defaults.warmup_seconds),
                               defaults.warmup_seconds))
+
+
+WORKER_POD_ENV = "FAIRSHARE_WORKER_POD"
+PROTECTED_NAMESPACES_ENV = "FAIRSHARE_PROTECTED_NAMESPACES"
+OPERATOR_NAMESPACE_ENV = "FAIRSHARE_OPERATOR_NAMESPACE"
+
+
+def worker_pod_from_env(environ: Mapping[str, str]) -> WorkerPodSettings:
+    """FAIRSHARE_WORKER_POD: the chart's `workerPod` values as one JSON object; unset or blank gives the defaults.
+    ValueError names the variable and the value (`workerPod.tolerations[0].effect`) and says the fix."""
+    raw = environ.get(WORKER_POD_ENV, "").strip()
+    try:
+        values = json.loads(raw) if raw else {}
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{WORKER_POD_ENV} is not JSON ({exc}); the chart writes it from workerPod") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"{WORKER_POD_ENV} must be a JSON object (the chart's workerPod), got {raw[:80]!r}")
+    try:
+        return parse_model(WorkerPodSettings, values)
+    except SpecError as err:
+        raise ValueError(f"{WORKER_POD_ENV}: " + "; ".join(f"workerPod.{path}: {message}"
+                                                           for path, message in err.problems)) from None
+
+
+def render_from_env(environ: Mapping[str, str]) -> RenderSettings:
+    """The RenderSettings of every worker pod, from FAIRSHARE_WORKER_POD; ValueError for values that are malformed or
+    would weaken the restricted Pod Security profile, naming the value."""
+    settings = worker_pod_from_env(environ)
+    try:
+        return settings.render_settings()
+    except ValueError as exc:
+        raise ValueError(f"{WORKER_POD_ENV}: {exc}") from None
+
+
+def protected_namespaces_from_env(environ: Mapping[str, str]) -> frozenset[str]:
+    """Namespaces no Tenant may own besides kube-*: FAIRSHARE_PROTECTED_NAMESPACES (comma-separated; unset: default)
+    and the operator's own, FAIRSHARE_OPERATOR_NAMESPACE."""
+    listed = environ.get(PROTECTED_NAMESPACES_ENV)
+    names = (DEFAULT_PROTECTED_NAMESPACES if listed is None
+             else frozenset(n.strip() for n in listed.split(",") if n.strip()))
+    own = environ.get(OPERATOR_NAMESPACE_ENV, "").strip()
+    for env, values in ((PROTECTED_NAMESPACES_ENV, names), (OPERATOR_NAMESPACE_ENV, {own} if own else set())):
+        bad = sorted(n for n in values if len(n) > 63 or not re.match(DNS_LABEL_PATTERN, n))
+        if bad:
+            raise ValueError(f"{env}: {', '.join(bad)} is not a namespace name (a DNS-1123 label)")
+    return names | ({own} if own else frozenset())

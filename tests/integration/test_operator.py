@@ -13,7 +13,7 @@ from kubernetes.client.exceptions import ApiException
 
 from fairshare.localcluster.cluster import ClusterState
 from tests.support.operator import OperatorProcess, operator_running
-from tests.support.teams import Team, ensure_gpu_classes
+from tests.support.teams import GROUP, VERSION, Team, ensure_gpu_classes
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
@@ -174,3 +174,39 @@ def test_worker_pods_pass_the_restricted_pod_security_profile(kube_api_client: c
         [container] = pod.spec.containers
         assert not (container.security_context.privileged or container.security_context.allow_privilege_escalation)
         assert pod.spec.security_context.run_as_non_root
+
+
+def _condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
+    return next((c for c in status.get("conditions") or [] if c["type"] == type_), {})
+
+
+def test_a_deleted_tenants_running_job_is_stopped_charged_and_waits_for_a_tenant(
+        kube_api_client: client.ApiClient, operator: OperatorProcess, teams: list[Team]) -> None:
+    """Deleting a Tenant stops its running jobs (never left running uncharged): each is charged up to the stop, its
+    pods go, and it waits with reason NoTenant until a Tenant owns its namespace again, then runs again."""
+    team = Team(kube_api_client, "orphaned", {"guaranteed": {"a100": 8}})
+    teams.append(team)
+    team.submit("held", gpus=8, classes=("a100",))
+    wait_for(lambda: team.phases().get("held") == "Running" or None, timeout=90,
+             what=lambda: f"the job running; {_describe(team)}")
+
+    team.custom.delete_cluster_custom_object(GROUP, VERSION, "tenants", team.name)
+    wait_for(lambda: _condition(team.status("held"), "Admitted").get("reason") == "NoTenant"
+             and team.status("held").get("phase") == "Queued" and team.status("held").get("queue")
+             and not team.pods() or None, timeout=120,
+             what=lambda: f"the job stopped and queued with NoTenant; {team.status('held')}; pods {len(team.pods())}")
+    status = team.status("held")
+    assert _condition(status, "Preempted")["status"] == "False", "drained and requeued"
+    assert "namespace " + team.namespace + " belongs to no Tenant" in status["queue"]["reason"]
+    assert "tenant" not in status and "allocation" not in status
+    assert status["cost"]["gpuHours"] > 0 and status["cost"]["credits"] > 0, "charged up to the stop"
+    reasons = [e.reason for e in client.CoreV1Api(kube_api_client).list_namespaced_event(team.namespace).items
+               if e.involved_object.name == "held"]
+    assert "NoTenant" in reasons, reasons
+
+    team.custom.create_cluster_custom_object(GROUP, VERSION, "tenants", {
+        "apiVersion": f"{GROUP}/{VERSION}", "kind": "Tenant", "metadata": {"name": team.name},
+        "spec": {"namespaces": [team.namespace]}})
+    wait_for(lambda: team.phases().get("held") == "Running" or None, timeout=90,
+             what=lambda: f"the job running again under the new Tenant; {_describe(team)}")
+    assert team.status("held")["tenant"] == team.name

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from fairshare.localcluster.operatorenv import local_operator_env
 from fairshare.localcluster.processes import free_port, tail
 
 
@@ -24,7 +25,8 @@ class OperatorProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "KUBECONFIG": self.kubeconfig, "FAIRSHARE_CYCLE_DEBOUNCE_SECONDS": "0.1", **self.env}
+        env = local_operator_env({**os.environ, "KUBECONFIG": self.kubeconfig,
+                                  "FAIRSHARE_CYCLE_DEBOUNCE_SECONDS": "0.1", **self.env})
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "fairshare.cli.main", "operator", "--metrics-port", str(self.metrics_port),

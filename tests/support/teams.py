@@ -96,7 +96,12 @@ class Team:
         return dict(self.custom.get_cluster_custom_object(GROUP, VERSION, "tenants", self.name))
 
     def delete(self) -> None:
-        self.custom.delete_cluster_custom_object(GROUP, VERSION, "tenants", self.name)
+        """The Tenant (unless a test deleted it already) and the namespace."""
+        try:
+            self.custom.delete_cluster_custom_object(GROUP, VERSION, "tenants", self.name)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
         self.core.delete_namespace(self.namespace)
 
 

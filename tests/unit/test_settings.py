@@ -6,7 +6,9 @@ import pytest
 
 from fairshare.core.config import PolicyConfig
 from fairshare.feedback.collector import FeedbackSettings
-from fairshare.settings import feedback_from_env, policy_from_env
+from fairshare.localcluster.operatorenv import local_operator_env
+from fairshare.render import RenderSettings
+from fairshare.settings import feedback_from_env, policy_from_env, protected_namespaces_from_env, render_from_env
 
 
 @pytest.mark.parametrize(("environ", "expected"), [
@@ -52,3 +54,63 @@ def test_feedback_from_env(environ: dict[str, str], expected: FeedbackSettings) 
 def test_bad_feedback_settings_are_refused(environ: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         feedback_from_env(environ)
+
+
+KWOK = {"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}
+
+
+@pytest.mark.parametrize(("environ", "expected"), [
+    pytest.param({}, RenderSettings(), id="unset: the defaults"),
+    pytest.param({"FAIRSHARE_WORKER_POD": " "}, RenderSettings(), id="blank: the defaults"),
+    pytest.param({"FAIRSHARE_WORKER_POD": '{"priorityClassName": "training", "tolerations": [{"operator": "Exists"}]}'},
+                 RenderSettings(priority_class_name="training", tolerations=({"operator": "Exists"},)),
+                 id="JSON of the chart's workerPod"),
+])
+def test_render_from_env(environ: dict[str, str], expected: RenderSettings) -> None:
+    assert render_from_env(environ) == expected
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    pytest.param("{priorityClassName: x}", "FAIRSHARE_WORKER_POD is not JSON", id="YAML, not JSON"),
+    pytest.param("[]", "must be a JSON object", id="a list"),
+    pytest.param('{"tolerations": [{"key": "a", "effect": "Never"}]}',
+                 r"FAIRSHARE_WORKER_POD: workerPod\.tolerations\[0\]\.effect: must be", id="a bad toleration"),
+    pytest.param('{"containerSecurityContext": {"privileged": true}}',
+                 r"FAIRSHARE_WORKER_POD: workerPod\.containerSecurityContext\.privileged: must stay false",
+                 id="privileged workers"),
+    pytest.param('{"podSecurityContex": {}}', r"workerPod\.podSecurityContex: unknown field", id="a typo"),
+])
+def test_bad_worker_pod_settings_are_refused_naming_the_value(raw: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        render_from_env({"FAIRSHARE_WORKER_POD": raw})
+
+
+@pytest.mark.parametrize(("environ", "expected"), [
+    pytest.param({}, {"default"}, id="unset: default"),
+    pytest.param({"FAIRSHARE_PROTECTED_NAMESPACES": "default, monitoring,,",
+                  "FAIRSHARE_OPERATOR_NAMESPACE": "fairshare-system"}, {"default", "monitoring", "fairshare-system"},
+                 id="the list and the operator's own"),
+    pytest.param({"FAIRSHARE_PROTECTED_NAMESPACES": ""}, set(), id="set empty: none besides kube-*"),
+])
+def test_protected_namespaces_from_env(environ: dict[str, str], expected: set[str]) -> None:
+    assert protected_namespaces_from_env(environ) == expected
+
+
+@pytest.mark.parametrize("environ", [
+    pytest.param({"FAIRSHARE_PROTECTED_NAMESPACES": "default,Kube_System"}, id="not a namespace name"),
+    pytest.param({"FAIRSHARE_OPERATOR_NAMESPACE": "-x"}, id="operator namespace not a name"),
+])
+def test_bad_protected_namespaces_are_refused(environ: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match=next(iter(environ))):
+        protected_namespaces_from_env(environ)
+
+
+@pytest.mark.parametrize(("environ", "tolerations"), [
+    pytest.param({}, (KWOK,), id="only kwok's"),
+    pytest.param({"FAIRSHARE_WORKER_POD": '{"tolerations": [{"key": "a", "operator": "Exists"}]}'},
+                 ({"key": "a", "operator": "Exists"}, KWOK), id="added to the settings a test gives"),
+])
+def test_only_the_local_cluster_tolerates_kwok(environ: dict[str, str], tolerations: tuple[dict[str, str], ...]) \
+        -> None:
+    assert render_from_env(local_operator_env(environ)).tolerations == tolerations
+    assert KWOK not in render_from_env(environ).tolerations

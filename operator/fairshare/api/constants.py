@@ -65,6 +65,10 @@ def is_reserved_env_name(name: str) -> bool:
     return name in RESERVED_ENV_NAMES or name.startswith(RESERVED_ENV_PREFIX)
 
 
+# Kubernetes reserves namespaces with this prefix for itself (kube-system, kube-public, kube-node-lease); no Tenant
+# may claim one (the Tenant CRD's CEL rule and the model refuse it).
+SYSTEM_NAMESPACE_PREFIX = "kube-"
+
 # Volumes and mount points the operator adds to every worker pod.
 RESERVED_VOLUME_PREFIX = "fairshare-"
 TMP_MOUNT_PATH = "/tmp"

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from fairshare.api.base import Condition, CustomResource, SpecModel, StatusModel, field_error
 from fairshare.api.constants import KIND_GPU_CLASS, MAX_LABEL_VALUE_LENGTH
+from fairshare.api.toleration import Tolerations
 from fairshare.api.types import DNS_LABEL_PATTERN, LabelKey, LabelValue
 
 MAX_GPU_CLASS_PRICE = 1_000_000.0
@@ -18,12 +19,14 @@ MAX_NODE_SELECTOR_LABELS = 16
 
 
 class GPUClassSpec(SpecModel):
-    """What a GPU class is: which nodes carry it, what a GPU-hour costs, how much power a GPU draws."""
+    """What a GPU class is: which nodes carry it (and their taints), what a GPU-hour costs, how much power a GPU
+    draws."""
 
     node_selector: Annotated[dict[LabelKey, LabelValue], Field(min_length=1, max_length=MAX_NODE_SELECTOR_LABELS)]
     price_per_gpu_hour: float = Field(alias="pricePerGPUHour", gt=0, le=MAX_GPU_CLASS_PRICE)
     power_watts: float = Field(gt=0, le=MAX_POWER_WATTS)
     relative_speed: float | None = Field(default=None, gt=0, le=MAX_RELATIVE_SPEED)
+    tolerations: Tolerations = Field(default_factory=list)
 
 
 class GPUClassStatus(StatusModel):

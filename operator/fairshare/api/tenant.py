@@ -9,7 +9,7 @@ from typing import Annotated, ClassVar
 from pydantic import Field, model_validator
 
 from fairshare.api.base import Condition, CustomResource, SpecModel, StatusModel, field_error
-from fairshare.api.constants import KIND_TENANT, MAX_LABEL_VALUE_LENGTH
+from fairshare.api.constants import KIND_TENANT, MAX_LABEL_VALUE_LENGTH, SYSTEM_NAMESPACE_PREFIX
 from fairshare.api.types import DNS_LABEL_PATTERN, DNSLabel
 
 MAX_NAMESPACES = 256
@@ -40,9 +40,13 @@ class TenantSpec(SpecModel):
     budget: Budget | None = None
 
     @model_validator(mode="after")
-    def _namespaces_unique(self) -> TenantSpec:
+    def _namespaces_unique_and_not_kubernetes(self) -> TenantSpec:
         seen: set[str] = set()
         for index, namespace in enumerate(self.namespaces):
+            if namespace.startswith(SYSTEM_NAMESPACE_PREFIX):
+                raise field_error(f"namespaces[{index}]", f"namespaces with the {SYSTEM_NAMESPACE_PREFIX} prefix "
+                                  "(kube-system, kube-public, kube-node-lease) are Kubernetes system namespaces and "
+                                  f"cannot belong to a Tenant; remove {namespace} from spec.namespaces")
             if namespace in seen:
                 raise field_error(f"namespaces[{index}]", f"namespace {namespace!r} is listed twice; remove the copy")
             seen.add(namespace)

@@ -16,6 +16,7 @@ from typing import Any
 from fairshare.demo import scenario
 from fairshare.localcluster import toolchain
 from fairshare.localcluster.cluster import ClusterState, LocalCluster, attach_process, default_data_dir, stop_cluster
+from fairshare.localcluster.operatorenv import local_operator_env
 from fairshare.localcluster.processes import free_port
 from fairshare.localcluster.shape import GPU_CLASS_LABEL, GPU_RESOURCE, load_pools
 
@@ -86,7 +87,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         sys.executable, "-m", "fairshare.cli.main", "operator", "--metrics-port", str(metrics_port),
         "--liveness-port", "0", "--period", "5"],
         # The demo's short minimum run time (a user's own FAIRSHARE_POLICY_* settings win).
-        env={**({} if args.no_demo else scenario.OPERATOR_ENV), **os.environ, "KUBECONFIG": state.kubeconfig})
+        env=local_operator_env({**({} if args.no_demo else scenario.OPERATOR_ENV), **os.environ,
+                                "KUBECONFIG": state.kubeconfig}))
     print(f"\nOperator running (metrics on http://127.0.0.1:{metrics_port}/metrics, log in "
           f"{state.data_dir}/logs/fairshare-operator.log)", file=sys.stderr)
     if not args.no_demo:

@@ -9,7 +9,8 @@ ADMITTED = "Admitted"
 RUNNING = "Running"
 PREEMPTED = "Preempted"
 FINISHED = "Finished"
-CONFLICT = "Conflict"  # Tenant: a namespace it lists is held by an older Tenant
+CONFLICT = "Conflict"  # Tenant: a namespace it lists is held by an older Tenant; GPUClass: its selector overlaps
+SYSTEM_NAMESPACE = "SystemNamespace"  # Tenant: it lists a system namespace, which it does not get
 UNKNOWN_GPU_CLASS = "UnknownGPUClass"  # Tenant: guaranteed or borrowingLimit names a class that does not exist
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from fairshare.api import Phase, SpecError, TrainingJob, parse_training_job
 from fairshare.control.actions import Action, PatchStatus
 from fairshare.control.feedback import feedback_targets
+from fairshare.control.namespaces import DEFAULT_PROTECTED_NAMESPACES
 from fairshare.control.parsecache import ParseCache
 from fairshare.control.plan import CyclePlan, Scheduler, default_scheduler, plan_cycle
 from fairshare.control.snapshot import World, build_world
@@ -31,6 +32,7 @@ class LoopSettings:
     period_seconds: float = 10.0
     debounce_seconds: float = 0.2
     resync_every_cycles: int = 30  # a full LIST every this many periodic cycles, in case a watch event was lost
+    protected_namespaces: frozenset[str] = DEFAULT_PROTECTED_NAMESPACES  # besides kube-*: no Tenant owns them
 
 
 def failed(summary: object) -> bool:
@@ -86,7 +88,7 @@ class SchedulingLoop:
         now = self.clock()
         start = time.perf_counter()
         # On the event loop: no handler can change the store meanwhile. Unchanged TrainingJobs are not re-parsed.
-        world = build_world(self.store, now, self.jobs_parsed)
+        world = build_world(self.store, now, self.jobs_parsed, self.settings.protected_namespaces)
         snapshot_seconds = time.perf_counter() - start
         readings = self.readings() if self.readings is not None else None
         plan = await asyncio.to_thread(plan_cycle, world, now, self.policy, self.render, self.scheduler,

@@ -1,9 +1,10 @@
 """One scheduling cycle as a pure function: the World in, the core's result and the actions to apply out.
 
-Steps, in order: (1) report jobs that cannot be scheduled, (2) lifecycle transitions read from pods,
-(3) the core's decisions on what is left, (4) cost accrual, measured throughput and children that went
-missing, (5) GPUClass and Tenant status. Actions on one object are applied in order, and stop at its first
-failure: an admission whose conditional status write loses a race creates no pods.
+Steps, in order: (1) report jobs that cannot be scheduled, (2) lifecycle transitions read from pods, and jobs
+whose Tenant or GPUClass is gone requeued (control/orphans.py), (3) the core's decisions on what is left, (4) cost
+accrual, measured throughput and children that went missing, (5) GPUClass and Tenant status. Actions on one
+object are applied in order, and stop at its first failure: an admission whose conditional status write loses a
+race creates no pods.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fairshare.control import cost
 from fairshare.control.actions import Action, DeletePods, EnsureChildren, PatchStatus, RecordEvent
 from fairshare.control.feedback import feedback_actions
 from fairshare.control.lifecycle import observe
+from fairshare.control.orphans import orphan_transition
 from fairshare.control.queue import queue_changed
 from fairshare.control.snapshot import JobView, World
 from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS
@@ -76,6 +78,8 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
     keeping: dict[str, tuple[Action, ...]] = {}  # transitions that free no GPUs (Admitted -> Running): not urgent
     for key, view in sorted(world.jobs.items()):
         transition = observe(view, now)
+        if transition is None or not transition.releases_gpus:  # finishing first: a finished job is not requeued
+            transition = orphan_transition(view, world, now) or transition
         if transition is not None:
             if transition.releases_gpus:
                 releases += charged_on_release(transition.actions, view, world, now)
@@ -116,7 +120,7 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
     bookkeeping += accrual_actions(world, result.charges, now, skip=decided)
     if readings:
         bookkeeping += feedback_actions(world, readings, config.throughput_smoothing, warmup_seconds, skip=decided)
-    bookkeeping += gpu_class_status_actions(world, snapshot, result)
+    bookkeeping += gpu_class_status_actions(world, snapshot, result, now)
     bookkeeping += tenant_status_actions(world, snapshot, result, now, config.half_life_hours)
     return CyclePlan(result, tuple(releases), tuple(grants), tuple(bookkeeping), frozenset(transitioned))
 
@@ -184,10 +188,11 @@ def _held_back(view: JobView, status: dict[str, Any], reason: str, message: str,
 def _children(view: JobView, world: World, gpu_class: str, nodes: tuple[str, ...], generation: int,
               settings: RenderSettings) -> EnsureChildren:
     """Service and pods for an allocation; each pod is pinned to the node the core chose (the scheduler still
-    checks the fit and binds it)."""
+    checks the fit and binds it) and tolerates the taints its GPUClass lists."""
     assert view.model is not None and view.tenant is not None
-    selector = dict(world.gpu_classes[gpu_class].spec.node_selector)
-    allocation = WorkerAllocation(view.tenant, gpu_class, selector, len(nodes), generation)
+    spec = world.gpu_classes[gpu_class].spec
+    allocation = WorkerAllocation(view.tenant, gpu_class, dict(spec.node_selector), len(nodes), generation,
+                                  tuple(t.to_body() for t in spec.tolerations))
     pods = build_worker_pods(view.model, allocation, settings)
     for pod, node in zip(pods, nodes, strict=True):
         pod["spec"]["nodeSelector"] = {**pod["spec"].get("nodeSelector", {}), HOSTNAME_LABEL: node}
@@ -369,15 +374,48 @@ def merge_patch_map(current: Mapping[str, Any], desired: Mapping[str, Any]) -> d
     return {**{k: None for k in current if k not in desired}, **desired}
 
 
-def gpu_class_status_actions(world: World, snapshot: core.Snapshot, result: CycleResult) -> list[Action]:
+MAX_NODES_NAMED = 10
+
+
+def _node_list(nodes: Sequence[str]) -> str:
+    named = ", ".join(nodes[:MAX_NODES_NAMED])
+    return named + (f" and {len(nodes) - MAX_NODES_NAMED} more" if len(nodes) > MAX_NODES_NAMED else "")
+
+
+def selector_conflict(world: World, name: str) -> str | None:
+    """Rule: a node that two classes' selectors match belongs to the older class (snapshot._nodes); both classes are
+    told which nodes, and who holds them."""
+    others = world.class_conflicts.get(name) or {}
+    if not others:
+        return None
+    parts = []
+    for other, nodes in sorted(others.items()):
+        holder = name if world.class_age[name] < world.class_age[other] else other
+        kept = "they stay in this class" if holder == name else f"they belong to GPUClass {other}, not this class"
+        plural = len(nodes) > 1
+        parts.append(f"node{'s' if plural else ''} {_node_list(nodes)} also match{'' if plural else 'es'} "
+                     f"GPUClass {other}'s nodeSelector: {kept}")
+    return ("; ".join(parts) + " (a node belongs to the oldest GPUClass that selects it, by creationTimestamp, then "
+            "name); make the nodeSelectors disjoint")
+
+
+def gpu_class_status_actions(world: World, snapshot: core.Snapshot, result: CycleResult, now: float) -> list[Action]:
     held = _held(snapshot, result)
     actions: list[Action] = []
     for name, gpu_class in sorted(world.gpu_classes.items()):
         capacity = sum(c for node, c in world.node_capacity.items() if world.node_class[node] == name)
         allocated = sum(v for (_, c), v in held.items() if c == name)
-        desired = {"capacity": capacity, "allocated": allocated, "idle": max(0, capacity - allocated),
-                   "currentPricePerGPUHour": round(result.prices.get(name, gpu_class.spec.price_per_gpu_hour), 6)}
+        desired: dict[str, Any] = {
+            "capacity": capacity, "allocated": allocated, "idle": max(0, capacity - allocated),
+            "currentPricePerGPUHour": round(result.prices.get(name, gpu_class.spec.price_per_gpu_hour), 6)}
         current = gpu_class.status.model_dump(by_alias=True, exclude_none=True) if gpu_class.status else {}
+        written = [c.model_dump(mode="json", by_alias=True, exclude_none=True)
+                   for c in (gpu_class.status.conditions if gpu_class.status else [])]
+        conditions = cond.report(written, cond.CONFLICT, selector_conflict(world, name), "NodesOverlap",
+                                 "NoConflict", "no node matches another GPUClass's nodeSelector", now,
+                                 gpu_class.metadata.generation)
+        if not cond.same_conditions(conditions, written):
+            desired["conditions"] = conditions
         if any(current.get(k) != v for k, v in desired.items()):
             actions.append(PatchStatus(GPU_CLASSES, name, desired))
     return actions
@@ -426,6 +464,18 @@ def namespace_conflict(world: World, name: str) -> str | None:
             f"from spec.namespaces or from the other Tenant")
 
 
+def system_namespaces(world: World, name: str) -> str | None:
+    """Rule: a system namespace a Tenant lists is ignored for it (no job runs there); the Tenant is told."""
+    claimed = world.system_namespace_claims.get(name) or ()
+    if not claimed:
+        return None
+    protected = ", ".join(sorted(world.protected_namespaces))
+    return (f"spec.namespaces lists the system namespace{'s' if len(claimed) > 1 else ''} {', '.join(claimed)}, "
+            f"which no Tenant owns (kube-*, and the operator's protected namespaces: {protected}); the operator "
+            f"ignores {'them' if len(claimed) > 1 else 'it'} and runs no job there, so remove "
+            f"{'them' if len(claimed) > 1 else 'it'} from spec.namespaces")
+
+
 def unknown_gpu_classes(world: World, tenant: TenantCR) -> str | None:
     """Keys of guaranteed and borrowingLimit that name no GPUClass count for nothing until the class exists."""
     unknown = [f"spec.guaranteed[{c}]" for c in sorted(tenant.spec.guaranteed) if c not in world.gpu_classes]
@@ -445,9 +495,11 @@ def tenant_conditions(world: World, name: str, tenant: TenantCR, now: float) -> 
     conditions = cond.report(current, cond.CONFLICT, namespace_conflict(world, name), "NamespaceHeld",
                              "NoConflict", "every namespace in spec.namespaces belongs to this Tenant", now,
                              generation)
-    return cond.report(conditions, cond.UNKNOWN_GPU_CLASS, unknown_gpu_classes(world, tenant), "NoSuchGPUClass",
-                       "AllClassesKnown", "every class in spec.guaranteed and spec.borrowingLimit exists", now,
-                       generation)
+    conditions = cond.report(conditions, cond.UNKNOWN_GPU_CLASS, unknown_gpu_classes(world, tenant),
+                             "NoSuchGPUClass", "AllClassesKnown",
+                             "every class in spec.guaranteed and spec.borrowingLimit exists", now, generation)
+    return cond.report(conditions, cond.SYSTEM_NAMESPACE, system_namespaces(world, name), "SystemNamespace",
+                       "NoSystemNamespace", "spec.namespaces lists no system namespace", now, generation)
 
 
 def share_ratio(result: CycleResult, tenant: str) -> float | None:

@@ -15,6 +15,7 @@ from fairshare.api.constants import LABEL_GENERATION, LABEL_JOB, LABEL_RANK
 from fairshare.api.jobstatus import TrainingJobStatus
 from fairshare.control import conditions as cond
 from fairshare.control.fit import Fit, NodeResources, fit_classes, node_allocatable, quantity_value
+from fairshare.control.namespaces import DEFAULT_PROTECTED_NAMESPACES, is_system_namespace
 from fairshare.control.parsecache import ParseCache
 from fairshare.control.store import GPU_CLASSES, NODES, PODS, TENANTS, TRAINING_JOBS, Body, Store, object_key
 from fairshare.core import types as core
@@ -91,6 +92,12 @@ class World:
     problems: Mapping[str, str]  # object key -> why it was left out (bad GPUClass or Tenant)
     namespace_conflicts: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
     # tenant -> {namespace it lists -> the older Tenant that holds it}
+    system_namespace_claims: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    # tenant -> the system namespaces it lists (ignored)
+    class_conflicts: Mapping[str, Mapping[str, tuple[str, ...]]] = dataclasses.field(default_factory=dict)
+    # GPUClass -> {another class whose selector matches some of the same nodes -> those nodes}
+    class_age: Mapping[str, tuple[float, str]] = dataclasses.field(default_factory=dict)  # for who holds a node
+    protected_namespaces: frozenset[str] = DEFAULT_PROTECTED_NAMESPACES
 
 
 def _timestamp(value: datetime | None, default: float) -> float:
@@ -127,19 +134,23 @@ def _matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
 
 
-def _age_order(item: tuple[str, TenantCR]) -> tuple[float, str]:
+def _age_order(item: tuple[str, TenantCR | GPUClassCR]) -> tuple[float, str]:
     created = item[1].metadata.creation_timestamp
     return (created.timestamp() if created else float("inf"), item[0])
 
 
-def namespace_owners(tenants: Mapping[str, TenantCR]) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+def namespace_owners(tenants: Mapping[str, TenantCR], protected: frozenset[str] = DEFAULT_PROTECTED_NAMESPACES) \
+        -> tuple[dict[str, str], dict[str, dict[str, str]]]:
     """Rule: a namespace belongs to the oldest Tenant that lists it (by creationTimestamp, then name); a later
-    claim is ignored, so creating a Tenant can never take a namespace, and its jobs, from another. Returns
-    namespace -> tenant, and tenant -> {namespace it lost -> the tenant holding it}."""
+    claim is ignored, so creating a Tenant can never take a namespace, and its jobs, from another. A system
+    namespace (control/namespaces.py) belongs to no Tenant. Returns namespace -> tenant, and tenant -> {namespace it
+    lost -> the tenant holding it}."""
     owners: dict[str, str] = {}
     lost: dict[str, dict[str, str]] = {}
     for name, tenant in sorted(tenants.items(), key=_age_order):
         for ns in tenant.spec.namespaces:
+            if is_system_namespace(ns, protected):
+                continue
             if ns in owners:
                 lost.setdefault(name, {})[ns] = owners[ns]
             else:
@@ -147,9 +158,28 @@ def namespace_owners(tenants: Mapping[str, TenantCR]) -> tuple[dict[str, str], d
     return owners, lost
 
 
-def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR] | None = None) -> World:
+def system_namespace_claims(tenants: Mapping[str, TenantCR], protected: frozenset[str]) -> dict[str, tuple[str, ...]]:
+    """tenant -> the system namespaces its spec.namespaces lists, which it does not get."""
+    claims = {name: tuple(ns for ns in t.spec.namespaces if is_system_namespace(ns, protected))
+              for name, t in tenants.items()}
+    return {name: namespaces for name, namespaces in claims.items() if namespaces}
+
+
+def _no_tenant(namespace: str, protected: frozenset[str], invalid: str | None) -> str:
+    """Why a job in `namespace` has no tenant, and what would give it one."""
+    if is_system_namespace(namespace, protected):
+        return (f"namespace {namespace} is a system namespace, which belongs to no Tenant: the operator runs no job "
+                f"there; create the TrainingJob in one of your Tenant's namespaces")
+    if invalid:
+        return f"namespace {namespace} belongs to no valid Tenant: {invalid}; an admin must fix that Tenant"
+    return f"namespace {namespace} belongs to no Tenant; an admin must add it to a Tenant's spec.namespaces"
+
+
+def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR] | None = None,
+                protected_namespaces: frozenset[str] = DEFAULT_PROTECTED_NAMESPACES) -> World:
     """Parse every object and build the core snapshot; objects that fail to parse are reported, not dropped.
-    With `jobs_parsed`, TrainingJobs unchanged since the last cycle are not parsed again."""
+    With `jobs_parsed`, TrainingJobs unchanged since the last cycle are not parsed again. No job in a system
+    namespace (`protected_namespaces`, kube-*) has a tenant, so none is ever admitted there."""
     problems: dict[str, str] = {}
     gpu_classes: dict[str, GPUClassCR] = {}
     for body in store.all(GPU_CLASSES):
@@ -158,13 +188,19 @@ def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR]
         except SpecError as err:
             problems[f"gpuclass/{object_key(body)}"] = str(err)
     tenants: dict[str, TenantCR] = {}
+    invalid_claims: dict[str, str] = {}  # namespace -> why the Tenant that lists it counts for nothing
     for body in store.all(TENANTS):
         try:
             tenants[body["metadata"]["name"]] = parse_tenant(body)
         except SpecError as err:
             problems[f"tenant/{object_key(body)}"] = str(err)
-    ns_tenant, ns_conflicts = namespace_owners(tenants)
-    node_class, node_capacity, nodes, class_nodes = _nodes(store, gpu_classes)
+            listed = (body.get("spec") or {}).get("namespaces") if isinstance(body.get("spec"), dict) else None
+            for ns in listed if isinstance(listed, list) else []:
+                if isinstance(ns, str):
+                    invalid_claims.setdefault(ns, f"Tenant {object_key(body)}, which lists it, is invalid ({err})")
+    ns_tenant, ns_conflicts = namespace_owners(tenants, protected_namespaces)
+    class_age = {name: _age_order((name, c)) for name, c in gpu_classes.items()}
+    node_class, node_capacity, nodes, class_nodes, class_conflicts = _nodes(store, gpu_classes, class_age)
 
     pods_by_job: dict[str, list[Body]] = {}
     for pod in store.all(PODS):
@@ -187,8 +223,7 @@ def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR]
             except SpecError as err:
                 error = err
         tenant = ns_tenant.get(ns)
-        problem = None if tenant else (f"namespace {ns} belongs to no Tenant; an admin must add it to a Tenant's "
-                                       f"spec.namespaces")
+        problem = None if tenant else _no_tenant(ns, protected_namespaces, invalid_claims.get(ns))
         fit = fit_classes(model.spec, class_nodes) if model is not None else Fit()
         views[key] = JobView(key, body, model, error, tenant, problem, tuple(pods_by_job.get(key, ())), fit)
 
@@ -207,22 +242,33 @@ def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR]
     if jobs_parsed is not None:
         jobs_parsed.end_cycle()
     return World(snapshot, views, gpu_classes, tenants, node_class, node_capacity, ns_tenant, problems,
-                 ns_conflicts)
+                 ns_conflicts, system_namespace_claims(tenants, protected_namespaces), class_conflicts, class_age,
+                 protected_namespaces)
 
 
-def _nodes(store: Store, gpu_classes: Mapping[str, GPUClassCR]) -> tuple[
-        dict[str, str], dict[str, int], list[core.Node], dict[str, list[NodeResources]]]:
-    """Nodes of a GPU class: class and GPUs by node name, the core's nodes, and each class's nodes' allocatable
-    CPU, memory and scratch (what a worker's requests are compared with)."""
+def _nodes(store: Store, gpu_classes: Mapping[str, GPUClassCR], class_age: Mapping[str, tuple[float, str]]) -> tuple[
+        dict[str, str], dict[str, int], list[core.Node], dict[str, list[NodeResources]],
+        dict[str, dict[str, tuple[str, ...]]]]:
+    """Nodes of a GPU class: class and GPUs by node name, the core's nodes, each class's nodes' allocatable
+    CPU, memory and scratch (what a worker's requests are compared with), and the classes whose selectors overlap.
+
+    Rule: a node that several classes' selectors match belongs to the oldest of them (by creationTimestamp, then
+    name), so creating a GPUClass can never take nodes, and the jobs on them, from another; both are told."""
     node_class: dict[str, str] = {}
     capacity: dict[str, int] = {}
     nodes: list[core.Node] = []
     class_nodes: dict[str, list[NodeResources]] = {}
+    shared: dict[str, dict[str, list[str]]] = {}
+    by_age = sorted(gpu_classes, key=lambda name: class_age[name])
     for body in sorted(store.all(NODES), key=lambda b: b["metadata"]["name"]):
         labels = body["metadata"].get("labels") or {}
-        gpu_class = next((name for name, c in sorted(gpu_classes.items()) if _matches(c.spec.node_selector, labels)),
-                         None)
+        matching = [name for name in by_age if _matches(gpu_classes[name].spec.node_selector, labels)]
         gpus = count_quantity((body.get("status", {}).get("allocatable") or {}).get(GPU_RESOURCE))
+        for first in matching:
+            for other in matching:
+                if other != first:
+                    shared.setdefault(first, {}).setdefault(other, []).append(body["metadata"]["name"])
+        gpu_class = matching[0] if matching else None
         if gpu_class is None or gpus == 0:
             continue
         name = body["metadata"]["name"]
@@ -230,7 +276,9 @@ def _nodes(store: Store, gpu_classes: Mapping[str, GPUClassCR]) -> tuple[
         schedulable = _node_ready(body) and not body.get("spec", {}).get("unschedulable", False)
         nodes.append(core.Node(name, gpu_class, gpus, schedulable))
         class_nodes.setdefault(gpu_class, []).append(node_allocatable(body))
-    return node_class, capacity, nodes, class_nodes
+    conflicts = {name: {other: tuple(names) for other, names in sorted(others.items())}
+                 for name, others in sorted(shared.items())}
+    return node_class, capacity, nodes, class_nodes, conflicts
 
 
 def _foreign_gpus(store: Store, running_job_keys: set[str]) -> dict[str, int]:

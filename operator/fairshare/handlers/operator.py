@@ -23,8 +23,7 @@ from fairshare.k8s.applier import Applier
 from fairshare.k8s.client import api_client
 from fairshare.k8s.lister import list_all
 from fairshare.metrics import OperatorMetrics
-from fairshare.render import RenderSettings
-from fairshare.settings import feedback_from_env, policy_from_env
+from fairshare.settings import feedback_from_env, policy_from_env, protected_namespaces_from_env, render_from_env
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +76,15 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
 
     policy = policy_from_env(os.environ)
     feedback = feedback_from_env(os.environ)
+    render = render_from_env(os.environ)
+    protected = protected_namespaces_from_env(os.environ)
     await asyncio.to_thread(resync)
     collector: FeedbackCollector | None = None
     loop = SchedulingLoop(
-        store, Applier(api, store, metrics).apply, metrics, policy, RenderSettings(),
+        store, Applier(api, store, metrics).apply, metrics, policy, render,
         LoopSettings(period_seconds=_env_float("FAIRSHARE_CYCLE_PERIOD_SECONDS", 10.0),
-                     debounce_seconds=_env_float("FAIRSHARE_CYCLE_DEBOUNCE_SECONDS", 0.2)),
+                     debounce_seconds=_env_float("FAIRSHARE_CYCLE_DEBOUNCE_SECONDS", 0.2),
+                     protected_namespaces=protected),
         resync=resync, readings=lambda: collector.take() if collector else {},
         warmup_seconds=feedback.warmup_seconds)
     if feedback.source != "off":
@@ -90,7 +92,8 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         collector = FeedbackCollector(source, lambda: loop.targets, metrics, feedback.period_seconds,
                                       on_readings=loop.poke)
         RUNTIME.tasks.append(asyncio.create_task(collector.run(), name="fairshare-feedback"))
-    log.info("policy %s; throughput feedback: %s", policy, feedback)
+    log.info("policy %s; throughput feedback: %s; worker pods: %s; protected namespaces: %s", policy, feedback,
+             render, ", ".join(sorted(protected)))
     RUNTIME.loop = loop
     RUNTIME.tasks.append(asyncio.create_task(loop.run(), name="fairshare-scheduling-loop"))
     loop.poke()

@@ -1,4 +1,4 @@
-"""The trainer container of a worker pod: one shape for both spec forms, restricted security, operator volumes."""
+"""The trainer container of a worker pod: one shape for both spec forms, env, ports, operator volumes."""
 
 from __future__ import annotations
 
@@ -99,20 +99,6 @@ def container_ports(master_port: int, metrics_port: int, nproc_per_node: int) ->
         name = METRICS_PORT_NAME if local_rank == 0 else f"{METRICS_PORT_NAME}-{local_rank}"
         ports.append({"name": name, "containerPort": metrics_port + local_rank, "protocol": "TCP"})
     return ports
-
-
-def container_security_context(run_as_user: int, run_as_group: int) -> dict[str, Any]:
-    """Restricted Pod Security profile, and a read-only root so the only writable places are the volumes."""
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": run_as_user,
-        "runAsGroup": run_as_group,
-        "allowPrivilegeEscalation": False,
-        "privileged": False,
-        "readOnlyRootFilesystem": True,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
 
 
 def operator_volumes(spec: TrainingJobSpec, tmp_size_limit: str | None, shm_size_limit: str | None) \

@@ -9,18 +9,17 @@ from fairshare.render.container import (
     TRAINER_CONTAINER,
     container_env,
     container_ports,
-    container_security_context,
     operator_env,
     operator_volumes,
     resource_requirements,
     trainer_container,
 )
 from fairshare.render.names import job_namespace, owner_reference, service_name, worker_labels, worker_pod_name
+from fairshare.render.security import container_security_context, pod_security_context
 from fairshare.render.settings import DEFAULT_SETTINGS, RenderSettings, WorkerAllocation
 from fairshare.render.torchrun import torchrun_env
 
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
-KWOK_TOLERATION = {"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}
 
 
 def build_worker_pods(job: TrainingJob, allocation: WorkerAllocation,
@@ -60,11 +59,13 @@ def build_worker_pod(job: TrainingJob, rank: int, allocation: WorkerAllocation,
         "ports": container_ports(settings.master_port, settings.metrics_port, spec.gpus_per_worker),
         "resources": resource_requirements(container, spec.gpus_per_worker),
         "volumeMounts": mounts,
-        "securityContext": container_security_context(settings.run_as_user, settings.run_as_group),
+        "securityContext": container_security_context(settings.container_security_context),
     })
 
+    # The job's own labels and annotations, then the site's, then the operator's: each may override the one before.
     user_meta = template.metadata if template is not None and template.metadata is not None else None
-    labels = {**(user_meta.labels or {} if user_meta else {}), **worker_labels(name, rank, allocation)}
+    labels = {**(user_meta.labels or {} if user_meta else {}), **settings.extra_pod_labels,
+              **worker_labels(name, rank, allocation)}
     annotations = {**(user_meta.annotations or {} if user_meta else {}), **settings.extra_pod_annotations}
     if settings.prometheus_annotations:
         annotations.update({"prometheus.io/scrape": "true", "prometheus.io/port": str(settings.metrics_port),
@@ -76,18 +77,12 @@ def build_worker_pod(job: TrainingJob, rank: int, allocation: WorkerAllocation,
         "hostname": pod_name,
         "subdomain": service,
         "nodeSelector": dict(allocation.node_selector),
-        "tolerations": [GPU_TOLERATION, KWOK_TOLERATION] if settings.tolerate_kwok else [GPU_TOLERATION],
+        "tolerations": worker_tolerations(settings, allocation),
         "terminationGracePeriodSeconds": grace,
         # The trainer never talks to the API server, and service links would flood its env in busy namespaces.
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": settings.run_as_user,
-            "runAsGroup": settings.run_as_group,
-            "fsGroup": settings.fs_group,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": pod_security_context(settings.pod_security_context),
         "containers": [trainer],
         "volumes": volumes,
     }
@@ -95,6 +90,10 @@ def build_worker_pod(job: TrainingJob, rank: int, allocation: WorkerAllocation,
         pod_spec["schedulerName"] = settings.scheduler_name
     if settings.priority_class_name:
         pod_spec["priorityClassName"] = settings.priority_class_name
+    if settings.runtime_class_name:
+        pod_spec["runtimeClassName"] = settings.runtime_class_name
+    if settings.image_pull_secrets:
+        pod_spec["imagePullSecrets"] = [{"name": secret} for secret in settings.image_pull_secrets]
     metadata: dict[str, Any] = {
         "name": pod_name,
         "namespace": namespace,
@@ -104,3 +103,13 @@ def build_worker_pod(job: TrainingJob, rank: int, allocation: WorkerAllocation,
     if annotations:
         metadata["annotations"] = annotations
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod_spec}
+
+
+def worker_tolerations(settings: RenderSettings, allocation: WorkerAllocation) -> list[dict[str, Any]]:
+    """nvidia.com/gpu (GPU nodes are commonly tainted with it), the site's tolerations, then the GPUClass's; each
+    once."""
+    tolerations: list[dict[str, Any]] = []
+    for toleration in (GPU_TOLERATION, *settings.tolerations, *allocation.tolerations):
+        if dict(toleration) not in tolerations:
+            tolerations.append(dict(toleration))
+    return tolerations

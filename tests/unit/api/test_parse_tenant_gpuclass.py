@@ -55,6 +55,10 @@ def test_valid_tenants_parse(body: dict[str, Any], check: Any) -> None:
         pytest.param(make_gpu_class().obj(), "kind", "expected fairshare.dev/v1alpha1 Tenant", id="a GPUClass body"),
         pytest.param(make_tenant("team.nlp").namespaces("nlp").obj(), "metadata.name", "DNS-1123 label",
                      id="name not a label"),
+        pytest.param(make_tenant().namespaces("nlp", "kube-system").obj(), "spec.namespaces[1]",
+                     "Kubernetes system namespaces and cannot belong to a Tenant", id="kube-system"),
+        pytest.param(make_tenant().namespaces("kube-anything").obj(), "spec.namespaces[0]",
+                     "remove kube-anything from spec.namespaces", id="any kube- namespace"),
     ],
 )
 def test_invalid_tenants_name_the_field(body: dict[str, Any], field: str, words: str) -> None:
@@ -71,6 +75,19 @@ def test_invalid_tenants_name_the_field(body: dict[str, Any], field: str, words:
                      id="speed prior"),
         pytest.param(make_gpu_class().set("nodeSelector", {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}).obj(),
                      lambda g: g.spec.price_per_gpu_hour == 2.5, id="GPU feature discovery label"),
+        pytest.param(make_gpu_class().obj(), lambda g: g.spec.tolerations == [], id="no tolerations"),
+        pytest.param(make_gpu_class().set("tolerations", [
+            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+            {"key": "dedicated", "value": "gpu"},
+            {"operator": "Exists"},
+            {"key": "maintenance", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 600}]).obj(),
+                     lambda g: [t.to_body() for t in g.spec.tolerations] == [
+                         {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+                         {"key": "dedicated", "value": "gpu"},
+                         {"operator": "Exists"},
+                         {"key": "maintenance", "operator": "Exists", "effect": "NoExecute",
+                          "tolerationSeconds": 600}],
+                     id="tolerations as in a Pod"),
     ],
 )
 def test_valid_gpu_classes_parse(body: dict[str, Any], check: Any) -> None:
@@ -96,6 +113,17 @@ def test_valid_gpu_classes_parse(body: dict[str, Any], check: Any) -> None:
         pytest.param(make_gpu_class().set("pricePerGpuHour", 1).obj(), "spec.pricePerGpuHour", "unknown field",
                      id="misspelt acronym"),
         pytest.param(make_gpu_class("a100.sxm").obj(), "metadata.name", "DNS-1123 label", id="name not a label"),
+        pytest.param(make_gpu_class().set("tolerations", [{"key": "a", "operator": "Exists", "value": "b"}]).obj(),
+                     "spec.tolerations[0].value", "remove value or use operator Equal", id="Exists with a value"),
+        pytest.param(make_gpu_class().set("tolerations", [{"value": "b"}]).obj(), "spec.tolerations[0].operator",
+                     "needs operator Exists", id="no key, not Exists"),
+        pytest.param(make_gpu_class().set("tolerations", [{"key": "a", "tolerationSeconds": 5}]).obj(),
+                     "spec.tolerations[0].tolerationSeconds", "only applies to effect NoExecute",
+                     id="eviction delay on a non-evicting taint"),
+        pytest.param(make_gpu_class().set("tolerations", [{"key": "a", "operator": "In"}]).obj(),
+                     "spec.tolerations[0].operator", "'Exists' or 'Equal'", id="unknown operator"),
+        pytest.param(make_gpu_class().set("tolerations", [{"operator": "Exists"}] * 17).obj(), "spec.tolerations",
+                     "at most 16", id="too many"),
     ],
 )
 def test_invalid_gpu_classes_name_the_field(body: dict[str, Any], field: str, words: str) -> None:

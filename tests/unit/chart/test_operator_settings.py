@@ -11,11 +11,20 @@ from typing import Any
 import pytest
 import yaml
 
+from fairshare.api import parse_model
 from fairshare.cli.main import build_parser
 from fairshare.core.config import PolicyConfig
 from fairshare.feedback.collector import FeedbackSettings
-from fairshare.settings import feedback_from_env, policy_env_name, policy_from_env
-from tests.unit.chart.chart import CHART_DIR, REPO_ROOT, container_env, one, render
+from fairshare.render import RenderSettings
+from fairshare.render.workerpod import WorkerPodSettings
+from fairshare.settings import (
+    feedback_from_env,
+    policy_env_name,
+    policy_from_env,
+    protected_namespaces_from_env,
+    render_from_env,
+)
+from tests.unit.chart.chart import CHART_DIR, NAMESPACE, REPO_ROOT, container_env, one, render
 
 # policy.* values that are the loop's cadence rather than PolicyConfig fields.
 CADENCE = {"cyclePeriodSeconds", "cycleDebounceSeconds"}
@@ -98,3 +107,66 @@ def test_every_variable_the_chart_sets_is_read_by_the_operator(tmp_path: Path) -
 def test_extra_env_is_appended_after_the_charts_own(tmp_path: Path) -> None:
     container = rendered_container(tmp_path, {"operator": {"extraEnv": [{"name": "TZ", "value": "UTC"}]}})
     assert container["env"][-1] == {"name": "TZ", "value": "UTC"}
+
+
+# A value for every workerPod key, each different from its default.
+CUSTOM_WORKER_POD: dict[str, Any] = {
+    "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"},
+                    {"key": "nvidia.com/gpu.maintenance", "operator": "Exists", "effect": "NoExecute",
+                     "tolerationSeconds": 300}],
+    "priorityClassName": "training",
+    "runtimeClassName": "nvidia",
+    "schedulerName": "gang-scheduler",
+    "labels": {"cost-center": "ml"},
+    "annotations": {"sidecar.istio.io/inject": "false"},
+    "imagePullSecrets": [{"name": "regcred"}],
+    "imagePullPolicy": "Always",
+    "podSecurityContext": {"runAsUser": 2000, "runAsGroup": 3000, "fsGroup": 4000, "supplementalGroups": [5000],
+                           "seccompProfile": {"type": "Localhost", "localhostProfile": "profiles/train.json"}},
+    "containerSecurityContext": {"seLinuxOptions": {"level": "s0:c123,c456"},
+                                 "capabilities": {"add": ["NET_BIND_SERVICE"], "drop": ["NET_RAW"]}},
+    "terminationGracePeriodSeconds": 600,
+    "tmpSizeLimit": "10Gi",
+    "shmSizeLimit": "16Gi",
+    "prometheusAnnotations": False,
+}
+
+
+def test_worker_pod_values_are_exactly_the_settings_fields_with_their_defaults() -> None:
+    values = values_file()["workerPod"]
+    fields = {info.alias or name: info for name, info in WorkerPodSettings.model_fields.items()}
+    assert set(values) == set(fields) == set(CUSTOM_WORKER_POD), "CUSTOM_WORKER_POD must exercise every key"
+    assert parse_model(WorkerPodSettings, values) == WorkerPodSettings(), "the chart's defaults are the operator's"
+    assert all(parse_model(WorkerPodSettings, {k: v}) != WorkerPodSettings() for k, v in CUSTOM_WORKER_POD.items())
+
+
+def test_default_values_give_the_operators_default_worker_pods(tmp_path: Path) -> None:
+    env = container_env(rendered_container(tmp_path))
+    assert render_from_env(env) == RenderSettings()
+    assert protected_namespaces_from_env(env) == {"default", NAMESPACE}
+
+
+def test_every_worker_pod_value_reaches_render_settings(tmp_path: Path) -> None:
+    env = container_env(rendered_container(tmp_path, {"workerPod": CUSTOM_WORKER_POD}))
+    assert render_from_env(env) == RenderSettings(
+        termination_grace_period_seconds=600, prometheus_annotations=False, tmp_size_limit="10Gi",
+        shm_size_limit="16Gi", image_pull_policy="Always", scheduler_name="gang-scheduler",
+        priority_class_name="training", runtime_class_name="nvidia",
+        tolerations=tuple(CUSTOM_WORKER_POD["tolerations"]), image_pull_secrets=("regcred",),
+        extra_pod_labels={"cost-center": "ml"}, extra_pod_annotations={"sidecar.istio.io/inject": "false"},
+        pod_security_context=CUSTOM_WORKER_POD["podSecurityContext"],
+        container_security_context=CUSTOM_WORKER_POD["containerSecurityContext"])
+
+
+def test_a_null_id_leaves_it_to_the_platform(tmp_path: Path) -> None:
+    """OpenShift assigns each namespace its IDs: `runAsUser: null` in a values file drops the chart's default."""
+    env = container_env(rendered_container(tmp_path, {"workerPod": {"podSecurityContext": {
+        "runAsUser": None, "runAsGroup": None}}}))
+    assert render_from_env(env).pod_security_context == {"fsGroup": 1000}
+
+
+def test_protected_namespaces_reach_the_operator(tmp_path: Path) -> None:
+    env = container_env(rendered_container(tmp_path, {"protectedNamespaces": ["default", "monitoring", "ingress"]}))
+    assert protected_namespaces_from_env(env) == {"default", "monitoring", "ingress", NAMESPACE}
+    cleared = container_env(rendered_container(tmp_path, {"protectedNamespaces": []}))
+    assert protected_namespaces_from_env(cleared) == {NAMESPACE}, "the release namespace stays protected"

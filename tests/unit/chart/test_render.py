@@ -300,6 +300,29 @@ def test_dashboard_label_namespace_and_annotations_are_configurable(tmp_path: Pa
     pytest.param({"policy": {"priceMaxStep": -0.25}}, "/policy/priceMaxStep", id="negative price step"),
     pytest.param({"policy": {"fairSharingPreemption": "yes"}}, "/policy/fairSharingPreemption",
                  id="fair-sharing switch not a boolean"),
+    pytest.param({"workerPod": {"toleration": []}}, "'toleration' not allowed", id="worker pod typo"),
+    pytest.param({"workerPod": {"hostNetwork": True}}, "'hostNetwork' not allowed", id="worker pod host network"),
+    pytest.param({"workerPod": {"containerSecurityContext": {"privileged": True}}},
+                 "/workerPod/containerSecurityContext/privileged", id="privileged workers"),
+    pytest.param({"workerPod": {"containerSecurityContext": {"allowPrivilegeEscalation": True}}},
+                 "/workerPod/containerSecurityContext/allowPrivilegeEscalation", id="privilege escalation"),
+    pytest.param({"workerPod": {"containerSecurityContext": {"readOnlyRootFilesystem": False}}},
+                 "/workerPod/containerSecurityContext/readOnlyRootFilesystem", id="writable root"),
+    pytest.param({"workerPod": {"containerSecurityContext": {"capabilities": {"add": ["SYS_ADMIN"]}}}},
+                 "/workerPod/containerSecurityContext/capabilities/add/0", id="added capability"),
+    pytest.param({"workerPod": {"podSecurityContext": {"runAsUser": 0}}}, "/workerPod/podSecurityContext/runAsUser",
+                 id="root workers"),
+    pytest.param({"workerPod": {"podSecurityContext": {"runAsNonRoot": False}}},
+                 "/workerPod/podSecurityContext/runAsNonRoot", id="workers allowed to run as root"),
+    pytest.param({"workerPod": {"podSecurityContext": {"seccompProfile": {"type": "Unconfined"}}}},
+                 "/workerPod/podSecurityContext/seccompProfile/type", id="unconfined seccomp"),
+    pytest.param({"workerPod": {"tolerations": [{"key": "dedicated", "effect": "NoScheduling"}]}},
+                 "/workerPod/tolerations/0/effect", id="toleration effect"),
+    pytest.param({"workerPod": {"imagePullSecrets": ["regcred"]}}, "/workerPod/imagePullSecrets/0",
+                 id="pull secret not an object"),
+    pytest.param({"workerPod": {"terminationGracePeriodSeconds": 0}},
+                 "/workerPod/terminationGracePeriodSeconds", id="no time to checkpoint"),
+    pytest.param({"protectedNamespaces": ["Kube_System"]}, "/protectedNamespaces/0", id="protected not a namespace"),
 ])
 def test_schema_rejects_typos_and_out_of_range_values(tmp_path: Path, values: dict[str, Any], complaint: str) -> None:
     error = render_error(tmp_path, values)
@@ -314,6 +337,12 @@ def test_schema_rejects_typos_and_out_of_range_values(tmp_path: Path, values: di
     pytest.param({"image": {"digest": "sha256:" + "a" * 64}}, id="image by digest"),
     pytest.param({"policy": {"fairSharingPreemption": False, "fairSharingMinGain": 0.1, "priceMaxStep": 0}},
                  id="no fair-sharing preemption, undamped prices"),
+    pytest.param({"workerPod": {"tolerations": [{"operator": "Exists"}], "imagePullSecrets": [{"name": "regcred"}],
+                                "podSecurityContext": {"runAsUser": None, "seccompProfile": {
+                                    "type": "Localhost", "localhostProfile": "train.json"}},
+                                "containerSecurityContext": {"capabilities": {"add": ["NET_BIND_SERVICE"]},
+                                                             "privileged": False}},
+                  "protectedNamespaces": []}, id="site worker pod settings that keep the profile"),
 ])
 def test_schema_accepts_valid_settings(tmp_path: Path, values: dict[str, Any]) -> None:
     assert one(render(tmp_path, values), "Deployment")

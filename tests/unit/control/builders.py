@@ -57,7 +57,7 @@ class _Builder:
 
 
 class GPUClassBuilder(_Builder):
-    """gpu_class("a100").price(2.5).power(400).selector(pool="big").body()"""
+    """gpu_class("a100").price(2.5).power(400).selector(pool="big").tolerates(dedicated="gpu").created(60).body()"""
 
     def price(self, credits: float) -> Self:
         self._body["spec"]["pricePerGPUHour"] = credits
@@ -73,6 +73,20 @@ class GPUClassBuilder(_Builder):
 
     def selector(self, **labels: str) -> Self:
         self._body["spec"]["nodeSelector"] = dict(labels)
+        return self
+
+    def tolerates(self, **taints: str) -> Self:
+        """spec.tolerations: key=value NoSchedule taints."""
+        self._body["spec"]["tolerations"] = [{"key": k, "operator": "Equal", "value": v, "effect": "NoSchedule"}
+                                             for k, v in taints.items()]
+        return self
+
+    def created(self, seconds_before_now: float) -> Self:
+        self._meta["creationTimestamp"] = ts(seconds_before_now)
+        return self
+
+    def conditions(self, *conditions: Body) -> Self:
+        self._status["conditions"] = list(conditions)
         return self
 
 

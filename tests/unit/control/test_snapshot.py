@@ -57,8 +57,9 @@ def _tenancy(bodies: Bodies) -> tuple[dict[str, str], dict[str, tuple[str | None
         id="a namespace no tenant lists"),
     pytest.param(
         [tenant("nlp").namespaces("nlp", "nlp"), training_job("nlp/x")],
-        ({}, {"nlp/x": (None, "namespace nlp belongs to no Tenant; an admin must add it to a Tenant's "
-                               "spec.namespaces")},
+        ({}, {"nlp/x": (None, "namespace nlp belongs to no valid Tenant: Tenant nlp, which lists it, is invalid "
+                               "(spec.namespaces[1]: namespace 'nlp' is listed twice; remove the copy); an admin must "
+                               "fix that Tenant")},
          {"tenant/nlp": "spec.namespaces[1]: namespace 'nlp' is listed twice; remove the copy"}),
         id="an invalid tenant is reported and binds nothing"),
     pytest.param(
@@ -86,6 +87,44 @@ def test_a_job_in_a_namespace_claimed_twice_runs_as_the_older_tenant() -> None:
     world = build_world(store_of(tenant("a").namespaces("shared").created(5), tenant("b").namespaces("shared")
                                  .created(50), training_job("shared/x")), NOW)
     assert [(j.key, j.tenant) for j in world.snapshot.jobs] == [("shared/x", "b")]
+
+
+SYSTEM = ("namespace {} is a system namespace, which belongs to no Tenant: the operator runs no job there; create the "
+          "TrainingJob in one of your Tenant's namespaces")
+
+
+@pytest.mark.parametrize(("protected", "namespace", "owned"), [
+    pytest.param(frozenset({"default"}), "default", False, id="default, by default"),
+    pytest.param(frozenset({"default", "fairshare-system"}), "fairshare-system", False, id="the operator's own"),
+    pytest.param(frozenset({"default", "monitoring"}), "monitoring", False, id="the site's list"),
+    pytest.param(frozenset(), "default", True, id="default, once the site clears the list"),
+    pytest.param(frozenset({"default"}), "team", True, id="an ordinary namespace"),
+])
+def test_system_namespaces_a_tenant_lists_belong_to_no_tenant(protected: frozenset[str], namespace: str,
+                                                              owned: bool) -> None:
+    world = build_world(store_of(tenant("nlp").namespaces("nlp", namespace), training_job(f"{namespace}/x")), NOW,
+                        protected_namespaces=protected)
+    view = world.jobs[f"{namespace}/x"]
+    assert (view.tenant, view.tenant_problem) == (("nlp", None) if owned else (None, SYSTEM.format(namespace)))
+    assert [j.key for j in world.snapshot.jobs] == ([f"{namespace}/x"] if owned else [])
+    assert dict(world.system_namespace_claims) == ({} if owned else {"nlp": (namespace,)})
+
+
+def test_kube_namespaces_belong_to_no_tenant_whatever_the_settings() -> None:
+    """A stored Tenant listing kube-system (past an older CRD) is refused whole, and kube-* stays without a tenant."""
+    listing = tenant("ops").namespaces("ops", "kube-system")
+    world = build_world(store_of(listing, tenant("nlp"), training_job("kube-system/x")), NOW,
+                        protected_namespaces=frozenset())
+    assert "tenant/ops" in world.problems
+    assert (world.jobs["kube-system/x"].tenant, world.jobs["kube-system/x"].tenant_problem) == (
+        None, SYSTEM.format("kube-system"))
+
+
+def test_a_job_whose_tenant_is_invalid_is_told_which_tenant_to_fix() -> None:
+    world = build_world(store_of(tenant("nlp").weight(0), training_job("nlp/x")), NOW)
+    assert world.jobs["nlp/x"].tenant_problem == (
+        "namespace nlp belongs to no valid Tenant: Tenant nlp, which lists it, is invalid (spec.weight: must be "
+        "greater than 0 (got 0)); an admin must fix that Tenant")
 
 
 def test_tenants_become_core_tenants() -> None:
@@ -140,10 +179,20 @@ def test_nodes_are_matched_to_classes_by_selector(nodes: Bodies, want: list[Node
         want, {n.name: n.gpu_class for n in want}, {n.name: n.gpus for n in want})
 
 
-def test_overlapping_selectors_give_the_node_to_the_first_class_by_name() -> None:
-    world = build_world(store_of(gpu_class("b-class").selector(zone="x"), gpu_class("a-class").selector(zone="x"),
-                                 node("n").labels(zone="x").gpus(2)), NOW)
-    assert dict(world.node_class) == {"n": "a-class"}
+@pytest.mark.parametrize(("classes", "holder"), [
+    pytest.param([gpu_class("b-class").selector(zone="x").created(60), gpu_class("a-class").selector(zone="x")
+                  .created(10)], "b-class", id="the older class keeps the node"),
+    pytest.param([gpu_class("b-class").selector(zone="x").created(10), gpu_class("a-class").selector(zone="x")
+                  .created(60)], "a-class", id="whatever the names"),
+    pytest.param([gpu_class("b-class").selector(zone="x").created(60), gpu_class("a-class").selector(zone="x")
+                  .created(60)], "a-class", id="same age: by name"),
+])
+def test_a_node_two_classes_select_belongs_to_the_oldest_and_both_know(classes: Bodies, holder: str) -> None:
+    world = build_world(store_of(*classes, node("n").labels(zone="x").gpus(2), node("m").labels(zone="x").gpus(2),
+                                 node("o").labels(zone="y").gpus(2)), NOW)
+    assert dict(world.node_class) == {"m": holder, "n": holder}
+    assert {name: dict(others) for name, others in world.class_conflicts.items()} == {
+        "a-class": {"b-class": ("m", "n")}, "b-class": {"a-class": ("m", "n")}}
 
 
 # --- foreign pods ----------------------------------------------------------------------------------------------------

@@ -60,6 +60,24 @@ def test_tenant_conditions(bodies: list[Any], name: str, want: list[dict[str, An
     assert conditions_written(bodies, name) == want
 
 
+SYSTEM = ("spec.namespaces lists the system namespace default, which no Tenant owns (kube-*, and the operator's "
+          "protected namespaces: default); the operator ignores it and runs no job there, so remove it from "
+          "spec.namespaces")
+
+
+@pytest.mark.parametrize(("bodies", "want"), [
+    pytest.param([tenant("nlp").namespaces("nlp", "default")], [condition("SystemNamespace", True, "SystemNamespace",
+                                                                         SYSTEM)], id="a protected namespace"),
+    pytest.param([tenant("nlp").namespaces("nlp").conditions(condition("SystemNamespace", True, "SystemNamespace",
+                                                                       SYSTEM, since=300))],
+                 [condition("SystemNamespace", False, "NoSystemNamespace",
+                            "spec.namespaces lists no system namespace")],
+                 id="removed: flips to False"),
+])
+def test_a_tenant_listing_a_system_namespace_is_told(bodies: list[Any], want: list[dict[str, Any]]) -> None:
+    assert conditions_written(bodies, "nlp") == want
+
+
 def test_tenant_conditions_are_written_once() -> None:
     store = store_of(*FLEET, tenant("old").namespaces("shared").created(600),
                      tenant("new").namespaces("shared").guaranteed(h200=1).created(60))
