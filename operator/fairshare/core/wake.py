@@ -1,12 +1,13 @@
 """When the policy can next act without an event: at once after freeing GPUs or while a guarantee may reclaim from
 a borrower, or when a gang's age or attained service opens a step.
 
-Between events (arrivals, completions, reports), four rules of the market policy read the clock:
+Between events (arrivals, completions, reports), five rules of the market policy read the clock:
 - a job on idle capacity may yield to a waiting job once it has run `min_run_seconds` (step 5);
 - a job gives way to a waiting job of its own tenant in an earlier service band once it has run `min_run_seconds`
   and its attained service has reached a later band (step 6b);
 - a measured job may move or swap class once it has run `min_run_seconds` (step 8);
-- a full-price job may be taken for another tenant's fair share once it has run `min_run_seconds` (step 5).
+- a full-price job may be taken for another tenant's fair share once it has run `min_run_seconds` (step 5);
+- a tenant with a budget spends the rest of it at the rate its gangs are charged (steps 4-6 then treat it as spent).
 next_wake() returns the earliest time one of these could fire for a gang holding GPUs after this cycle, judged on
 this cycle's state: whatever else changes that state is an event, and the caller runs a cycle for it anyway (which
 computes a new wake). The test for each rule is necessary, not sufficient: share, limit, bid, budget and placement
@@ -249,7 +250,7 @@ def next_wake(cycle: Cycle) -> float:
                 by_shape.setdefault((h.workers, h.job.gpus_per_worker), []).append(h)
     serving = config.service_quantum_gpu_hours > 0
     fair_sharing = config.fair_sharing_preemption
-    wake = math.inf
+    wake = budget_runs_out(cycle, gangs)
     for h in gangs:
         eligible = h.started_at + min_run
         if eligible > now:
@@ -265,6 +266,24 @@ def next_wake(cycle: Cycle) -> float:
         if serving:
             wake = min(wake, _service_wake(cycle, h, waiting, max(eligible, now)))
     return wake if wake > now else math.inf
+
+
+def budget_runs_out(cycle: Cycle, gangs: list[Holder]) -> float:
+    """When the first tenant with a budget spends the rest of it at the rate its gangs are charged from now (full
+    price, or the floor on idle capacity): from then on it keeps no full-price claim, so the next cycle should come
+    then rather than at the next event (inf: no budget runs out while holdings stay as they are)."""
+    rates: dict[str, float] = {}
+    for h in gangs:
+        t = h.tenant.tenant
+        if h.tenant.known and t.budget_per_period is not None and not t.budget_exhausted:
+            price = h.cls.floor if h.opportunistic else h.cls.price
+            rates[h.tenant.name] = rates.get(h.tenant.name, 0.0) + h.gpus * price
+    wake = math.inf
+    for name, rate in rates.items():
+        t = cycle.tenants[name].tenant
+        if rate > 0 and t.budget_per_period is not None:
+            wake = min(wake, cycle.now + (t.budget_per_period - t.spent_this_period) / rate * 3600.0)
+    return wake
 
 
 def _may_be_yielded(h: Holder, waiting: Waiting) -> bool:

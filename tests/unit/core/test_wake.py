@@ -48,6 +48,12 @@ LONG_AGO = NOW - 7200.0
         job("b/running").gpus(8).priority(1).running("a100", "a100-1", started=NOW - 60),
         job("b/new").gpus(8)).obj(),
         math.inf, id="a job of a tenant already at its share waits: no rule fires"),
+    pytest.param(cluster().gpus("a100", nodes=1, per_node=8).tenants(tenant("a").budget(10, spent=2)).jobs(
+        job("a/x").gpus(8).running("a100", "a100-0", started=NOW - 60)).obj(),
+        NOW + 3600, id="8 credits left at 8 GPUs x 1.0 credits/h: the budget runs out in an hour"),
+    pytest.param(cluster().gpus("a100", nodes=1, per_node=8).tenants(tenant("a").budget(10, spent=10)).jobs(
+        job("a/x").gpus(8).running("a100", "a100-0", started=NOW - 60)).obj(),
+        math.inf, id="a budget already spent: nothing left to run out"),
 ])
 def test_the_wake_each_rule_sets(snapshot: Snapshot, want: float) -> None:
     result = schedule(snapshot, NOW, CONFIG)
