@@ -43,13 +43,16 @@ def admit(cycle: Cycle, p: PendingJob, cs: ClassState, price: float, opportunist
     ts.used[cs.name] = ts.used.get(cs.name, 0) + p.need
     if not opportunistic:
         ts.spend += p.need * price
+        ts.held_value += p.need * cs.list_price
     p.admitted = Admit(p.job.key, cs.name, p.workers, tuple(cs.pool.names[i] for i in nodes), price, opportunistic,
                       reason)
 
 
 def _charge(run: RunState) -> None:
     """Keep the tenant's spend in step with what the job still holds after a reclaim."""
-    run.tenant.spend -= (run.charged - (0 if run.opportunistic else run.gpus)) * run.cls.price
+    given_up = run.charged - (0 if run.opportunistic else run.gpus)
+    run.tenant.spend -= given_up * run.cls.price
+    run.tenant.held_value -= given_up * run.cls.list_price
     run.charged = 0 if run.opportunistic else run.gpus
 
 

@@ -25,6 +25,7 @@ from fairshare.core.wake import next_wake
 
 Clock = Callable[[], float]
 PRICE_DECIMALS = 4
+PRICE_DEADBAND = 0.005  # a move of at most 0.5% of the last price leaves the price as it was
 
 
 class StepTimer:
@@ -149,10 +150,17 @@ def damped_price(equilibrium: float, last: float | None, floor: float, list_pric
     waiting job's cheapest class, its reason and its position from flipping every cycle, while a lasting change of
     demand still reaches the price within a few cycles (x(1 + max_step) per cycle). A price never exceeds the list
     price: the list price is what the platform team advertises as the most a GPU-hour costs.
+
+    Within PRICE_DEADBAND of the last price it keeps the last price: a market restarted from the last
+    equilibrium settles only to a tolerance, and prices creeping by a few hundredths of a percent every cycle would
+    otherwise rewrite every class's status and, over many cycles, shift tenants' share ratios and move GPUs.
     """
     price = equilibrium
-    if max_step > 0 and last is not None and last > 0:
-        price = min(max(price, last * (1.0 - max_step)), last * (1.0 + max_step))
+    if last is not None and last > 0:
+        if abs(price - last) <= PRICE_DEADBAND * last:
+            price = last
+        elif max_step > 0:
+            price = min(max(price, last * (1.0 - max_step)), last * (1.0 + max_step))
     return min(max(price, floor), max(list_price, floor))
 
 
@@ -177,7 +185,7 @@ def _settle_prices(cycle: index.Cycle, demands: demand.Demand,
         cs.price = max(cs.floor, round(damped_price(price, cs.gpu_class.current_price, cs.floor, cs.list_price,
                                                     cycle.config.price_max_step), PRICE_DECIMALS))
         target = max(cs.floor, round(damped_price(price, None, cs.floor, cs.list_price, 0.0), PRICE_DECIMALS))
-        if cs.price != target:
+        if abs(target - cs.price) > PRICE_DEADBAND * cs.price:  # the next cycle would move it again
             cycle.prices_settling = True
     for ts in cycle.tenants.values():
         ts.budget = budgets.get(ts.name, 0.0)
@@ -186,4 +194,5 @@ def _settle_prices(cycle: index.Cycle, demands: demand.Demand,
         if not run.opportunistic:
             run.charged = run.gpus
             run.tenant.spend += run.gpus * run.cls.price
+            run.tenant.held_value += run.gpus * run.cls.list_price
     return shares

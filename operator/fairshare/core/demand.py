@@ -25,9 +25,9 @@ class Demand:
     - value[t, g]: the same, weighted by each job's normalised speed on g (value / gpus = utility per GPU).
     - total[t]: GPUs its jobs want in all (a job runs on one class); list_value[t]: that, priced at the dearest
       class each job accepts (what the tenant could usefully be entitled to, in credits per hour).
-    - accepted[t, g]: GPUs of tenant t's jobs that accept class g, running or waiting. Entitlements read this and
-      list_value, never where a job happens to run, so that moving a job (admitting, preempting) leaves every
-      tenant's entitlement as it was: fair-sharing preemption then aims at a target that its own moves do not shift.
+    None of these reads where a job runs: moving a job (admitting, preempting) leaves every tenant's demand, and so
+    its entitlement and the prices, as they were; fair-sharing preemption then aims at a target its own moves do not
+    shift.
     """
 
     tenants: list[str]
@@ -35,7 +35,6 @@ class Demand:
     value: Array
     total: Array
     list_value: Array
-    accepted: Array
 
 
 def _in_market(ts: TenantState) -> bool:
@@ -43,7 +42,7 @@ def _in_market(ts: TenantState) -> bool:
 
 
 def tenant_demands(cycle: Cycle) -> Demand:
-    """Each tenant's demand: a pending job wants max_workers x gpus on every class it accepts, a running job on its own.
+    """Each tenant's demand: every job, pending or running, wants max_workers x gpus on every class it accepts.
 
     Budget-exhausted and unknown tenants want nothing in the market: they run only on idle capacity.
     """
@@ -57,7 +56,6 @@ def tenant_demands(cycle: Cycle) -> Demand:
     value = [[0.0] * width for _ in names]
     total = [0.0] * len(names)
     list_value = [0.0] * len(names)
-    accepted = [[0.0] * width for _ in names]
     # Speeds over all classes per set of acceptable classes, for jobs without informative throughput (which the
     # index already summed per tenant and set of classes).
     vectors: dict[tuple[ClassState, ...], tuple[list[float], float]] = {}
@@ -69,15 +67,13 @@ def tenant_demands(cycle: Cycle) -> Demand:
                                         max(c.list_price for c in options))
         return known
 
-    def add(tenant_row: int, count: float, speed: list[float], top: float, accepts: list[float] | None = None) -> None:
-        gpu_row, value_row, accepted_row = gpus[tenant_row], value[tenant_row], accepted[tenant_row]
+    def add(tenant_row: int, count: float, speed: list[float], top: float) -> None:
+        gpu_row, value_row = gpus[tenant_row], value[tenant_row]
         for g in range(width):
             s = speed[g]
             if s > 0.0:
                 gpu_row[g] += count
                 value_row[g] += count * s
-            if (s if accepts is None else accepts[g]) > 0.0:
-                accepted_row[g] += count
         total[tenant_row] += count
         list_value[tenant_row] += count * top
 
@@ -90,31 +86,26 @@ def tenant_demands(cycle: Cycle) -> Demand:
         if p.tenant.name in row and p.options:
             vector = _spread(p.options, _speeds(p.options, p.curves, p.workers, by_name), column)
             add(row[p.tenant.name], float(p.job.max_workers * p.gpw), vector, max(c.list_price for c in p.options))
-    on_own_class: dict[tuple[tuple[str, ...], str], list[float]] = {}
+    # A running job bids as it would waiting: on every class it accepts. Demand, and so prices and entitlements,
+    # then depend on what the tenants want, not on where their jobs happen to run; otherwise moving a job (a
+    # preemption for fair share) would move the prices that judge the next move, and GPUs could go back and forth.
     for run in cycle.running:
         if run.tenant.name not in row or run.preempted is not None:
             continue
+        options = tuple(c for c in classes if run.job.accepts(c.name)) or (run.cls,)
+        if run.cls not in options:
+            options = (*options, run.cls)
         curves = informative(cycle.curves.get(run.job.key))
-        memo = (run.job.gpu_classes, run.cls.name)
-        cached = on_own_class.get(memo) if curves is None else None
-        if cached is not None:
-            vector = cached
+        if curves is None:
+            vector, top = prior(options)
         else:
-            options = tuple(c for c in classes if run.job.accepts(c.name)) or (run.cls,)
-            if run.cls not in options:
-                options = (*options, run.cls)
-            own = _speeds(options, curves, max(1, len(run.nodes)), by_name)[options.index(run.cls)] if curves \
-                else prior(options)[0][column[run.cls.name]]
-            vector = [0.0] * width
-            vector[column[run.cls.name]] = own
-            if curves is None:
-                on_own_class[memo] = vector
-        accepts, top = prior(tuple(c for c in classes if run.job.accepts(c.name)) or (run.cls,))
-        add(row[run.tenant.name], float(run.job.max_workers * run.gpw), vector, max(top, run.cls.list_price), accepts)
+            vector = _spread(options, _speeds(options, curves, max(1, len(run.nodes)), by_name), column)
+            top = max(c.list_price for c in options)
+        add(row[run.tenant.name], float(run.job.max_workers * run.gpw), vector, top)
     shape = (len(names), width)
     return Demand(names, np.array(gpus, dtype=np.float64).reshape(shape),
                   np.array(value, dtype=np.float64).reshape(shape), np.array(total, dtype=np.float64),
-                  np.array(list_value, dtype=np.float64), np.array(accepted, dtype=np.float64).reshape(shape))
+                  np.array(list_value, dtype=np.float64))
 
 
 def _speeds(options: tuple[ClassState, ...], curves: Curves | None, workers: int,
@@ -147,7 +138,7 @@ def claims(cycle: Cycle, demand: Demand) -> dict[str, Claim]:
     full_usage = sum(cs.capacity for cs in cycle.classes.values()) * cycle.config.half_life_hours
     weights = usage_discounted_weights(raw, usage, full_usage) if cycle.config.usage_discount else raw
     classes = [(cs.name, cs.list_price) for cs in cycle.classes.values()]
-    gpus: list[list[float]] = demand.accepted.tolist()
+    gpus: list[list[float]] = demand.gpus.tolist()
     list_value: list[float] = demand.list_value.tolist()
     out: dict[str, Claim] = {}
     for i, name in enumerate(names):

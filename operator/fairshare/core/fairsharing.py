@@ -1,16 +1,20 @@
 """Fair-sharing preemption: a tenant below its fair share takes GPUs from tenants above theirs, and never in a loop.
 
 The share ratio of a tenant is what its full-price holdings cost per hour at this cycle's prices over its entitlement
-(TenantState.share_ratio): the number the wait reasons, Tenant status and the metrics all report.
+(TenantState.share_ratio): the number the wait reasons, Tenant status and the metrics all report. Its list ratio is
+the same holdings valued at list prices, the unit entitlements are computed in (TenantState.list_ratio).
 
 Why it cannot loop (Kueue's LessThanOrEqualToFinalShare argument). A move takes GPUs from victim tenants V and gives
 a gang to the preemptor A only if, after the move, A's ratio plus `fair_sharing_min_gain` is at most each victim's
-(`ends_no_higher`). Let M be the highest ratio among A and V before the move. Every victim ends below its own
-ratio before, so below M; A ends at most at a victim's final ratio, so below M too. The tenants' ratios, sorted
-from highest down, therefore decrease lexicographically with every move while prices and entitlements stay put;
-holdings are whole GPUs, so there are finitely many states, and a run of such moves ends without revisiting one.
-No A-takes-from-B-takes-from-A cycle exists: B taking back would need B's final ratio at most A's, below which it
-ended the first move. tests/unit/core/test_fairsharing.py checks this over generated multi-cycle runs.
+(`ends_no_higher`), both as share ratios and as list ratios. Take the list ratios. Let M be the highest among A and V
+before the move. Every victim ends below its own list ratio before, so below M; A ends at most at a victim's final
+list ratio, so below M too. The tenants' list ratios, sorted from highest down, therefore decrease lexicographically
+with every move. Entitlements do not depend on where jobs run (core/demand.py) nor on market prices, and list
+prices are fixed, so while demand stands still this order is a fixed potential: holdings are whole GPUs, there are
+finitely many states, and no run of moves revisits one, whatever market prices do from cycle to cycle. (Asking the
+same of the share ratio keeps every move one the reasons, written at market prices, also call fair.) No
+A-takes-from-B-takes-from-A cycle exists: B taking back would need B's final ratio at most A's, below which it ended
+the first move. tests/unit/core/test_fairsharing.py checks this over generated multi-cycle runs.
 """
 
 from __future__ import annotations
@@ -29,6 +33,14 @@ def ratio_after(ts: TenantState, credits_per_hour: float) -> float:
     if ts.budget <= 0:
         return math.inf if spend > EPS else 0.0
     return spend / ts.budget
+
+
+def list_ratio_after(ts: TenantState, list_credits_per_hour: float) -> float:
+    """A tenant's list ratio once its full-price holdings are worth `list_credits_per_hour` more at list prices."""
+    value = ts.held_value + list_credits_per_hour
+    if ts.budget <= 0:
+        return math.inf if value > EPS else 0.0
+    return value / ts.budget
 
 
 # The rules. Each is one sentence of policy.
@@ -71,10 +83,10 @@ class FairShareReclaim:
         self._gpus: dict[str, dict[str, int]] = {}  # class -> tenant -> GPUs its candidates there hold
         self._top: dict[str, list[tuple[float, str]]] = {}  # class -> heap of (-ratio when pushed, tenant)
         self._on: dict[str, list[str]] = {}  # tenant -> classes where it has candidates
-        # (class, worker GPUs) -> workers -> the lowest target ratio at which a gang that size found no room: any
-        # preemptor aiming as high or higher fails too this cycle (the rules only get harder to meet as the cycle
+        # (class, worker GPUs) -> (workers, target ratio, target list ratio) of gangs that found no room: a gang as
+        # big with targets as high or higher fails too this cycle (the rules only get harder to meet as the cycle
         # goes on, except when a victim's tenant admits more, which the next cycle sees).
-        self._failed: dict[tuple[str, int], dict[int, float]] = {}
+        self._failed: dict[tuple[str, int], list[tuple[int, float, float]]] = {}
         self._misses: dict[str, int] = {}  # tenant -> its jobs that found no room by fair-sharing preemption
 
     def release(self) -> None:
@@ -145,9 +157,10 @@ class FairShareReclaim:
         """Room for `p`'s gang on `cs` taken from tenants above their shares, or None (nothing changed)."""
         ts = p.tenant
         preemptor_after = ratio_after(ts, p.need * cs.price)
-        target = preemptor_after + self.min_gain
-        failed = self._failed.setdefault((cs.name, p.gpw), {})
-        if any(w <= p.workers and t <= target + EPS for w, t in failed.items()):
+        preemptor_list_after = list_ratio_after(ts, p.need * cs.list_price)
+        target, list_target = preemptor_after + self.min_gain, preemptor_list_after + self.min_gain
+        failed = self._failed.setdefault((cs.name, p.gpw), [])
+        if any(w <= p.workers and t <= target + EPS and lt <= list_target + EPS for w, t, lt in failed):
             return None
         if self._highest_ratio(cs) + EPS < target:
             return None
@@ -157,28 +170,30 @@ class FairShareReclaim:
         for name in index:
             victim = self._tenants[name]
             ratio = victim.share_ratio()
-            if ratio + EPS >= target and name != ts.name:
+            if ratio + EPS >= target and victim.list_ratio() + EPS >= list_target and name != ts.name:
                 givers.append((-ratio, name))
                 if room < p.need:
-                    room += self._most_given(victim, cs, held.get(name, 0), target)
+                    room += self._most_given(victim, cs, held.get(name, 0), target, list_target)
         if room < p.need:
-            self._fail(failed, p, target)
+            failed.append((p.workers, target, list_target))
             return None
         givers.sort()
         # Each tenant's candidates are kept in share_victim_order within the tenant; tenants go furthest above first.
         runs = [r for _, name in givers for r in index[name]]
         held_before = {name: self._tenants[name].used.get(cs.name, 0) for _, name in givers}
-        price, min_gain = cs.price, self.min_gain
+        price, list_price, min_gain = cs.price, cs.list_price, self.min_gain
 
         def may_take(run: RunState, gpus: int) -> bool:
             victim = run.tenant
             removed = held_before[victim.name] - victim.used.get(cs.name, 0) + gpus
             return (keeps_own_guarantee(run, gpus)
-                    and ends_no_higher(preemptor_after, ratio_after(victim, -removed * price), min_gain))
+                    and ends_no_higher(preemptor_after, ratio_after(victim, -removed * price), min_gain)
+                    and ends_no_higher(preemptor_list_after, list_ratio_after(victim, -removed * list_price),
+                                       min_gain))
 
         plan = reclaim(cs, p.workers, p.gpw, runs, may_take)
         if plan is None:
-            self._fail(failed, p, target)
+            failed.append((p.workers, target, list_target))
             return None
         gpus = self._gpus[cs.name]
         for name in {r.tenant.name for r in [*plan.preempted, *plan.shrunk]}:
@@ -191,21 +206,18 @@ class FairShareReclaim:
                 gpus.pop(name, None)
         return plan
 
-    @staticmethod
-    def _fail(failed: dict[int, float], p: PendingJob, target: float) -> None:
-        failed[p.workers] = min(target, failed.get(p.workers, math.inf))
-
     def missed(self, ts: TenantState) -> None:
         """A job of the tenant found no room by fair-sharing preemption on any class: after MAX_MISSES such jobs,
         the tenant's queue is scanned this cycle as if fair sharing were off."""
         self._misses[ts.name] = self._misses.get(ts.name, 0) + 1
 
     @staticmethod
-    def _most_given(victim: TenantState, cs: ClassState, gpus: int, target: float) -> int:
+    def _most_given(victim: TenantState, cs: ClassState, gpus: int, target: float, list_target: float) -> int:
         """An upper bound on the GPUs the rules let a tenant's candidates (holding `gpus`) give up on `cs`: no more
-        than takes it down to its guarantee or to the target ratio."""
+        than takes it down to its guarantee or to either target ratio."""
         over_guarantee = victim.used.get(cs.name, 0) - victim.tenant.guarantee(cs.name)
         if victim.budget > 0 and cs.price > 0:
             by_ratio = (victim.spend - target * victim.budget) / cs.price + EPS
-            gpus = min(gpus, max(0, math.floor(by_ratio)))
+            by_list = (victim.held_value - list_target * victim.budget) / cs.list_price + EPS
+            gpus = min(gpus, max(0, math.floor(min(by_ratio, by_list))))
         return max(0, min(gpus, over_guarantee))

@@ -77,14 +77,16 @@ class ClassState:
 class TenantState:
     """One tenant during a cycle: what it holds per class, what it spends per hour, and its pending queue."""
 
-    __slots__ = ("tenant", "name", "known", "used", "spend", "budget", "queue", "cursor", "entitled", "wants")
+    __slots__ = ("tenant", "name", "known", "used", "spend", "held_value", "budget", "queue", "cursor", "entitled",
+                 "wants")
 
     def __init__(self, tenant: Tenant, known: bool) -> None:
         self.tenant = tenant
         self.name = tenant.name
         self.known = known
         self.used: dict[str, int] = {}
-        self.spend = 0.0
+        self.spend = 0.0  # credits per hour its full-price holdings cost at this cycle's prices
+        self.held_value = 0.0  # the same holdings at list prices (the unit of its entitlement)
         self.budget = 0.0
         self.queue: list[PendingJob] = []
         self.cursor = 0
@@ -97,6 +99,12 @@ class TenantState:
         if self.budget <= 0:
             return float("inf") if self.spend > 0 else 0.0
         return self.spend / self.budget
+
+    def list_ratio(self) -> float:
+        """Full-price holdings at list prices over entitlement: the share ratio that no price movement changes."""
+        if self.budget <= 0:
+            return float("inf") if self.held_value > 0 else 0.0
+        return self.held_value / self.budget
 
 
 class PendingJob:
