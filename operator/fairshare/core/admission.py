@@ -245,6 +245,7 @@ def admit_within_shares(cycle: Cycle) -> None:
 
     def attempt(p: PendingJob) -> bool:
         ts, job = p.tenant, p.job
+        no_yield = False  # no class would have room even if every job on idle capacity yielded
         # The common cases when queues are long, decided without looking at each class: a plain job of a
         # defined tenant with budget left, over its share or with no room anywhere. (A bid is worth reporting,
         # so jobs with one take the long way.) A gang that no class can ever hold says so first: waiting for
@@ -257,10 +258,12 @@ def admit_within_shares(cycle: Cycle) -> None:
                 if p.cause is None or share < p.cause:
                     p.cause, p.cause_class = share, None
                 return False
-            if hopeless(p) and not fair.may_help(p):
-                if p.cause is None or capacity < p.cause:
-                    p.cause, p.cause_class = capacity, None
-                return False
+            if hopeless(p):
+                if not fair.may_help(p):
+                    if p.cause is None or capacity < p.cause:
+                        p.cause, p.cause_class = capacity, None
+                    return False
+                no_yield = True  # only fair-sharing preemption can make room
         elif not p.options:
             p.note(Cause.NO_CLASS, None)
             return False
@@ -276,7 +279,7 @@ def admit_within_shares(cycle: Cycle) -> None:
         if misses.get(ts.name, 0) >= lookahead:
             p.note(depth, None)
             return False
-        if full_check(p) or any(try_yield(p, cs) for cs in crowded):
+        if full_check(p) or (not no_yield and any(try_yield(p, cs) for cs in crowded)):
             fair.admitted(ts)
             return True
         if fair.may_try(ts):

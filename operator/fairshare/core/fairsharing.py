@@ -66,6 +66,15 @@ def fair_share_candidate(run: RunState, cycle: Cycle) -> bool:
             and ran_long_enough(run, cycle.now, cycle.config.min_run_seconds))
 
 
+def _remember(failed: dict[int, list[tuple[float, float]]], workers: int, target: float, list_target: float) -> None:
+    """Record a failure at these targets, keeping only the failures no other one implies (a short Pareto front)."""
+    pairs = failed.setdefault(workers, [])
+    if any(t <= target and lt <= list_target for t, lt in pairs):
+        return
+    pairs[:] = [(t, lt) for t, lt in pairs if not (target <= t and list_target <= lt)]
+    pairs.append((target, list_target))
+
+
 MAX_MISSES = 2  # jobs per tenant and cycle that may try fair-sharing preemption in vain
 
 
@@ -86,7 +95,7 @@ class FairShareReclaim:
         # (class, worker GPUs) -> (workers, target ratio, target list ratio) of gangs that found no room: a gang as
         # big with targets as high or higher fails too this cycle (the rules only get harder to meet as the cycle
         # goes on, except when a victim's tenant admits more, which the next cycle sees).
-        self._failed: dict[tuple[str, int], list[tuple[int, float, float]]] = {}
+        self._failed: dict[tuple[str, int], dict[int, list[tuple[float, float]]]] = {}
         self._misses: dict[str, int] = {}  # tenant -> its jobs that found no room by fair-sharing preemption
 
     def release(self) -> None:
@@ -159,8 +168,9 @@ class FairShareReclaim:
         preemptor_after = ratio_after(ts, p.need * cs.price)
         preemptor_list_after = list_ratio_after(ts, p.need * cs.list_price)
         target, list_target = preemptor_after + self.min_gain, preemptor_list_after + self.min_gain
-        failed = self._failed.setdefault((cs.name, p.gpw), [])
-        if any(w <= p.workers and t <= target + EPS and lt <= list_target + EPS for w, t, lt in failed):
+        failed = self._failed.setdefault((cs.name, p.gpw), {})
+        if any(w <= p.workers and any(t <= target + EPS and lt <= list_target + EPS for t, lt in pairs)
+               for w, pairs in failed.items()):
             return None
         if self._highest_ratio(cs) + EPS < target:
             return None
@@ -175,7 +185,7 @@ class FairShareReclaim:
                 if room < p.need:
                     room += self._most_given(victim, cs, held.get(name, 0), target, list_target)
         if room < p.need:
-            failed.append((p.workers, target, list_target))
+            _remember(failed, p.workers, target, list_target)
             return None
         givers.sort()
         # Each tenant's candidates are kept in share_victim_order within the tenant; tenants go furthest above first.
@@ -193,7 +203,7 @@ class FairShareReclaim:
 
         plan = reclaim(cs, p.workers, p.gpw, runs, may_take)
         if plan is None:
-            failed.append((p.workers, target, list_target))
+            _remember(failed, p.workers, target, list_target)
             return None
         gpus = self._gpus[cs.name]
         for name in {r.tenant.name for r in [*plan.preempted, *plan.shrunk]}:
