@@ -214,8 +214,8 @@ def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR]
         if job is not None:
             jobs.append(job)
         throughputs += measured
-    running_keys = {j.key for j in jobs if j.phase is core.JobPhase.RUNNING}
-    foreign = _foreign_gpus(store, running_keys, log)
+    running = {j.key: frozenset(j.allocation.nodes) for j in jobs if j.allocation is not None}
+    foreign = _foreign_gpus(store, running, log)
     for body in store.all(TRAINING_JOBS):  # a job set aside may hold GPUs its pods have not taken yet
         if log.holds(TRAINING_JOBS, key_of(body)) and key_of(body) not in views:
             for node in _allocated_nodes(body):
@@ -329,13 +329,14 @@ def _node(body: Body, gpu_classes: Mapping[str, GPUClassCR]) -> tuple[core.Node,
     return core.Node(name, gpu_class, gpus, schedulable), node_allocatable(body)
 
 
-def _foreign_gpus(store: Store, running_job_keys: set[str], log: SetAsideLog) -> dict[str, int]:
-    """GPUs held on each node by active pods the core does not account for (other workloads, draining jobs). A pod
-    whose GPUs cannot be read is taken to hold every GPU of its node, and reported."""
+def _foreign_gpus(store: Store, running: Mapping[str, frozenset[str]], log: SetAsideLog) -> dict[str, int]:
+    """GPUs held on each node by active pods the core does not account for: other workloads, draining jobs, and a
+    pod labelled as a running job's worker on a node its allocation does not hold (anyone who may create pods in the
+    namespace can copy the label). A pod whose GPUs cannot be read is taken to hold every GPU of its node."""
     held: dict[str, int] = {}
     for pod in store.all(PODS):
         try:
-            holding = _pod_holding(pod, running_job_keys)
+            holding = _pod_holding(pod, running)
         except Exception as err:
             spec = pod.get("spec")
             node = spec.get("nodeName") if isinstance(spec, dict) else None
@@ -350,13 +351,13 @@ def _foreign_gpus(store: Store, running_job_keys: set[str], log: SetAsideLog) ->
     return held
 
 
-def _pod_holding(pod: Body, running_job_keys: set[str]) -> tuple[str, int] | None:
+def _pod_holding(pod: Body, running: Mapping[str, frozenset[str]]) -> tuple[str, int] | None:
     """(node, GPUs) an active pod holds outside the core's accounting, or None."""
     node = pod.get("spec", {}).get("nodeName")
     if not node or pod.get("status", {}).get("phase", "Pending") not in ACTIVE_POD_PHASES:
         return None
     job = _job_of(pod)
-    if job and job in running_job_keys:
+    if job and node in running.get(job, ()):
         return None
     return str(node), pod_gpus(pod)
 
