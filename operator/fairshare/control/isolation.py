@@ -81,10 +81,10 @@ class SetAsideLog:
         entry = SetAside(kind, key, reason, message, trace)
         self.entries.setdefault(entry.ref, entry)
 
-    def failed(self, kind: str, key: str, err: BaseException) -> None:
-        """Record that reading or planning the object raised `err`."""
+    def failed(self, kind: str, key: str, err: BaseException, consequence: str = "") -> None:
+        """Record that reading or planning the object raised `err` (and what the operator assumes instead)."""
         expected = isinstance(err, SpecError | QuantityError)
-        self.add(kind, key, reason_of(err), message_of(err), "" if expected else traceback.format_exc())
+        self.add(kind, key, reason_of(err), message_of(err) + consequence, "" if expected else traceback.format_exc())
 
     def attempt(self, kind: str, key: str, step: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:
         """step(*args, **kwargs), or None once it raised (the object is then set aside). Only Exception is caught:

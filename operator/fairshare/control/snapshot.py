@@ -16,9 +16,9 @@ from fairshare.api.jobstatus import TrainingJobStatus
 from fairshare.api.quantity import QuantityError, whole_count
 from fairshare.control import conditions as cond
 from fairshare.control.fit import Fit, NodeResources, fit_classes, node_allocatable
-from fairshare.control.isolation import INVALID_SPEC, SetAside, SetAsideLog, key_of, ref
+from fairshare.control.isolation import INVALID_SPEC, SetAside, SetAsideLog, key_of
 from fairshare.control.parsecache import ParseCache
-from fairshare.control.store import GPU_CLASSES, KINDS, NODES, PODS, TENANTS, TRAINING_JOBS, Body, Store, object_key
+from fairshare.control.store import GPU_CLASSES, NODES, PODS, TENANTS, TRAINING_JOBS, Body, Store, object_key
 from fairshare.core import types as core
 
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -216,9 +216,9 @@ def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR]
         throughputs += measured
     running = {j.key: frozenset(j.allocation.nodes) for j in jobs if j.allocation is not None}
     foreign = _foreign_gpus(store, running, log)
-    for body in store.all(TRAINING_JOBS):  # a job set aside may hold GPUs its pods have not taken yet
-        if log.holds(TRAINING_JOBS, key_of(body)) and key_of(body) not in views:
-            for node in _allocated_nodes(body):
+    for entry in list(log.entries.values()):  # a job set aside may hold GPUs its pods have not taken yet
+        if entry.kind == TRAINING_JOBS and entry.key not in views:
+            for node in _allocated_nodes(store.get(TRAINING_JOBS, entry.key) or {}):
                 foreign[node] = foreign.get(node, 0) + MAX_NODE_GPUS
     core_nodes = tuple(dataclasses.replace(n, gpus=max(0, n.gpus - foreign.get(n.name, 0))) for n in nodes)
 
@@ -232,8 +232,7 @@ def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR]
     if jobs_parsed is not None:
         jobs_parsed.end_cycle()
     set_aside = dict(log.entries)
-    bodies = {r: b for kind in KINDS for b in store.all(kind) if (r := ref(kind, key_of(b))) in set_aside} \
-        if set_aside else {}
+    bodies = {r: b for r, e in set_aside.items() if (b := store.get(e.kind, e.key)) is not None}
     return World(snapshot, views, gpu_classes, tenants, node_class, node_capacity, ns_tenant,
                  {ref: e.message for ref, e in set_aside.items()}, ns_conflicts, set_aside, bodies)
 
@@ -340,12 +339,8 @@ def _foreign_gpus(store: Store, running: Mapping[str, frozenset[str]], log: SetA
         except Exception as err:
             spec = pod.get("spec")
             node = spec.get("nodeName") if isinstance(spec, dict) else None
-            log.failed(PODS, key_of(pod), err)
             holding = (node, MAX_NODE_GPUS) if isinstance(node, str) and node else None
-            if holding is not None:
-                aside = log.entries[ref(PODS, key_of(pod))]
-                log.entries[aside.ref] = dataclasses.replace(
-                    aside, message=f"{aside.message}; it is taken to hold every GPU of node {node}")
+            log.failed(PODS, key_of(pod), err, f"; it is taken to hold every GPU of node {node}" if holding else "")
         if holding is not None:
             held[holding[0]] = held.get(holding[0], 0) + holding[1]
     return held
