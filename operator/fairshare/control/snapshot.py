@@ -199,7 +199,8 @@ def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR]
         key = key_of(body)
         view = log.attempt(TRAINING_JOBS, key, _job_view, body, jobs_parsed, ns_tenant, class_nodes, pods_by_job)
         if view is not None:
-            if view.error is not None:  # reported by the plan's InvalidSpec path; counted and logged as set aside
+            if view.error is not None and _raw_phase(body) not in TERMINAL_PHASES:
+                # Failed by the plan's InvalidSpec path (once failed, it is done with, and no longer counted).
                 log.add(TRAINING_JOBS, key, INVALID_SPEC, str(view.error))
             views[view.key] = view
 
@@ -278,13 +279,20 @@ def _core_parts(view: JobView, now: float) -> tuple[core.Job | None, list[core.T
     return core_job(view, now), core_throughputs(view)
 
 
+TERMINAL_PHASES = (Phase.SUCCEEDED.value, Phase.FAILED.value)
+
+
+def _raw_phase(body: Body) -> object:
+    status = body.get("status")
+    return status.get("phase") if isinstance(status, dict) else None
+
+
 def _allocated_nodes(body: Body) -> list[str]:
     """The nodes a job's raw status says it holds while Admitted or Running (read defensively: the job is one that
     could not be read); they are taken as full, so nothing is placed where its workers may be."""
-    status = body.get("status")
-    if not isinstance(status, dict) or status.get("phase") not in (Phase.ADMITTED.value, Phase.RUNNING.value):
+    if _raw_phase(body) not in (Phase.ADMITTED.value, Phase.RUNNING.value):
         return []
-    allocation = status.get("allocation")
+    allocation = body["status"].get("allocation")
     nodes = allocation.get("nodes") if isinstance(allocation, dict) else None
     return [n for n in nodes if isinstance(n, str)] if isinstance(nodes, list) else []
 

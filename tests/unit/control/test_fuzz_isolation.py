@@ -271,11 +271,11 @@ def assert_reported(kind: str, body: Body, result: CyclePlan) -> None:
     if kind in PARSERS:
         if not _refused(kind, body):
             return
+        status = body.get("status")
+        if kind == "TrainingJob" and isinstance(status, dict) and status.get("phase") in ("Failed", "Succeeded"):
+            return  # already terminal: nothing more to write, nor to count
         assert ref(store_kind, key) in result.set_aside, (kind, key, sorted(result.set_aside))
         if kind == "TrainingJob":
-            status = body.get("status")
-            if isinstance(status, dict) and status.get("phase") in ("Failed", "Succeeded"):
-                return  # already terminal: nothing more to write
             assert any(isinstance(a, PatchStatus) and a.key == key and a.status.get("phase") == "Failed"
                        for a in result.actions), key
             assert any(isinstance(a, RecordEvent) and a.job_key == key and a.reason == "InvalidSpec"

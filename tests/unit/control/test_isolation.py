@@ -286,3 +286,11 @@ def test_the_loop_logs_each_object_set_aside_once_and_counts_them(caplog: pytest
     assert said == ["set aside Node a100-1 (InvalidQuantity): status.allocatable[nvidia.com/gpu]: '1Ei' is more than "
                     "4096 (at most 4096 GPUs a node are counted); the node counts no GPUs until it reports a whole "
                     "number", "Node a100-1 is no longer set aside"]
+
+
+def test_a_job_failed_for_its_spec_is_counted_once_failed_no_more() -> None:
+    """It is set aside (and counted, and logged) in the cycle that fails it; a terminal job is done with."""
+    broken = training_job("nlp/broken").spec(gpusPerWorker=0)
+    first = plan([*FLEET, GOOD, broken])
+    failed = plan([*FLEET, GOOD, broken.phase("Failed")])
+    assert (list(first.set_aside), list(failed.set_aside)) == (["trainingjob/nlp/broken"], [])
