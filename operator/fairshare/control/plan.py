@@ -112,12 +112,21 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
         grants += parts[1]
         bookkeeping += parts[2]
     if release_failed:
-        grants = []  # they may count on GPUs that a release which could not be written still holds
+        grants = []  # they may count on GPUs that a release (or a resize or move) which could not be written holds
 
     aside.update({e.key: True for e in log.entries.values() if e.kind == TRAINING_JOBS})
-    decided = {d.job_key for d in result.decisions} | set(transitioned) | set(aside)
-    grants += _isolated(log, TRAINING_JOBS, functools.partial(missing_children_actions, skip=decided,
+    decided = {d.job_key for d in result.decisions} | set(transitioned)
+    grants += _isolated(log, TRAINING_JOBS, functools.partial(missing_children_actions, skip=decided | set(aside),
                                                               settings=settings), world)
+    # Jobs set aside while they hold GPUs are still charged, at the price they last paid, and counted as held:
+    # breaking one's own job (a worker pod it cannot read) must not make it run for free.
+    in_core = {j.key for j in snapshot.jobs}
+    held_aside = tuple(j for j in world.snapshot.jobs
+                       if j.key in aside and j.key not in in_core and j.allocation is not None)
+    if held_aside:
+        snapshot = dataclasses.replace(snapshot, jobs=snapshot.jobs + held_aside)
+        result = dataclasses.replace(result, charges={**result.charges, **{
+            j.key: cost.last_price(world.jobs[j.key]) for j in held_aside if j.key in world.jobs}})
     # A transition that frees no GPUs waits until the grants are out, unless the core decided about the same job
     # this cycle: then it goes first, so that the decision's writes come after it (no later write undoes them).
     by_core = {d.job_key for d in result.decisions}

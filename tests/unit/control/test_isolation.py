@@ -231,10 +231,15 @@ def test_a_job_whose_planning_raises_is_set_aside_and_keeps_its_gpus(monkeypatch
         return real(view, now)
 
     monkeypatch.setattr(plan_module, "observe", observe)
-    running = training_job("cv/run").classes("a100").gpus(8).phase("Running").allocation("a100", "a100-0")
+    running = training_job("cv/run").classes("a100").gpus(8).phase("Running").allocation(
+        "a100", "a100-0", price=1.5).cost(10.0, 5.0, 1.0, accrued_ago=3600)
     result = plan([*FLEET, GOOD, running])
     assert (admitted(result), set_aside(result)) == ([], {"trainingjob/cv/run": ("Unreadable", "KeyError: 'exitCode'")})
-    assert [a for a in result.actions if getattr(a, "key", getattr(a, "job_key", None)) == "cv/run"] == []
+    # Still charged at the price it last paid (a job one breaks must not run for free), and its tenant metered.
+    (charge,) = [a.status["cost"] for a in of_kind(result.actions, PatchStatus) if a.key == "cv/run"]
+    assert (charge["credits"], charge["gpuHours"]) == (10.0 + 1.5 * 8, 5.0 + 8)
+    (cv,) = [a.status for a in of_kind(result.actions, PatchStatus) if (a.kind, a.key) == (TENANTS, "cv")]
+    assert cv["allocated"] == {"a100": 8}
 
 
 def test_a_pod_labelled_as_a_running_jobs_worker_off_its_nodes_holds_its_gpus() -> None:
