@@ -75,6 +75,13 @@ class OperatorMetrics:
                               ["trigger"], registry=r)
         self.last_cycle = Gauge("fairshare_last_cycle_timestamp_seconds", "Unix time the last cycle finished.",
                                 registry=r)
+        self.set_aside = Gauge("fairshare_objects_set_aside",
+                               "Objects the last cycle set aside: left out of scheduling alone (the others go on), "
+                               "reported on the object where the operator may write and in its log, by kind "
+                               "(TrainingJob|Tenant|GPUClass|Node|Pod) and reason (InvalidSpec|InvalidQuantity|"
+                               "Unreadable|SchedulingError: fairshare.control.isolation). A gauge of the last cycle, "
+                               "every pair exported: back to 0 once the object is fixed or deleted.",
+                               ["kind", "reason"], registry=r)
         self.errors = Counter("fairshare_reconcile_errors", "Errors while applying decisions or reconciling.",
                               ["operation"], registry=r)
         self.api_latency = Histogram("fairshare_api_request_duration_seconds", "Kubernetes API calls made.",

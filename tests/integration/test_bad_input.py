@@ -37,6 +37,7 @@ from tests.support.teams import (
     cycles,
     describe,
     job_body,
+    metric,
 )
 from tests.support.wait import wait_for
 
@@ -350,3 +351,62 @@ def test_the_operator_starts_beside_a_pod_asking_for_a_thousand_gpus(
             operator.kill()
             operator.start()
             wait_for(lambda: cycles(operator.metrics_port), timeout=60, what="the operator's first cycle")
+
+
+# --- one bad object never stops the others -------------------------------------------------------------------------
+
+def set_aside(port: int, kind: str, reason: str) -> float | None:
+    return metric(port, "fairshare_objects_set_aside", kind=kind, reason=reason)
+
+
+def test_a_1ei_memory_job_and_a_petascale_gpu_pod_are_set_aside_alone_while_other_tenants_run(
+        kube_api_client: client.ApiClient, operator: OperatorProcess, namespace: str, cleanup: Cleanup) -> None:
+    """Found here: `spec.resources.memory: 1Ei` on one job (valid for the CRD) made every cycle raise, even from a
+    namespace no Tenant owns: nobody was admitted until someone found and deleted it, and the log did not name it.
+    So did `nvidia.com/gpu: 1Ei` on a pod; the API server refuses that one ("must be an integer": its milli-value
+    overflows int64) but takes `1P`, as absurd. Now the job waits naming the field; the pod (in a namespace no
+    Tenant owns, bound straight to h100-000) is taken to hold that whole node, logged once and counted; and two
+    other tenants' jobs fill the other three h100 nodes."""
+    orphan = namespace  # no Tenant lists it
+    core = client.CoreV1Api(kube_api_client)
+    core.create_namespaced_pod(orphan, {"metadata": {"name": "hog"}, "spec": {
+        "nodeName": "h100-000", "containers": [{"name": "c", "image": TEST_IMAGE,
+                                                "resources": {"limits": {"nvidia.com/gpu": "1P"}}}]}})
+    cleanup.steps.append(lambda: core.delete_namespaced_pod("hog", orphan, grace_period_seconds=0))
+    errors_before = cycle_errors(operator.metrics_port)
+    bad = cleanup.team(kube_api_client, "bad")
+    bad.submit("huge-memory", gpus=1, image=TEST_IMAGE, resources={"memory": "1Ei"})
+    bad.submit("huge-memory", gpus=1, image=TEST_IMAGE, resources={"memory": "1Ei"}, namespace=orphan)
+    good = [cleanup.team(kube_api_client, "good-a"), cleanup.team(kube_api_client, "good-b")]
+    good[0].submit("one", gpus=8, classes=("h100",))
+    good[0].submit("two", gpus=8, classes=("h100",))
+    good[1].submit("three", gpus=8, classes=("h100",))
+
+    wait_for(lambda: all(p == "Running" for t in good for p in t.phases().values()) or None, timeout=120,
+             what=lambda: "; ".join(describe(t) for t in good))
+    held = sorted(n for t in good for j in t.jobs().values() for n in j["status"]["allocation"]["nodes"])
+    assert held == ["h100-001", "h100-002", "h100-003"]  # nothing on the node the hog holds
+
+    def waiting(ns: str) -> dict[str, Any]:
+        return bad.jobs(ns).get("huge-memory") or {}
+    wait_for(lambda: all(queue_reason(waiting(ns)) for ns in (bad.namespace, orphan)) or None, timeout=60,
+             what="both huge-memory jobs explained")
+    more_cycles(operator)
+    in_tenant, in_orphan = waiting(bad.namespace), waiting(orphan)
+    assert (in_tenant["status"]["phase"], condition(in_tenant, "Admitted")["reason"]) == ("Queued", "NoNodeFits")
+    assert "spec.resources.memory 1Ei exceeds the largest node allocatable memory" in queue_reason(in_tenant)
+    assert (in_orphan["status"]["phase"], condition(in_orphan, "Admitted")["reason"]) == ("Queued", "NoTenant")
+    assert launched(kube_api_client, bad.namespace, "huge-memory") == []
+    assert launched(kube_api_client, orphan, "huge-memory") == []
+
+    assert set_aside(operator.metrics_port, "Pod", "InvalidQuantity") == 1
+    log = operator.log.read_text()
+    assert log.count(f"set aside Pod {orphan}/hog (InvalidQuantity)") == 1, log[-3000:]
+    assert "it is taken to hold every GPU of node h100-000" in log
+    assert operator.alive() and cycle_errors(operator.metrics_port) == errors_before
+    assert "Traceback" not in log
+
+    core.delete_namespaced_pod("hog", orphan, grace_period_seconds=0)
+    wait_for(lambda: set_aside(operator.metrics_port, "Pod", "InvalidQuantity") == 0 or None, timeout=60,
+             what="the hog no longer counted once deleted")
+

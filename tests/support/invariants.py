@@ -31,12 +31,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import re
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
+
+from kubernetes.utils import parse_quantity
 
 GPU = "nvidia.com/gpu"
 GROUP, VERSION = "fairshare.dev", "v1alpha1"
@@ -86,24 +87,12 @@ class Violation:
 
 # --- reading raw objects ---------------------------------------------------------------------------------------
 
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eE][+-]?[0-9]+|[KMGTPE]i|[kMGTPE]|m)?$")
-_SUFFIX = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18, "Ki": 2**10,
-           "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60, "m": 1e-3}
-
-
 def quantity(raw: Any) -> float:
-    """A Kubernetes quantity as a number: 8, "8", "1k" (how the API server writes 1000), "500m"."""
+    """A Kubernetes quantity as a number: 8, "8", "1k" (how the API server writes 1000), "500m"; absent is 0. Read
+    with the Kubernetes client's parser, as the operator reads it (fairshare.api.quantity)."""
     if raw is None or raw == "":
         return 0.0
-    if isinstance(raw, int | float):
-        return float(raw)
-    match = _QUANTITY.match(str(raw).strip())
-    if not match:
-        raise ValueError(f"not a quantity: {raw!r}")
-    number, suffix = match.group(1), match.group(2) or ""
-    if suffix[:1] in ("e", "E"):
-        return float(number + suffix)
-    return float(number) * _SUFFIX[suffix]
+    return float(parse_quantity(raw))
 
 
 def _meta(body: Body) -> Mapping[str, Any]:

@@ -340,7 +340,12 @@ OPERATOR = Dashboard(
             Panel("Reconcile errors", "Failed operations per second (conflicts are not errors: the next cycle "
                   "decides again).",
                   [t(f'sum by (operation) (rate(fairshare_reconcile_errors_total{{job=~"$job"}}[{RI}]))',
-                     "{{operation}}")], unit="ops", stacked=True, width=24),
+                     "{{operation}}")], unit="ops", stacked=True),
+            Panel("Objects set aside", "Objects the last cycle left out alone because they could not be read or "
+                  "planned (the others went on), by kind and reason; the operator's log names each, and a Tenant, "
+                  "GPUClass or TrainingJob carries the reason in a condition.",
+                  [t(f'sum by (kind, reason) (fairshare_objects_set_aside{{job=~"$job"}})', "{{kind}} {{reason}}")],
+                  stacked=True),
         ]),
         Row("Kubernetes API", [
             Panel("API requests", "Requests per second the operator makes, by verb and resource.",

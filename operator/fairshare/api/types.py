@@ -14,16 +14,13 @@ from fairshare.api.constants import (
     RESERVED_VOLUME_PREFIX,
     is_reserved_env_name,
 )
+from fairshare.api.quantity import QuantityError, parse_quantity
 
 # The regular expressions below are the same ones the CRDs use (as `pattern` or inside CEL `matches`).
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 DNS_1035_LABEL_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 ENV_NAME_PATTERN = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
-QUANTITY_PATTERN = (
-    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
-)
-MAX_QUANTITY_LENGTH = 64  # the CRD's maxLength, which also bounds the cost of its CEL rule
 ABSOLUTE_PATH_PATTERN = r"^(/[^/]+)+$"
 LABEL_KEY_PATTERN = (
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
@@ -69,10 +66,11 @@ def _quantity_to_str(value: Any) -> Any:
 
 
 def _check_quantity(value: str) -> str:
-    match = re.match(QUANTITY_PATTERN, value)
-    if len(value) > MAX_QUANTITY_LENGTH or not match:
-        raise _fail("quantity", "must be a Kubernetes quantity such as \"2\", \"500m\", \"16Gi\"", value)
-    if value.startswith("-") and float(match.group(2)) != 0:  # "-0" is zero, as the CRD's CEL rule reads it
+    try:
+        number = parse_quantity(value)
+    except QuantityError:
+        raise _fail("quantity", "must be a Kubernetes quantity such as \"2\", \"500m\", \"16Gi\"", value) from None
+    if number < 0:  # "-0" is zero, as the CRD's CEL rule reads it
         raise _fail("quantity_negative", "must not be negative; use a quantity such as \"8\", \"500m\" or \"64Gi\"",
                     value)
     return value

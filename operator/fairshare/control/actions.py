@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from fairshare.control.store import TRAINING_JOBS
+
 
 @dataclasses.dataclass(frozen=True)
 class PatchStatus:
@@ -36,12 +38,13 @@ class DeletePods:
 
 @dataclasses.dataclass(frozen=True)
 class RecordEvent:
-    """A Kubernetes Event on a TrainingJob, for `kubectl describe`."""
+    """A Kubernetes Event on a TrainingJob (or, with `kind`, a Tenant or GPUClass), for `kubectl describe`."""
 
-    job_key: str
+    job_key: str  # the object's key
     type: str  # Normal | Warning
     reason: str
     message: str
+    kind: str = TRAINING_JOBS
 
 
 Action = PatchStatus | EnsureChildren | DeletePods | RecordEvent

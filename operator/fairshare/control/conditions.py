@@ -12,6 +12,7 @@ FINISHED = "Finished"
 CONFLICT = "Conflict"  # Tenant: a namespace it lists is held by an older Tenant; GPUClass: its selector overlaps
 SYSTEM_NAMESPACE = "SystemNamespace"  # Tenant: it lists a system namespace, which it does not get
 UNKNOWN_GPU_CLASS = "UnknownGPUClass"  # Tenant: guaranteed or borrowingLimit names a class that does not exist
+READY = "Ready"  # Tenant, GPUClass: False while the operator sets it aside (InvalidSpec, ...); True once it is back
 
 
 def rfc3339(timestamp: float) -> str:
@@ -62,4 +63,13 @@ def report(conditions: list[dict[str, Any]], type_: str, problem: str | None, re
         return set_condition(conditions, type_, True, reason, problem, now, observed_generation)
     if is_true(conditions, type_):
         return set_condition(conditions, type_, False, cleared_reason, cleared_message, now, observed_generation)
+    return well_formed(conditions)
+
+
+def ready_again(conditions: list[dict[str, Any]], now: float, observed_generation: int | None = None) \
+        -> list[dict[str, Any]]:
+    """Ready turns True once an object set aside (Ready False) is in use again; an object never set aside gets none."""
+    if any(c.get("type") == READY and c.get("status") == "False" for c in well_formed(conditions)):
+        return set_condition(conditions, READY, True, "InUse", "the operator reads and uses this object again", now,
+                             observed_generation)
     return well_formed(conditions)

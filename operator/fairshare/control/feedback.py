@@ -53,7 +53,15 @@ def job_target(view: JobView) -> Target | None:
 
 
 def feedback_targets(world: World) -> list[Target]:
-    return [t for t in (job_target(v) for _, v in sorted(world.jobs.items())) if t is not None]
+    targets = []
+    for _, view in sorted(world.jobs.items()):
+        try:
+            target = job_target(view)
+        except Exception:  # a job the plan cannot read either: it sets the job aside and reports it
+            continue
+        if target is not None:
+            targets.append(target)
+    return targets
 
 
 def usable(view: JobView, reading: Reading, warmup_seconds: float) -> Target | None:

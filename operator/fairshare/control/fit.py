@@ -8,31 +8,16 @@ to the classes that have a node big enough, or says why none has.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from fairshare.api.podtemplate import ResourceList
+from fairshare.api.quantity import QuantityError, parse_quantity
 from fairshare.api.trainingjob import TrainingJobSpec
 
 CHECKED_RESOURCES = ("cpu", "memory", "ephemeral-storage")
-NodeResources = dict[str, tuple[float, str]]  # resource -> (allocatable, as the node writes it)
-
-_QUANTITY = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
-                       r"(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))?$")
-_SCALE = {None: 1.0, "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15,
-          "E": 1e18, "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50, "Ei": 2.0**60}
-
-
-def quantity_value(raw: object) -> float | None:
-    """A Kubernetes quantity ("500m", "64Gi", "1e3", 8) as a number of base units; None when it is not one."""
-    match = _QUANTITY.match(str(raw).strip())
-    if match is None:
-        return None
-    number, suffix = match.groups()
-    if suffix is not None and suffix[0] in "eE" and len(suffix) > 1:
-        return float(number + suffix)
-    return float(number) * _SCALE[suffix]
+NodeResources = dict[str, tuple[Decimal, str]]  # resource -> (allocatable, as the node writes it)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +26,7 @@ class Request:
 
     field: str
     raw: str
-    value: float
+    value: Decimal
 
 
 def worker_requests(spec: TrainingJobSpec) -> dict[str, Request]:
@@ -55,26 +40,36 @@ def worker_requests(spec: TrainingJobSpec) -> dict[str, Request]:
     if spec.resources is None:
         return {}
     listed = {"cpu": spec.resources.cpu, "memory": spec.resources.memory}
-    return {name: Request(f"spec.resources.{name}", raw, value) for name, raw in listed.items()
-            if raw is not None and (value := quantity_value(raw)) is not None}
+    return {name: _request(f"spec.resources.{name}", raw) for name, raw in listed.items() if raw is not None}
 
 
 def _listed(resources: ResourceList | None, prefix: str) -> dict[str, Request]:
     if resources is None:
         return {}
     body = resources.to_body()
-    return {name: Request(f"{prefix}.{name}", str(body[name]), value) for name in CHECKED_RESOURCES
-            if name in body and (value := quantity_value(body[name])) is not None}
+    return {name: _request(f"{prefix}.{name}", body[name]) for name in CHECKED_RESOURCES if name in body}
+
+
+def _request(field: str, raw: object) -> Request:
+    """The models accept only quantities this parser reads; should one still fail, the error names the field."""
+    try:
+        return Request(field, str(raw), parse_quantity(raw))
+    except QuantityError as err:
+        raise QuantityError(f"{field}: {err}") from None
 
 
 def node_allocatable(node: Mapping[str, Any]) -> NodeResources:
     """The checked resources a node reports as allocatable: (value, as written). A resource it does not report is
-    not compared (kwok and test nodes often leave ephemeral-storage out)."""
+    not compared (kwok and test nodes often leave ephemeral-storage out); one it reports in a form that is not a
+    quantity raises QuantityError naming it (the node is then set aside: nothing can be placed by a guess)."""
     allocatable = (node.get("status") or {}).get("allocatable") or {}
     out: NodeResources = {}
     for name in CHECKED_RESOURCES:
-        if name in allocatable and (value := quantity_value(allocatable[name])) is not None:
-            out[name] = (value, str(allocatable[name]))
+        if name in allocatable:
+            try:
+                out[name] = (parse_quantity(allocatable[name]), str(allocatable[name]))
+            except QuantityError as err:
+                raise QuantityError(f"status.allocatable[{name}]: {err}") from None
     return out
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from fairshare.api import Phase, SpecError, TrainingJob, parse_training_job
 from fairshare.control.actions import Action, PatchStatus
 from fairshare.control.feedback import feedback_targets
+from fairshare.control.isolation import KIND_NAMES, REASONS, SetAside
 from fairshare.control.namespaces import DEFAULT_PROTECTED_NAMESPACES
 from fairshare.control.parsecache import ParseCache
 from fairshare.control.plan import CyclePlan, Scheduler, default_scheduler, plan_cycle
@@ -58,6 +59,7 @@ class SchedulingLoop:
         self.jobs_parsed: ParseCache[TrainingJob] = ParseCache(parse_training_job, SpecError)
         self._periodic = 0
         self.cycles = 0
+        self.set_aside: dict[str, SetAside] = {}  # what the last cycle set aside, by `kind/key`: each logged once
 
     def poke(self) -> None:
         """Something changed: run a cycle soon (bursts of events coalesce into one)."""
@@ -108,9 +110,28 @@ class SchedulingLoop:
         self._record(plan, trigger, world, {"snapshot": snapshot_seconds, "apply": apply_seconds})
         return plan
 
+    def _report_set_aside(self, set_aside: Mapping[str, SetAside]) -> None:
+        """Log each object set aside once (again only if its reason or message changes), and when it is back in use;
+        count them all, every (kind, reason) pair exported so that a fixed object's series returns to 0."""
+        for ref, entry in sorted(set_aside.items()):
+            before = self.set_aside.get(ref)
+            if before is None or (before.reason, before.message) != (entry.reason, entry.message):
+                log.warning("set aside %s %s (%s): %s%s", KIND_NAMES.get(entry.kind, entry.kind), entry.key,
+                            entry.reason, entry.message, f"\n{entry.trace}" if entry.trace else "")
+        for ref in sorted(set(self.set_aside) - set(set_aside)):
+            gone = self.set_aside[ref]
+            log.info("%s %s is no longer set aside", KIND_NAMES.get(gone.kind, gone.kind), gone.key)
+        self.set_aside = dict(set_aside)
+        counts = {(kind, reason): 0 for kind in KIND_NAMES.values() for reason in REASONS}
+        for entry in set_aside.values():
+            pair = (KIND_NAMES.get(entry.kind, entry.kind), entry.reason)
+            counts[pair] = counts.get(pair, 0) + 1
+        self.metrics.set_per_label(self.metrics.set_aside, counts)
+
     def _record(self, plan: CyclePlan, trigger: str, world: World, io_seconds: dict[str, float]) -> None:
         m = self.metrics
         m.cycles.labels(trigger=trigger).inc()
+        self._report_set_aside(plan.set_aside)
         m.observe_cycle_steps({**plan.result.step_seconds, **io_seconds})
         m.last_cycle.set(time.time())
         m.set_per_label(m.price, {(c,): p for c, p in plan.result.prices.items()})

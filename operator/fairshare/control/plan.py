@@ -10,8 +10,9 @@ race creates no pods.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from fairshare.api import Phase
@@ -21,6 +22,7 @@ from fairshare.control import conditions as cond
 from fairshare.control import cost
 from fairshare.control.actions import Action, DeletePods, EnsureChildren, PatchStatus, RecordEvent
 from fairshare.control.feedback import feedback_actions
+from fairshare.control.isolation import INVALID_SPEC, SetAside, SetAsideLog, schedule_isolating
 from fairshare.control.lifecycle import observe
 from fairshare.control.orphans import orphan_transition
 from fairshare.control.queue import queue_changed
@@ -29,7 +31,7 @@ from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS
 from fairshare.core import types as core
 from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig
-from fairshare.core.decisions import Admit, CycleResult, Migrate, Preempt, Resize, Wait
+from fairshare.core.decisions import Admit, CycleResult, Decision, Migrate, Preempt, Resize, Wait
 from fairshare.core.usage import decay_usage
 from fairshare.feedback.readings import Reading
 from fairshare.render import RenderSettings, WorkerAllocation, build_headless_service, build_worker_pods
@@ -57,6 +59,7 @@ class CyclePlan:
     grants: tuple[Action, ...]
     bookkeeping: tuple[Action, ...]
     transitioned: frozenset[str]
+    set_aside: Mapping[str, SetAside] = dataclasses.field(default_factory=dict)  # the World's, and the plan's own
 
     @property
     def actions(self) -> tuple[Action, ...]:
@@ -71,58 +74,132 @@ def default_scheduler(snapshot: core.Snapshot, now: float, config: PolicyConfig)
 def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderSettings,
                scheduler: Scheduler = default_scheduler, readings: Mapping[str, Reading] | None = None,
                warmup_seconds: float = 20.0) -> CyclePlan:
+    """Each step is taken one object at a time, or all at once with a fall-back to one at a time: a job, tenant or
+    class on which a step raises is set aside (its GPUs stay held) and reported, and the cycle goes on."""
     releases: list[Action] = []
     grants: list[Action] = []
     bookkeeping: list[Action] = []
     transitioned: dict[str, bool] = {}
     keeping: dict[str, tuple[Action, ...]] = {}  # transitions that free no GPUs (Admitted -> Running): not urgent
+    log = SetAsideLog()
+    aside: dict[str, bool] = {}  # jobs set aside while planning: out of the core's snapshot, their GPUs held
     for key, view in sorted(world.jobs.items()):
-        transition = observe(view, now)
-        if transition is None or not transition.releases_gpus:  # finishing first: a finished job is not requeued
-            transition = orphan_transition(view, world, now) or transition
-        if transition is not None:
+        transition = log.attempt(TRAINING_JOBS, key, observe, view, now)
+        if not log.holds(TRAINING_JOBS, key) and (transition is None or not transition.releases_gpus):
+            # Finishing first: a finished job is not requeued.
+            transition = log.attempt(TRAINING_JOBS, key, orphan_transition, view, world, now) or transition
+        if log.holds(TRAINING_JOBS, key):
+            aside[key] = True
+        elif transition is not None:
             if transition.releases_gpus:
                 releases += charged_on_release(transition.actions, view, world, now)
             else:
                 keeping[key] = transition.actions
             transitioned[key] = transition.releases_gpus
     for key, view in world.jobs.items():
-        if key not in transitioned:  # a job that fails this cycle (a queued one past its deadline) is not requeued
-            bookkeeping += unschedulable_status(view, now)
-    snapshot = without_jobs(world.snapshot, transitioned)
+        if key not in transitioned and key not in aside:  # a job failing this cycle (past its deadline) stays
+            held_back = log.attempt(TRAINING_JOBS, key, unschedulable_status, view, now)
+            bookkeeping += held_back or []
+            if log.holds(TRAINING_JOBS, key):
+                aside[key] = True
+    # Jobs set aside leave the core's snapshot as releasing jobs do: their GPUs stay held.
+    snapshot = without_jobs(world.snapshot, {**transitioned, **aside})
 
-    result = scheduler(snapshot, now, config)
+    result, snapshot = schedule_isolating(scheduler, snapshot, now, config, log)
     running = {j.key: j.allocation.workers for j in snapshot.jobs if j.allocation is not None}
+    release_failed = False
     for decision in result.decisions:
-        view = world.jobs[decision.job_key]
-        if isinstance(decision, Admit):
-            grants += admit_actions(view, decision, world, now, settings)
-        elif isinstance(decision, Resize):
-            grows = decision.workers > running.get(decision.job_key, decision.workers)
-            (grants if grows else releases).extend(
-                charged_on_release(resize_actions(view, decision, world, now, settings), view, world, now))
-        elif isinstance(decision, Migrate):
-            grants += charged_on_release(restart_actions(
-                view, decision.gpu_class, decision, world, now, settings, "Migrated",
-                f"moved from {_current_class(view)} to {decision.gpu_class}: {decision.reason}"), view, world, now)
-        elif isinstance(decision, Preempt):
-            releases += charged_on_release(preempt_actions(view, decision, now), view, world, now)
-        elif isinstance(decision, Wait):
-            bookkeeping += wait_actions(view, decision, now)
+        parts = log.attempt(TRAINING_JOBS, decision.job_key, decision_actions, decision, world, running, now, settings)
+        if parts is None:
+            release_failed |= not isinstance(decision, Admit | Wait)
+            continue
+        releases += parts[0]
+        grants += parts[1]
+        bookkeeping += parts[2]
+    if release_failed:
+        grants = []  # they may count on GPUs that a release (or a resize or move) which could not be written holds
 
+    aside.update({e.key: True for e in log.entries.values() if e.kind == TRAINING_JOBS})
     decided = {d.job_key for d in result.decisions} | set(transitioned)
-    grants += missing_children_actions(world, decided, settings)
+    grants += _isolated(log, TRAINING_JOBS, functools.partial(missing_children_actions, skip=decided | set(aside),
+                                                              settings=settings), world)
+    # Jobs set aside while they hold GPUs are still charged, at the price they last paid, and counted as held:
+    # breaking one's own job (a worker pod it cannot read) must not make it run for free.
+    in_core = {j.key for j in snapshot.jobs}
+    held_aside = tuple(j for j in world.snapshot.jobs
+                       if j.key in aside and j.key not in in_core and j.allocation is not None)
+    if held_aside:
+        snapshot = dataclasses.replace(snapshot, jobs=snapshot.jobs + held_aside)
+        result = dataclasses.replace(result, charges={**result.charges, **{
+            j.key: cost.last_price(world.jobs[j.key]) for j in held_aside if j.key in world.jobs}})
     # A transition that frees no GPUs waits until the grants are out, unless the core decided about the same job
     # this cycle: then it goes first, so that the decision's writes come after it (no later write undoes them).
     by_core = {d.job_key for d in result.decisions}
     releases = [a for key, actions in keeping.items() if key in by_core for a in actions] + releases
     bookkeeping = [a for key, actions in keeping.items() if key not in by_core for a in actions] + bookkeeping
-    bookkeeping += accrual_actions(world, result.charges, now, skip=decided)
+    bookkeeping += _isolated(log, TRAINING_JOBS, functools.partial(accrual_actions, charges=result.charges, now=now,
+                                                                   skip=decided), world)
     if readings:
-        bookkeeping += feedback_actions(world, readings, config.throughput_smoothing, warmup_seconds, skip=decided)
-    bookkeeping += gpu_class_status_actions(world, snapshot, result, now)
-    bookkeeping += tenant_status_actions(world, snapshot, result, now, config.half_life_hours)
-    return CyclePlan(result, tuple(releases), tuple(grants), tuple(bookkeeping), frozenset(transitioned))
+        bookkeeping += _isolated(log, TRAINING_JOBS, functools.partial(
+            feedback_actions, readings=readings, alpha=config.throughput_smoothing, warmup_seconds=warmup_seconds,
+            skip=decided), world)
+    # A GPUClass or Tenant set aside while planning gets no status but its Ready False (set_aside_actions).
+    in_use = dataclasses.replace(world, gpu_classes={k: c for k, c in world.gpu_classes.items()
+                                                     if not log.holds(GPU_CLASSES, k)})
+    bookkeeping += _isolated(log, GPU_CLASSES, functools.partial(gpu_class_status_actions, snapshot=snapshot,
+                                                                 result=result, now=now), in_use)
+    in_use = dataclasses.replace(world, tenants={k: t for k, t in world.tenants.items() if not log.holds(TENANTS, k)})
+    bookkeeping += _isolated(log, TENANTS, functools.partial(tenant_status_actions, snapshot=snapshot, result=result,
+                                                             now=now, half_life_hours=config.half_life_hours), in_use)
+    set_aside = {**world.set_aside, **log.entries}
+    bookkeeping += set_aside_actions(world, set_aside, now)
+    return CyclePlan(result, tuple(releases), tuple(grants), tuple(bookkeeping), frozenset(transitioned), set_aside)
+
+
+def decision_actions(decision: Decision, world: World, running: Mapping[str, int], now: float,
+                     settings: RenderSettings) -> tuple[list[Action], list[Action], list[Action]]:
+    """The actions of one core decision: (releases, grants, bookkeeping)."""
+    view = world.jobs[decision.job_key]
+    if isinstance(decision, Admit):
+        return [], admit_actions(view, decision, world, now, settings), []
+    if isinstance(decision, Resize):
+        actions = charged_on_release(resize_actions(view, decision, world, now, settings), view, world, now)
+        grows = decision.workers > running.get(decision.job_key, decision.workers)
+        return ([], actions, []) if grows else (actions, [], [])
+    if isinstance(decision, Migrate):
+        return [], charged_on_release(restart_actions(
+            view, decision.gpu_class, decision, world, now, settings, "Migrated",
+            f"moved from {_current_class(view)} to {decision.gpu_class}: {decision.reason}"), view, world, now), []
+    if isinstance(decision, Preempt):
+        return charged_on_release(preempt_actions(view, decision, now), view, world, now), [], []
+    assert isinstance(decision, Wait)
+    return [], [], wait_actions(view, decision, now)
+
+
+def _isolated(log: SetAsideLog, kind: str, step: Callable[[World], list[Action]], world: World) -> list[Action]:
+    """step(world) over every object of `kind` at once; should it raise, over one object at a time, setting aside
+    each object it raises on (the others' actions are kept)."""
+    try:
+        return step(world)
+    except Exception:
+        pass
+    actions: list[Action] = []
+    for key, alone in _one_at_a_time(world, kind):
+        actions += log.attempt(kind, key, step, alone) or []
+    return actions
+
+
+def _one_at_a_time(world: World, kind: str) -> Iterator[tuple[str, World]]:
+    """The world reduced to each one object of `kind` in turn (the other kinds unchanged)."""
+    if kind == TRAINING_JOBS:
+        for key, view in sorted(world.jobs.items()):
+            yield key, dataclasses.replace(world, jobs={key: view})
+    elif kind == GPU_CLASSES:
+        for key, gpu_class in sorted(world.gpu_classes.items()):
+            yield key, dataclasses.replace(world, gpu_classes={key: gpu_class})
+    else:
+        for key, tenant in sorted(world.tenants.items()):
+            yield key, dataclasses.replace(world, tenants={key: tenant})
 
 
 def without_jobs(snapshot: core.Snapshot, transitioned: Mapping[str, bool]) -> core.Snapshot:
@@ -141,8 +218,67 @@ def without_jobs(snapshot: core.Snapshot, transitioned: Mapping[str, bool]) -> c
     return dataclasses.replace(snapshot, jobs=jobs, nodes=nodes)
 
 
+def set_aside_actions(world: World, set_aside: Mapping[str, SetAside], now: float) -> list[Action]:
+    """Report each object set aside on the object itself, once (written only when it changes): a Tenant or GPUClass
+    gets Ready False, with the reason and the message naming the field and value, and an Event; a queued TrainingJob
+    set aside for anything but its spec (which fails it: unschedulable_status) waits with that reason. Running jobs
+    keep what they hold (counted as held), and Nodes and Pods are not the operator's to write: the loop logs each
+    object once and counts them all (fairshare_objects_set_aside)."""
+    actions: list[Action] = []
+    for ref, entry in sorted(set_aside.items()):
+        body = _body_of(world, ref, entry)
+        if body is None:
+            continue
+        if entry.kind in (TENANTS, GPU_CLASSES):
+            actions += _not_ready(entry, body, now)
+        elif entry.kind == TRAINING_JOBS and entry.reason != INVALID_SPEC:
+            actions += _job_set_aside(entry, body, now)
+    return actions
+
+
+def _body_of(world: World, ref: str, entry: SetAside) -> Mapping[str, Any] | None:
+    if ref in world.bodies:
+        return world.bodies[ref]
+    if entry.kind == TRAINING_JOBS and entry.key in world.jobs:
+        return world.jobs[entry.key].body
+    model = (world.tenants if entry.kind == TENANTS else world.gpu_classes if entry.kind == GPU_CLASSES else {}).get(
+        entry.key)
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True) if model is not None else None
+
+
+def _raw_status(body: Mapping[str, Any]) -> dict[str, Any]:
+    status = body.get("status")
+    return dict(status) if isinstance(status, dict) else {}
+
+
+def _not_ready(entry: SetAside, body: Mapping[str, Any], now: float) -> list[Action]:
+    current = cond.well_formed(_raw_status(body).get("conditions"))
+    generation = (body.get("metadata") or {}).get("generation")
+    conditions = cond.set_condition(current, cond.READY, False, entry.reason, entry.message, now,
+                                    generation if isinstance(generation, int) else None)
+    if cond.same_conditions(conditions, current):
+        return []
+    return [PatchStatus(entry.kind, entry.key, {"conditions": conditions}),
+            RecordEvent(entry.key, "Warning", entry.reason, entry.message, kind=entry.kind)]
+
+
+def _job_set_aside(entry: SetAside, body: Mapping[str, Any], now: float) -> list[Action]:
+    status = _raw_status(body)
+    if status.get("phase") not in (None, Phase.QUEUED.value):
+        return []
+    message = f"set aside by the operator: {entry.message}"
+    conditions = cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False, entry.reason, message, now)
+    queue = status.get("queue") if isinstance(status.get("queue"), dict) else {}
+    if (status.get("phase") == Phase.QUEUED.value and queue.get("reason") == message
+            and cond.same_conditions(conditions, status.get("conditions") or [])):
+        return []
+    return [PatchStatus(TRAINING_JOBS, entry.key, {"phase": Phase.QUEUED.value, "conditions": conditions,
+                                                   "queue": {"position": None, "reason": message}}),
+            RecordEvent(entry.key, "Warning", entry.reason, message)]
+
+
 def _status(view: JobView) -> dict[str, Any]:
-    return dict(view.body.get("status") or {})
+    return _raw_status(view.body)
 
 
 def _rv(view: JobView) -> str | None:
@@ -414,6 +550,7 @@ def gpu_class_status_actions(world: World, snapshot: core.Snapshot, result: Cycl
         conditions = cond.report(written, cond.CONFLICT, selector_conflict(world, name), "NodesOverlap",
                                  "NoConflict", "no node matches another GPUClass's nodeSelector", now,
                                  gpu_class.metadata.generation)
+        conditions = cond.ready_again(conditions, now, gpu_class.metadata.generation)  # set aside earlier: Ready
         if not cond.same_conditions(conditions, written):
             desired["conditions"] = conditions
         if any(current.get(k) != v for k, v in desired.items()):
@@ -498,8 +635,9 @@ def tenant_conditions(world: World, name: str, tenant: TenantCR, now: float) -> 
     conditions = cond.report(conditions, cond.UNKNOWN_GPU_CLASS, unknown_gpu_classes(world, tenant),
                              "NoSuchGPUClass", "AllClassesKnown",
                              "every class in spec.guaranteed and spec.borrowingLimit exists", now, generation)
-    return cond.report(conditions, cond.SYSTEM_NAMESPACE, system_namespaces(world, name), "SystemNamespace",
-                       "NoSystemNamespace", "spec.namespaces lists no system namespace", now, generation)
+    conditions = cond.report(conditions, cond.SYSTEM_NAMESPACE, system_namespaces(world, name), "SystemNamespace",
+                             "NoSystemNamespace", "spec.namespaces lists no system namespace", now, generation)
+    return cond.ready_again(conditions, now, generation)
 
 
 def share_ratio(result: CycleResult, tenant: str) -> float | None:

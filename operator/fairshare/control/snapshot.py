@@ -13,8 +13,10 @@ from fairshare.api import Tenant as TenantCR
 from fairshare.api import TrainingJob as TrainingJobCR
 from fairshare.api.constants import LABEL_GENERATION, LABEL_JOB, LABEL_RANK
 from fairshare.api.jobstatus import TrainingJobStatus
+from fairshare.api.quantity import QuantityError, whole_count
 from fairshare.control import conditions as cond
-from fairshare.control.fit import Fit, NodeResources, fit_classes, node_allocatable, quantity_value
+from fairshare.control.fit import Fit, NodeResources, fit_classes, node_allocatable
+from fairshare.control.isolation import INVALID_SPEC, SetAside, SetAsideLog, key_of, ref
 from fairshare.control.namespaces import DEFAULT_PROTECTED_NAMESPACES, is_system_namespace
 from fairshare.control.parsecache import ParseCache
 from fairshare.control.store import GPU_CLASSES, NODES, PODS, TENANTS, TRAINING_JOBS, Body, Store, object_key
@@ -22,6 +24,9 @@ from fairshare.core import types as core
 
 GPU_RESOURCE = "nvidia.com/gpu"
 ACTIVE_POD_PHASES = ("Pending", "Running", "Unknown")
+# The most GPUs one node is believed to have. The core sizes per-node tables by the largest node, so a Node reporting
+# 1Ei GPUs (the API server accepts any whole extended-resource quantity) is set aside rather than passed on.
+MAX_NODE_GPUS = 4096
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +94,7 @@ class World:
     node_class: Mapping[str, str]  # node name -> GPU class
     node_capacity: Mapping[str, int]  # node name -> allocatable GPUs (before subtracting foreign pods)
     namespace_tenant: Mapping[str, str]
-    problems: Mapping[str, str]  # object key -> why it was left out (bad GPUClass or Tenant)
+    problems: Mapping[str, str]  # `kind/key` -> why it was left out (as set_aside, but the message alone)
     namespace_conflicts: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
     # tenant -> {namespace it lists -> the older Tenant that holds it}
     system_namespace_claims: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
@@ -98,31 +103,47 @@ class World:
     # GPUClass -> {another class whose selector matches some of the same nodes -> those nodes}
     class_age: Mapping[str, tuple[float, str]] = dataclasses.field(default_factory=dict)  # for who holds a node
     protected_namespaces: frozenset[str] = DEFAULT_PROTECTED_NAMESPACES
+    set_aside: Mapping[str, SetAside] = dataclasses.field(default_factory=dict)  # `kind/key` -> what and why
+    bodies: Mapping[str, Body] = dataclasses.field(default_factory=dict)  # `kind/key` -> body, of those set aside
 
 
 def _timestamp(value: datetime | None, default: float) -> float:
     return value.timestamp() if value else default
 
 
-def count_quantity(raw: object) -> int:
-    """A whole-number Kubernetes quantity ("8", "1k", "2Ki", "1e3") as an int; 0 when it is not one. The API server
-    canonicalises 1000 GPUs to "1k", so int() alone would fail on a pod anyone may create."""
-    value = quantity_value(raw if raw is not None else "0")
-    return int(value) if value is not None and value == value and 0 <= value < 2**63 else 0
+def gpu_count(raw: object) -> int:
+    """GPUs as a Node's allocatable or a container's limit writes them ("8", "1k": the API server canonicalises 1000
+    GPUs so, "2Ki", "1e3"); 0 when absent. QuantityError unless a whole number from 0 to MAX_NODE_GPUS."""
+    return 0 if raw is None else whole_count(raw, MAX_NODE_GPUS)
 
 
-def _gpus_requested(pod: Mapping[str, Any]) -> int:
+def pod_gpus(pod: Mapping[str, Any]) -> int:
+    """GPUs a pod holds once bound: the larger of limit and request of each container, init containers included
+    (one may run beside the others as a sidecar), summed. QuantityError naming the field when one cannot be read."""
     total = 0
-    for container in pod.get("spec", {}).get("containers") or []:
-        resources = container.get("resources") or {}
-        raw = (resources.get("limits") or {}).get(GPU_RESOURCE) or (resources.get("requests") or {}).get(GPU_RESOURCE)
-        total += count_quantity(raw)
+    spec = pod.get("spec") or {}
+    for group in ("initContainers", "containers"):
+        for index, container in enumerate(spec.get(group) or []):
+            resources = container.get("resources") or {}
+            total += max(_gpus_in(resources, part, f"spec.{group}[{index}].resources.{part}")
+                         for part in ("limits", "requests"))
     return total
 
 
+def _gpus_in(resources: Mapping[str, Any], part: str, field: str) -> int:
+    try:
+        return gpu_count((resources.get(part) or {}).get(GPU_RESOURCE))
+    except QuantityError as err:
+        raise QuantityError(f"{field}[{GPU_RESOURCE}]: {err}") from None
+
+
 def tracked_pod(pod: Mapping[str, Any]) -> bool:
-    """Pods the operator keeps: its own workers, and any other pod holding GPUs (their GPUs are not free)."""
-    return bool((pod.get("metadata", {}).get("labels") or {}).get(LABEL_JOB)) or _gpus_requested(pod) > 0
+    """Pods the operator keeps: its own workers, and any other pod holding GPUs (their GPUs are not free). A pod it
+    cannot read is kept too: the cycle counts it as holding its node's GPUs, and reports it."""
+    try:
+        return bool((pod.get("metadata", {}).get("labels") or {}).get(LABEL_JOB)) or pod_gpus(pod) > 0
+    except Exception:
+        return True
 
 
 def _node_ready(node: Mapping[str, Any]) -> bool:
@@ -175,82 +196,163 @@ def _no_tenant(namespace: str, protected: frozenset[str], invalid: str | None) -
     return f"namespace {namespace} belongs to no Tenant; an admin must add it to a Tenant's spec.namespaces"
 
 
+def _invalid_claims(body: Body, why: str, claims: dict[str, str]) -> None:
+    """Record, for each namespace an unusable Tenant body lists, why that Tenant counts for nothing."""
+    spec = body.get("spec")
+    listed = spec.get("namespaces") if isinstance(spec, dict) else None
+    for ns in listed if isinstance(listed, list) else []:
+        if isinstance(ns, str):
+            claims.setdefault(ns, f"Tenant {key_of(body)}, which lists it, is invalid ({why})")
+
+
 def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR] | None = None,
                 protected_namespaces: frozenset[str] = DEFAULT_PROTECTED_NAMESPACES) -> World:
-    """Parse every object and build the core snapshot; objects that fail to parse are reported, not dropped.
-    With `jobs_parsed`, TrainingJobs unchanged since the last cycle are not parsed again. No job in a system
-    namespace (`protected_namespaces`, kube-*) has a tenant, so none is ever admitted there."""
-    problems: dict[str, str] = {}
+    """Parse every object and build the core snapshot. Each object is read alone: one that fails to parse, or raises
+    while it is translated, is set aside (World.set_aside) and the others go on. With `jobs_parsed`, TrainingJobs
+    unchanged since the last cycle are not parsed again. No job in a system namespace (`protected_namespaces`,
+    kube-*) has a tenant, so none is ever admitted there."""
+    log = SetAsideLog()
     gpu_classes: dict[str, GPUClassCR] = {}
+    core_classes: dict[str, core.GPUClass] = {}
     for body in store.all(GPU_CLASSES):
-        try:
-            gpu_classes[body["metadata"]["name"]] = parse_gpu_class(body)
-        except SpecError as err:
-            problems[f"gpuclass/{object_key(body)}"] = str(err)
+        parsed_class = log.attempt(GPU_CLASSES, key_of(body), _parse_gpu_class, body)
+        if parsed_class is not None:
+            gpu_classes[parsed_class[0].metadata.name], core_classes[parsed_class[1].name] = parsed_class
     tenants: dict[str, TenantCR] = {}
+    core_tenants: dict[str, core.Tenant] = {}
     invalid_claims: dict[str, str] = {}  # namespace -> why the Tenant that lists it counts for nothing
     for body in store.all(TENANTS):
-        try:
-            tenants[body["metadata"]["name"]] = parse_tenant(body)
-        except SpecError as err:
-            problems[f"tenant/{object_key(body)}"] = str(err)
-            listed = (body.get("spec") or {}).get("namespaces") if isinstance(body.get("spec"), dict) else None
-            for ns in listed if isinstance(listed, list) else []:
-                if isinstance(ns, str):
-                    invalid_claims.setdefault(ns, f"Tenant {object_key(body)}, which lists it, is invalid ({err})")
+        parsed_tenant = log.attempt(TENANTS, key_of(body), _parse_tenant, body)
+        if parsed_tenant is not None:
+            tenants[parsed_tenant[0].metadata.name], core_tenants[parsed_tenant[1].name] = parsed_tenant
+        else:
+            entry = log.entries.get(ref(TENANTS, key_of(body)))
+            _invalid_claims(body, entry.message if entry else "unreadable", invalid_claims)
     ns_tenant, ns_conflicts = namespace_owners(tenants, protected_namespaces)
     class_age = {name: _age_order((name, c)) for name, c in gpu_classes.items()}
-    node_class, node_capacity, nodes, class_nodes, class_conflicts = _nodes(store, gpu_classes, class_age)
+    node_class, node_capacity, nodes, class_nodes, class_conflicts = _nodes(store, gpu_classes, class_age, log)
 
     pods_by_job: dict[str, list[Body]] = {}
     for pod in store.all(PODS):
-        job = (pod["metadata"].get("labels") or {}).get(LABEL_JOB)
+        job = log.attempt(PODS, key_of(pod), _job_of, pod)
         if job:
-            pods_by_job.setdefault(f"{pod['metadata']['namespace']}/{job}", []).append(pod)
+            pods_by_job.setdefault(job, []).append(pod)
 
     views: dict[str, JobView] = {}
     for body in store.all(TRAINING_JOBS):
-        key = object_key(body)
-        ns = body["metadata"]["namespace"]
-        model: TrainingJobCR | None = None
-        error: SpecError | None = None
-        if jobs_parsed is not None:
-            model, cached_error = jobs_parsed.get(key, body)
-            error = cached_error if isinstance(cached_error, SpecError) else None
-        else:
-            try:
-                model = parse_training_job(body)
-            except SpecError as err:
-                error = err
-        tenant = ns_tenant.get(ns)
-        problem = None if tenant else _no_tenant(ns, protected_namespaces, invalid_claims.get(ns))
-        fit = fit_classes(model.spec, class_nodes) if model is not None else Fit()
-        views[key] = JobView(key, body, model, error, tenant, problem, tuple(pods_by_job.get(key, ())), fit)
+        key = key_of(body)
+        view = log.attempt(TRAINING_JOBS, key, _job_view, body, jobs_parsed, ns_tenant, class_nodes, pods_by_job,
+                           protected_namespaces, invalid_claims)
+        if view is not None:
+            if view.error is not None and _raw_phase(body) not in TERMINAL_PHASES:
+                # Failed by the plan's InvalidSpec path (once failed, it is done with, and no longer counted).
+                log.add(TRAINING_JOBS, key, INVALID_SPEC, str(view.error))
+            views[view.key] = view
 
-    jobs = tuple(j for v in sorted(views.values(), key=lambda v: v.key) if (j := core_job(v, now)) is not None)
-    running_keys = {j.key for j in jobs if j.phase is core.JobPhase.RUNNING}
-    foreign = _foreign_gpus(store, running_keys)
+    jobs: list[core.Job] = []
+    throughputs: list[core.Throughput] = []
+    for view in sorted(views.values(), key=lambda v: v.key):
+        translated = log.attempt(TRAINING_JOBS, view.key, _core_parts, view, now)
+        if translated is None:
+            del views[view.key]  # set aside: nothing is done for it this cycle
+            continue
+        job, measured = translated
+        if job is not None:
+            jobs.append(job)
+        throughputs += measured
+    running = {j.key: frozenset(j.allocation.nodes) for j in jobs if j.allocation is not None}
+    foreign = _foreign_gpus(store, running, log)
+    for entry in list(log.entries.values()):  # a job set aside may hold GPUs its pods have not taken yet
+        if entry.kind == TRAINING_JOBS and entry.key not in views:
+            for node in _allocated_nodes(store.get(TRAINING_JOBS, entry.key) or {}):
+                foreign[node] = foreign.get(node, 0) + MAX_NODE_GPUS
     core_nodes = tuple(dataclasses.replace(n, gpus=max(0, n.gpus - foreign.get(n.name, 0))) for n in nodes)
 
     snapshot = core.Snapshot(
-        classes=tuple(core_gpu_class(name, c) for name, c in sorted(gpu_classes.items())),
+        classes=tuple(c for _, c in sorted(core_classes.items())),
         nodes=core_nodes,
-        tenants=tuple(core_tenant(t) for _, t in sorted(tenants.items())),
-        jobs=jobs,
-        throughputs=tuple(t for v in sorted(views.values(), key=lambda v: v.key) for t in core_throughputs(v)),
+        tenants=tuple(t for _, t in sorted(core_tenants.items())),
+        jobs=tuple(jobs),
+        throughputs=tuple(throughputs),
     )
     if jobs_parsed is not None:
         jobs_parsed.end_cycle()
-    return World(snapshot, views, gpu_classes, tenants, node_class, node_capacity, ns_tenant, problems,
-                 ns_conflicts, system_namespace_claims(tenants, protected_namespaces), class_conflicts, class_age,
-                 protected_namespaces)
+    set_aside = dict(log.entries)
+    bodies = {r: b for r, e in set_aside.items() if (b := store.get(e.kind, e.key)) is not None}
+    return World(snapshot, views, gpu_classes, tenants, node_class, node_capacity, ns_tenant,
+                 {r: e.message for r, e in set_aside.items()}, ns_conflicts,
+                 system_namespace_claims=system_namespace_claims(tenants, protected_namespaces),
+                 class_conflicts=class_conflicts, class_age=class_age, protected_namespaces=protected_namespaces,
+                 set_aside=set_aside, bodies=bodies)
 
 
-def _nodes(store: Store, gpu_classes: Mapping[str, GPUClassCR], class_age: Mapping[str, tuple[float, str]]) -> tuple[
-        dict[str, str], dict[str, int], list[core.Node], dict[str, list[NodeResources]],
-        dict[str, dict[str, tuple[str, ...]]]]:
-    """Nodes of a GPU class: class and GPUs by node name, the core's nodes, each class's nodes' allocatable
-    CPU, memory and scratch (what a worker's requests are compared with), and the classes whose selectors overlap.
+def _parse_gpu_class(body: Body) -> tuple[GPUClassCR, core.GPUClass]:
+    model = parse_gpu_class(body)
+    return model, core_gpu_class(model.metadata.name, model)
+
+
+def _parse_tenant(body: Body) -> tuple[TenantCR, core.Tenant]:
+    model = parse_tenant(body)
+    return model, core_tenant(model)
+
+
+def _job_of(pod: Body) -> str | None:
+    """`namespace/job` of the TrainingJob a pod is labelled as a worker of, or None."""
+    job = (pod["metadata"].get("labels") or {}).get(LABEL_JOB)
+    return f"{pod['metadata']['namespace']}/{job}" if job else None
+
+
+def _job_view(body: Body, jobs_parsed: ParseCache[TrainingJobCR] | None, ns_tenant: Mapping[str, str],
+              class_nodes: Mapping[str, list[NodeResources]], pods_by_job: Mapping[str, list[Body]],
+              protected: frozenset[str] = DEFAULT_PROTECTED_NAMESPACES,
+              invalid_claims: Mapping[str, str] | None = None) -> JobView:
+    key = object_key(body)
+    ns = body["metadata"]["namespace"]
+    model: TrainingJobCR | None = None
+    error: SpecError | None = None
+    if jobs_parsed is not None:
+        model, cached_error = jobs_parsed.get(key, body)
+        error = cached_error if isinstance(cached_error, SpecError) else None
+    else:
+        try:
+            model = parse_training_job(body)
+        except SpecError as err:
+            error = err
+    tenant = ns_tenant.get(ns)
+    problem = None if tenant else _no_tenant(ns, protected, (invalid_claims or {}).get(ns))
+    fit = fit_classes(model.spec, class_nodes) if model is not None else Fit()
+    return JobView(key, body, model, error, tenant, problem, tuple(pods_by_job.get(key, ())), fit)
+
+
+def _core_parts(view: JobView, now: float) -> tuple[core.Job | None, list[core.Throughput]]:
+    return core_job(view, now), core_throughputs(view)
+
+
+TERMINAL_PHASES = (Phase.SUCCEEDED.value, Phase.FAILED.value)
+
+
+def _raw_phase(body: Body) -> object:
+    status = body.get("status")
+    return status.get("phase") if isinstance(status, dict) else None
+
+
+def _allocated_nodes(body: Body) -> list[str]:
+    """The nodes a job's raw status says it holds while Admitted or Running (read defensively: the job is one that
+    could not be read); they are taken as full, so nothing is placed where its workers may be."""
+    if _raw_phase(body) not in (Phase.ADMITTED.value, Phase.RUNNING.value):
+        return []
+    allocation = body["status"].get("allocation")
+    nodes = allocation.get("nodes") if isinstance(allocation, dict) else None
+    return [n for n in nodes if isinstance(n, str)] if isinstance(nodes, list) else []
+
+
+def _nodes(store: Store, gpu_classes: Mapping[str, GPUClassCR], class_age: Mapping[str, tuple[float, str]],
+           log: SetAsideLog) -> tuple[dict[str, str], dict[str, int], list[core.Node], dict[str, list[NodeResources]],
+                                      dict[str, dict[str, tuple[str, ...]]]]:
+    """Nodes of a GPU class: class and GPUs by node name, the core's nodes, each class's nodes' allocatable CPU,
+    memory and scratch (what a worker's requests are compared with), and the classes whose selectors overlap. A node
+    that cannot be read (its GPUs or other allocatable not a quantity, or more GPUs than MAX_NODE_GPUS) is set aside:
+    it counts no GPUs.
 
     Rule: a node that several classes' selectors match belongs to the oldest of them (by creationTimestamp, then
     name), so creating a GPUClass can never take nodes, and the jobs on them, from another; both are told."""
@@ -260,39 +362,74 @@ def _nodes(store: Store, gpu_classes: Mapping[str, GPUClassCR], class_age: Mappi
     class_nodes: dict[str, list[NodeResources]] = {}
     shared: dict[str, dict[str, list[str]]] = {}
     by_age = sorted(gpu_classes, key=lambda name: class_age[name])
-    for body in sorted(store.all(NODES), key=lambda b: b["metadata"]["name"]):
-        labels = body["metadata"].get("labels") or {}
-        matching = [name for name in by_age if _matches(gpu_classes[name].spec.node_selector, labels)]
-        gpus = count_quantity((body.get("status", {}).get("allocatable") or {}).get(GPU_RESOURCE))
+    for body in sorted(store.all(NODES), key=key_of):
+        matching = log.attempt(NODES, key_of(body), _matching_classes, body, gpu_classes, by_age)
+        if not matching:
+            continue
         for first in matching:
             for other in matching:
                 if other != first:
-                    shared.setdefault(first, {}).setdefault(other, []).append(body["metadata"]["name"])
-        gpu_class = matching[0] if matching else None
-        if gpu_class is None or gpus == 0:
+                    shared.setdefault(first, {}).setdefault(other, []).append(key_of(body))
+        read = log.attempt(NODES, key_of(body), _node, body, matching[0])
+        if read is None:
             continue
-        name = body["metadata"]["name"]
-        node_class[name], capacity[name] = gpu_class, gpus
-        schedulable = _node_ready(body) and not body.get("spec", {}).get("unschedulable", False)
-        nodes.append(core.Node(name, gpu_class, gpus, schedulable))
-        class_nodes.setdefault(gpu_class, []).append(node_allocatable(body))
+        node, resources = read
+        node_class[node.name], capacity[node.name] = node.gpu_class, node.gpus
+        nodes.append(node)
+        class_nodes.setdefault(node.gpu_class, []).append(resources)
     conflicts = {name: {other: tuple(names) for other, names in sorted(others.items())}
                  for name, others in sorted(shared.items())}
     return node_class, capacity, nodes, class_nodes, conflicts
 
 
-def _foreign_gpus(store: Store, running_job_keys: set[str]) -> dict[str, int]:
-    """GPUs held on each node by active pods the core does not account for (other workloads, draining jobs)."""
+def _matching_classes(body: Body, gpu_classes: Mapping[str, GPUClassCR], by_age: list[str]) -> list[str]:
+    """The classes whose node selector matches the node's labels, oldest first."""
+    labels = body["metadata"].get("labels") or {}
+    return [name for name in by_age if _matches(gpu_classes[name].spec.node_selector, labels)]
+
+
+def _node(body: Body, gpu_class: str) -> tuple[core.Node, NodeResources] | None:
+    """The node as the core sees it, with its allocatable CPU and memory; None when it has no GPUs."""
+    raw = (body.get("status", {}).get("allocatable") or {}).get(GPU_RESOURCE)
+    try:
+        gpus = gpu_count(raw)
+    except QuantityError as err:
+        raise QuantityError(f"status.allocatable[{GPU_RESOURCE}]: {err} (at most {MAX_NODE_GPUS} GPUs a node are "
+                            f"counted); the node counts no GPUs until it reports a whole number") from None
+    if gpus == 0:
+        return None
+    name = str(body["metadata"]["name"])
+    schedulable = _node_ready(body) and not body.get("spec", {}).get("unschedulable", False)
+    return core.Node(name, gpu_class, gpus, schedulable), node_allocatable(body)
+
+
+def _foreign_gpus(store: Store, running: Mapping[str, frozenset[str]], log: SetAsideLog) -> dict[str, int]:
+    """GPUs held on each node by active pods the core does not account for: other workloads, draining jobs, and a
+    pod labelled as a running job's worker on a node its allocation does not hold (anyone who may create pods in the
+    namespace can copy the label). A pod whose GPUs cannot be read is taken to hold every GPU of its node."""
     held: dict[str, int] = {}
     for pod in store.all(PODS):
-        node = pod.get("spec", {}).get("nodeName")
-        if not node or pod.get("status", {}).get("phase", "Pending") not in ACTIVE_POD_PHASES:
-            continue
-        job = (pod["metadata"].get("labels") or {}).get(LABEL_JOB)
-        if job and f"{pod['metadata']['namespace']}/{job}" in running_job_keys:
-            continue
-        held[node] = held.get(node, 0) + _gpus_requested(pod)
+        try:
+            holding = _pod_holding(pod, running)
+        except Exception as err:
+            spec = pod.get("spec")
+            node = spec.get("nodeName") if isinstance(spec, dict) else None
+            holding = (node, MAX_NODE_GPUS) if isinstance(node, str) and node else None
+            log.failed(PODS, key_of(pod), err, f"; it is taken to hold every GPU of node {node}" if holding else "")
+        if holding is not None:
+            held[holding[0]] = held.get(holding[0], 0) + holding[1]
     return held
+
+
+def _pod_holding(pod: Body, running: Mapping[str, frozenset[str]]) -> tuple[str, int] | None:
+    """(node, GPUs) an active pod holds outside the core's accounting, or None."""
+    node = pod.get("spec", {}).get("nodeName")
+    if not node or pod.get("status", {}).get("phase", "Pending") not in ACTIVE_POD_PHASES:
+        return None
+    job = _job_of(pod)
+    if job and node in running.get(job, ()):
+        return None
+    return str(node), pod_gpus(pod)
 
 
 def core_gpu_class(name: str, gpu_class: GPUClassCR) -> core.GPUClass:

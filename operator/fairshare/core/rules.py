@@ -16,13 +16,21 @@ def ranked_options(cycle: Cycle, p: PendingJob) -> tuple[ClassState, ...]:
         return known
     by_name = {c.name: c.gpu_class for c in p.options}
     speeds = normalized_speeds(p.curves, [c.gpu_class for c in p.options], p.workers, by_name)
-    order = sorted(zip(p.options, speeds, strict=True), key=lambda cv: (-cv[1] / cv[0].price, cv[0].name))
+    order = sorted(zip(p.options, speeds, strict=True), key=lambda cv: (-per_credit(cv[1], cv[0].price), cv[0].name))
     ranked = tuple(c for c, _ in order)
     if p.curves is None:
         cycle.ranked[p.options] = ranked
     else:
         cycle.ranked_jobs[p.job.key] = ranked
     return ranked
+
+
+def per_credit(speed: float, price: float) -> float:
+    """Speed per credit; a class whose price is 0 (a list price so small that its floor rounds to 0) is worth
+    everything to a job that runs on it, and nothing to one that does not."""
+    if price > 0:
+        return speed / price
+    return float("inf") if speed > 0 else 0.0
 
 
 def choice_order(cycle: Cycle, p: PendingJob) -> tuple[ClassState, ...]:

@@ -14,7 +14,16 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from fairshare.api.constants import GROUP, PLURAL_GPU_CLASSES, PLURAL_TENANTS, PLURAL_TRAINING_JOBS, VERSION
+from fairshare.api.constants import (
+    GROUP,
+    KIND_GPU_CLASS,
+    KIND_TENANT,
+    KIND_TRAINING_JOB,
+    PLURAL_GPU_CLASSES,
+    PLURAL_TENANTS,
+    PLURAL_TRAINING_JOBS,
+    VERSION,
+)
 from fairshare.control.actions import Action, DeletePods, EnsureChildren, PatchStatus, RecordEvent, action_key
 from fairshare.control.conditions import rfc3339
 from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS, Store
@@ -23,6 +32,7 @@ from fairshare.metrics import OperatorMetrics
 log = logging.getLogger(__name__)
 
 PLURALS = {TRAINING_JOBS: PLURAL_TRAINING_JOBS, TENANTS: PLURAL_TENANTS, GPU_CLASSES: PLURAL_GPU_CLASSES}
+KINDS = {TRAINING_JOBS: KIND_TRAINING_JOB, TENANTS: KIND_TENANT, GPU_CLASSES: KIND_GPU_CLASS}
 EVENT_BACKLOG = 2000  # Events waiting to be sent beyond this are dropped (and counted): they never hold back a cycle
 
 
@@ -178,17 +188,20 @@ class Applier:
                     raise
 
     def _record_event(self, action: RecordEvent) -> None:
-        job = self.store.get(TRAINING_JOBS, action.job_key)
-        if job is None:
+        body = self.store.get(action.kind, action.job_key)
+        if body is None:
             return
-        namespace, name = action.job_key.split("/", 1)
+        namespace, _, name = action.job_key.rpartition("/")
         now = rfc3339(time.time())
+        involved = {"apiVersion": f"{GROUP}/{VERSION}", "kind": KINDS[action.kind], "name": name,
+                    "uid": body["metadata"].get("uid"), "resourceVersion": body["metadata"].get("resourceVersion")}
+        if namespace:
+            involved["namespace"] = namespace
         event = {
-            "metadata": {"generateName": f"{name}.", "namespace": namespace},
-            "involvedObject": {"apiVersion": f"{GROUP}/{VERSION}", "kind": "TrainingJob", "name": name,
-                               "namespace": namespace, "uid": job["metadata"].get("uid"),
-                               "resourceVersion": job["metadata"].get("resourceVersion")},
+            # Events about a cluster-scoped object (a Tenant, a GPUClass) live in "default", as kubectl looks for them.
+            "metadata": {"generateName": f"{name}.", "namespace": namespace or "default"},
+            "involvedObject": involved,
             "reason": action.reason, "message": action.message[:1024], "type": action.type,
             "source": {"component": "fairshare-operator"}, "firstTimestamp": now, "lastTimestamp": now, "count": 1,
         }
-        self._create("events", self.core.create_namespaced_event, namespace, event)
+        self._create("events", self.core.create_namespaced_event, namespace or "default", event)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from fairshare.control.actions import PatchStatus
-from fairshare.control.fit import Fit, quantity_value
+from fairshare.control.fit import Fit
 from fairshare.control.snapshot import build_world
 from fairshare.control.store import TRAINING_JOBS
 from tests.unit.control.builders import NOW, gpu_class, node, store_of, tenant, training_job, ts
@@ -15,23 +15,6 @@ from tests.unit.control.fakecluster import FakeCluster
 from tests.unit.control.helpers import of_kind, plan, rows
 
 Bodies = list[Any]
-
-
-@pytest.mark.parametrize(("raw", "value"), [
-    pytest.param("8", 8.0, id="plain integer"),
-    pytest.param(8, 8.0, id="integer"),
-    pytest.param("500m", 0.5, id="milli"),
-    pytest.param("64Gi", 64 * 2.0**30, id="binary suffix"),
-    pytest.param("1T", 1e12, id="decimal suffix"),
-    pytest.param("1e3", 1000.0, id="exponent"),
-    pytest.param("1E", 1e18, id="exa, not an exponent"),
-    pytest.param(".5Ki", 512.0, id="leading dot"),
-    pytest.param("-1Gi", -(2.0**30), id="negative"),
-    pytest.param("lots", None, id="not a quantity"),
-    pytest.param("", None, id="empty"),
-])
-def test_quantity_value(raw: object, value: float | None) -> None:
-    assert quantity_value(raw) == value
 
 
 FLEET = [gpu_class("a100"), gpu_class("l4"), tenant("nlp"),

@@ -330,9 +330,18 @@ def test_current_pods_are_those_of_the_current_generation_by_rank() -> None:
 
 
 @pytest.mark.parametrize(("raw", "count"), [
-    ("8", 8), ("1k", 1000), ("2Ki", 2048), ("1e3", 1000), ("", 0), (None, 0), ("lots", 0), ("-1", 0), ("500m", 0),
+    ("8", 8), ("1k", 1000), ("2Ki", 2048), ("1e3", 1000), (None, 0), ("4096", 4096),
 ])
 def test_gpu_quantities_in_any_form_the_api_server_writes(raw: object, count: int) -> None:
-    from fairshare.control.snapshot import count_quantity
+    from fairshare.control.snapshot import gpu_count
 
-    assert count_quantity(raw) == count
+    assert gpu_count(raw) == count
+
+
+@pytest.mark.parametrize("raw", ["", "lots", "-1", "500m", "1.5", "4097", "1Ei", "1e308", "99999999999999999999"])
+def test_gpu_quantities_no_node_can_have_raise(raw: object) -> None:
+    from fairshare.api.quantity import QuantityError
+    from fairshare.control.snapshot import gpu_count
+
+    with pytest.raises(QuantityError):
+        gpu_count(raw)
