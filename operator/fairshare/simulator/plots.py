@@ -28,6 +28,14 @@ def _pyplot():  # type: ignore[no-untyped-def]
     return plt
 
 
+def _saved(plt, fig, path: Path) -> Path:  # type: ignore[no-untyped-def]
+    """Lay the figure out, write it to `path` and free it."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _colours(count: int) -> list[tuple[float, float, float, float]]:
     """Distinct colours for up to 20 tenants (tab20), cycling beyond."""
     import matplotlib
@@ -58,10 +66,7 @@ def jct_cdf(results: Sequence[RunResult], path: Path) -> Path:
     ax.set_title("JCT CDF per policy")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _saved(plt, fig, path)
 
 
 def utilisation(results: Sequence[RunResult], path: Path) -> Path:
@@ -78,10 +83,7 @@ def utilisation(results: Sequence[RunResult], path: Path) -> Path:
     ax.set_title("GPU utilisation over time")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _saved(plt, fig, path)
 
 
 def share_error(results: Sequence[RunResult], path: Path) -> Path:
@@ -101,10 +103,7 @@ def share_error(results: Sequence[RunResult], path: Path) -> Path:
     ax.set_title(f"Tenant share error over time (mean over {step_h:g} h steps)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _saved(plt, fig, path)
 
 
 def tenant_shares(results: Sequence[RunResult], path: Path) -> Path:

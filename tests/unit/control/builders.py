@@ -52,6 +52,14 @@ class _Builder:
         self._status.update(fields)
         return self
 
+    def created(self, seconds_before_now: float) -> Self:
+        self._meta["creationTimestamp"] = ts(seconds_before_now)
+        return self
+
+    def conditions(self, *conditions: Body) -> Self:
+        self._status["conditions"] = list(conditions)
+        return self
+
     def body(self) -> Body:
         return copy.deepcopy(self._body)
 
@@ -81,14 +89,6 @@ class GPUClassBuilder(_Builder):
                                              for k, v in taints.items()]
         return self
 
-    def created(self, seconds_before_now: float) -> Self:
-        self._meta["creationTimestamp"] = ts(seconds_before_now)
-        return self
-
-    def conditions(self, *conditions: Body) -> Self:
-        self._status["conditions"] = list(conditions)
-        return self
-
 
 class TenantBuilder(_Builder):
     """tenant("nlp").namespaces("nlp", "nlp-dev").weight(2).guaranteed(a100=8).borrowing(a100=0).budget(100).body()"""
@@ -111,14 +111,6 @@ class TenantBuilder(_Builder):
 
     def budget(self, credits: float) -> Self:
         self._body["spec"]["budget"] = {"creditsPerPeriod": credits}
-        return self
-
-    def created(self, seconds_before_now: float) -> Self:
-        self._meta["creationTimestamp"] = ts(seconds_before_now)
-        return self
-
-    def conditions(self, *conditions: Body) -> Self:
-        self._status["conditions"] = list(conditions)
         return self
 
 
@@ -196,10 +188,6 @@ class JobBuilder(_Builder):
 
     def deadline(self, seconds: int) -> Self:
         self._spec.setdefault("runPolicy", {})["activeDeadlineSeconds"] = seconds
-        return self
-
-    def created(self, seconds_before_now: float) -> Self:
-        self._meta["creationTimestamp"] = ts(seconds_before_now)
         return self
 
     def phase(self, phase: str) -> Self:
