@@ -25,6 +25,7 @@ from fairshare.control.lifecycle import observe
 from fairshare.control.orphans import orphan_transition
 from fairshare.control.queue import queue_changed
 from fairshare.control.snapshot import JobView, World
+from fairshare.control.strays import stray_pod_actions
 from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS
 from fairshare.core import types as core
 from fairshare.core.allocator import schedule
@@ -112,6 +113,7 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
 
     decided = {d.job_key for d in result.decisions} | set(transitioned)
     grants += missing_children_actions(world, decided, settings)
+    bookkeeping += stray_pod_actions(world, decided)  # a cut-short cycle's pod deletions (a leader stopped mid-way)
     # A transition that frees no GPUs waits until the grants are out, unless the core decided about the same job
     # this cycle: then it goes first, so that the decision's writes come after it (no later write undoes them).
     by_core = {d.job_key for d in result.decisions}
