@@ -7,8 +7,9 @@ SIGKILLed `--kills` times at random moments, and the time from the kill to the f
 is measured (the operator's own fairshare_admissions_total, polled every 0.1 s); the invariant checker
 (tests/support/invariants.py) lists the cluster every half second throughout.
 
-- ha: two replicas on one Lease (durations as the chart's defaults: 15 / 10 / 2 s). The leader is killed and not
-  restarted (its pod or node is gone); the follower takes over. A new replica (a new pod) then replaces the dead one.
+- ha: two replicas on one Lease (the chart's durations, 15 / 10 / 2 s, unless --durations). The leader is killed
+  and not restarted (its pod or node is gone); the follower takes over. A new replica (a new pod) then replaces the
+  dead one.
 - ha-restart: the same, but the killed leader's container is restarted at once under the same identity (the pod's
   name), as the kubelet does after a crash: whichever comes first, its own restart or the follower, admits next.
 - single: one replica without election, restarted by a supervisor `--restart-delay` seconds after the kill (0: at
@@ -47,7 +48,7 @@ from tests.support.wait import wait_for  # noqa: E402
 
 from fairshare.localcluster.cluster import LocalCluster  # noqa: E402
 
-DURATIONS = (15.0, 10.0, 2.0)  # the chart's leaderElection defaults
+DEFAULT_DURATIONS = "15,10,2"  # the chart's leaderElection defaults: lease duration, renew deadline, retry period
 
 
 class Workload:
@@ -61,9 +62,9 @@ class Workload:
         self.next_submit = 0.0
         self.failed_observations = 0
 
-    def tick(self) -> None:
+    def tick(self, submit: bool = True) -> None:
         now = time.monotonic()
-        if now >= self.next_submit:
+        if submit and now >= self.next_submit:
             self.next_submit = now + self.rnd.uniform(0.5, 1.5)
             self.rnd.choice(self.teams).submit(
                 f"j-{self.submitted:04d}", gpus=self.rnd.choice((1, 2, 4)), classes=(self.rnd.choice(("a100", "l4")),),
@@ -81,10 +82,13 @@ class Workload:
             self.tick()
             time.sleep(0.5)
 
-    def drained(self) -> bool:
-        self.tick()
-        phases = [p for t in self.teams for p in t.phases().values()]
-        return all(p in ("Succeeded", "Failed") for p in phases) and len(phases) == self.submitted
+    def drain(self) -> None:
+        """Submit nothing more and wait until every job has finished (with an operator still running)."""
+        def drained() -> bool:
+            self.tick(submit=False)
+            phases = [p for t in self.teams for p in t.phases().values()]
+            return all(p in ("Succeeded", "Failed") for p in phases) and len(phases) == self.submitted
+        wait_for(lambda: drained() or None, timeout=300, interval=1.0, what="every job finished")
 
 
 def summary(samples: list[float]) -> dict[str, Any]:
@@ -94,8 +98,9 @@ def summary(samples: list[float]) -> dict[str, Any]:
             "max_s": round(ordered[-1], 2), "min_s": round(ordered[0], 2), "all_s": [round(s, 2) for s in samples]}
 
 
-def measure_ha(kubeconfig: str, workdir: Path, load: Workload, kills: int, restart: bool) -> list[float]:
-    pair = Replicas(kubeconfig, workdir, durations=DURATIONS)
+def measure_ha(kubeconfig: str, workdir: Path, load: Workload, kills: int, restart: bool,
+               durations: tuple[float, float, float]) -> list[float]:
+    pair = Replicas(kubeconfig, workdir, durations=durations)
     samples: list[float] = []
     try:
         pair.start()
@@ -115,6 +120,7 @@ def measure_ha(kubeconfig: str, workdir: Path, load: Workload, kills: int, resta
             if not restart:
                 pair.replace(leader)
             pair.wait_warm()
+        load.drain()
     finally:
         pair.stop()
     return samples
@@ -137,6 +143,7 @@ def measure_single(kubeconfig: str, workdir: Path, load: Workload, kills: int, d
             seconds, _ = time_to_next_admission(killed, [proc], timeout=120, meanwhile=load.tick)
             samples.append(seconds)
             print(f"  single: kill -> admission {seconds:.2f} s", flush=True)
+        load.drain()
     finally:
         proc.stop()
     return samples
@@ -154,7 +161,8 @@ def _tick_until(deadline: float, tick: Callable[[], None]) -> None:
         time.sleep(0.1)
 
 
-def run(kills: int, modes: list[str], restart_delay: float, seed: int) -> dict[str, Any]:
+def run(kills: int, modes: list[str], restart_delay: float, seed: int,
+        durations: tuple[float, float, float]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="fairshare-failover-") as tmp:
         cluster = LocalCluster(Path(tmp) / "cluster")
         state = cluster.start(timeout=300)
@@ -165,20 +173,20 @@ def run(kills: int, modes: list[str], restart_delay: float, seed: int) -> dict[s
                                check=True, capture_output=True)
             api = config.new_client_from_config(config_file=state.kubeconfig)
             ensure_gpu_classes(api)
-            load = Workload(api, random.Random(seed), grace=DURATIONS[0] + 20)
+            load = Workload(api, random.Random(seed), grace=durations[0] + 20)
             results: dict[str, Any] = {}
             for mode in modes:
                 workdir = Path(tmp) / mode
                 workdir.mkdir()
-                started = time.monotonic()
+                started, seen = time.monotonic(), len(load.watch.violations)
                 print(f"{mode}: {kills} kills", flush=True)
                 if mode == "single":
                     samples = measure_single(state.kubeconfig, workdir, load, kills, restart_delay)
                 else:
-                    samples = measure_ha(state.kubeconfig, workdir, load, kills, restart=mode == "ha-restart")
-                results[mode] = {**summary(samples), "wall_s": round(time.monotonic() - started, 1)}
-            wait_for(lambda: load.drained() or None, timeout=300, interval=1.0, what="every job finished")
-            return {"modes": results, "durations_s": dict(zip(("lease", "renew_deadline", "retry"), DURATIONS,
+                    samples = measure_ha(state.kubeconfig, workdir, load, kills, mode == "ha-restart", durations)
+                results[mode] = {**summary(samples), "violations": len(load.watch.violations) - seen,
+                                 "wall_s": round(time.monotonic() - started, 1)}
+            return {"modes": results, "durations_s": dict(zip(("lease", "renew_deadline", "retry"), durations,
                                                                strict=True)),
                     "restart_delay_s": restart_delay, "jobs": load.submitted, "seed": seed,
                     "observations": load.watch.observations, "failed_observations": load.failed_observations,
@@ -195,10 +203,14 @@ def main() -> int:
     parser.add_argument("--modes", default="ha,ha-restart,single", help="comma-separated: ha, ha-restart, single")
     parser.add_argument("--restart-delay", type=float, default=0.0,
                         help="seconds the supervisor waits before restarting the single replica")
+    parser.add_argument("--durations", default=DEFAULT_DURATIONS,
+                        help="lease duration, renew deadline, retry period in seconds (default: the chart's 15,10,2)")
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args()
-    result = run(args.kills, [m.strip() for m in args.modes.split(",") if m.strip()], args.restart_delay, args.seed)
+    lease, deadline, retry = (float(x) for x in args.durations.split(","))
+    result = run(args.kills, [m.strip() for m in args.modes.split(",") if m.strip()], args.restart_delay, args.seed,
+                 (lease, deadline, retry))
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

@@ -90,6 +90,18 @@ class Cluster:
                                  "fairshare.dev/simulate-duration": f"{self.rnd.randint(3, 8)}s"})
         self.submitted[name] = team
 
+    def burst(self, count: int) -> list[tuple[Team, str]]:
+        """`count` one-GPU jobs at once: the leader's next cycle admits them all, and takes a while writing."""
+        made = []
+        for _ in range(count):
+            team = self.rnd.choice(self.stream)
+            name = f"s-{len(self.submitted):03d}"
+            team.submit(name, gpus=1, classes=("a100",), annotations={
+                "fairshare.dev/simulate-result": "Succeeded", "fairshare.dev/simulate-duration": "5s"})
+            self.submitted[name] = team
+            made.append((team, name))
+        return made
+
     def run_for(self, seconds: float) -> None:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
@@ -268,9 +280,11 @@ def quiet_snapshot(api: client.ApiClient) -> dict[str, Any]:
 @pytest.mark.timeout(1800 if FULL else 600)
 def test_a_leader_frozen_past_its_lease_finds_it_lost_the_lease_and_writes_nothing(
         kube_api_client: client.ApiClient, replicas: Replicas, teams: list[Team]) -> None:
-    """SIGSTOP the leader for longer than the lease while jobs keep coming; the follower takes over and admits them.
-    To see the old leader's writes alone, the new one is frozen in turn just before the old one thaws: for the next
-    seconds (less than the lease, so no takeover is due) nothing the operator writes may change."""
+    """SIGSTOP the leader while it admits a burst of jobs, for longer than the lease, while jobs keep coming; the
+    follower takes over and admits them. To see the old leader's writes alone, the new one is frozen in turn just
+    before the old one thaws: for the next seconds (less than the lease, so no takeover is due) nothing the operator
+    writes may change, although the old leader wakes up in the middle of writing its burst's admissions (its gate
+    refuses them, `old_leader_writes_refused`)."""
     rnd = random.Random(SEED)
     report = Report(SEED, SCENARIO.durations)
     replicas.start()
@@ -281,6 +295,10 @@ def test_a_leader_frozen_past_its_lease_finds_it_lost_the_lease_and_writes_nothi
         old = replicas.leader()
         assert old is not None
         (new,) = replicas.others(old)
+        # Frozen in the middle of admitting a burst: the first admission is seen, the others' writes are under way.
+        burst = {name for _, name in c.burst(16)}
+        wait_for(lambda b=burst: any(p in ("Admitted", "Running") for t in c.stream for n, p in t.phases().items()
+                                     if n in b) or None, timeout=30, interval=0.02, what="the burst's first admission")
         old.pause()
         paused_at = time.monotonic()
         takeover, _ = time_to_next_admission(paused_at, [new], timeout=LEASE + 60,

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LEASE_NAME = "fairshare-operator"
 JITTER_FACTOR = 1.2  # client-go's: the renew deadline must leave room for more than one retry
+FOLLOWER_READS_PER_RETRY = 4  # a follower sees each renewal within a quarter of the retry period
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,12 +174,15 @@ class LeaderElector:
         return True
 
     def next_attempt_in(self) -> float:
-        """Seconds to the next attempt: the retry period, or sooner when the gate closes (to stop the work it
-        guards) or the Lease expires (to take it over)."""
+        """Seconds to the next attempt. The leader renews every retry period, sooner if its gate would close first
+        (to stop the work it guards). A follower reads the Lease four times as often, and again at the moment it
+        would expire: a renewal it sees late delays a takeover by as much, and reads are cheap (it writes only to
+        take an expired Lease over)."""
         now = self.clock()
         wait = self.settings.retry_period_seconds
         if self._leading_until is not None and now < self._leading_until:
             return max(0.0, min(wait, self._leading_until - now))
+        wait /= FOLLOWER_READS_PER_RETRY
         seen = self.observed
         if seen is not None and seen.holder and seen.holder != self.identity:
             wait = min(wait, self.observed_at + seen.lease_duration_seconds - now)
