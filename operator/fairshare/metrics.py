@@ -86,12 +86,30 @@ class OperatorMetrics:
                               ["operation"], registry=r)
         self.api_latency = Histogram("fairshare_api_request_duration_seconds", "Kubernetes API calls made.",
                                      ["verb", "resource"], buckets=API_BUCKETS, registry=r)
+        self.replica_role = Gauge("fairshare_replica_role", "1 for this replica's role in the leader election "
+                                  "(leader: schedules and writes; follower: keeps its store warm), 0 for the other.",
+                                  ["replica_role"], registry=r)
+        self.gated_writes = Counter("fairshare_leader_gate_writes", "API writes of the scheduling loop by what the "
+                                    "leader gate did: sent, or refused because this replica no longer leads.",
+                                    ["result"], registry=r)
+        self.set_role(leader=False)
 
     def observe_cycle_steps(self, step_seconds: Mapping[str, float]) -> None:
         """Record one cycle's per-step durations, plus their sum as step="total"."""
         for step, seconds in step_seconds.items():
             self.cycle_duration.labels(step=step).observe(seconds)
         self.cycle_duration.labels(step="total").observe(sum(step_seconds.values()))
+
+    def set_role(self, leader: bool) -> None:
+        self.replica_role.labels(replica_role="leader").set(1 if leader else 0)
+        self.replica_role.labels(replica_role="follower").set(0 if leader else 1)
+
+    def forget_cycle_state(self) -> None:
+        """A replica that stops leading exports no figures of its last cycle (prices, shares, GPUs, queues), so sums
+        over replicas count only the leader's. Counters and the last cycle's timestamp stay: they only ever grow."""
+        for gauge in vars(self).values():
+            if isinstance(gauge, Gauge) and gauge not in (self.replica_role, self.last_cycle):
+                gauge.clear()
 
     def set_per_label(self, gauge: Gauge, values: Mapping[tuple[str, ...], float]) -> None:
         """Replace a gauge's series with exactly `values`, so tenants or classes that vanish stop being exported."""

@@ -1,11 +1,13 @@
 """The operator's settings from its environment (what the Helm chart's values become): policy, feedback, the worker
-pods it renders and the namespaces no Tenant may own."""
+pods it renders, the namespaces no Tenant may own, and leader election."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import re
+import socket
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +16,7 @@ from fairshare.api.types import DNS_LABEL_PATTERN
 from fairshare.control.namespaces import DEFAULT_PROTECTED_NAMESPACES
 from fairshare.core.config import PolicyConfig
 from fairshare.feedback.collector import FeedbackSettings
+from fairshare.k8s.election import DEFAULT_LEASE_NAME, ElectionSettings
 from fairshare.render import RenderSettings
 from fairshare.render.workerpod import WorkerPodSettings
 
@@ -110,3 +113,37 @@ def protected_namespaces_from_env(environ: Mapping[str, str]) -> frozenset[str]:
         if bad:
             raise ValueError(f"{env}: {', '.join(bad)} is not a namespace name (a DNS-1123 label)")
     return names | ({own} if own else frozenset())
+
+
+LEADER_ELECTION_ENV = "FAIRSHARE_LEADER_ELECTION"
+IDENTITY_ENV = "FAIRSHARE_LEADER_ELECTION_IDENTITY"
+LEASE_NAME_ENV = "FAIRSHARE_LEASE_NAME"
+ELECTION_TIMES = {"lease_duration_seconds": "FAIRSHARE_LEASE_DURATION_SECONDS",
+                  "renew_deadline_seconds": "FAIRSHARE_RENEW_DEADLINE_SECONDS",
+                  "retry_period_seconds": "FAIRSHARE_RETRY_PERIOD_SECONDS"}
+
+
+def default_identity() -> str:
+    """<hostname>_<random>: unique per process, as client-go's examples build it (two processes on one host never
+    share it). The chart passes the pod's name instead, which a restarted container keeps."""
+    return f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+
+
+def election_from_env(environ: Mapping[str, str]) -> ElectionSettings:
+    """FAIRSHARE_LEADER_ELECTION (true: wait as a warm standby while another replica leads; false: be the only one,
+    refusing to start while another holds the Lease), FAIRSHARE_LEADER_ELECTION_IDENTITY (default: unique per
+    process), FAIRSHARE_LEASE_NAME, the three durations, and the Lease's namespace: FAIRSHARE_OPERATOR_NAMESPACE
+    (the chart's release namespace), else `default`. ValueError names the variable."""
+    defaults = ElectionSettings()
+    raw = environ.get(LEADER_ELECTION_ENV, "").strip()
+    standby = typed_value(LEADER_ELECTION_ENV, raw, True) if raw else True
+    times = {field: typed_value(env, environ[env], getattr(defaults, field))
+             for field, env in ELECTION_TIMES.items() if environ.get(env, "").strip()}
+    name = environ.get(LEASE_NAME_ENV, "").strip() or DEFAULT_LEASE_NAME
+    namespace = environ.get(OPERATOR_NAMESPACE_ENV, "").strip() or "default"
+    for env, value in ((LEASE_NAME_ENV, name), (OPERATOR_NAMESPACE_ENV, namespace)):
+        if len(value) > 63 or not re.match(DNS_LABEL_PATTERN, value):
+            raise ValueError(f"{env}: {value!r} is not a DNS-1123 label")
+    return ElectionSettings(namespace=namespace, name=name,
+                            identity=environ.get(IDENTITY_ENV, "").strip() or default_identity(),
+                            standby=standby, **times)

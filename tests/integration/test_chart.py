@@ -229,9 +229,11 @@ def test_the_operator_pod_is_admitted_under_the_restricted_pod_security_standard
     def refusals() -> list[str]:
         return [e.message for e in core.list_namespaced_event(release.namespace).items if e.reason == "FailedCreate"]
 
-    pods = wait_for(lambda: core.list_namespaced_pod(release.namespace, label_selector=selector).items, timeout=60,
-                    what=lambda: f"the operator pod created; refusals: {refusals()}")
-    assert len(pods) == 1 and pods[0].spec.service_account_name == release.service_account
+    replicas = release.deployment["spec"]["replicas"]
+    pods = wait_for(lambda: (p := core.list_namespaced_pod(release.namespace, label_selector=selector).items)
+                    and len(p) == replicas and p, timeout=60,
+                    what=lambda: f"the operator's {replicas} pods created; refusals: {refusals()}")
+    assert replicas == 2 and {p.spec.service_account_name for p in pods} == {release.service_account}
     assert not refusals()
     # The control: the namespace really refuses a pod that is not hardened.
     bare = {"metadata": {"name": "bare"}, "spec": {"containers": [{"name": "c", "image": "registry.invalid/x:0"}]}}
@@ -506,3 +508,57 @@ def test_live_data_puts_the_starvation_and_idle_alerts_in_pending_and_nothing_el
     names = {name for name, _ in active()}
     assert not names & {"FairshareOperatorNotReconciling", "FairshareOperatorMetricsAbsent",
                         "FairshareReconcileErrors", "FairshareCycleSlow"}, active()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# High availability: last in the module, since it stops the module's operator.
+
+
+def test_the_lease_is_the_only_thing_the_service_account_may_write_in_its_namespace(
+        local_cluster: ClusterState, kubectl: Kubectl, release: Release, tmp_path: Path) -> None:
+    as_operator = Kubectl(kubectl.binary, service_account_kubeconfig(local_cluster, kubectl, release,
+                                                                     tmp_path / "kubeconfig"))
+
+    def can(*args: str) -> bool:
+        return as_operator("auth", "can-i", *args, check=False).stdout.strip() == "yes"
+
+    ns = release.namespace
+    assert can("update", "leases.coordination.k8s.io/fairshare-operator", "-n", ns)
+    assert can("get", "leases.coordination.k8s.io/fairshare-operator", "-n", ns)
+    assert can("create", "leases.coordination.k8s.io", "-n", ns)
+    assert not can("update", "leases.coordination.k8s.io/kube-scheduler", "-n", ns), "only its own Lease"
+    assert not can("update", "leases.coordination.k8s.io/fairshare-operator", "-n", "default"), "only its namespace"
+    assert not can("create", "leases.coordination.k8s.io", "-n", "kube-system")
+
+
+def test_of_two_replicas_one_leads_and_the_other_takes_over_when_it_stops(
+        local_cluster: ClusterState, kube_api_client: client.ApiClient, kubectl: Kubectl, release: Release,
+        operator: ChartOperator, tmp_path: Path) -> None:
+    """A second replica with the Deployment's own arguments, environment and ServiceAccount stands by while the
+    first leads; when the first stops (SIGTERM, as in a rolling update) it hands the Lease over and the second
+    leads at its next attempt, well before the lease would have expired."""
+    from tests.support.failover import FOLLOWER, LEADER, role
+
+    second = ChartOperator(release, service_account_kubeconfig(local_cluster, kubectl, release,
+                                                               tmp_path / "kubeconfig"), tmp_path / "second.log")
+    second.start()
+    try:
+        wait_for(lambda: role(second.metrics_port) == FOLLOWER or None, timeout=60,
+                 what=lambda: f"the second replica standing by; log:\n{tail(second.log, 20)}")
+        assert role(operator.metrics_port) == LEADER
+        lease = client.CoordinationV1Api(kube_api_client).read_namespaced_lease("fairshare-operator",
+                                                                               release.namespace)
+        assert f"leading as {lease.spec.holder_identity} " in operator.log.read_text(errors="replace")
+        cycles_before = second.cycles()
+        operator.stop()
+        stopped = time.monotonic()
+        wait_for(lambda: second.cycles() > cycles_before or None, timeout=30,
+                 what=lambda: f"the second replica scheduling; log:\n{tail(second.log, 20)}")
+        handover = time.monotonic() - stopped
+        assert role(second.metrics_port) == LEADER
+        assert handover < 10, f"took {handover:.1f} s: the Lease was not handed over, it expired"
+        refused = [line for line in second.log.read_text(errors="replace").splitlines() if REFUSED.search(line)]
+        assert not refused, "the API refused the second replica:\n" + "\n".join(refused[:10])
+    finally:
+        second.stop()
+        print(f"--- second replica log tail ---\n{tail(second.log, 30)}")

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -15,18 +16,23 @@ from fairshare.localcluster.processes import free_port, tail
 
 
 class OperatorProcess:
-    """One operator against `kubeconfig`, logging to `log`; `env` and `args` add settings (policy, feedback)."""
+    """One operator against `kubeconfig`, logging to `log`; `env` and `args` add settings (policy, feedback).
+
+    Its leader-election identity is kept across `start`s, as a container restarted in its pod keeps the pod's name:
+    a restart takes its own Lease back at once. `identity` names another replica (a new pod)."""
 
     def __init__(self, kubeconfig: str, log: Path, env: Mapping[str, str] | None = None,
-                 args: Sequence[str] = ()) -> None:
+                 args: Sequence[str] = (), identity: str | None = None) -> None:
         self.kubeconfig, self.log = kubeconfig, log
         self.env, self.args = dict(env or {}), list(args)
+        self.identity = identity or f"operator-{uuid.uuid4().hex[:8]}"
         self.metrics_port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         env = local_operator_env({**os.environ, "KUBECONFIG": self.kubeconfig,
-                                  "FAIRSHARE_CYCLE_DEBOUNCE_SECONDS": "0.1", **self.env})
+                                  "FAIRSHARE_CYCLE_DEBOUNCE_SECONDS": "0.1",
+                                  "FAIRSHARE_LEADER_ELECTION_IDENTITY": self.identity, **self.env})
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "fairshare.cli.main", "operator", "--metrics-port", str(self.metrics_port),
@@ -46,6 +52,15 @@ class OperatorProcess:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    def pause(self) -> None:
+        """SIGSTOP: frozen, sockets open, as a process stalled by its node (or a debugger) would be."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGCONT)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -6,9 +6,16 @@ import pytest
 
 from fairshare.core.config import PolicyConfig
 from fairshare.feedback.collector import FeedbackSettings
+from fairshare.k8s.election import ElectionSettings
 from fairshare.localcluster.operatorenv import local_operator_env
 from fairshare.render import RenderSettings
-from fairshare.settings import feedback_from_env, policy_from_env, protected_namespaces_from_env, render_from_env
+from fairshare.settings import (
+    election_from_env,
+    feedback_from_env,
+    policy_from_env,
+    protected_namespaces_from_env,
+    render_from_env,
+)
 
 
 @pytest.mark.parametrize(("environ", "expected"), [
@@ -114,3 +121,36 @@ def test_only_the_local_cluster_tolerates_kwok(environ: dict[str, str], tolerati
         -> None:
     assert render_from_env(local_operator_env(environ)).tolerations == tolerations
     assert KWOK not in render_from_env(environ).tolerations
+
+
+@pytest.mark.parametrize(("environ", "expected"), [
+    pytest.param({"FAIRSHARE_LEADER_ELECTION_IDENTITY": "pod-0"}, ElectionSettings(identity="pod-0"),
+                 id="defaults: client-go's durations, Lease fairshare-operator in default"),
+    pytest.param({"FAIRSHARE_LEADER_ELECTION_IDENTITY": "pod-0", "FAIRSHARE_OPERATOR_NAMESPACE": "fairshare-system",
+                  "FAIRSHARE_LEADER_ELECTION": "false", "FAIRSHARE_LEASE_DURATION_SECONDS": "30",
+                  "FAIRSHARE_RENEW_DEADLINE_SECONDS": "20", "FAIRSHARE_RETRY_PERIOD_SECONDS": "2.5",
+                  "FAIRSHARE_LEASE_NAME": "fs-test"},
+                 ElectionSettings(namespace="fairshare-system", name="fs-test", identity="pod-0",
+                                  lease_duration_seconds=30, renew_deadline_seconds=20.0, retry_period_seconds=2.5,
+                                  standby=False), id="everything set, election off"),
+])
+def test_election_from_env(environ: dict[str, str], expected: ElectionSettings) -> None:
+    assert election_from_env(environ) == expected
+
+
+def test_the_default_identity_is_unique_per_process() -> None:
+    first, second = election_from_env({}).identity, election_from_env({}).identity
+    assert first != second and first.rsplit("_", 1)[0] == second.rsplit("_", 1)[0], "<hostname>_<random>"
+
+
+@pytest.mark.parametrize(("environ", "message"), [
+    pytest.param({"FAIRSHARE_LEADER_ELECTION": "maybe"}, "FAIRSHARE_LEADER_ELECTION='maybe'.*bool", id="not a bool"),
+    pytest.param({"FAIRSHARE_LEASE_DURATION_SECONDS": "15.5"}, "FAIRSHARE_LEASE_DURATION_SECONDS='15.5'.*int",
+                 id="a lease is whole seconds"),
+    pytest.param({"FAIRSHARE_RENEW_DEADLINE_SECONDS": "20"}, "lease duration 15 s must be more than the renew "
+                 "deadline 20.0 s.*FAIRSHARE_LEASE_DURATION_SECONDS", id="deadline past the lease"),
+    pytest.param({"FAIRSHARE_LEASE_NAME": "Fairshare_Lease"}, "FAIRSHARE_LEASE_NAME.*DNS-1123", id="bad name"),
+])
+def test_bad_election_settings_are_refused_naming_the_variable(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        election_from_env(environ)

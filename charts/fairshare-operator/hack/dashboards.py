@@ -308,7 +308,8 @@ TRAINING = Dashboard(
 
 OPERATOR = Dashboard(
     uid="fairshare-operator", file="operator-health.json", title="Fairshare / Operator health",
-    description="The scheduling loop (cycles, their steps, errors) and the operator's Kubernetes API calls.",
+    description="The scheduling loop (cycles, their steps, errors), the operator's Kubernetes API calls and its "
+                "leader election.",
     variables=["job"],
     rows=[
         Row("Loop", [
@@ -359,6 +360,22 @@ OPERATOR = Dashboard(
                   "prometheus) and result (ok, missing, error).",
                   [t(f'sum by (source, result) (rate(fairshare_feedback_scrapes_total{{job=~"$job"}}[{RI}]))',
                      "{{source}} {{result}}")], unit="ops", stacked=True, width=24),
+        ]),
+        Row("Leader election", [
+            stat("Leaders", "Replicas that lead (fairshare_replica_role): 1 is right; 0 means nothing schedules; "
+                 "2 means two releases schedule the same cluster (each elects its own leader).",
+                 f'sum(fairshare_replica_role{{job=~"$job", replica_role="leader"}})',
+                 thresholds=[(None, "red"), (1, "green"), (2, "red")], width=6),
+            stat("Followers", "Replicas standing by with a warm store, ready to take over.",
+                 f'sum(fairshare_replica_role{{job=~"$job", replica_role="follower"}})',
+                 thresholds=[(None, "orange"), (1, "green")], width=6),
+            Panel("Role by replica", "1 while a replica leads; a change of leader shows as a hand-over.",
+                  [t(f'max by (instance) (fairshare_replica_role{{job=~"$job", replica_role="leader"}})',
+                     "{{instance}}")], max_value=1),
+            Panel("Writes through the leader gate", "The scheduling loop's API writes per second by replica: sent, "
+                  "or refused because the replica no longer led (work withdrawn when a term ended).",
+                  [t(f'sum by (instance, result) (rate(fairshare_leader_gate_writes_total{{job=~"$job"}}[{RI}]))',
+                     "{{instance}} {{result}}")], unit="ops", width=24),
         ]),
     ])
 

@@ -21,6 +21,12 @@ def register(sub: Any) -> None:
                    help="how trainer throughput is read: scrape pods (default), query Prometheus, or not at all")
     p.add_argument("--prometheus-url", default=os.environ.get("FAIRSHARE_PROMETHEUS_URL", ""),
                    help="Prometheus base URL for --feedback prometheus, e.g. http://prometheus:9090")
+    p.add_argument("--leader-election", action=argparse.BooleanOptionalAction,
+                   default=os.environ.get("FAIRSHARE_LEADER_ELECTION", "true").strip().lower() not in
+                   ("false", "0", "no"),
+                   help="elect a leader on a Lease; the others wait as warm standbys (default, and "
+                        "$FAIRSHARE_LEADER_ELECTION). Without it, the process must be the only one: it refuses to "
+                        "start while another live process holds the Lease")
     p.add_argument("--verbose", action="store_true")
     p.set_defaults(func=cmd_operator)
 
@@ -34,7 +40,10 @@ def cmd_operator(args: argparse.Namespace) -> int:
     os.environ["FAIRSHARE_CYCLE_PERIOD_SECONDS"] = str(args.period)
     os.environ["FAIRSHARE_FEEDBACK_SOURCE"] = args.feedback
     os.environ["FAIRSHARE_PROMETHEUS_URL"] = args.prometheus_url
+    os.environ["FAIRSHARE_LEADER_ELECTION"] = "true" if args.leader_election else "false"
     from fairshare.settings import (
+        IDENTITY_ENV,
+        election_from_env,
         feedback_from_env,
         policy_from_env,
         protected_namespaces_from_env,
@@ -46,14 +55,39 @@ def cmd_operator(args: argparse.Namespace) -> int:
         feedback_from_env(os.environ)
         render_from_env(os.environ)
         protected_namespaces_from_env(os.environ)
+        election = election_from_env(os.environ)
     except ValueError as exc:
         raise SystemExit(f"fairshare operator: {exc}") from None
+    os.environ[IDENTITY_ENV] = election.identity  # the one the startup handler uses: a default is drawn only once
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not election.standby:
+        refuse_a_second_instance(election)
     # kopf logs every handler success at INFO: one line per watch event, noise at cluster scale.
     logging.getLogger("kopf.objects").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     import fairshare.handlers.operator  # noqa: F401  (registers the handlers)
 
     liveness = f"http://0.0.0.0:{args.liveness_port}/healthz" if args.liveness_port else None
     kopf.run(clusterwide=True, standalone=True, liveness_endpoint=liveness)
-    return 0
+    leadership = fairshare.handlers.operator.RUNTIME.leadership
+    return leadership.exit_code if leadership is not None else 0
+
+
+def refuse_a_second_instance(election: Any) -> None:
+    """Without election the process must be the only one: exit, naming the holder, if another live process holds
+    the Lease (one seen to renew it); wait out the Lease of one that died (at most its lease duration)."""
+    from fairshare.k8s.client import api_client
+    from fairshare.k8s.election import LeaderElector, claim_single_instance
+    from fairshare.k8s.lease import KubeLease
+
+    elector = LeaderElector(KubeLease(api_client(), election), election)
+    try:
+        holder = claim_single_instance(elector)
+    except TimeoutError as exc:
+        raise SystemExit(f"fairshare operator: {exc}") from None
+    if holder:
+        raise SystemExit(
+            f"fairshare operator: another operator ({holder}) holds Lease {election.namespace}/{election.name} and "
+            f"renews it, and leader election is off (--no-leader-election, FAIRSHARE_LEADER_ELECTION=false), so "
+            f"this one would schedule the same GPUs twice: not starting. Stop the other one, or run both with "
+            f"leader election so that this one waits as a standby.")

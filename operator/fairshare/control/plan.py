@@ -28,6 +28,7 @@ from fairshare.control.orphans import orphan_transition
 from fairshare.control.queue import queue_changed
 from fairshare.control.snapshot import JobView, World
 from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS
+from fairshare.control.strays import stray_pod_actions
 from fairshare.core import types as core
 from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig
@@ -123,6 +124,8 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
     decided = {d.job_key for d in result.decisions} | set(transitioned)
     grants += _isolated(log, TRAINING_JOBS, functools.partial(missing_children_actions, skip=decided | set(aside),
                                                               settings=settings), world)
+    # A cut-short cycle's pod deletions (a leader stopped mid-way): pods a job's status disowns.
+    bookkeeping += _isolated(log, TRAINING_JOBS, functools.partial(stray_pod_actions, skip=decided), world)
     # Jobs set aside while they hold GPUs are still charged, at the price they last paid, and counted as held:
     # breaking one's own job (a worker pod it cannot read) must not make it run for free.
     in_core = {j.key for j in snapshot.jobs}

@@ -1,4 +1,5 @@
-"""The kopf registrations: startup (settings, initial LIST, metrics, the loop), one event handler per kind."""
+"""The kopf registrations: startup (settings, initial LIST, metrics, the election that starts the loop on the
+leader), cleanup (hand the Lease over), one event handler per kind."""
 
 from __future__ import annotations
 
@@ -19,22 +20,36 @@ from fairshare.feedback.collector import FeedbackCollector
 from fairshare.feedback.prometheus import PrometheusSource
 from fairshare.feedback.scrape import ScrapeSource
 from fairshare.handlers.diffbase import EventOnlyDiffBaseStorage, registers_no_changing_handlers
+from fairshare.handlers.leadership import Leadership
 from fairshare.k8s.applier import Applier
 from fairshare.k8s.client import api_client
+from fairshare.k8s.election import LeaderElector, campaign
+from fairshare.k8s.lease import KubeLease, WriteGate
 from fairshare.k8s.lister import list_all
 from fairshare.metrics import OperatorMetrics
-from fairshare.settings import feedback_from_env, policy_from_env, protected_namespaces_from_env, render_from_env
+from fairshare.settings import (
+    election_from_env,
+    feedback_from_env,
+    policy_from_env,
+    protected_namespaces_from_env,
+    render_from_env,
+)
 
 log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
 class Runtime:
-    """What the handlers share: the store and the loop to wake. Set up once at startup."""
+    """What the handlers share: the store, and the leader's term of office (whose loop they wake). Set up once at
+    startup."""
 
     store: Store
-    loop: SchedulingLoop | None = None
+    leadership: Leadership | None = None
     tasks: list[asyncio.Task[None]] = dataclasses.field(default_factory=list)
+
+    @property
+    def loop(self) -> SchedulingLoop | None:
+        return self.leadership.loop if self.leadership is not None else None
 
 
 RUNTIME = Runtime(store=Store())
@@ -78,31 +93,51 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     feedback = feedback_from_env(os.environ)
     render = render_from_env(os.environ)
     protected = protected_namespaces_from_env(os.environ)
-    await asyncio.to_thread(resync)
-    collector: FeedbackCollector | None = None
-    loop = SchedulingLoop(
-        store, Applier(api, store, metrics).apply, metrics, policy, render,
-        LoopSettings(period_seconds=_env_float("FAIRSHARE_CYCLE_PERIOD_SECONDS", 10.0),
-                     debounce_seconds=_env_float("FAIRSHARE_CYCLE_DEBOUNCE_SECONDS", 0.2),
-                     protected_namespaces=protected),
-        resync=resync, readings=lambda: collector.take() if collector else {},
-        warmup_seconds=feedback.warmup_seconds)
-    if feedback.source != "off":
-        source = (PrometheusSource(feedback.prometheus_url) if feedback.source == "prometheus" else ScrapeSource())
-        collector = FeedbackCollector(source, lambda: loop.targets, metrics, feedback.period_seconds,
-                                      on_readings=loop.poke)
-        RUNTIME.tasks.append(asyncio.create_task(collector.run(), name="fairshare-feedback"))
-    log.info("policy %s; throughput feedback: %s; worker pods: %s; protected namespaces: %s", policy, feedback,
-             render, ", ".join(sorted(protected)))
-    RUNTIME.loop = loop
-    RUNTIME.tasks.append(asyncio.create_task(loop.run(), name="fairshare-scheduling-loop"))
-    loop.poke()
+    election = election_from_env(os.environ)
+    loop_settings = LoopSettings(period_seconds=_env_float("FAIRSHARE_CYCLE_PERIOD_SECONDS", 10.0),
+                                 debounce_seconds=_env_float("FAIRSHARE_CYCLE_DEBOUNCE_SECONDS", 0.2),
+                                 protected_namespaces=protected)
+    parsed: list[SchedulingLoop] = []  # the last term's loop: its parse cache carries over to the next term
+
+    def term_work(gate: WriteGate) -> tuple[SchedulingLoop, list[Any]]:
+        """One term of leadership: a loop whose writes go through `gate`, and the feedback collector."""
+        collector: FeedbackCollector | None = None
+        writes = gate.install(api_client())
+        loop = SchedulingLoop(store, Applier(writes, store, metrics).apply, metrics, policy, render, loop_settings,
+                              resync=resync, readings=lambda: collector.take() if collector else {},
+                              warmup_seconds=feedback.warmup_seconds)
+        if parsed:
+            loop.jobs_parsed = parsed.pop().jobs_parsed
+        parsed.append(loop)
+        coroutines = [loop.run()]
+        if feedback.source != "off":
+            source = (PrometheusSource(feedback.prometheus_url) if feedback.source == "prometheus"
+                      else ScrapeSource())
+            collector = FeedbackCollector(source, lambda: loop.targets, metrics, feedback.period_seconds,
+                                          on_readings=loop.poke)
+            coroutines.append(collector.run())
+        return loop, coroutines
+
+    elector = LeaderElector(KubeLease(api_client(), election), election)
+    leadership = Leadership(elector, metrics, resync, term_work)
+    RUNTIME.leadership = leadership
+    # One attempt before the first LIST: a process that leads at once (the only one, or a restarted container that
+    # holds the Lease under the same identity) then schedules from that LIST without listing twice.
+    await asyncio.to_thread(elector.try_acquire_or_renew)
+    await asyncio.to_thread(leadership.synced)
+    log.info("policy %s; throughput feedback: %s; worker pods: %s; protected namespaces: %s; %s", policy, feedback,
+             render, ", ".join(sorted(protected)), f"leader election on Lease {election.namespace}/{election.name} "
+             f"as {election.identity}" + ("" if election.standby else " (no standby: election off)"))
+    RUNTIME.tasks.append(asyncio.create_task(campaign(elector, leadership.start, leadership.stop),
+                                             name="fairshare-election"))
 
 
 @kopf.on.cleanup()
 async def cleanup(**_: Any) -> None:
     for task in RUNTIME.tasks:
         task.cancel()
+    if RUNTIME.leadership is not None:
+        await RUNTIME.leadership.shutdown()
 
 
 def _node_signature(body: dict[str, Any] | None) -> tuple[Any, ...] | None:

@@ -57,10 +57,10 @@ VIEWER_PERMISSIONS = {
 
 
 def permissions(role: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
-    """A role's rules flattened to (apiGroup, resource) -> verbs."""
+    """A role's rules flattened to (apiGroup, resource) -> verbs (a rule limited to some names still counts)."""
     flat: dict[tuple[str, str], set[str]] = {}
     for rule in role["rules"]:
-        assert set(rule) <= {"apiGroups", "resources", "verbs"}, f"unexpected rule fields: {rule}"
+        assert set(rule) <= {"apiGroups", "resources", "verbs", "resourceNames"}, f"unexpected rule fields: {rule}"
         for group in rule["apiGroups"]:
             for resource in rule["resources"]:
                 flat.setdefault((group, resource), set()).update(rule["verbs"])
@@ -86,7 +86,8 @@ def test_helm_lint_strict_passes(tmp_path: Path) -> None:
 
 def test_default_render_has_exactly_the_core_objects(defaults: list[dict[str, Any]]) -> None:
     assert kinds(defaults) == sorted(["ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding",
-                                      "Deployment", "Service", "ServiceAccount"] + ["ConfigMap"] * 5)
+                                      "Deployment", "Service", "ServiceAccount", "PodDisruptionBudget", "Role",
+                                      "RoleBinding"] + ["ConfigMap"] * 5)
     for obj in defaults:
         if obj["kind"] not in ("ClusterRole", "ClusterRoleBinding"):
             assert obj["metadata"]["namespace"] == NAMESPACE, obj["metadata"]
@@ -109,10 +110,95 @@ def test_chart_crds_are_byte_identical_to_the_repository_crds() -> None:
     assert not stale, f"out of date in the chart (cp crds/*.yaml charts/fairshare-operator/crds/): {stale}"
 
 
-def test_deployment_is_one_replica_recreated_never_rolled(defaults: list[dict[str, Any]]) -> None:
-    spec = one(defaults, "Deployment")["spec"]
-    assert spec["replicas"] == 1
-    assert spec["strategy"] == {"type": "Recreate"}
+def test_by_default_two_replicas_roll_one_at_a_time_on_different_nodes(defaults: list[dict[str, Any]]) -> None:
+    """Leader election makes a rolling update safe: the surge pod stands by until the old leader hands over."""
+    deployment = one(defaults, "Deployment")
+    spec = deployment["spec"]
+    assert spec["replicas"] == 2
+    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    (term,) = spec["template"]["spec"]["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"] == spec["selector"]["matchLabels"]
+    budget = one(defaults, "PodDisruptionBudget")
+    assert budget["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": spec["selector"]["matchLabels"]}}
+
+
+@pytest.mark.parametrize(("values", "replicas", "strategy", "budget", "anti_affinity"), [
+    pytest.param({"leaderElection": {"enabled": False}, "replicas": 1}, 1, "Recreate", False, None,
+                 id="no election: one replica, recreated"),
+    pytest.param({"replicas": 1}, 1, "RollingUpdate", False, None, id="election, one replica: no budget to keep"),
+    pytest.param({"replicas": 3, "podAntiAffinity": "required"}, 3, "RollingUpdate", True,
+                 "requiredDuringSchedulingIgnoredDuringExecution", id="three, each on its own node"),
+    pytest.param({"podAntiAffinity": "none", "podDisruptionBudget": {"enabled": False}}, 2, "RollingUpdate", False,
+                 None, id="spreading and budget turned off"),
+    pytest.param({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchExpressions": [{"key": "pool", "operator": "In", "values": ["system"]}]}]}}}},
+        2, "RollingUpdate", True, None, id="an explicit affinity replaces the default spreading"),
+])
+def test_replicas_strategy_budget_and_spreading_follow_values(
+        tmp_path: Path, values: dict[str, Any], replicas: int, strategy: str, budget: bool,
+        anti_affinity: str | None) -> None:
+    objects = render(tmp_path, values)
+    spec = one(objects, "Deployment")["spec"]
+    assert (spec["replicas"], spec["strategy"]["type"]) == (replicas, strategy)
+    assert ("PodDisruptionBudget" in kinds(objects)) is budget
+    affinity = spec["template"]["spec"].get("affinity") or {}
+    assert list(affinity.get("podAntiAffinity") or {}) == ([anti_affinity] if anti_affinity else [])
+    if "affinity" in values:
+        assert affinity == values["affinity"]
+
+
+def test_leader_election_values_reach_the_operator(tmp_path: Path) -> None:
+    from fairshare.settings import election_from_env
+
+    container = operator_container(render(tmp_path, {"leaderElection": {
+        "leaseDurationSeconds": 30, "renewDeadlineSeconds": 20, "retryPeriodSeconds": 4}}))
+    literal = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    identity = next(e for e in container["env"] if e["name"] == "FAIRSHARE_LEADER_ELECTION_IDENTITY")
+    assert identity["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}, "the pod's name"
+    election = election_from_env({**literal, "FAIRSHARE_LEADER_ELECTION_IDENTITY": "fs-fairshare-operator-abc"})
+    assert (election.namespace, election.name, election.identity, election.standby) == (
+        NAMESPACE, "fairshare-operator", "fs-fairshare-operator-abc", True)
+    assert (election.lease_duration_seconds, election.renew_deadline_seconds, election.retry_period_seconds) == (
+        30, 20, 4)
+    off = operator_container(render(tmp_path, {"leaderElection": {"enabled": False}, "replicas": 1}))
+    assert election_from_env({e["name"]: e["value"] for e in off["env"] if "value" in e}).standby is False
+
+
+@pytest.mark.parametrize(("values", "complaint"), [
+    pytest.param({"leaderElection": {"enabled": False}}, "replicas is 2 but leaderElection.enabled is false",
+                 id="two replicas without election"),
+    pytest.param({"leaderElection": {"renewDeadlineSeconds": 15}},
+                 "leaseDurationSeconds (15) must be more than leaderElection.renewDeadlineSeconds (15)",
+                 id="renew deadline not below the lease"),
+    pytest.param({"leaderElection": {"retryPeriodSeconds": 9}},
+                 "renewDeadlineSeconds (10) must be more than 1.2 x leaderElection.retryPeriodSeconds (9)",
+                 id="retry period too long for the deadline"),
+    pytest.param({"replicas": 0}, "/replicas", id="no replica"),
+    pytest.param({"leaderElection": {"leaseDurationSeconds": 2.5}}, "/leaderElection/leaseDurationSeconds",
+                 id="a lease is whole seconds"),
+    pytest.param({"podAntiAffinity": "soft"}, "/podAntiAffinity", id="unknown spreading"),
+])
+def test_unsafe_election_values_are_refused_naming_them(tmp_path: Path, values: dict[str, Any],
+                                                        complaint: str) -> None:
+    assert complaint in render_error(tmp_path, values)
+
+
+def test_the_lease_role_is_in_the_release_namespace_and_names_the_lease(defaults: list[dict[str, Any]]) -> None:
+    from fairshare.k8s.election import DEFAULT_LEASE_NAME
+
+    role = one(defaults, "Role")
+    assert role["metadata"]["namespace"] == NAMESPACE
+    assert role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": [DEFAULT_LEASE_NAME],
+         "verbs": ["get", "update"]}]
+    binding = one(defaults, "RoleBinding")
+    assert binding["metadata"]["namespace"] == NAMESPACE
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                  "name": role["metadata"]["name"]}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": one(defaults, "ServiceAccount")["metadata"][
+        "name"], "namespace": NAMESPACE}]
 
 
 def test_pod_and_container_are_hardened(defaults: list[dict[str, Any]]) -> None:
@@ -179,13 +265,14 @@ def test_binding_grants_the_operator_role_to_the_pods_service_account(defaults: 
 
 def test_no_role_has_wildcards_or_privilege_escalating_verbs(tmp_path: Path) -> None:
     roles = [o for o in render(tmp_path, EVERYTHING_ON, *MONITORING) if o["kind"] in ("ClusterRole", "Role")]
-    assert len(roles) == 3
+    assert len(roles) == 4
     for role in roles:
         for rule in role["rules"]:
             for field in ("apiGroups", "resources", "verbs"):
                 assert not any("*" in item for item in rule[field]), f"{role['metadata']['name']}: {rule}"
             assert not {"escalate", "bind", "impersonate"} & set(rule["verbs"]), rule
-            assert "nonResourceURLs" not in rule and "resourceNames" not in rule, rule
+            assert "nonResourceURLs" not in rule, rule
+            assert "resourceNames" not in rule or role["kind"] == "Role", "only the Lease is named"
         assert not {r for _, r in permissions(role)} & {"secrets", "configmaps", "serviceaccounts/token"}
 
 
@@ -285,7 +372,7 @@ def test_dashboard_label_namespace_and_annotations_are_configurable(tmp_path: Pa
 
 
 @pytest.mark.parametrize(("values", "complaint"), [
-    pytest.param({"replicas": 2}, "'replicas' not allowed", id="top-level typo"),
+    pytest.param({"replica": 2}, "'replica' not allowed", id="top-level typo"),
     pytest.param({"policy": {"halfLifeHour": 12}}, "'halfLifeHour' not allowed", id="policy typo"),
     pytest.param({"image": {"pulPolicy": "Always"}}, "'pulPolicy' not allowed", id="image typo"),
     pytest.param({"metrics": {"serviceMonitor": {"enable": True}}}, "'enable' not allowed", id="monitor typo"),

@@ -13,7 +13,7 @@ import copy
 from collections.abc import Iterable
 from typing import Any, Self
 
-from fairshare.api.constants import API_VERSION, LABEL_GENERATION, LABEL_JOB, LABEL_RANK
+from fairshare.api.constants import API_VERSION, LABEL_GENERATION, LABEL_JOB, LABEL_MANAGED_BY, LABEL_RANK, MANAGED_BY
 from fairshare.control.conditions import rfc3339
 from fairshare.control.store import GPU_CLASSES, NODES, PODS, TENANTS, TRAINING_JOBS, Store
 
@@ -314,9 +314,10 @@ def pod(key: str) -> PodBuilder:
 
 def worker(job_key: str, rank: int, generation: int = 1, phase: str = "Running", node_name: str | None = None,
            gpus: int = 1) -> PodBuilder:
-    """Worker pod `rank` of a job, named as the operator names it, labelled with job, generation and rank."""
+    """Worker pod `rank` of a job, named and labelled as the operator does: managed-by, job, generation and rank."""
     namespace, name = _split(job_key)
-    built = pod(f"{namespace}/{name}-worker-{rank}").job(name).generation(generation).rank(rank).phase(phase)
+    built = (pod(f"{namespace}/{name}-worker-{rank}").job(name).generation(generation).rank(rank).phase(phase)
+             ._label(LABEL_MANAGED_BY, MANAGED_BY))
     return built.on(node_name).gpus(gpus) if node_name else built
 
 

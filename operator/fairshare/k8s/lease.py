@@ -1,0 +1,133 @@
+"""The election's Lease through the official client (CoordinationV1Api), and the gate on an ApiClient's writes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from fairshare.k8s.election import ElectionSettings, LeaseConflict, LeaseRecord
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def micro_time(unix: float | None) -> str | None:
+    """A Lease's MicroTime as the API server parses it: RFC 3339 with exactly six fractional digits."""
+    if unix is None:
+        return None
+    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _unix(value: Any) -> float | None:
+    return value.timestamp() if isinstance(value, datetime) else None
+
+
+class KubeLease:
+    """One Lease (namespace/name) read and written with CoordinationV1Api; every call is bounded by `timeout`
+    seconds (connect and read), so an attempt never outlasts the retry period by much."""
+
+    def __init__(self, api: client.ApiClient, settings: ElectionSettings, timeout: float | None = None) -> None:
+        self.coordination = client.CoordinationV1Api(api)
+        self.namespace, self.name = settings.namespace, settings.name
+        self.timeout = timeout if timeout is not None else max(1.0, settings.retry_period_seconds)
+
+    def _record(self, lease: client.V1Lease) -> LeaseRecord:
+        spec = lease.spec or client.V1LeaseSpec()
+        return LeaseRecord(spec.holder_identity or "", int(spec.lease_duration_seconds or 0),
+                           _unix(spec.acquire_time), _unix(spec.renew_time), int(spec.lease_transitions or 0),
+                           lease.metadata.resource_version or "")
+
+    def _body(self, record: LeaseRecord) -> dict[str, Any]:
+        metadata: dict[str, Any] = {"name": self.name, "namespace": self.namespace}
+        if record.resource_version:
+            metadata["resourceVersion"] = record.resource_version  # makes the replace conditional
+        return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": metadata, "spec": {
+            "holderIdentity": record.holder or None, "leaseDurationSeconds": record.lease_duration_seconds,
+            "acquireTime": micro_time(record.acquired_at), "renewTime": micro_time(record.renewed_at),
+            "leaseTransitions": record.transitions}}
+
+    def get(self) -> LeaseRecord | None:
+        try:
+            return self._record(self.coordination.read_namespaced_lease(self.name, self.namespace,
+                                                                        _request_timeout=self.timeout))
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def create(self, record: LeaseRecord) -> LeaseRecord:
+        try:
+            return self._record(self.coordination.create_namespaced_lease(self.namespace, self._body(record),
+                                                                          _request_timeout=self.timeout))
+        except ApiException as exc:
+            if exc.status == 409:
+                raise LeaseConflict(str(exc.reason)) from None
+            raise
+
+    def update(self, record: LeaseRecord) -> LeaseRecord:
+        try:
+            return self._record(self.coordination.replace_namespaced_lease(
+                self.name, self.namespace, self._body(record), _request_timeout=self.timeout))
+        except ApiException as exc:
+            if exc.status in (404, 409):
+                raise LeaseConflict(str(exc.reason)) from None
+            raise
+
+
+class NotLeader(ApiException):
+    """A write refused before it was sent: this replica is not (or no longer) the leader. An ApiException, so the
+    applier treats it as a failed write: the object's later actions this cycle are skipped."""
+
+    def __init__(self, method: str, url: str) -> None:
+        super().__init__(status=0, reason=f"not the leader: {method} {url.split('?')[0]} withdrawn")
+
+
+class WriteGate:
+    """Wraps an ApiClient's `request` so that every write (POST, PUT, PATCH, DELETE) first asks `allowed()`, as
+    close to the wire as the client lets us; reads always pass. Counts writes sent and refused, and those in flight,
+    so a leader that resigns can wait for them before it hands the Lease over."""
+
+    def __init__(self, allowed: Callable[[], bool], on_write: Callable[[str], None] | None = None) -> None:
+        self.allowed, self.on_write = allowed, on_write
+        self._in_flight = 0
+        self._idle = threading.Condition()
+
+    def install(self, api: client.ApiClient) -> client.ApiClient:
+        send = api.request
+
+        def request(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            if method.upper() not in WRITE_METHODS:
+                return send(method, url, *args, **kwargs)
+            if not self.allowed():
+                if self.on_write:
+                    self.on_write("refused")
+                raise NotLeader(method, url)
+            with self._idle:
+                self._in_flight += 1
+            if self.on_write:
+                self.on_write("sent")
+            try:
+                return send(method, url, *args, **kwargs)
+            finally:
+                with self._idle:
+                    self._in_flight -= 1
+                    self._idle.notify_all()
+
+        api.request = request
+        return api
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait (at most `timeout` s) until no write that passed the gate is still waiting for its answer."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._in_flight:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
