@@ -320,7 +320,8 @@ def test_a_leader_frozen_past_its_lease_finds_it_lost_the_lease_and_writes_nothi
                                "written": written_since(before, after)})
         assert written_since(before, after) == [], f"written while the old leader thawed: {report.freezes[-1]}"
         assert old_role == FOLLOWER, replicas.describe()
-        assert "holds the Lease" in old.log.read_text(errors="replace")
+        # It noticed it lost the Lease (whether it has read the new holder's name yet depends on timing).
+        assert "no longer leading" in old.log.read_text(errors="replace")
         replicas.wait_warm()
         c.run_for(3)
     try:
