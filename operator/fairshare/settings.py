@@ -1,4 +1,4 @@
-"""The operator's settings from its environment (what the Helm chart's values become): policy and feedback."""
+"""The operator's settings from its environment (what the Helm chart's values become): policy, feedback, lifecycle."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from fairshare.control.transition import LifecycleSettings
 from fairshare.core.config import PolicyConfig
 from fairshare.feedback.collector import FeedbackSettings
 
@@ -56,3 +57,25 @@ def feedback_from_env(environ: Mapping[str, str]) -> FeedbackSettings:
         warmup_seconds=typed_value("FAIRSHARE_FEEDBACK_WARMUP_SECONDS",
                               environ.get("FAIRSHARE_FEEDBACK_WARMUP_SECONDS", "") or str(defaults.warmup_seconds),
                               defaults.warmup_seconds))
+
+
+LIFECYCLE_ENV = {
+    "FAIRSHARE_POD_START_GRACE_SECONDS": "pod_start_grace_seconds",
+    "FAIRSHARE_NODE_LOST_GRACE_SECONDS": "node_lost_grace_seconds",
+    "FAIRSHARE_RESTART_BACKOFF_SECONDS": "restart_backoff_seconds",
+    "FAIRSHARE_RESTART_BACKOFF_MAX_SECONDS": "restart_backoff_max_seconds",
+}
+
+
+def lifecycle_from_env(environ: Mapping[str, str]) -> LifecycleSettings:
+    """LifecycleSettings from FAIRSHARE_POD_START_GRACE_SECONDS, FAIRSHARE_NODE_LOST_GRACE_SECONDS,
+    FAIRSHARE_RESTART_BACKOFF_SECONDS and FAIRSHARE_RESTART_BACKOFF_MAX_SECONDS (seconds, >= 0); unset keeps the
+    default. ValueError names the variable."""
+    defaults = LifecycleSettings()
+    values = {field: typed_value(env, environ[env], getattr(defaults, field))
+              for env, field in LIFECYCLE_ENV.items() if environ.get(env, "").strip()}
+    try:
+        return dataclasses.replace(defaults, **values)
+    except ValueError as exc:
+        env = next(e for e, f in LIFECYCLE_ENV.items() if str(exc).startswith(f))
+        raise ValueError(f"{env}: {exc}") from None

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from fairshare.control.transition import LifecycleSettings
 from fairshare.core.config import PolicyConfig
 from fairshare.feedback.collector import FeedbackSettings
-from fairshare.settings import feedback_from_env, policy_from_env
+from fairshare.settings import feedback_from_env, lifecycle_from_env, policy_from_env
 
 
 @pytest.mark.parametrize(("environ", "expected"), [
@@ -52,3 +53,26 @@ def test_feedback_from_env(environ: dict[str, str], expected: FeedbackSettings) 
 def test_bad_feedback_settings_are_refused(environ: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         feedback_from_env(environ)
+
+
+@pytest.mark.parametrize(("environ", "expected"), [
+    pytest.param({}, LifecycleSettings(), id="defaults: 120 s to start, 60 s NotReady, back-off 10 s to 6 min"),
+    pytest.param({"FAIRSHARE_POD_START_GRACE_SECONDS": "5", "FAIRSHARE_NODE_LOST_GRACE_SECONDS": "0",
+                  "FAIRSHARE_RESTART_BACKOFF_SECONDS": "1.5", "FAIRSHARE_RESTART_BACKOFF_MAX_SECONDS": " "},
+                 LifecycleSettings(pod_start_grace_seconds=5.0, node_lost_grace_seconds=0.0,
+                                   restart_backoff_seconds=1.5), id="set, zero and blank"),
+])
+def test_lifecycle_from_env(environ: dict[str, str], expected: LifecycleSettings) -> None:
+    assert lifecycle_from_env(environ) == expected
+
+
+@pytest.mark.parametrize(("environ", "message"), [
+    pytest.param({"FAIRSHARE_NODE_LOST_GRACE_SECONDS": "soon"}, "FAIRSHARE_NODE_LOST_GRACE_SECONDS='soon'.*float",
+                 id="not a number"),
+    pytest.param({"FAIRSHARE_POD_START_GRACE_SECONDS": "-1"}, "FAIRSHARE_POD_START_GRACE_SECONDS.*>= 0",
+                 id="negative"),
+    pytest.param({"FAIRSHARE_RESTART_BACKOFF_SECONDS": "nan"}, "FAIRSHARE_RESTART_BACKOFF_SECONDS.*>= 0", id="NaN"),
+])
+def test_bad_lifecycle_settings_are_refused_naming_the_variable(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        lifecycle_from_env(environ)

@@ -34,11 +34,12 @@ def cmd_operator(args: argparse.Namespace) -> int:
     os.environ["FAIRSHARE_CYCLE_PERIOD_SECONDS"] = str(args.period)
     os.environ["FAIRSHARE_FEEDBACK_SOURCE"] = args.feedback
     os.environ["FAIRSHARE_PROMETHEUS_URL"] = args.prometheus_url
-    from fairshare.settings import feedback_from_env, policy_from_env
+    from fairshare.settings import feedback_from_env, lifecycle_from_env, policy_from_env
 
     try:  # refuse bad settings here, with the variable named, rather than inside kopf's startup
         policy_from_env(os.environ)
         feedback_from_env(os.environ)
+        lifecycle_from_env(os.environ)
     except ValueError as exc:
         raise SystemExit(f"fairshare operator: {exc}") from None
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,

@@ -1,9 +1,9 @@
 """One scheduling cycle as a pure function: the World in, the core's result and the actions to apply out.
 
-Steps, in order: (1) report jobs that cannot be scheduled, (2) lifecycle transitions read from pods,
-(3) the core's decisions on what is left, (4) cost accrual, measured throughput and children that went
-missing, (5) GPUClass and Tenant status. Actions on one object are applied in order, and stop at its first
-failure: an admission whose conditional status write loses a race creates no pods.
+Steps, in order: (1) report jobs that cannot be scheduled, (2) lifecycle transitions read from pods and nodes,
+(3) the core's decisions on what is left, (4) pods brought to what each status holds (reconcile.py), cost accrual
+and measured throughput, (5) GPUClass and Tenant status. Actions on one object are applied in order, and stop at its
+first failure: an admission whose conditional status write loses a race creates no pods.
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from fairshare.control.actions import Action, DeletePods, EnsureChildren, PatchS
 from fairshare.control.feedback import feedback_actions
 from fairshare.control.lifecycle import observe
 from fairshare.control.queue import queue_changed
+from fairshare.control.reconcile import lost_nodes, missing_ranks, unwanted_pod_actions
 from fairshare.control.snapshot import JobView, World
 from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS
+from fairshare.control.transition import DEFAULT_LIFECYCLE, NODE_LOSS, LifecycleSettings
 from fairshare.core import types as core
 from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig
@@ -41,7 +43,7 @@ Scheduler = Callable[[core.Snapshot, float, PolicyConfig], CycleResult]
 class CyclePlan:
     """What a cycle decided (the core's result) and what the Kubernetes layer must do about it, in three groups.
 
-    - releases: lifecycle transitions, preemptions and shrinks: everything that frees GPUs;
+    - releases: lifecycle transitions, preemptions, shrinks and pods no status holds: everything that frees GPUs;
     - grants: admissions, grows and re-created children, which may count on those GPUs, so they are applied
       only if every release succeeded (a lost race on a preemption must not leave its beneficiary admitted
       onto GPUs the victim still holds);
@@ -55,6 +57,8 @@ class CyclePlan:
     grants: tuple[Action, ...]
     bookkeeping: tuple[Action, ...]
     transitioned: frozenset[str]
+    node_losses: frozenset[str] = frozenset()  # jobs stopped because a node under them was lost
+    capacity: Mapping[str, int] = dataclasses.field(default_factory=dict)  # GPUClass -> capacity after the cycle
 
     @property
     def actions(self) -> tuple[Action, ...]:
@@ -68,20 +72,24 @@ def default_scheduler(snapshot: core.Snapshot, now: float, config: PolicyConfig)
 
 def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderSettings,
                scheduler: Scheduler = default_scheduler, readings: Mapping[str, Reading] | None = None,
-               warmup_seconds: float = 20.0) -> CyclePlan:
+               warmup_seconds: float = 20.0, lifecycle: LifecycleSettings = DEFAULT_LIFECYCLE) -> CyclePlan:
     releases: list[Action] = []
     grants: list[Action] = []
     bookkeeping: list[Action] = []
     transitioned: dict[str, bool] = {}
     keeping: dict[str, tuple[Action, ...]] = {}  # transitions that free no GPUs (Admitted -> Running): not urgent
+    lost = lost_nodes(world, now, lifecycle.node_lost_grace_seconds)
+    node_losses: set[str] = set()
     for key, view in sorted(world.jobs.items()):
-        transition = observe(view, now)
+        transition = observe(view, now, lifecycle, lost)
         if transition is not None:
             if transition.releases_gpus:
                 releases += charged_on_release(transition.actions, view, world, now)
             else:
                 keeping[key] = transition.actions
             transitioned[key] = transition.releases_gpus
+            if transition.cause == NODE_LOSS:
+                node_losses.add(key)
     for key, view in world.jobs.items():
         if key not in transitioned:  # a job that fails this cycle (a queued one past its deadline) is not requeued
             bookkeeping += unschedulable_status(view, now)
@@ -107,6 +115,7 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
             bookkeeping += wait_actions(view, decision, now)
 
     decided = {d.job_key for d in result.decisions} | set(transitioned)
+    releases += unwanted_pod_actions(world, decided, lost)
     grants += missing_children_actions(world, decided, settings)
     # A transition that frees no GPUs waits until the grants are out, unless the core decided about the same job
     # this cycle: then it goes first, so that the decision's writes come after it (no later write undoes them).
@@ -116,9 +125,11 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
     bookkeeping += accrual_actions(world, result.charges, now, skip=decided)
     if readings:
         bookkeeping += feedback_actions(world, readings, config.throughput_smoothing, warmup_seconds, skip=decided)
-    bookkeeping += gpu_class_status_actions(world, snapshot, result)
+    capacity = class_capacity(world, snapshot, result)
+    bookkeeping += gpu_class_status_actions(world, snapshot, result, capacity)
     bookkeeping += tenant_status_actions(world, snapshot, result, now, config.half_life_hours)
-    return CyclePlan(result, tuple(releases), tuple(grants), tuple(bookkeeping), frozenset(transitioned))
+    return CyclePlan(result, tuple(releases), tuple(grants), tuple(bookkeeping), frozenset(transitioned),
+                     frozenset(node_losses), capacity)
 
 
 def without_jobs(snapshot: core.Snapshot, transitioned: Mapping[str, bool]) -> core.Snapshot:
@@ -182,15 +193,17 @@ def _held_back(view: JobView, status: dict[str, Any], reason: str, message: str,
 
 
 def _children(view: JobView, world: World, gpu_class: str, nodes: tuple[str, ...], generation: int,
-              settings: RenderSettings) -> EnsureChildren:
-    """Service and pods for an allocation; each pod is pinned to the node the core chose (the scheduler still
-    checks the fit and binds it)."""
+              settings: RenderSettings, ranks: Sequence[int] | None = None) -> EnsureChildren:
+    """Service and pods for an allocation (only those of `ranks`, when given); each pod is pinned to the node the
+    core chose (the scheduler still checks the fit and binds it)."""
     assert view.model is not None and view.tenant is not None
     selector = dict(world.gpu_classes[gpu_class].spec.node_selector)
     allocation = WorkerAllocation(view.tenant, gpu_class, selector, len(nodes), generation)
     pods = build_worker_pods(view.model, allocation, settings)
     for pod, node in zip(pods, nodes, strict=True):
         pod["spec"]["nodeSelector"] = {**pod["spec"].get("nodeSelector", {}), HOSTNAME_LABEL: node}
+    if ranks is not None:
+        pods = [pods[r] for r in ranks]
     # A job that never has more than one worker rendezvous with itself on localhost: no Service, one write less.
     service = build_headless_service(view.model, settings) if view.model.spec.workers.max > 1 else None
     return EnsureChildren(view.key, service, tuple(pods))
@@ -225,17 +238,19 @@ def admit_actions(view: JobView, decision: Admit, world: World, now: float, sett
 
 
 def missing_children_actions(world: World, skip: set[str], settings: RenderSettings) -> list[Action]:
-    """An Admitted job short of pods gets its children ensured again once no older pod holds their names (after a
-    resize the old pods terminate first; or the operator stopped between the status write and the creation)."""
+    """An Admitted job short of pods gets its missing workers created, each once no older pod holds its name (after
+    a resize the old pods terminate first; or the operator stopped between the status write and the creation; or
+    someone deleted one before the gang ran). A Running gang that lost a worker restarts instead (lifecycle)."""
     actions: list[Action] = []
     for key, view in sorted(world.jobs.items()):
         alloc = view.model.status.allocation if view.model and view.model.status else None
-        current = view.current_pods()
         if (key in skip or view.phase is not Phase.ADMITTED or view.tenant is None or alloc is None
-                or alloc.gpu_class not in world.gpu_classes or len(current) != len(view.pods)
-                or len(current) >= len(alloc.nodes)):
+                or alloc.gpu_class not in world.gpu_classes or view.rejected is not None):
             continue
-        actions.append(_children(view, world, alloc.gpu_class or "", tuple(alloc.nodes), view.generation, settings))
+        ranks = missing_ranks(view)
+        if ranks:
+            actions.append(_children(view, world, alloc.gpu_class or "", tuple(alloc.nodes), view.generation,
+                                     settings, ranks))
     return actions
 
 
@@ -314,12 +329,13 @@ def wait_actions(view: JobView, decision: Wait, now: float) -> list[Action]:
 
 def accrual_actions(world: World, charges: Mapping[str, float], now: float, skip: set[str]) -> list[Action]:
     """Charge each running job price x GPUs x hours since it was last charged, once per `accrual_interval` (which
-    grows with the number of running jobs); the price it pays now goes to `allocation.pricePerGPUHour`."""
+    grows with the number of running jobs); the price it pays now goes to `allocation.pricePerGPUHour`. A gang
+    still starting (Admitted) is not charged (cost.charged_phase)."""
     actions: list[Action] = []
     interval = cost.accrual_interval(len(charges))
     for key, price in sorted(charges.items()):
         view = world.jobs.get(key)
-        if key in skip or view is None:
+        if key in skip or view is None or not cost.charged_phase(view):
             continue
         seconds = cost.seconds_uncharged(view, now)
         if seconds is None or seconds < interval:
@@ -369,11 +385,34 @@ def merge_patch_map(current: Mapping[str, Any], desired: Mapping[str, Any]) -> d
     return {**{k: None for k in current if k not in desired}, **desired}
 
 
-def gpu_class_status_actions(world: World, snapshot: core.Snapshot, result: CycleResult) -> list[Action]:
+def class_capacity(world: World, snapshot: core.Snapshot, result: CycleResult) -> dict[str, int]:
+    """Rule: a class's capacity is the allocatable GPUs of its Ready, uncordoned nodes, plus, on a cordoned or NotReady
+    node, only the GPUs the gangs still on it hold after this cycle (its idle GPUs serve no one); a lost node holds
+    none once its gang has left. Every class is listed, 0 when it has no node."""
+    held_on: dict[str, int] = {}
+    by_key = {j.key: j for j in snapshot.jobs}
+    for job in snapshot.jobs:
+        if job.allocation is not None and not isinstance(result.for_job(job.key), Preempt | Resize | Migrate):
+            for node in job.allocation.nodes:
+                held_on[node] = held_on.get(node, 0) + job.gpus_per_worker
+    for d in result.decisions:
+        if isinstance(d, Admit | Resize | Migrate) and d.job_key in by_key:
+            for node in d.nodes:
+                held_on[node] = held_on.get(node, 0) + by_key[d.job_key].gpus_per_worker
+    capacity = {name: 0 for name in world.gpu_classes}
+    for node, gpus in world.node_capacity.items():
+        name = world.node_class[node]
+        capacity[name] = capacity.get(name, 0) + (gpus if world.node_usable(node) else min(gpus, held_on.get(node, 0)))
+    return capacity
+
+
+def gpu_class_status_actions(world: World, snapshot: core.Snapshot, result: CycleResult,
+                             capacities: Mapping[str, int] | None = None) -> list[Action]:
     held = _held(snapshot, result)
+    capacities = class_capacity(world, snapshot, result) if capacities is None else capacities
     actions: list[Action] = []
     for name, gpu_class in sorted(world.gpu_classes.items()):
-        capacity = sum(c for node, c in world.node_capacity.items() if world.node_class[node] == name)
+        capacity = capacities.get(name, 0)
         allocated = sum(v for (_, c), v in held.items() if c == name)
         desired = {"capacity": capacity, "allocated": allocated, "idle": max(0, capacity - allocated),
                    "currentPricePerGPUHour": round(result.prices.get(name, gpu_class.spec.price_per_gpu_hour), 6)}
@@ -467,7 +506,9 @@ def tenant_status_actions(world: World, snapshot: core.Snapshot, result: CycleRe
         if job.allocation is not None:
             gpus = job.allocation.workers * job.gpus_per_worker
             holding[job.tenant] = holding.get(job.tenant, 0) + gpus
-            charging[job.tenant] = charging.get(job.tenant, 0.0) + gpus * result.charges.get(job.key, 0.0)
+            view = world.jobs.get(job.key)
+            if view is None or cost.charged_phase(view):  # a gang still starting counts in usage, costs nothing
+                charging[job.tenant] = charging.get(job.tenant, 0.0) + gpus * result.charges.get(job.key, 0.0)
     actions: list[Action] = []
     for name, tenant in sorted(world.tenants.items()):
         allocated = {c: v for (t, c), v in sorted(held.items()) if t == name and v}

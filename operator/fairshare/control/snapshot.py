@@ -15,7 +15,9 @@ from fairshare.api.constants import LABEL_GENERATION, LABEL_JOB, LABEL_RANK
 from fairshare.api.jobstatus import TrainingJobStatus
 from fairshare.control import conditions as cond
 from fairshare.control.fit import Fit, NodeResources, fit_classes, node_allocatable, quantity_value
+from fairshare.control.nodes import NodeState, node_state
 from fairshare.control.parsecache import ParseCache
+from fairshare.control.podstate import controller_uid
 from fairshare.control.store import GPU_CLASSES, NODES, PODS, TENANTS, TRAINING_JOBS, Body, Store, object_key
 from fairshare.core import types as core
 
@@ -35,6 +37,7 @@ class JobView:
     tenant_problem: str | None
     pods: tuple[Body, ...]
     fit: Fit = Fit()  # the classes whose nodes can hold one of its workers, or why none can
+    rejected: str | None = None  # the API server's refusal of the current generation's pods, if it refused them
 
     @property
     def phase(self) -> Phase | None:
@@ -91,6 +94,14 @@ class World:
     problems: Mapping[str, str]  # object key -> why it was left out (bad GPUClass or Tenant)
     namespace_conflicts: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
     # tenant -> {namespace it lists -> the older Tenant that holds it}
+    node_states: Mapping[str, NodeState] = dataclasses.field(default_factory=dict)  # every Node, by name
+    orphans: Mapping[str, tuple[Body, ...]] = dataclasses.field(default_factory=dict)
+    # job key -> pods a TrainingJob controls whose job is no longer in the store (deleted)
+
+    def node_usable(self, name: str) -> bool:
+        """Ready and not cordoned (NodeState.usable); False for a node that is gone."""
+        state = self.node_states.get(name)
+        return state is not None and state.usable
 
 
 def _timestamp(value: datetime | None, default: float) -> float:
@@ -116,11 +127,6 @@ def _gpus_requested(pod: Mapping[str, Any]) -> int:
 def tracked_pod(pod: Mapping[str, Any]) -> bool:
     """Pods the operator keeps: its own workers, and any other pod holding GPUs (their GPUs are not free)."""
     return bool((pod.get("metadata", {}).get("labels") or {}).get(LABEL_JOB)) or _gpus_requested(pod) > 0
-
-
-def _node_ready(node: Mapping[str, Any]) -> bool:
-    conditions = node.get("status", {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def _matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
@@ -164,7 +170,7 @@ def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR]
         except SpecError as err:
             problems[f"tenant/{object_key(body)}"] = str(err)
     ns_tenant, ns_conflicts = namespace_owners(tenants)
-    node_class, node_capacity, nodes, class_nodes = _nodes(store, gpu_classes)
+    node_class, node_capacity, nodes, class_nodes, node_states = _nodes(store, gpu_classes)
 
     pods_by_job: dict[str, list[Body]] = {}
     for pod in store.all(PODS):
@@ -190,12 +196,16 @@ def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR]
         problem = None if tenant else (f"namespace {ns} belongs to no Tenant; an admin must add it to a Tenant's "
                                        f"spec.namespaces")
         fit = fit_classes(model.spec, class_nodes) if model is not None else Fit()
-        views[key] = JobView(key, body, model, error, tenant, problem, tuple(pods_by_job.get(key, ())), fit)
+        refused = store.rejected.get(key)
+        rejected = refused[1] if refused is not None and model is not None and refused[0] == str(
+            (model.status.allocation.generation or 0) if model.status and model.status.allocation else 0) else None
+        views[key] = JobView(key, body, model, error, tenant, problem, tuple(pods_by_job.get(key, ())), fit,
+                             rejected)
+    orphans = {key: tuple(p for p in pods if controller_uid(p)) for key, pods in sorted(pods_by_job.items())
+               if key not in views}
 
     jobs = tuple(j for v in sorted(views.values(), key=lambda v: v.key) if (j := core_job(v, now)) is not None)
-    running_keys = {j.key for j in jobs if j.phase is core.JobPhase.RUNNING}
-    foreign = _foreign_gpus(store, running_keys)
-    core_nodes = tuple(dataclasses.replace(n, gpus=max(0, n.gpus - foreign.get(n.name, 0))) for n in nodes)
+    core_nodes = _core_nodes(nodes, _foreign_gpus(store), jobs)
 
     snapshot = core.Snapshot(
         classes=tuple(core_gpu_class(name, c) for name, c in sorted(gpu_classes.items())),
@@ -207,18 +217,20 @@ def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR]
     if jobs_parsed is not None:
         jobs_parsed.end_cycle()
     return World(snapshot, views, gpu_classes, tenants, node_class, node_capacity, ns_tenant, problems,
-                 ns_conflicts)
+                 ns_conflicts, node_states, {k: v for k, v in orphans.items() if v})
 
 
 def _nodes(store: Store, gpu_classes: Mapping[str, GPUClassCR]) -> tuple[
-        dict[str, str], dict[str, int], list[core.Node], dict[str, list[NodeResources]]]:
-    """Nodes of a GPU class: class and GPUs by node name, the core's nodes, and each class's nodes' allocatable
-    CPU, memory and scratch (what a worker's requests are compared with)."""
+        dict[str, str], dict[str, int], list[core.Node], dict[str, list[NodeResources]], dict[str, NodeState]]:
+    """Nodes of a GPU class: class and GPUs by node name, the core's nodes, each class's nodes' allocatable CPU,
+    memory and scratch (what a worker's requests are compared with); and the state of every node."""
     node_class: dict[str, str] = {}
     capacity: dict[str, int] = {}
     nodes: list[core.Node] = []
     class_nodes: dict[str, list[NodeResources]] = {}
+    states: dict[str, NodeState] = {}
     for body in sorted(store.all(NODES), key=lambda b: b["metadata"]["name"]):
+        state = states[body["metadata"]["name"]] = node_state(body)
         labels = body["metadata"].get("labels") or {}
         gpu_class = next((name for name, c in sorted(gpu_classes.items()) if _matches(c.spec.node_selector, labels)),
                          None)
@@ -227,24 +239,40 @@ def _nodes(store: Store, gpu_classes: Mapping[str, GPUClassCR]) -> tuple[
             continue
         name = body["metadata"]["name"]
         node_class[name], capacity[name] = gpu_class, gpus
-        schedulable = _node_ready(body) and not body.get("spec", {}).get("unschedulable", False)
-        nodes.append(core.Node(name, gpu_class, gpus, schedulable))
+        nodes.append(core.Node(name, gpu_class, gpus, state.usable))
         class_nodes.setdefault(gpu_class, []).append(node_allocatable(body))
-    return node_class, capacity, nodes, class_nodes
+    return node_class, capacity, nodes, class_nodes, states
 
 
-def _foreign_gpus(store: Store, running_job_keys: set[str]) -> dict[str, int]:
-    """GPUs held on each node by active pods the core does not account for (other workloads, draining jobs)."""
+def _foreign_gpus(store: Store) -> dict[str, int]:
+    """GPUs held on each node by active pods that no TrainingJob controls (other workloads). The pods of
+    TrainingJobs are the jobs' own: held by their allocation while Admitted or Running, or on their way back
+    otherwise (a preempted, restarting, finished or deleted job's pods are being deleted); counting those would
+    make a restarted operator preempt again for room its last cycle already freed."""
     held: dict[str, int] = {}
     for pod in store.all(PODS):
         node = pod.get("spec", {}).get("nodeName")
-        if not node or pod.get("status", {}).get("phase", "Pending") not in ACTIVE_POD_PHASES:
-            continue
-        job = (pod["metadata"].get("labels") or {}).get(LABEL_JOB)
-        if job and f"{pod['metadata']['namespace']}/{job}" in running_job_keys:
+        if not node or pod.get("status", {}).get("phase", "Pending") not in ACTIVE_POD_PHASES or controller_uid(pod):
             continue
         held[node] = held.get(node, 0) + _gpus_requested(pod)
     return held
+
+
+def _core_nodes(nodes: list[core.Node], foreign: Mapping[str, int], jobs: tuple[core.Job, ...]) -> tuple[
+        core.Node, ...]:
+    """Rule: capacity is what Ready, uncordoned nodes offer (less other workloads' GPUs). A cordoned or NotReady node
+    gets no new gang and offers only the GPUs the gangs still on it hold: they run on undisturbed (until the node is
+    lost, control/nodes.py), and its idle GPUs are no one's share."""
+    in_use: dict[str, int] = {}
+    for job in jobs:
+        if job.allocation is not None:
+            for node in job.allocation.nodes:
+                in_use[node] = in_use.get(node, 0) + job.gpus_per_worker
+    out = []
+    for n in nodes:
+        free = max(0, n.gpus - foreign.get(n.name, 0))
+        out.append(dataclasses.replace(n, gpus=free if n.schedulable else min(free, in_use.get(n.name, 0))))
+    return tuple(out)
 
 
 def core_gpu_class(name: str, gpu_class: GPUClassCR) -> core.GPUClass:
@@ -294,10 +322,17 @@ def core_job(view: JobView, now: float) -> core.Job | None:
             last_checkpoint_at=_timestamp(status.last_checkpoint_time, 0.0) if status.last_checkpoint_time else None,
             opportunistic=bool(alloc.opportunistic))
         return core.Job(**base, phase=core.JobPhase.RUNNING, allocation=allocation)
-    if phase in (None, Phase.QUEUED) and not view.pods and view.fit.problem is None:
+    if phase in (None, Phase.QUEUED) and not view.pods and view.fit.problem is None and not backing_off(view, now):
         # (pods of a restarted gang still going: their names are taken)
         return core.Job(**base, phase=core.JobPhase.PENDING)
-    return None  # Preempted (pods draining) or terminal: the lifecycle step moves it on
+    return None  # Preempted (pods draining), backing off after a failure, or terminal: the lifecycle moves it on
+
+
+def backing_off(view: JobView, now: float) -> bool:
+    """A job restarted after a failure waits out its back-off (status.lastFailure.retryAfter) before admission."""
+    status = view.model.status if view.model else None
+    failure = status.last_failure if status else None
+    return failure is not None and failure.retry_after is not None and failure.retry_after.timestamp() > now
 
 
 def _attained_before(status: TrainingJobStatus | None) -> float:

@@ -24,7 +24,7 @@ from fairshare.k8s.client import api_client
 from fairshare.k8s.lister import list_all
 from fairshare.metrics import OperatorMetrics
 from fairshare.render import RenderSettings
-from fairshare.settings import feedback_from_env, policy_from_env
+from fairshare.settings import feedback_from_env, lifecycle_from_env, policy_from_env
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
 
     policy = policy_from_env(os.environ)
     feedback = feedback_from_env(os.environ)
+    lifecycle = lifecycle_from_env(os.environ)
     await asyncio.to_thread(resync)
     collector: FeedbackCollector | None = None
     loop = SchedulingLoop(
@@ -84,13 +85,13 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         LoopSettings(period_seconds=_env_float("FAIRSHARE_CYCLE_PERIOD_SECONDS", 10.0),
                      debounce_seconds=_env_float("FAIRSHARE_CYCLE_DEBOUNCE_SECONDS", 0.2)),
         resync=resync, readings=lambda: collector.take() if collector else {},
-        warmup_seconds=feedback.warmup_seconds)
+        warmup_seconds=feedback.warmup_seconds, lifecycle=lifecycle)
     if feedback.source != "off":
         source = (PrometheusSource(feedback.prometheus_url) if feedback.source == "prometheus" else ScrapeSource())
         collector = FeedbackCollector(source, lambda: loop.targets, metrics, feedback.period_seconds,
                                       on_readings=loop.poke)
         RUNTIME.tasks.append(asyncio.create_task(collector.run(), name="fairshare-feedback"))
-    log.info("policy %s; throughput feedback: %s", policy, feedback)
+    log.info("policy %s; throughput feedback: %s; %s", policy, feedback, lifecycle)
     RUNTIME.loop = loop
     RUNTIME.tasks.append(asyncio.create_task(loop.run(), name="fairshare-scheduling-loop"))
     loop.poke()

@@ -2,7 +2,8 @@
 
 Status writes are JSON merge patches, conditional on resourceVersion when the action carries one (a stale one
 is a 409 that skips the rest of that object's actions, as the Applier does). Pods are created if absent by name
-(409 otherwise, ignored); deleted pods linger, terminating, until `settle()` (the kubelet's grace period).
+(409 otherwise, ignored); deleted pods linger, terminating, until `settle()` (the kubelet's grace period), unless
+deleted with force.
 """
 
 from __future__ import annotations
@@ -92,7 +93,9 @@ class FakeCluster:
             namespace = action.job_key.split("/", 1)[0]
             for name in action.names:
                 body = copy.deepcopy(self.store.get(PODS, f"{namespace}/{name}"))
-                if body is not None:
+                if body is not None and action.force:  # grace period 0: gone at once
+                    self.store.delete(PODS, body)
+                elif body is not None:
                     body["metadata"]["deletionTimestamp"] = "2025-01-01T00:00:00Z"
                     self._bump(body)
                     self.store.put(PODS, body)
