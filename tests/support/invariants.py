@@ -6,7 +6,8 @@ spend ledger never goes back, a finished job is never restarted or charged again
 
 What counts, and why:
 - capacity: GPUs requested by the non-terminal pods bound to a node (any pod, not only the operator's: kube-scheduler
-  counts them all) never exceed the node's allocatable `nvidia.com/gpu`; and the GPUs that Admitted and Running jobs
+  counts them all) never exceed the node's allocatable `nvidia.com/gpu` (pods bound to a node that was deleted run
+  nowhere, and hold nothing); and the GPUs that Admitted and Running jobs
   hold by their status never exceed their class's capacity (the operator's own accounting).
 - tenant limits: the GPUs a tenant's Admitted and Running jobs hold in a class never exceed its guarantee plus its
   borrowing limit for that class (no `borrowingLimit`, or a class missing from it, means no limit: core/types.py
@@ -221,7 +222,7 @@ def capacity_violations(obs: Observation) -> list[Violation]:
             held[_spec(pod)["nodeName"]] += pod_gpus(pod)
     allocatable = {str(_meta(n).get("name")): node_gpus(n) for n in obs.nodes}
     for node, gpus in sorted(held.items()):
-        if gpus > allocatable.get(node, 0.0):
+        if node in allocatable and gpus > allocatable[node]:  # a deleted node's pods run nowhere (PodGC ends them)
             out.append(Violation(NODE_OVER_CAPACITY, f"node {node}",
                                  f"pods hold {gpus:g} GPUs, allocatable {allocatable.get(node, 0.0):g}"))
     capacity: dict[str, float] = defaultdict(float)

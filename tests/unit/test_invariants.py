@@ -78,6 +78,8 @@ FLEET = (gpu_class("a100"), node("a100-0").gpu_class("a100").gpus(8), node("a100
     pytest.param([running("nlp/a", "a100-0", gpus=8), worker("nlp/a", 0, node_name="a100-0", gpus=8),
                   deleting(worker("cv/old", 0, node_name="a100-0", gpus=8))], [(NODE_OVER_CAPACITY, "node a100-0")],
                  id="a terminating pod still holds its GPUs"),
+    pytest.param([foreign_pod("orphan", "8", node_name="a100-9")], [],
+                 id="a pod bound to a node that was deleted holds no node's GPUs"),
     pytest.param([running("nlp/a", "a100-0", "a100-1", gpus=8), running("cv/b", "a100-0", gpus=8),
                   worker("nlp/a", 0, node_name="a100-0", gpus=8), worker("nlp/a", 1, node_name="a100-1", gpus=8),
                   worker("cv/b", 0, gpus=8)],

@@ -49,6 +49,7 @@ class FakeCluster:
     events: list[RecordEvent] = dataclasses.field(default_factory=list)
     created: list[str] = dataclasses.field(default_factory=list)  # pod keys, in creation order
     conflicts: int = 0
+    refuse: dict[str, str] = dataclasses.field(default_factory=dict)  # job key -> why its pods are refused (422)
 
     def _bump(self, body: dict[str, Any]) -> None:
         self.resource_version += 1
@@ -79,6 +80,10 @@ class FakeCluster:
             self._bump(body)
             self.store.put(action.kind, body)
         elif isinstance(action, EnsureChildren):
+            if action.job_key in self.refuse:  # as the Applier records a refusal for good
+                generation = action.pods[0]["metadata"]["labels"]["fairshare.dev/generation"]
+                self.store.rejected[action.job_key] = (generation, self.refuse[action.job_key])
+                return
             for pod in action.pods:
                 key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
                 if self.store.get(PODS, key) is not None:
