@@ -337,6 +337,30 @@ def gang_violations(obs: Observation, partial_grace_seconds: float = 0.0,
     return out
 
 
+def unheld_pods(obs: Observation) -> list[str]:
+    """`namespace/name` of every live pod of a TrainingJob (labelled with its job) that the job's status does not hold:
+    not of the current allocation generation, a rank at or beyond its workers, or any pod of a job that is not
+    Admitted or Running or is gone. The operator deletes these within a cycle (control/reconcile.py); a convergence
+    check waits for this list to be empty."""
+    jobs = {_key(j): j for j in obs.training_jobs}
+    out = []
+    for key, pods in sorted(_pods_by_job(obs.pods).items()):
+        job = jobs.get(key)
+        alloc = _allocation(job) if job is not None else {}
+        holding = job is not None and _job_phase(job) in HOLDING and bool(alloc)
+        generation = str(alloc.get("generation") or 0)
+        workers = len(alloc.get("nodes") or [])
+        for pod in pods:
+            if not pod_is_live(pod):
+                continue
+            rank = _labels(pod).get(LABEL_RANK, "")
+            held = (holding and _labels(pod).get(LABEL_GENERATION) == generation and rank.isdigit()
+                    and int(rank) < workers)
+            if not held:
+                out.append(f"{_meta(pod).get('namespace')}/{_meta(pod).get('name')}")
+    return out
+
+
 def check(obs: Observation, partial_grace_seconds: float = 0.0,
           partial_since: Mapping[tuple[str, str], float] | None = None) -> list[Violation]:
     """Every violation in one observation, sorted."""
