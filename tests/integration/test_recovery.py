@@ -354,3 +354,4 @@ def test_a_cordoned_node_keeps_its_gang_and_receives_no_new_one(
     finally:
         for name in cordoned:
             core.patch_node(name, {"spec": {"unschedulable": None}})
+

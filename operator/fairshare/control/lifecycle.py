@@ -253,8 +253,8 @@ def observe(view: JobView, now: float, settings: LifecycleSettings = DEFAULT_LIF
     restarted) still runs out of time: its deadline counts from the first start, not from the last admission.
     `lost_nodes` (node -> why) are the nodes reconcile.lost_nodes found lost."""
     phase = view.phase
-    if view.model is None or phase is None or phase.is_terminal:
-        return None
+    if view.model is None or phase is None or phase.is_terminal or view.deleting:
+        return None  # (a job being deleted is left to the garbage collector: no restart, no new pod)
     ctx = Context(now, settings, lost_nodes or {})
     if phase is Phase.QUEUED:
         return rule_deadline(view, ctx)

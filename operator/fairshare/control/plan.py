@@ -245,7 +245,7 @@ def missing_children_actions(world: World, skip: set[str], settings: RenderSetti
     for key, view in sorted(world.jobs.items()):
         alloc = view.model.status.allocation if view.model and view.model.status else None
         if (key in skip or view.phase is not Phase.ADMITTED or view.tenant is None or alloc is None
-                or alloc.gpu_class not in world.gpu_classes or view.rejected is not None):
+                or alloc.gpu_class not in world.gpu_classes or view.rejected is not None or view.deleting):
             continue
         ranks = missing_ranks(view)
         if ranks:

@@ -28,8 +28,8 @@ def belongs(view: JobView, pod: Body) -> bool:
     """Rule: a pod is one of the job's workers exactly when its status holds it: a rank below `workers` of the
     current allocation generation while the job is Admitted or Running. No other phase holds pods, except that a
     finished job keeps its finished pods (for their logs). A pod of an earlier job of the same name (another uid)
-    never belongs."""
-    if controller_uid(pod) != _uid(view):
+    never belongs, nor any pod of a job being deleted."""
+    if controller_uid(pod) != _uid(view) or view.deleting:
         return False
     phase = view.phase
     if phase is not None and phase.is_terminal:

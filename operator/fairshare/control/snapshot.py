@@ -44,6 +44,11 @@ class JobView:
         return self.model.status.phase if self.model and self.model.status else None
 
     @property
+    def deleting(self) -> bool:
+        """The TrainingJob is being deleted (it has a deletionTimestamp): nothing starts for it any more."""
+        return bool(self.body["metadata"].get("deletionTimestamp"))
+
+    @property
     def generation(self) -> int:
         """Generation of the current allocation (0 before the first admission)."""
         status = self.model.status if self.model else None
@@ -299,7 +304,7 @@ def core_tenant(tenant: TenantCR) -> core.Tenant:
 def core_job(view: JobView, now: float) -> core.Job | None:
     """The job as the core sees it; None when it cannot be scheduled (invalid, no tenant, no node can hold a
     worker, draining, terminal). Its classes are narrowed to those with a node that can hold one of its workers."""
-    if view.model is None or view.tenant is None:
+    if view.model is None or view.tenant is None or view.deleting:
         return None
     spec, status = view.model.spec, view.model.status
     phase = status.phase if status else None

@@ -52,6 +52,11 @@ class _Builder:
         self._status.update(fields)
         return self
 
+    def deleting(self, seconds_ago: float = 0.0) -> Self:
+        """Being deleted (a deletionTimestamp, as the API server sets it), since `seconds_ago`."""
+        self._meta["deletionTimestamp"] = ts(seconds_ago)
+        return self
+
     def body(self) -> Body:
         return copy.deepcopy(self._body)
 
@@ -268,11 +273,6 @@ class PodBuilder(_Builder):
         else:
             self._meta["ownerReferences"] = [{"apiVersion": API_VERSION, "kind": "TrainingJob", "name": "job",
                                               "uid": uid, "controller": True, "blockOwnerDeletion": True}]
-        return self
-
-    def deleting(self, seconds_ago: float = 0.0) -> Self:
-        """Being deleted (a deletionTimestamp), since `seconds_ago`."""
-        self._meta["deletionTimestamp"] = ts(seconds_ago)
         return self
 
     def waiting(self, reason: str, message: str = "", scheduled_ago: float = 0.0) -> Self:

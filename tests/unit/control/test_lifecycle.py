@@ -210,6 +210,8 @@ def summary(transition: Transition | None) -> tuple[list[Row], bool] | None:
     pytest.param(training_job(KEY).phase("Queued"), [w(0, "Failed")], None, id="Queued: no rule"),
     pytest.param(training_job(KEY), [w(0, "Succeeded")], None, id="no status yet: no rule"),
     pytest.param(admitted().workers(3, 2), [w(0, "Failed")], None, id="invalid spec: no rule"),
+    pytest.param(running().deleting(5), [w(0)], None,
+                 id="being deleted, a pod already gone: no restart (the garbage collector is at work)"),
 ])
 def test_observe(job: JobBuilder, pods: list[PodBuilder], want: Any) -> None:
     assert summary(observe(view_of(job, *pods), NOW)) == want

@@ -64,6 +64,8 @@ def deletions(bodies: list[Any], skip: frozenset[str] = frozenset(), lost: dict[
     pytest.param([job("Queued"), w(0).owned_by(None), pod("nlp/x").job("j").rank(0).generation(2)], [],
                  id="pods no TrainingJob controls are not the operator's, whatever their labels"),
     pytest.param([job("Queued").workers(3, 2), w(0)], [], id="a job the operator cannot parse: left alone"),
+    pytest.param([job("Running").deleting(5), w(0), w(1)], [("graceful", KEY, ("j-worker-0", "j-worker-1"))],
+                 id="a job being deleted (foreground) holds no pod"),
 ])
 def test_unwanted_pods_are_deleted(bodies: list[Any], want: list[Any]) -> None:
     assert deletions(bodies) == want

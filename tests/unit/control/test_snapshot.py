@@ -261,6 +261,7 @@ def _job(**fields: Any) -> Job:
     pytest.param(training_job("nlp/j").phase("Succeeded").allocation("a100", "n0"), None, id="Succeeded: left out"),
     pytest.param(training_job("nlp/j").phase("Failed"), None, id="Failed: left out"),
     pytest.param(training_job("nlp/j").workers(3, 2), None, id="invalid spec: left out"),
+    pytest.param(training_job("nlp/j").deleting(5), None, id="being deleted: left out"),
 ])
 def test_jobs_map_to_core_jobs(job: Any, want: Job | None) -> None:
     world = build_world(store_of(tenant("nlp"), gpu_class("a100"), job), NOW)
