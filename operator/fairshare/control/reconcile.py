@@ -63,18 +63,19 @@ def _deletions(key: str, pods: Iterable[Body], lost: Mapping[str, str]) -> list[
 
 
 def unwanted_pod_actions(world: World, skip: Set[str], lost: Mapping[str, str]) -> list[Action]:
-    """Delete every pod a TrainingJob controls that its job's status does not hold (`belongs`), and those of jobs
-    that are gone. A pod no TrainingJob controls is not the operator's to delete, whatever its labels say. Jobs in
-    `skip` (decided or transitioned this cycle) already carry their own deletions. A job the operator cannot parse is
-    left alone: its status cannot be trusted either way."""
+    """Delete every pod a TrainingJob controls that its job's status does not hold (`belongs`), and the live pods of
+    jobs that are gone (the garbage collector deletes them too, but is not bounded by a cycle). A pod no TrainingJob
+    controls is not the operator's to delete, whatever its labels say. Jobs in `skip` (decided or transitioned this
+    cycle) already carry their own deletions. A job the operator cannot parse is left alone: its status cannot be
+    trusted either way."""
     actions: list[Action] = []
     for key, view in sorted(world.jobs.items()):
         if key in skip or view.model is None:
             continue
         extra = [p for p in view.pods if controller_uid(p) and not belongs(view, p)]
         actions += _deletions(key, extra, lost)
-    for key, pods in sorted(world.orphans.items()):
-        actions += _deletions(key, pods, lost)
+    for key, pods in sorted(world.orphans.items()):  # finished ones hold no GPU and no name anyone needs yet: GC's
+        actions += _deletions(key, [p for p in pods if pod_phase(p) not in ("Succeeded", "Failed")], lost)
     return actions
 
 
