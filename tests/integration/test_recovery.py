@@ -170,9 +170,12 @@ def test_a_node_deleted_under_a_running_gang_requeues_it_and_it_runs_elsewhere(
 
         status = wait_for(elsewhere, timeout=120, what=lambda: describe(team))
         settled = (cycles(recovering.metrics_port) or 0) + 5
-        wait_for(lambda: watch.observe(observe_cluster(kube_api_client)) == []
-                 and (cycles(recovering.metrics_port) or 0) >= settled or None, timeout=60,
-                 what="five more cycles, the cluster read at each step")
+
+        def five_more_cycles() -> bool:
+            watch.observe(observe_cluster(kube_api_client))
+            return (cycles(recovering.metrics_port) or 0) >= settled
+
+        wait_for(five_more_cycles, timeout=60, what="five more cycles, the cluster read at each step")
     finally:
         manifest = node_manifest(next(p for p in DEFAULT_POOLS if p.gpu_class == "a100"), lost)
         core.create_node(manifest)
