@@ -225,10 +225,10 @@ def test_a_job_whose_planning_raises_is_set_aside_and_keeps_its_gpus(monkeypatch
     """cv/run holds a100-0; planning it raises, so it is left out, and nlp/good is not placed on its GPUs."""
     real = plan_module.observe
 
-    def observe(view: Any, now: float) -> Any:
+    def observe(view: Any, now: float, *rest: Any) -> Any:
         if view.key == "cv/run":
             raise KeyError("exitCode")
-        return real(view, now)
+        return real(view, now, *rest)
 
     monkeypatch.setattr(plan_module, "observe", observe)
     running = training_job("cv/run").classes("a100").gpus(8).phase("Running").allocation(
@@ -243,10 +243,10 @@ def test_a_job_whose_planning_raises_is_set_aside_and_keeps_its_gpus(monkeypatch
 
 
 def test_a_pod_labelled_as_a_running_jobs_worker_off_its_nodes_holds_its_gpus() -> None:
-    """Anyone who may create pods in cv's namespace can label one as a worker of cv/run; on a node that cv/run's
-    allocation does not hold, its GPUs are counted as taken like any other pod's."""
+    """Anyone who may create pods in cv's namespace can label one as a worker of cv/run; no TrainingJob controls it
+    (no controller owner reference), so its GPUs are counted as taken like any other pod's."""
     running = training_job("cv/run").classes("l4").gpus(1).phase("Running").allocation("l4", "l4-0")
-    impostor = worker("cv/run", 1, node_name="a100-0", gpus=8)
+    impostor = worker("cv/run", 1, node_name="a100-0", gpus=8).owned_by(None)
     assert admitted(plan([*FLEET, GOOD, running, worker("cv/run", 0, node_name="l4-0")]))[0] == "nlp/good"
     assert admitted(plan([*FLEET, GOOD, running, worker("cv/run", 0, node_name="l4-0"), impostor])) == []
 
