@@ -299,3 +299,22 @@ def test_a_job_failed_for_its_spec_is_counted_once_failed_no_more() -> None:
     first = plan([*FLEET, GOOD, broken])
     failed = plan([*FLEET, GOOD, broken.phase("Failed")])
     assert (list(first.set_aside), list(failed.set_aside)) == (["trainingjob/nlp/broken"], [])
+
+
+def test_a_job_on_which_pod_reconciling_raises_is_set_aside_and_a_deleted_jobs_pods_are_deleted_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fall-back takes the jobs one at a time and then the pods of each deleted job alone (World.orphans), so
+    the others' deletions are kept and none is sent twice."""
+    real = plan_module.unwanted_pod_actions
+
+    def unwanted_pod_actions(world: Any, *args: Any, **kwargs: Any) -> Any:
+        if "cv/run" in world.jobs:
+            raise KeyError("exitCode")
+        return real(world, *args, **kwargs)
+
+    monkeypatch.setattr(plan_module, "unwanted_pod_actions", unwanted_pod_actions)
+    running = training_job("cv/run").classes("l4").gpus(1).phase("Running").allocation("l4", "l4-0")
+    gone = worker("nlp/gone", 0, node_name="a100-0", gpus=8)
+    result = plan([*FLEET, GOOD, running, worker("cv/run", 0, node_name="l4-0"), gone])
+    assert [r for r in rows(result.actions) if r[0] == "delete"] == [("delete", "nlp/gone", ("gone-worker-0",))]
+    assert set_aside(result) == {"trainingjob/cv/run": ("Unreadable", "KeyError: 'exitCode'")}
