@@ -25,7 +25,8 @@ class OperatorMetrics:
         self.admissions = Counter("fairshare_admissions", "Jobs admitted, by tenant and GPU class.",
                                   ["tenant", "gpu_class"], registry=r)
         self.preemptions = Counter("fairshare_preemptions", "Jobs preempted, by tenant, GPU class and cause "
-                                   "(guarantee|fair-share|idle-yield|service: fairshare.core.decisions.PreemptCause).",
+                                   "(guarantee|fair-share|idle-yield|service: fairshare.core.decisions.PreemptCause; "
+                                   "node-loss: a node under the gang was deleted or NotReady past its grace).",
                                    ["tenant", "gpu_class", "cause"], registry=r)
         self.resizes = Counter("fairshare_resizes", "Elastic jobs resized, by tenant and direction (grow|shrink).",
                                ["tenant", "direction"], registry=r)
@@ -41,7 +42,8 @@ class OperatorMetrics:
                                   ["tenant"], registry=r)
         self.running_jobs = Gauge("fairshare_running_jobs", "Admitted jobs holding GPUs, by tenant.",
                                   ["tenant"], registry=r)
-        self.capacity_gpus = Gauge("fairshare_gpu_capacity", "Allocatable GPUs on schedulable nodes, by class.",
+        self.capacity_gpus = Gauge("fairshare_gpu_capacity", "Allocatable GPUs on Ready, schedulable nodes (and those "
+                                   "gangs still hold on cordoned or NotReady ones), by class.",
                                    ["gpu_class"], registry=r)
         self.allocated_gpus = Gauge("fairshare_gpus_allocated", "GPUs allocated, by tenant and class.",
                                     ["tenant", "gpu_class"], registry=r)

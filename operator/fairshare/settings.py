@@ -1,5 +1,5 @@
 """The operator's settings from its environment (what the Helm chart's values become): policy, feedback, the worker
-pods it renders, the namespaces no Tenant may own, and leader election."""
+pods it renders, the namespaces no Tenant may own, leader election, and the pod lifecycle."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 from fairshare.api import SpecError, parse_model
 from fairshare.api.types import DNS_LABEL_PATTERN
 from fairshare.control.namespaces import DEFAULT_PROTECTED_NAMESPACES
+from fairshare.control.transition import LifecycleSettings
 from fairshare.core.config import PolicyConfig
 from fairshare.feedback.collector import FeedbackSettings
 from fairshare.k8s.election import DEFAULT_LEASE_NAME, ElectionSettings
@@ -147,3 +148,23 @@ def election_from_env(environ: Mapping[str, str]) -> ElectionSettings:
     return ElectionSettings(namespace=namespace, name=name,
                             identity=environ.get(IDENTITY_ENV, "").strip() or default_identity(),
                             standby=standby, **times)
+LIFECYCLE_ENV = {
+    "FAIRSHARE_POD_START_GRACE_SECONDS": "pod_start_grace_seconds",
+    "FAIRSHARE_NODE_LOST_GRACE_SECONDS": "node_lost_grace_seconds",
+    "FAIRSHARE_RESTART_BACKOFF_SECONDS": "restart_backoff_seconds",
+    "FAIRSHARE_RESTART_BACKOFF_MAX_SECONDS": "restart_backoff_max_seconds",
+}
+
+
+def lifecycle_from_env(environ: Mapping[str, str]) -> LifecycleSettings:
+    """LifecycleSettings from FAIRSHARE_POD_START_GRACE_SECONDS, FAIRSHARE_NODE_LOST_GRACE_SECONDS,
+    FAIRSHARE_RESTART_BACKOFF_SECONDS and FAIRSHARE_RESTART_BACKOFF_MAX_SECONDS (seconds, >= 0); unset keeps the
+    default. ValueError names the variable."""
+    defaults = LifecycleSettings()
+    values = {field: typed_value(env, environ[env], getattr(defaults, field))
+              for env, field in LIFECYCLE_ENV.items() if environ.get(env, "").strip()}
+    try:
+        return dataclasses.replace(defaults, **values)
+    except ValueError as exc:
+        env = next(e for e, f in LIFECYCLE_ENV.items() if str(exc).startswith(f))
+        raise ValueError(f"{env}: {exc}") from None

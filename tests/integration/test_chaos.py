@@ -1,9 +1,10 @@
 """Fault injection: the operator SIGKILLed at random moments while tenants submit jobs that run, fail and finish,
 with the invariant checker (tests/support/invariants.py) reading the cluster throughout.
 
-The short version (default; marker `chaos`): 30 jobs of 3 tenants, 5 kills. The long version
-(FAIRSHARE_CHAOS_FULL=1): 300 jobs, 24 kills, the API server SIGKILLed and restarted twice, and etcd paused
-(SIGSTOP/SIGCONT) twice. FAIRSHARE_CHAOS_SEED picks another schedule of faults and jobs. Both report what they did
+The short version (default; marker `chaos`): 30 jobs of 3 tenants, 5 kills; and 3 rounds of a kill at a random
+moment of a preemption. The long version (FAIRSHARE_CHAOS_FULL=1): 300 jobs, 24 kills, the API server SIGKILLed and
+restarted twice, and etcd paused (SIGSTOP/SIGCONT) twice; and 50 rounds of a kill during a preemption.
+FAIRSHARE_CHAOS_SEED picks another schedule of faults and jobs. Both report what they did
 (run with -s to see it): kills survived, violations (there must be none), time to recover, jobs finished.
 """
 
@@ -36,9 +37,10 @@ from tests.support.invariants import (
     PARTIAL_GANG,
     InvariantWatch,
     observe_cluster,
+    unheld_pods,
 )
 from tests.support.operator import OperatorProcess, operator_running
-from tests.support.teams import Team, cycles, describe, ensure_gpu_classes, job_body
+from tests.support.teams import GROUP, VERSION, Team, cycles, describe, ensure_gpu_classes, job_body
 from tests.support.wait import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
@@ -316,3 +318,83 @@ def test_the_checker_sees_violations_forged_in_real_objects(kube_api_client: cli
                   if namespace in v.subject or v.subject == "node a100-000")
     assert ours == [(COST_DECREASED, f"job {namespace}/forged"), (DOUBLE_ADMISSION, f"job {namespace}/forged"),
                     (NODE_OVER_CAPACITY, "node a100-000"), (PARTIAL_GANG, f"job {namespace}/forged")]
+
+
+PREEMPTION_ROUNDS = 50 if FULL else 3
+
+
+@pytest.mark.timeout(3600 if FULL else 600)
+def test_operator_killed_at_random_moments_of_a_preemption_finishes_it_once(
+        kube_api_client: client.ApiClient, chaos_operator: OperatorProcess, teams: list[Team]) -> None:
+    """A borrower fills h100 with four 8-GPU jobs; each round the owner submits a job within its guarantee, which
+    preempts one of them, and the operator is SIGKILLed (every other round 0 to 0.8 s later, else as soon as a victim
+    is seen stopped: before, during or after the preemption's writes) and started again at once. Every round must end
+    with the owner running, exactly one borrower job stopped (never a second victim for the same room), every pod
+    one its job's status holds, and no invariant broken. The owner's job is then deleted, the victim runs again, and
+    the next round starts."""
+    rnd = random.Random(SEED)
+    borrower = Team(kube_api_client, "kb", {"weight": 1})
+    owner = Team(kube_api_client, "ko", {"guaranteed": {"h100": 8}})
+    teams += [borrower, owner]
+    for i in range(4):
+        borrower.submit(f"b-{i}", gpus=8, classes=("h100",))
+    namespaces = (borrower.namespace, owner.namespace)
+
+    def borrowers_running() -> int:
+        return sum(1 for p in borrower.phases().values() if p == "Running")
+
+    wait_for(lambda: borrowers_running() == 4 or None, timeout=120, what=lambda: describe(borrower))
+    watch = InvariantWatch(partial_grace_seconds=30)
+    moments: list[str] = []
+
+    def moment(r: int) -> str:
+        """Where the kill fell: before the preemption, in it (a victim stopped by status but its pod still live, or
+        the owner not yet admitted or its pod not created), or after it."""
+        stopped = [n for n, p in borrower.phases().items() if p != "Running"]
+        if not stopped:
+            return "before"
+        owner_pods = [p for p in owner.pods() if p.metadata.labels.get("fairshare.dev/job") == f"r-{r}"]
+        victim_live = [p for p in borrower.pods() if p.metadata.labels.get("fairshare.dev/job") in stopped
+                       and not p.metadata.deletion_timestamp]
+        admitted = owner.phases().get(f"r-{r}") in ("Admitted", "Running")
+        return "during" if victim_live or not admitted or not owner_pods else "after"
+
+    def one_round(r: int) -> dict[str, float]:
+        owner.submit(f"r-{r}", gpus=8, classes=("h100",))
+        if r % 2:  # at a random moment
+            time.sleep(rnd.uniform(0.0, 0.8))  # the fault's moment, not a synchronisation
+        else:  # as soon as a victim is seen stopped: its pod deletion or the owner's admission may not be done
+            wait_for(lambda: borrowers_running() < 4 or None, timeout=30, interval=0.01, what="a victim")
+        chaos_operator.kill()
+        moments.append(moment(r))
+        start = time.monotonic()
+        chaos_operator.start()
+        wait_for(lambda: cycles(chaos_operator.metrics_port), timeout=120, what="the restarted operator's cycle")
+        first_cycle = time.monotonic() - start
+
+        def settled() -> bool:
+            obs = observe_cluster(kube_api_client)
+            watch.observe(obs)
+            unheld = [p for p in unheld_pods(obs) if p.split("/")[0] in namespaces]
+            return owner.phases().get(f"r-{r}") == "Running" and borrowers_running() == 3 and not unheld
+
+        wait_for(settled, timeout=120, interval=0.25,
+                 what=lambda: f"round {r}: {describe(owner)}; {describe(borrower)}")
+        took = {"first_cycle": round(first_cycle, 2), "settled": round(time.monotonic() - start, 2)}
+        stopped = [n for n, p in borrower.phases().items() if p != "Running"]
+        assert len(stopped) == 1, f"round {r}: one victim, not {stopped}"
+        owner.custom.delete_namespaced_custom_object(GROUP, VERSION, owner.namespace, "trainingjobs", f"r-{r}")
+        wait_for(lambda: borrowers_running() == 4 or None, timeout=120,
+                 what=lambda: f"round {r}: the victim running again; {describe(borrower)}")
+        return took
+
+    rounds = [one_round(r) for r in range(PREEMPTION_ROUNDS)]
+    settled_times = [x["settled"] for x in rounds]
+    print("preemption chaos report: " + json.dumps({
+        "seed": SEED, "rounds": len(rounds), "violations": [str(v) for v in watch.violations],
+        "kills": {m: moments.count(m) for m in ("before", "during", "after")},
+        "restart_to_first_cycle_max": max(x["first_cycle"] for x in rounds),
+        "restart_to_settled": {"median": round(statistics.median(settled_times), 2), "max": max(settled_times)},
+        "observations": watch.observations}))
+    assert watch.violations == []
+    assert len(rounds) == PREEMPTION_ROUNDS

@@ -155,3 +155,42 @@ def test_namespace_deletion_completes(kube_api_client: client.ApiClient) -> None
     core.delete_namespace(name)
 
     wait_for(lambda: gone(lambda: core.read_namespace(name)), timeout=90, what=f"namespace {name} gone")
+
+
+def test_kwok_stage_keeps_an_annotated_pod_waiting_with_its_reason(kube_api_client: client.ApiClient,
+                                                                   namespace: str) -> None:
+    """A container that never starts, as a kubelet reports an image it cannot pull (kwok has no images to pull)."""
+    core = client.CoreV1Api(kube_api_client)
+    core.create_namespaced_pod(namespace, gpu_pod("stuck", 1, "l4", annotations={
+        "fairshare.dev/simulate-waiting": "ImagePullBackOff",
+        "fairshare.dev/simulate-message": 'Back-off pulling image "registry.invalid/none:0"'}))
+
+    def waiting() -> Any:
+        pod = read_pod(core, "stuck", namespace)
+        statuses = (pod.status.container_statuses or []) if pod else []
+        return pod if statuses and statuses[0].state.waiting else None
+
+    pod = wait_for(waiting, timeout=60, what="the container waiting")
+    state = pod.status.container_statuses[0].state.waiting
+    assert (pod.status.phase, state.reason, state.message) == (
+        "Pending", "ImagePullBackOff", 'Back-off pulling image "registry.invalid/none:0"')
+    assert pod.spec.node_name, "bound: it is the container that does not start"
+
+
+def test_a_pod_naming_a_missing_pvc_stays_pending_with_the_schedulers_reason(kube_api_client: client.ApiClient,
+                                                                            namespace: str) -> None:
+    core = client.CoreV1Api(kube_api_client)
+    body = gpu_pod("no-claim", 1, "l4")
+    body["spec"]["volumes"] = [{"name": "ckpt", "persistentVolumeClaim": {"claimName": "nlp-checkpoints"}}]
+    body["spec"]["containers"][0]["volumeMounts"] = [{"name": "ckpt", "mountPath": "/checkpoint"}]
+    core.create_namespaced_pod(namespace, body)
+
+    def unschedulable() -> str | None:
+        pod = read_pod(core, "no-claim", namespace)
+        for cond in (pod.status.conditions or []) if pod else []:
+            if cond.type == "PodScheduled" and cond.status == "False" and cond.reason == "Unschedulable":
+                return str(cond.message)
+        return None
+
+    assert 'persistentvolumeclaim "nlp-checkpoints" not found' in wait_for(
+        unschedulable, timeout=60, what="PodScheduled=False/Unschedulable on no-claim")

@@ -6,7 +6,8 @@ spend ledger never goes back, a finished job is never restarted or charged again
 
 What counts, and why:
 - capacity: GPUs requested by the non-terminal pods bound to a node (any pod, not only the operator's: kube-scheduler
-  counts them all) never exceed the node's allocatable `nvidia.com/gpu`; and the GPUs that Admitted and Running jobs
+  counts them all) never exceed the node's allocatable `nvidia.com/gpu` (pods bound to a node that was deleted run
+  nowhere, and hold nothing); and the GPUs that Admitted and Running jobs
   hold by their status never exceed their class's capacity (the operator's own accounting).
 - tenant limits: the GPUs a tenant's Admitted and Running jobs hold in a class never exceed its guarantee plus its
   borrowing limit for that class (no `borrowingLimit`, or a class missing from it, means no limit: core/types.py
@@ -210,7 +211,7 @@ def capacity_violations(obs: Observation) -> list[Violation]:
             held[_spec(pod)["nodeName"]] += pod_gpus(pod)
     allocatable = {str(_meta(n).get("name")): node_gpus(n) for n in obs.nodes}
     for node, gpus in sorted(held.items()):
-        if gpus > allocatable.get(node, 0.0):
+        if node in allocatable and gpus > allocatable[node]:  # a deleted node's pods run nowhere (PodGC ends them)
             out.append(Violation(NODE_OVER_CAPACITY, f"node {node}",
                                  f"pods hold {gpus:g} GPUs, allocatable {allocatable.get(node, 0.0):g}"))
     capacity: dict[str, float] = defaultdict(float)
@@ -322,6 +323,30 @@ def gang_violations(obs: Observation, partial_grace_seconds: float = 0.0,
         age = obs.at - (since if since is not None else obs.at)
         if partial_grace_seconds <= 0 or age > partial_grace_seconds:
             out.append(dataclasses.replace(state, detail=f"{state.detail} for {age:.1f}s"))
+    return out
+
+
+def unheld_pods(obs: Observation) -> list[str]:
+    """`namespace/name` of every live pod of a TrainingJob (labelled with its job) that the job's status does not hold:
+    not of the current allocation generation, a rank at or beyond its workers, or any pod of a job that is not
+    Admitted or Running or is gone. The operator deletes these within a cycle (control/reconcile.py); a convergence
+    check waits for this list to be empty."""
+    jobs = {_key(j): j for j in obs.training_jobs}
+    out = []
+    for key, pods in sorted(_pods_by_job(obs.pods).items()):
+        job = jobs.get(key)
+        alloc = _allocation(job) if job is not None else {}
+        holding = job is not None and _job_phase(job) in HOLDING and bool(alloc)
+        generation = str(alloc.get("generation") or 0)
+        workers = len(alloc.get("nodes") or [])
+        for pod in pods:
+            if not pod_is_live(pod):
+                continue
+            rank = _labels(pod).get(LABEL_RANK, "")
+            held = (holding and _labels(pod).get(LABEL_GENERATION) == generation and rank.isdigit()
+                    and int(rank) < workers)
+            if not held:
+                out.append(f"{_meta(pod).get('namespace')}/{_meta(pod).get('name')}")
     return out
 
 

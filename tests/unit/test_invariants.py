@@ -21,6 +21,7 @@ from tests.support.invariants import (
     Observation,
     check,
     quantity,
+    unheld_pods,
 )
 from tests.unit.control.builders import NOW, gpu_class, node, pod, tenant, training_job, ts, worker
 
@@ -78,6 +79,8 @@ FLEET = (gpu_class("a100"), node("a100-0").gpu_class("a100").gpus(8), node("a100
     pytest.param([running("nlp/a", "a100-0", gpus=8), worker("nlp/a", 0, node_name="a100-0", gpus=8),
                   deleting(worker("cv/old", 0, node_name="a100-0", gpus=8))], [(NODE_OVER_CAPACITY, "node a100-0")],
                  id="a terminating pod still holds its GPUs"),
+    pytest.param([foreign_pod("orphan", "8", node_name="a100-9")], [],
+                 id="a pod bound to a node that was deleted holds no node's GPUs"),
     pytest.param([running("nlp/a", "a100-0", "a100-1", gpus=8), running("cv/b", "a100-0", gpus=8),
                   worker("nlp/a", 0, node_name="a100-0", gpus=8), worker("nlp/a", 1, node_name="a100-1", gpus=8),
                   worker("cv/b", 0, gpus=8)],
@@ -208,3 +211,19 @@ def test_watch_times_a_partial_gang_from_when_it_first_saw_it() -> None:
     assert seen == [[], [], [], [(PARTIAL_GANG, "job nlp/a")], [(PARTIAL_GANG, "job nlp/a")], [], [], []]
     assert rows(watch.violations) == [(PARTIAL_GANG, "job nlp/a")]
     assert (watch.transient_states, watch.longest_transient_seconds) == (2, 12.0)
+
+
+@pytest.mark.parametrize(("objects", "want"), [
+    pytest.param([running("nlp/a", "a100-0", "a100-1"), worker("nlp/a", 0, node_name="a100-0"),
+                  worker("nlp/a", 1, node_name="a100-1")], [], id="a running gang: every pod held"),
+    pytest.param([running("nlp/a", "a100-0", generation=2), worker("nlp/a", 0, generation=1)], ["nlp/a-worker-0"],
+                 id="an older generation"),
+    pytest.param([running("nlp/a", "a100-0"), worker("nlp/a", 1)], ["nlp/a-worker-1"], id="a rank beyond the gang"),
+    pytest.param([running("nlp/a", "a100-0", phase="Preempted"), worker("nlp/a", 0),
+                  deleting(worker("nlp/a", 1))], ["nlp/a-worker-0"],
+                 id="a preempted job's live pod (a terminating one is on its way)"),
+    pytest.param([worker("nlp/gone", 0), worker("nlp/gone", 1, phase="Failed")], ["nlp/gone-worker-0"],
+                 id="a job that is gone: its live pods"),
+])
+def test_unheld_pods(objects: list[Any], want: list[str]) -> None:
+    assert unheld_pods(observation(*FLEET, *objects)) == want

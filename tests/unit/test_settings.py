@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from fairshare.control.transition import LifecycleSettings
 from fairshare.core.config import PolicyConfig
 from fairshare.feedback.collector import FeedbackSettings
 from fairshare.k8s.election import ElectionSettings
@@ -12,6 +13,7 @@ from fairshare.render import RenderSettings
 from fairshare.settings import (
     election_from_env,
     feedback_from_env,
+    lifecycle_from_env,
     policy_from_env,
     protected_namespaces_from_env,
     render_from_env,
@@ -154,3 +156,26 @@ def test_the_default_identity_is_unique_per_process() -> None:
 def test_bad_election_settings_are_refused_naming_the_variable(environ: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         election_from_env(environ)
+
+
+@pytest.mark.parametrize(("environ", "expected"), [
+    pytest.param({}, LifecycleSettings(), id="defaults: 120 s to start, 60 s NotReady, back-off 10 s to 6 min"),
+    pytest.param({"FAIRSHARE_POD_START_GRACE_SECONDS": "5", "FAIRSHARE_NODE_LOST_GRACE_SECONDS": "0",
+                  "FAIRSHARE_RESTART_BACKOFF_SECONDS": "1.5", "FAIRSHARE_RESTART_BACKOFF_MAX_SECONDS": " "},
+                 LifecycleSettings(pod_start_grace_seconds=5.0, node_lost_grace_seconds=0.0,
+                                   restart_backoff_seconds=1.5), id="set, zero and blank"),
+])
+def test_lifecycle_from_env(environ: dict[str, str], expected: LifecycleSettings) -> None:
+    assert lifecycle_from_env(environ) == expected
+
+
+@pytest.mark.parametrize(("environ", "message"), [
+    pytest.param({"FAIRSHARE_NODE_LOST_GRACE_SECONDS": "soon"}, "FAIRSHARE_NODE_LOST_GRACE_SECONDS='soon'.*float",
+                 id="not a number"),
+    pytest.param({"FAIRSHARE_POD_START_GRACE_SECONDS": "-1"}, "FAIRSHARE_POD_START_GRACE_SECONDS.*>= 0",
+                 id="negative"),
+    pytest.param({"FAIRSHARE_RESTART_BACKOFF_SECONDS": "nan"}, "FAIRSHARE_RESTART_BACKOFF_SECONDS.*>= 0", id="NaN"),
+])
+def test_bad_lifecycle_settings_are_refused_naming_the_variable(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        lifecycle_from_env(environ)

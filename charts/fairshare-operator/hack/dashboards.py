@@ -211,7 +211,8 @@ QUEUE = Dashboard(
             Panel("Preemptions by cause", "Jobs preempted per second (checkpointed and requeued), by cause: "
                   "guarantee (another tenant reclaims its guarantee), fair-share (a tenant below its fair share "
                   "takes from one above), idle-yield (a job on idle capacity gives it back), service (a job of "
-                  "the same tenant with less attained service takes its place).",
+                  "the same tenant with less attained service takes its place), node-loss (a node under the gang "
+                  "was deleted or stayed NotReady past its grace; the gang restarts elsewhere).",
                   [t(f"sum by (cause) (rate(fairshare_preemptions_total{{{TC}}}[{RI}]))", "{{cause}}")],
                   unit="ops", stacked=True),
             Panel("Preemptions by tenant", "Jobs preempted per second, by the tenant whose job was stopped and "

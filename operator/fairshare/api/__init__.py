@@ -20,6 +20,7 @@ from fairshare.api.gpuclass import GPUClass, GPUClassSpec, GPUClassStatus
 from fairshare.api.jobstatus import (
     AllocationStatus,
     CostStatus,
+    FailureStatus,
     Phase,
     QueueStatus,
     ThroughputSample,
@@ -48,7 +49,8 @@ __all__ = [
     "API_VERSION", "GROUP", "IMMUTABLE_SPEC_FIELDS", "KIND_GPU_CLASS", "KIND_TENANT", "KIND_TRAINING_JOB",
     "PLURAL_GPU_CLASSES", "PLURAL_TENANTS", "PLURAL_TRAINING_JOBS", "RESERVED_ENV_NAMES", "RESERVED_ENV_PREFIX",
     "VERSION", "AllocationStatus", "Budget", "CRModel", "Checkpoint", "Condition", "Container", "CostStatus",
-    "CustomResource", "EnvVar", "GPUClass", "GPUClassSpec", "GPUClassStatus", "ObjectMeta", "Phase", "PodTemplate",
+    "CustomResource", "EnvVar", "FailureStatus", "GPUClass", "GPUClassSpec", "GPUClassStatus", "ObjectMeta", "Phase",
+    "PodTemplate",
     "QueueStatus", "RunPolicy", "SpecError", "SpecModel", "StatusModel", "Tenant", "TenantSpec", "TenantStatus",
     "ThroughputSample", "TrainingJob", "TrainingJobSpec", "TrainingJobStatus", "Volume", "VolumeMount",
     "WorkerRange", "WorkerResources", "changed_immutable_fields", "is_reserved_env_name", "parse_gpu_class",

@@ -64,6 +64,16 @@ class CostStatus(StatusModel):
     accrued_at: datetime | None = None
 
 
+class FailureStatus(StatusModel):
+    """The latest failure of the job's workers: why, which worker, when, and when the job may start again."""
+
+    reason: str | None = Field(default=None, max_length=64)
+    message: str | None = Field(default=None, max_length=4096)
+    worker: str | None = Field(default=None, max_length=253)
+    at: datetime | None = None
+    retry_after: datetime | None = None
+
+
 class TrainingJobStatus(StatusModel):
     """Everything the operator reports about a job; written only by the operator."""
 
@@ -77,6 +87,7 @@ class TrainingJobStatus(StatusModel):
     samples_per_second: float | None = Field(default=None, ge=0)
     cost: CostStatus | None = None
     restarts: int | None = Field(default=None, ge=0)
+    last_failure: FailureStatus | None = None
     start_time: datetime | None = None
     completion_time: datetime | None = None
     last_checkpoint_time: datetime | None = None

@@ -38,11 +38,25 @@ def explain_text(job: Mapping[str, Any], tenant: Mapping[str, Any] | None, event
     if queue.get("reason"):
         position = f"#{queue['position']} in its tenant's queue; " if queue.get("position") else ""
         lines.append(_line("waiting", position + queue["reason"]))
-    if alloc.get("gpuClass"):
+    if alloc.get("gpuClass") and status.get("phase") in ("Admitted", "Running"):
         how = "on idle capacity (preemptible)" if alloc.get("opportunistic") else "within its tenant's share"
+        starting = "; not charged until every worker runs" if status.get("phase") == "Admitted" else ""
         lines.append(_line("holds", f"{alloc.get('workers')} x {alloc.get('gpuClass')} ({alloc.get('gpus')} GPUs) "
                                     f"on {', '.join(alloc.get('nodes') or [])}, {how}, at "
-                                    f"{alloc.get('pricePerGPUHour')} credits/GPU-hour since {alloc.get('admittedAt')}"))
+                                    f"{alloc.get('pricePerGPUHour')} credits/GPU-hour since {alloc.get('admittedAt')}"
+                                    + starting))
+    elif alloc.get("gpuClass") and status.get("phase") == "Preempted":
+        lines.append(_line("releasing", f"{alloc.get('gpus')} {alloc.get('gpuClass')} GPUs: its workers are stopping "
+                                        f"(it holds nothing in the accounting)"))
+    failure = status.get("lastFailure") or {}
+    if failure.get("reason"):
+        retry = f"; not admitted again before {failure['retryAfter']}" if failure.get("retryAfter") else ""
+        lines.append(_line("last failure", f"{failure['reason']}: {failure.get('message', '')} (worker "
+                                           f"{failure.get('worker')}, at {failure.get('at')}){retry}"))
+    if status.get("restarts") is not None or failure.get("reason"):
+        limit = ((spec.get("runPolicy") or {}).get("backoffLimit"))
+        lines.append(_line("restarts", f"{status.get('restarts') or 0} of runPolicy.backoffLimit "
+                                       f"{3 if limit is None else limit}"))
     for sample in status.get("throughput") or []:
         lines.append(_line("measured", f"{sample['samplesPerSecond']} samples/s on {sample['workers']} x "
                                        f"{sample['gpuClass']} (at {sample['measuredAt']})"))

@@ -45,6 +45,7 @@ def cmd_operator(args: argparse.Namespace) -> int:
         IDENTITY_ENV,
         election_from_env,
         feedback_from_env,
+        lifecycle_from_env,
         policy_from_env,
         protected_namespaces_from_env,
         render_from_env,
@@ -56,6 +57,7 @@ def cmd_operator(args: argparse.Namespace) -> int:
         render_from_env(os.environ)
         protected_namespaces_from_env(os.environ)
         election = election_from_env(os.environ)
+        lifecycle_from_env(os.environ)
     except ValueError as exc:
         raise SystemExit(f"fairshare operator: {exc}") from None
     os.environ[IDENTITY_ENV] = election.identity  # the one the startup handler uses: a default is drawn only once

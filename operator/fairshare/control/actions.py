@@ -30,10 +30,12 @@ class EnsureChildren:
 
 @dataclasses.dataclass(frozen=True)
 class DeletePods:
-    """Delete these worker pods gracefully (SIGTERM, then the pod's grace period for a checkpoint)."""
+    """Delete these worker pods gracefully (SIGTERM, then the pod's grace period for a checkpoint); with `force`, at
+    once (grace period 0), for pods on a lost node, where no kubelet is left to confirm a graceful deletion."""
 
     job_key: str
     names: tuple[str, ...]
+    force: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

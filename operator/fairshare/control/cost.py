@@ -3,14 +3,17 @@
 A running job is charged every `accrual_interval` seconds, at the price the core says it pays (`charges`), and
 once more in the status patch that releases its GPUs (finished, failed, preempted, resized, moved, requeued), at
 the price it was last charged. Each periodic charge also brings `allocation.pricePerGPUHour` (the price the job
-pays now, a printer column) up to date. `accruedAt` makes every charge idempotent: the next one covers only the
-time after it, and a write that loses its race is redone from the same start by the next cycle.
+pays now, a printer column) up to date. A gang is charged only once every worker runs: while it is Admitted (pods
+starting, or stuck and never started) its GPUs count in its tenant's usage and share but cost nothing, and the
+Running transition starts its charge afresh (`accruedAt`). `accruedAt` makes every charge idempotent: the next one
+covers only the time after it, and a write that loses its race is redone from the same start by the next cycle.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from fairshare.api import Phase
 from fairshare.control import conditions as cond
 from fairshare.control.snapshot import JobView, World
 
@@ -29,6 +32,12 @@ def last_price(view: JobView) -> float:
     """The price per GPU-hour the job was last charged (or admitted at): its `allocation.pricePerGPUHour`."""
     alloc = view.model.status.allocation if view.model and view.model.status else None
     return (alloc.price_per_gpu_hour or 0.0) if alloc is not None else 0.0
+
+
+def charged_phase(view: JobView) -> bool:
+    """Rule: a job pays for its GPUs from when every worker runs (Running), not while its gang is starting
+    (Admitted): a user does not pay for pods that never ran."""
+    return view.phase is not Phase.ADMITTED
 
 
 def seconds_uncharged(view: JobView, now: float) -> float | None:
@@ -65,7 +74,7 @@ def charged_through(view: JobView, world: World, now: float, price: float) -> di
 
 def final_charge(view: JobView, world: World, now: float) -> dict[str, Any] | None:
     """For the patch that releases the job's GPUs: its allocation charged up to now at the price it last paid;
-    None if nothing is left to charge."""
-    if not seconds_uncharged(view, now):
+    None if nothing is left to charge (nothing since the last charge, or a gang that never ran)."""
+    if not charged_phase(view) or not seconds_uncharged(view, now):
         return None
     return charged_through(view, world, now, last_price(view))

@@ -1,133 +1,186 @@
-"""A job's life after admission, read from its pods: running, finished, failed and restarted, drained, timed out.
+"""A job's life after admission, read from its pods and nodes: running, finished, failed and restarted with
+back-off, stuck at the start, lost with a pod or a node, refused by the API server, drained, timed out.
 
-Each rule is a small function of one JobView; `observe` applies the first that fires. The scheduling core
-never sees these transitions: it works on the jobs that are still pending or running afterwards.
+Each rule is a small function of one JobView and the cycle's Context; `observe` applies the first that fires. The
+scheduling core never sees these transitions: it works on the jobs that are still pending or running afterwards.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fairshare.api import Phase
 from fairshare.api.constants import LABEL_RANK
 from fairshare.control import conditions as cond
-from fairshare.control.actions import Action, DeletePods, PatchStatus, RecordEvent
+from fairshare.control.actions import DeletePods, PatchStatus, RecordEvent
+from fairshare.control.podstate import PodProblem, failure, pod_phase, start_problem, terminating, timestamp
 from fairshare.control.snapshot import GPU_RESOURCE, JobView
 from fairshare.control.store import TRAINING_JOBS
+from fairshare.control.transition import (
+    DEFAULT_LIFECYCLE,
+    LifecycleSettings,
+    Transition,
+    finish,
+    names,
+    resource_version,
+    restart,
+    status_of,
+    stop_for_lost_node,
+)
+from fairshare.render.names import worker_pod_name
+
+__all__ = ["Context", "Transition", "observe"]
 
 
 @dataclasses.dataclass(frozen=True)
-class Transition:
-    """The job leaves its phase: the actions that record it, and whether it still holds its GPUs this cycle."""
+class Context:
+    """What the rules read besides the job: the time, the settings, and which nodes are lost."""
 
-    actions: tuple[Action, ...]
-    releases_gpus: bool
+    now: float
+    settings: LifecycleSettings = DEFAULT_LIFECYCLE
+    lost_nodes: Mapping[str, str] = dataclasses.field(default_factory=dict)  # lost node -> why (nodes.why_lost)
 
-
-def _pod_phase(pod: dict[str, Any]) -> str:
-    return str((pod.get("status") or {}).get("phase") or "Pending")
-
-
-def _exit_code(pod: dict[str, Any]) -> int | None:
-    for status in (pod.get("status") or {}).get("containerStatuses") or []:
-        terminated = (status.get("state") or {}).get("terminated")
-        if terminated:
-            return int(terminated.get("exitCode", 1))
-    return None
+    def lost(self, node: str | None) -> str | None:
+        return self.lost_nodes.get(node) if node else None
 
 
-def _status(view: JobView) -> dict[str, Any]:
-    return dict(view.body.get("status") or {})
-
-
-def _finish(view: JobView, now: float, phase: Phase, reason: str, message: str) -> Transition:
-    """Terminal: record it, stop any pod still running; a terminal job is never restarted nor charged again."""
-    status = _status(view)
-    patch = {
-        "phase": phase.value, "completionTime": cond.rfc3339(now), "queue": None,
-        "conditions": cond.set_condition(
-            cond.set_condition(status.get("conditions") or [], cond.FINISHED, True, reason, message, now),
-            cond.RUNNING, False, reason, message, now),
-    }
-    live = tuple(p["metadata"]["name"] for p in view.pods if _pod_phase(p) in ("Pending", "Running"))
-    actions: list[Action] = [PatchStatus(TRAINING_JOBS, view.key, patch, view.body["metadata"].get("resourceVersion"))]
-    if live:
-        actions.append(DeletePods(view.key, live))
-    actions.append(RecordEvent(view.key, "Normal" if phase is Phase.SUCCEEDED else "Warning", reason, message))
-    return Transition(tuple(actions), releases_gpus=True)
-
-
-def rule_succeeded(view: JobView, now: float) -> Transition | None:
+def rule_succeeded(view: JobView, ctx: Context) -> Transition | None:
     """A job succeeds when its rank-0 worker exits 0 (torchrun's rank 0 ends last and speaks for the world)."""
     pods = view.current_pods()
     rank0 = [p for p in pods if (p["metadata"].get("labels") or {}).get(LABEL_RANK) == "0"]
-    if rank0 and _pod_phase(rank0[0]) == "Succeeded":
-        return _finish(view, now, Phase.SUCCEEDED, "Succeeded", f"rank 0 of {len(pods)} workers exited 0")
+    if rank0 and pod_phase(rank0[0]) == "Succeeded":
+        return finish(view, ctx.now, Phase.SUCCEEDED, "Succeeded", f"rank 0 of {len(pods)} workers exited 0")
     return None
 
 
-def rule_worker_failed(view: JobView, now: float) -> Transition | None:
-    """A failed worker breaks the gang: restart the whole gang from its checkpoint until backoffLimit, then fail."""
-    failed = [p for p in view.current_pods() if _pod_phase(p) == "Failed"]
+def _name(view: JobView) -> str:
+    return view.key.split("/", 1)[1]
+
+
+def _allocation_nodes(view: JobView) -> list[str]:
+    alloc = view.model.status.allocation if view.model and view.model.status else None
+    return list(alloc.nodes) if alloc else []
+
+
+def rule_node_lost(view: JobView, ctx: Context) -> Transition | None:
+    """A gang one of whose workers was placed on a lost node (deleted, or NotReady past the grace period) stops and
+    requeues from its checkpoint, with reason NodeLost (transition.stop_for_lost_node)."""
+    lost = {node: why for node in _allocation_nodes(view) if (why := ctx.lost(node)) is not None}
+    if not lost:
+        return None
+    for pod in view.pods:  # a pod bound to a lost node, wherever its allocation placed it
+        node = (pod.get("spec") or {}).get("nodeName")
+        if node and node not in lost and (why := ctx.lost(node)) is not None:
+            lost[node] = why
+    rank, node = next((r, n) for r, n in enumerate(_allocation_nodes(view)) if n in lost)
+    return stop_for_lost_node(view, ctx.now, worker_pod_name(_name(view), rank), lost[node], lost)
+
+
+def rule_worker_failed(view: JobView, ctx: Context) -> Transition | None:
+    """A failed worker breaks the gang: restart the whole gang from its checkpoint with back-off, until
+    runPolicy.backoffLimit, then fail (transition.restart)."""
+    failed = [p for p in view.current_pods() if pod_phase(p) == "Failed"]
     if not failed or view.model is None:
         return None
     pod = failed[0]
-    restarts = (view.model.status.restarts or 0) if view.model.status else 0
-    limit = view.model.spec.run_policy.backoff_limit
-    detail = f"worker {pod['metadata']['name']} failed (exit code {_exit_code(pod)})"
-    if restarts >= limit:
-        return _finish(view, now, Phase.FAILED, "BackoffLimitExceeded",
-                       f"{detail}; {restarts} restarts used of runPolicy.backoffLimit {limit}")
-    status = _status(view)
-    message = f"{detail}; restarting the gang from its last checkpoint ({restarts + 1}/{limit})"
-    patch = {"phase": Phase.QUEUED.value, "restarts": restarts + 1, "allocation": None,
-             "conditions": cond.set_condition(
-                 cond.set_condition(status.get("conditions") or [], cond.RUNNING, False, "Restarting", message, now),
-                 cond.ADMITTED, False, "Restarting", message, now)}
-    # Every pod goes, the failed ones too: the new gang reuses their names (and, from generation 0, their labels).
-    pods = tuple(p["metadata"]["name"] for p in view.pods)
-    actions: list[Action] = [PatchStatus(TRAINING_JOBS, view.key, patch, view.body["metadata"].get("resourceVersion"))]
-    if pods:
-        actions.append(DeletePods(view.key, pods))
-    actions.append(RecordEvent(view.key, "Warning", "Restarting", message))
-    return Transition(tuple(actions), releases_gpus=True)
+    return restart(view, ctx.now, ctx.settings, failure(pod), pod["metadata"]["name"])
 
 
-def rule_deadline(view: JobView, now: float) -> Transition | None:
+def rule_deadline(view: JobView, ctx: Context) -> Transition | None:
     """runPolicy.activeDeadlineSeconds counts from the first start; past it the job fails, whatever it was doing."""
     if view.model is None or view.model.status is None or view.model.status.start_time is None:
         return None
     deadline = view.model.spec.run_policy.active_deadline_seconds
-    if deadline is None or now - view.model.status.start_time.timestamp() <= deadline:
+    if deadline is None or ctx.now - view.model.status.start_time.timestamp() <= deadline:
         return None
-    return _finish(view, now, Phase.FAILED, "DeadlineExceeded",
-                   f"ran past runPolicy.activeDeadlineSeconds ({deadline}s) since it first started")
+    return finish(view, ctx.now, Phase.FAILED, "DeadlineExceeded",
+                  f"ran past runPolicy.activeDeadlineSeconds ({deadline}s) since it first started")
 
 
-def rule_all_running(view: JobView, now: float) -> Transition | None:
-    """Admitted becomes Running once every worker of the current allocation runs."""
+def rule_rejected(view: JobView, ctx: Context) -> Transition | None:
+    """A worker pod the API server refuses to create (too large, invalid, denied by admission) will be refused again:
+    the job fails with the API server's words rather than holding its GPUs with no pods."""
+    if view.rejected is None or view.phase is not Phase.ADMITTED:
+        return None
+    return finish(view, ctx.now, Phase.FAILED, "PodRejected",
+                  f"the API server refused to create the job's workers: {view.rejected}; a TrainingJob's pod template "
+                  f"cannot change, so fix it in a new TrainingJob")
+
+
+def rule_start_failed(view: JobView, ctx: Context) -> Transition | None:
+    """A worker stuck where waiting will not help (an image that cannot be pulled, a missing PVC or Secret) fails the
+    start once it has been so for pod_start_grace_seconds: a counted restart, as a failed worker. Before that, the
+    Running condition says so once, so `kubectl describe` and `fairshare explain` show it at once."""
+    if view.model is None:
+        return None
+    for pod in view.current_pods():
+        problem = start_problem(pod)
+        if problem is None:
+            continue
+        name = pod["metadata"]["name"]
+        since = problem.since if problem.since is not None else ctx.now
+        due = since + ctx.settings.pod_start_grace_seconds
+        if ctx.now >= due:
+            return restart(view, ctx.now, ctx.settings, problem, name)
+        return _note_not_running(view, ctx, problem.reason,
+                                 f"worker {name}: {problem.message}; the gang restarts from its last "
+                                 f"checkpoint at {cond.rfc3339(due)} if it has not started by then")
+    return None
+
+
+def _note_not_running(view: JobView, ctx: Context, reason: str, message: str) -> Transition | None:
+    """Set the Running condition False with `reason`, once (no write when it already says so); the job keeps its
+    GPUs."""
+    status = status_of(view)
+    current = status.get("conditions") or []
+    conditions = cond.set_condition(current, cond.RUNNING, False, reason, message, ctx.now)
+    if cond.same_conditions(conditions, current):
+        return None
+    return Transition((PatchStatus(TRAINING_JOBS, view.key, {"conditions": conditions}),), releases_gpus=False)
+
+
+def rule_worker_lost(view: JobView, ctx: Context) -> Transition | None:
+    """A Running job whose worker pod is gone, or being deleted by someone else (the operator changes the status
+    before it deletes a pod), has a broken gang: a counted restart from its checkpoint, as a failed worker."""
+    if view.phase is not Phase.RUNNING or view.model is None or view.model.status is None:
+        return None
+    alloc = view.model.status.allocation
+    if alloc is None:
+        return None
+    present = {str((p["metadata"].get("labels") or {}).get(LABEL_RANK)): p for p in view.current_pods()}
+    for rank in range(len(alloc.nodes)):
+        pod = present.get(str(rank))
+        if pod is None:
+            problem = PodProblem("WorkerLost", "its pod is gone (deleted while the gang ran)")
+        elif terminating(pod):
+            problem = PodProblem("WorkerLost", "its pod is being deleted (not by the operator) while the gang runs")
+        else:
+            continue
+        return restart(view, ctx.now, ctx.settings, problem, worker_pod_name(_name(view), rank))
+    return None
+
+
+def rule_all_running(view: JobView, ctx: Context) -> Transition | None:
+    """Admitted becomes Running once every worker of the current allocation runs. The gang is charged from then on
+    (cost.accruedAt starts now): GPUs held while its pods were starting are not charged (docs/api.md)."""
     if view.phase is not Phase.ADMITTED or view.model is None or view.model.status is None:
         return None
     alloc = view.model.status.allocation
     pods = view.current_pods()
-    if not alloc or len(pods) != (alloc.workers or 0) or any(_pod_phase(p) != "Running" for p in pods):
+    if not alloc or len(pods) != (alloc.workers or 0) or any(pod_phase(p) != "Running" for p in pods):
         return None
-    status = _status(view)
+    status = status_of(view)
     message = f"{len(pods)} workers running on {alloc.gpu_class}"
-    patch: dict[str, Any] = {"phase": Phase.RUNNING.value,
+    patch: dict[str, Any] = {"phase": Phase.RUNNING.value, "cost": {"accruedAt": cond.rfc3339(ctx.now)},
                              "conditions": cond.set_condition(status.get("conditions") or [], cond.RUNNING, True,
-                                                              "AllWorkersRunning", message, now)}
+                                                              "AllWorkersRunning", message, ctx.now)}
     if not status.get("startTime"):
-        patch["startTime"] = cond.rfc3339(now)
+        patch["startTime"] = cond.rfc3339(ctx.now)
     # No Event: the Running condition says the same, and an Event per start was a third of the writes of a job's
     # launch (docs/benchmarks/operator.md). Events mark decisions: admit, preempt, resize, move, finish.
     return Transition((PatchStatus(TRAINING_JOBS, view.key, patch),), releases_gpus=False)
-
-
-UNSCHEDULABLE_REQUEUE_SECONDS = 120.0
 
 
 def _unschedulable_since(pod: dict[str, Any]) -> tuple[float, str] | None:
@@ -135,67 +188,80 @@ def _unschedulable_since(pod: dict[str, Any]) -> tuple[float, str] | None:
     for c in (pod.get("status") or {}).get("conditions") or []:
         if (isinstance(c, dict) and c.get("type") == "PodScheduled" and c.get("status") == "False"
                 and c.get("reason") == "Unschedulable"):
-            try:
-                since = datetime.fromisoformat(str(c.get("lastTransitionTime"))).timestamp()
-            except ValueError:
-                return None
-            return since, str(c.get("message") or "")
+            since = timestamp(c.get("lastTransitionTime"))
+            return None if since is None else (since, str(c.get("message") or ""))
     return None
 
 
-def rule_unschedulable(view: JobView, now: float) -> Transition | None:
-    """An admitted worker that kube-scheduler cannot place for UNSCHEDULABLE_REQUEUE_SECONDS, for want of something
-    other than GPUs (the core counts those; a victim still checkpointing holds them for its grace period), will not
-    run there: the gang goes back to the queue with the scheduler's words, freeing its GPUs."""
+def _fix_hint(message: str) -> str:
+    """What to check, from the scheduler's words: the worker's requests when a node lacks CPU, memory or scratch."""
+    if any(f"Insufficient {r}" in message for r in ("cpu", "memory", "ephemeral-storage")):
+        return "check spec.resources (or the podTemplate's requests) against the nodes' allocatable"
+    return "see the scheduler's message"
+
+
+def rule_unschedulable(view: JobView, ctx: Context) -> Transition | None:
+    """An admitted worker that kube-scheduler cannot place for pod_start_grace_seconds, for want of something other
+    than GPUs (the core counts those; a victim still checkpointing holds them for its grace period), will not run
+    there: the gang goes back to the queue with the scheduler's words, freeing its GPUs. It is not counted as a
+    restart: the core placed it by GPUs alone, so the node it chose may be the problem."""
     if view.phase is not Phase.ADMITTED:
         return None
     for pod in view.current_pods():
         stuck = _unschedulable_since(pod)
-        if stuck is None or now - stuck[0] < UNSCHEDULABLE_REQUEUE_SECONDS or GPU_RESOURCE in stuck[1]:
+        if (stuck is None or ctx.now - stuck[0] < ctx.settings.pod_start_grace_seconds
+                or GPU_RESOURCE in stuck[1]):
             continue
-        status = _status(view)
-        message = (f"worker {pod['metadata']['name']} could not be scheduled for {now - stuck[0]:.0f}s: {stuck[1]}; "
-                   f"requeued (check spec.resources against the nodes' allocatable)")
+        status = status_of(view)
+        message = (f"worker {pod['metadata']['name']} could not be scheduled for {ctx.now - stuck[0]:.0f}s: "
+                   f"{stuck[1]}; requeued ({_fix_hint(stuck[1])})")
         patch = {"phase": Phase.QUEUED.value, "allocation": None, "queue": {"reason": message},
                  "conditions": cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False,
-                                                  "Unschedulable", message, now)}
-        pods = tuple(p["metadata"]["name"] for p in view.pods)
-        return Transition((PatchStatus(TRAINING_JOBS, view.key, patch, view.body["metadata"].get("resourceVersion")),
-                           DeletePods(view.key, pods), RecordEvent(view.key, "Warning", "Unschedulable", message)),
+                                                  "Unschedulable", message, ctx.now)}
+        return Transition((PatchStatus(TRAINING_JOBS, view.key, patch, resource_version(view)),
+                           *_delete(view), RecordEvent(view.key, "Warning", "Unschedulable", message)),
                           releases_gpus=True)
     return None
 
 
-def rule_drained(view: JobView, now: float) -> Transition | None:
+def _delete(view: JobView) -> tuple[DeletePods, ...]:
+    return (DeletePods(view.key, names(view.pods)),) if view.pods else ()
+
+
+def rule_drained(view: JobView, ctx: Context) -> Transition | None:
     """A preempted job requeues once its last pod is gone (its GPUs are really free then), keeping its progress."""
     if view.phase is not Phase.PREEMPTED or view.pods:
         return None
-    status = _status(view)
+    status = status_of(view)
     patch = {"phase": Phase.QUEUED.value, "allocation": None,
              "conditions": cond.set_condition(status.get("conditions") or [], cond.PREEMPTED, False, "Requeued",
                                               "workers stopped after checkpointing; waiting to be admitted again",
-                                              now)}
-    return Transition((PatchStatus(TRAINING_JOBS, view.key, patch, view.body["metadata"].get("resourceVersion")),),
-                      releases_gpus=False)
+                                              ctx.now)}
+    return Transition((PatchStatus(TRAINING_JOBS, view.key, patch, resource_version(view)),), releases_gpus=False)
 
 
-ACTIVE_RULES: tuple[Callable[[JobView, float], Transition | None], ...] = (
-    rule_succeeded, rule_worker_failed, rule_deadline, rule_all_running, rule_unschedulable,
+Rule = Callable[[JobView, Context], Transition | None]
+ACTIVE_RULES: tuple[Rule, ...] = (
+    rule_succeeded, rule_node_lost, rule_worker_failed, rule_deadline, rule_rejected, rule_worker_lost,
+    rule_start_failed, rule_all_running, rule_unschedulable,
 )
 
 
-def observe(view: JobView, now: float) -> Transition | None:
+def observe(view: JobView, now: float, settings: LifecycleSettings = DEFAULT_LIFECYCLE,
+            lost_nodes: Mapping[str, str] | None = None) -> Transition | None:
     """The first lifecycle rule that fires for this job, if any. A job queued again after it started (preempted,
-    restarted) still runs out of time: its deadline counts from the first start, not from the last admission."""
+    restarted) still runs out of time: its deadline counts from the first start, not from the last admission.
+    `lost_nodes` (node -> why) are the nodes reconcile.lost_nodes found lost."""
     phase = view.phase
-    if view.model is None or phase is None or phase.is_terminal:
-        return None
+    if view.model is None or phase is None or phase.is_terminal or view.deleting:
+        return None  # (a job being deleted is left to the garbage collector: no restart, no new pod)
+    ctx = Context(now, settings, lost_nodes or {})
     if phase is Phase.QUEUED:
-        return rule_deadline(view, now)
+        return rule_deadline(view, ctx)
     if phase is Phase.PREEMPTED:
-        return rule_drained(view, now)
+        return rule_drained(view, ctx)
     for rule in ACTIVE_RULES:
-        transition = rule(view, now)
+        transition = rule(view, ctx)
         if transition is not None:
             return transition
     return None

@@ -17,6 +17,7 @@ from fairshare.control.parsecache import ParseCache
 from fairshare.control.plan import CyclePlan, Scheduler, default_scheduler, plan_cycle
 from fairshare.control.snapshot import World, build_world
 from fairshare.control.store import TRAINING_JOBS, Store
+from fairshare.control.transition import DEFAULT_LIFECYCLE, NODE_LOSS, LifecycleSettings
 from fairshare.core.config import PolicyConfig
 from fairshare.core.decisions import Admit, Migrate, Preempt, Resize
 from fairshare.feedback.readings import Reading, Target
@@ -48,12 +49,13 @@ class SchedulingLoop:
                  policy: PolicyConfig, render: RenderSettings, settings: LoopSettings,
                  resync: Callable[[], None] | None = None, clock: Callable[[], float] = time.time,
                  readings: Callable[[], Mapping[str, Reading]] | None = None, warmup_seconds: float = 20.0,
-                 scheduler: Scheduler = default_scheduler) -> None:
+                 scheduler: Scheduler = default_scheduler, lifecycle: LifecycleSettings = DEFAULT_LIFECYCLE) -> None:
         self.store, self.apply, self.metrics = store, apply, metrics
         self.policy, self.render, self.settings = policy, render, settings
         self.resync, self.clock = resync, clock
         self.readings, self.warmup_seconds = readings, warmup_seconds
         self.scheduler = scheduler
+        self.lifecycle = lifecycle
         self.targets: list[Target] = []  # running jobs' trainers as of the last cycle, for the feedback collector
         self._wake = asyncio.Event()
         self.jobs_parsed: ParseCache[TrainingJob] = ParseCache(parse_training_job, SpecError)
@@ -94,7 +96,8 @@ class SchedulingLoop:
         snapshot_seconds = time.perf_counter() - start
         readings = self.readings() if self.readings is not None else None
         plan = await asyncio.to_thread(plan_cycle, world, now, self.policy, self.render, self.scheduler,
-                                       readings=readings, warmup_seconds=self.warmup_seconds)
+                                       readings=readings, warmup_seconds=self.warmup_seconds,
+                                       lifecycle=self.lifecycle)
         self.targets = feedback_targets(world)
         plan_seconds = time.perf_counter() - start - snapshot_seconds
         released = await asyncio.to_thread(self.apply, plan.releases)
@@ -143,9 +146,7 @@ class SchedulingLoop:
                                          for t in tenants})
         m.set_per_label(m.running_jobs, {(t,): sum(1 for j in jobs if j.tenant == t and j.allocation is not None)
                                          for t in tenants})
-        capacity: dict[str, int] = {}
-        for node, gpus in world.node_capacity.items():
-            capacity[world.node_class[node]] = capacity.get(world.node_class[node], 0) + gpus
+        capacity = dict(plan.capacity)  # GPUs of Ready, uncordoned nodes (plan.class_capacity)
         allocated: dict[tuple[str, str], float] = {}
         for j in jobs:
             if j.allocation is not None:
@@ -205,3 +206,9 @@ class SchedulingLoop:
                 job = by_key.get(d.job_key)
                 grow = job is not None and job.allocation is not None and d.workers > job.allocation.workers
                 m.resizes.labels(tenant=tenant, direction="grow" if grow else "shrink").inc()
+        for key in sorted(plan.node_losses):  # gangs stopped by a lost node: preemptions not decided by the policy
+            job = by_key.get(key)
+            lost = world.jobs.get(key)
+            m.preemptions.labels(tenant=lost.tenant if lost and lost.tenant else "unknown",
+                                 gpu_class=job.allocation.gpu_class if job and job.allocation else "",
+                                 cause=NODE_LOSS).inc()

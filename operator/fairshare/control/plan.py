@@ -1,10 +1,10 @@
 """One scheduling cycle as a pure function: the World in, the core's result and the actions to apply out.
 
-Steps, in order: (1) report jobs that cannot be scheduled, (2) lifecycle transitions read from pods, and jobs
-whose Tenant or GPUClass is gone requeued (control/orphans.py), (3) the core's decisions on what is left, (4) cost
-accrual, measured throughput and children that went missing, (5) GPUClass and Tenant status. Actions on one
-object are applied in order, and stop at its first failure: an admission whose conditional status write loses a
-race creates no pods.
+Steps, in order: (1) report jobs that cannot be scheduled, (2) lifecycle transitions read from pods and nodes, and
+jobs whose Tenant or GPUClass is gone requeued (control/orphans.py), (3) the core's decisions on what is left, (4)
+pods brought to what each status holds (reconcile.py), cost accrual and measured throughput, (5) GPUClass and Tenant
+status. Actions on one object are applied in order, and stop at its first failure: an admission whose conditional
+status write loses a race creates no pods.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import dataclasses
 import functools
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from fairshare.api import Phase
 from fairshare.api import Tenant as TenantCR
@@ -26,9 +26,10 @@ from fairshare.control.isolation import INVALID_SPEC, SetAside, SetAsideLog, sch
 from fairshare.control.lifecycle import observe
 from fairshare.control.orphans import orphan_transition
 from fairshare.control.queue import queue_changed
+from fairshare.control.reconcile import lost_nodes, missing_ranks, unwanted_pod_actions
 from fairshare.control.snapshot import JobView, World
 from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS
-from fairshare.control.strays import stray_pod_actions
+from fairshare.control.transition import DEFAULT_LIFECYCLE, NODE_LOSS, LifecycleSettings
 from fairshare.core import types as core
 from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig
@@ -40,13 +41,14 @@ from fairshare.render import RenderSettings, WorkerAllocation, build_headless_se
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 
 Scheduler = Callable[[core.Snapshot, float, PolicyConfig], CycleResult]
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
 class CyclePlan:
     """What a cycle decided (the core's result) and what the Kubernetes layer must do about it, in three groups.
 
-    - releases: lifecycle transitions, preemptions and shrinks: everything that frees GPUs;
+    - releases: lifecycle transitions, preemptions, shrinks and pods no status holds: everything that frees GPUs;
     - grants: admissions, grows and re-created children, which may count on those GPUs, so they are applied
       only if every release succeeded (a lost race on a preemption must not leave its beneficiary admitted
       onto GPUs the victim still holds);
@@ -61,6 +63,8 @@ class CyclePlan:
     bookkeeping: tuple[Action, ...]
     transitioned: frozenset[str]
     set_aside: Mapping[str, SetAside] = dataclasses.field(default_factory=dict)  # the World's, and the plan's own
+    node_losses: frozenset[str] = frozenset()  # jobs stopped because a node under them was lost
+    capacity: Mapping[str, int] = dataclasses.field(default_factory=dict)  # GPUClass -> capacity after the cycle
 
     @property
     def actions(self) -> tuple[Action, ...]:
@@ -74,7 +78,7 @@ def default_scheduler(snapshot: core.Snapshot, now: float, config: PolicyConfig)
 
 def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderSettings,
                scheduler: Scheduler = default_scheduler, readings: Mapping[str, Reading] | None = None,
-               warmup_seconds: float = 20.0) -> CyclePlan:
+               warmup_seconds: float = 20.0, lifecycle: LifecycleSettings = DEFAULT_LIFECYCLE) -> CyclePlan:
     """Each step is taken one object at a time, or all at once with a fall-back to one at a time: a job, tenant or
     class on which a step raises is set aside (its GPUs stay held) and reported, and the cycle goes on."""
     releases: list[Action] = []
@@ -84,8 +88,11 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
     keeping: dict[str, tuple[Action, ...]] = {}  # transitions that free no GPUs (Admitted -> Running): not urgent
     log = SetAsideLog()
     aside: dict[str, bool] = {}  # jobs set aside while planning: out of the core's snapshot, their GPUs held
+    lost = dict(_isolated(log, TRAINING_JOBS, functools.partial(
+        _lost_node_list, now=now, grace_seconds=lifecycle.node_lost_grace_seconds), world))
+    node_losses: set[str] = set()
     for key, view in sorted(world.jobs.items()):
-        transition = log.attempt(TRAINING_JOBS, key, observe, view, now)
+        transition = log.attempt(TRAINING_JOBS, key, observe, view, now, lifecycle, lost)
         if not log.holds(TRAINING_JOBS, key) and (transition is None or not transition.releases_gpus):
             # Finishing first: a finished job is not requeued.
             transition = log.attempt(TRAINING_JOBS, key, orphan_transition, view, world, now) or transition
@@ -97,6 +104,8 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
             else:
                 keeping[key] = transition.actions
             transitioned[key] = transition.releases_gpus
+            if transition.cause == NODE_LOSS:
+                node_losses.add(key)
     for key, view in world.jobs.items():
         if key not in transitioned and key not in aside:  # a job failing this cycle (past its deadline) stays
             held_back = log.attempt(TRAINING_JOBS, key, unschedulable_status, view, now)
@@ -122,10 +131,10 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
 
     aside.update({e.key: True for e in log.entries.values() if e.kind == TRAINING_JOBS})
     decided = {d.job_key for d in result.decisions} | set(transitioned)
+    # Pods no status holds (a cut-short cycle's deletions, a gang on a lost node, a deleted job's), deleted.
+    releases += _isolated(log, TRAINING_JOBS, functools.partial(unwanted_pod_actions, skip=decided, lost=lost), world)
     grants += _isolated(log, TRAINING_JOBS, functools.partial(missing_children_actions, skip=decided | set(aside),
                                                               settings=settings), world)
-    # A cut-short cycle's pod deletions (a leader stopped mid-way): pods a job's status disowns.
-    bookkeeping += _isolated(log, TRAINING_JOBS, functools.partial(stray_pod_actions, skip=decided), world)
     # Jobs set aside while they hold GPUs are still charged, at the price they last paid, and counted as held:
     # breaking one's own job (a worker pod it cannot read) must not make it run for free.
     in_core = {j.key for j in snapshot.jobs}
@@ -146,17 +155,20 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
         bookkeeping += _isolated(log, TRAINING_JOBS, functools.partial(
             feedback_actions, readings=readings, alpha=config.throughput_smoothing, warmup_seconds=warmup_seconds,
             skip=decided), world)
+    capacity = class_capacity(world, snapshot, result)
     # A GPUClass or Tenant set aside while planning gets no status but its Ready False (set_aside_actions).
     in_use = dataclasses.replace(world, gpu_classes={k: c for k, c in world.gpu_classes.items()
                                                      if not log.holds(GPU_CLASSES, k)})
     bookkeeping += _isolated(log, GPU_CLASSES, functools.partial(gpu_class_status_actions, snapshot=snapshot,
-                                                                 result=result, now=now), in_use)
+                                                                 result=result, now=now, capacities=capacity), in_use)
     in_use = dataclasses.replace(world, tenants={k: t for k, t in world.tenants.items() if not log.holds(TENANTS, k)})
     bookkeeping += _isolated(log, TENANTS, functools.partial(tenant_status_actions, snapshot=snapshot, result=result,
                                                              now=now, half_life_hours=config.half_life_hours), in_use)
     set_aside = {**world.set_aside, **log.entries}
     bookkeeping += set_aside_actions(world, set_aside, now)
-    return CyclePlan(result, tuple(releases), tuple(grants), tuple(bookkeeping), frozenset(transitioned), set_aside)
+    return CyclePlan(result=result, releases=tuple(releases), grants=tuple(grants), bookkeeping=tuple(bookkeeping),
+                     transitioned=frozenset(transitioned), set_aside=set_aside, node_losses=frozenset(node_losses),
+                     capacity=capacity)
 
 
 def decision_actions(decision: Decision, world: World, running: Mapping[str, int], now: float,
@@ -179,24 +191,32 @@ def decision_actions(decision: Decision, world: World, running: Mapping[str, int
     return [], [], wait_actions(view, decision, now)
 
 
-def _isolated(log: SetAsideLog, kind: str, step: Callable[[World], list[Action]], world: World) -> list[Action]:
+def _lost_node_list(world: World, now: float, grace_seconds: float) -> list[tuple[str, str]]:
+    """reconcile.lost_nodes as (node, why) pairs, so that _isolated can take it one job at a time."""
+    return sorted(lost_nodes(world, now, grace_seconds).items())
+
+
+def _isolated(log: SetAsideLog, kind: str, step: Callable[[World], list[T]], world: World) -> list[T]:
     """step(world) over every object of `kind` at once; should it raise, over one object at a time, setting aside
-    each object it raises on (the others' actions are kept)."""
+    each object it raises on (the others' results are kept)."""
     try:
         return step(world)
     except Exception:
         pass
-    actions: list[Action] = []
+    out: list[T] = []
     for key, alone in _one_at_a_time(world, kind):
-        actions += log.attempt(kind, key, step, alone) or []
-    return actions
+        out += log.attempt(kind, key, step, alone) or []
+    return out
 
 
 def _one_at_a_time(world: World, kind: str) -> Iterator[tuple[str, World]]:
-    """The world reduced to each one object of `kind` in turn (the other kinds unchanged)."""
+    """The world reduced to each one object of `kind` in turn (the other kinds unchanged). For TrainingJobs, the
+    pods of each deleted job (World.orphans) come alone too, after the jobs, so that nothing is done twice."""
     if kind == TRAINING_JOBS:
         for key, view in sorted(world.jobs.items()):
-            yield key, dataclasses.replace(world, jobs={key: view})
+            yield key, dataclasses.replace(world, jobs={key: view}, orphans={})
+        for key, pods in sorted(world.orphans.items()):
+            yield key, dataclasses.replace(world, jobs={}, orphans={key: pods})
     elif kind == GPU_CLASSES:
         for key, gpu_class in sorted(world.gpu_classes.items()):
             yield key, dataclasses.replace(world, gpu_classes={key: gpu_class})
@@ -325,9 +345,9 @@ def _held_back(view: JobView, status: dict[str, Any], reason: str, message: str,
 
 
 def _children(view: JobView, world: World, gpu_class: str, nodes: tuple[str, ...], generation: int,
-              settings: RenderSettings) -> EnsureChildren:
-    """Service and pods for an allocation; each pod is pinned to the node the core chose (the scheduler still
-    checks the fit and binds it) and tolerates the taints its GPUClass lists."""
+              settings: RenderSettings, ranks: Sequence[int] | None = None) -> EnsureChildren:
+    """Service and pods for an allocation (only those of `ranks`, when given); each pod is pinned to the node the
+    core chose (the scheduler still checks the fit and binds it) and tolerates the taints its GPUClass lists."""
     assert view.model is not None and view.tenant is not None
     spec = world.gpu_classes[gpu_class].spec
     allocation = WorkerAllocation(view.tenant, gpu_class, dict(spec.node_selector), len(nodes), generation,
@@ -335,6 +355,8 @@ def _children(view: JobView, world: World, gpu_class: str, nodes: tuple[str, ...
     pods = build_worker_pods(view.model, allocation, settings)
     for pod, node in zip(pods, nodes, strict=True):
         pod["spec"]["nodeSelector"] = {**pod["spec"].get("nodeSelector", {}), HOSTNAME_LABEL: node}
+    if ranks is not None:
+        pods = [pods[r] for r in ranks]
     # A job that never has more than one worker rendezvous with itself on localhost: no Service, one write less.
     service = build_headless_service(view.model, settings) if view.model.spec.workers.max > 1 else None
     return EnsureChildren(view.key, service, tuple(pods))
@@ -369,17 +391,19 @@ def admit_actions(view: JobView, decision: Admit, world: World, now: float, sett
 
 
 def missing_children_actions(world: World, skip: set[str], settings: RenderSettings) -> list[Action]:
-    """An Admitted job short of pods gets its children ensured again once no older pod holds their names (after a
-    resize the old pods terminate first; or the operator stopped between the status write and the creation)."""
+    """An Admitted job short of pods gets its missing workers created, each once no older pod holds its name (after
+    a resize the old pods terminate first; or the operator stopped between the status write and the creation; or
+    someone deleted one before the gang ran). A Running gang that lost a worker restarts instead (lifecycle)."""
     actions: list[Action] = []
     for key, view in sorted(world.jobs.items()):
         alloc = view.model.status.allocation if view.model and view.model.status else None
-        current = view.current_pods()
         if (key in skip or view.phase is not Phase.ADMITTED or view.tenant is None or alloc is None
-                or alloc.gpu_class not in world.gpu_classes or len(current) != len(view.pods)
-                or len(current) >= len(alloc.nodes)):
+                or alloc.gpu_class not in world.gpu_classes or view.rejected is not None or view.deleting):
             continue
-        actions.append(_children(view, world, alloc.gpu_class or "", tuple(alloc.nodes), view.generation, settings))
+        ranks = missing_ranks(view)
+        if ranks:
+            actions.append(_children(view, world, alloc.gpu_class or "", tuple(alloc.nodes), view.generation,
+                                     settings, ranks))
     return actions
 
 
@@ -458,12 +482,13 @@ def wait_actions(view: JobView, decision: Wait, now: float) -> list[Action]:
 
 def accrual_actions(world: World, charges: Mapping[str, float], now: float, skip: set[str]) -> list[Action]:
     """Charge each running job price x GPUs x hours since it was last charged, once per `accrual_interval` (which
-    grows with the number of running jobs); the price it pays now goes to `allocation.pricePerGPUHour`."""
+    grows with the number of running jobs); the price it pays now goes to `allocation.pricePerGPUHour`. A gang
+    still starting (Admitted) is not charged (cost.charged_phase)."""
     actions: list[Action] = []
     interval = cost.accrual_interval(len(charges))
     for key, price in sorted(charges.items()):
         view = world.jobs.get(key)
-        if key in skip or view is None:
+        if key in skip or view is None or not cost.charged_phase(view):
             continue
         seconds = cost.seconds_uncharged(view, now)
         if seconds is None or seconds < interval:
@@ -538,11 +563,34 @@ def selector_conflict(world: World, name: str) -> str | None:
             "name); make the nodeSelectors disjoint")
 
 
-def gpu_class_status_actions(world: World, snapshot: core.Snapshot, result: CycleResult, now: float) -> list[Action]:
+def class_capacity(world: World, snapshot: core.Snapshot, result: CycleResult) -> dict[str, int]:
+    """Rule: a class's capacity is the allocatable GPUs of its Ready, uncordoned nodes, plus, on a cordoned or NotReady
+    node, only the GPUs the gangs still on it hold after this cycle (its idle GPUs serve no one); a lost node holds
+    none once its gang has left. Every class is listed, 0 when it has no node."""
+    held_on: dict[str, int] = {}
+    by_key = {j.key: j for j in snapshot.jobs}
+    for job in snapshot.jobs:
+        if job.allocation is not None and not isinstance(result.for_job(job.key), Preempt | Resize | Migrate):
+            for node in job.allocation.nodes:
+                held_on[node] = held_on.get(node, 0) + job.gpus_per_worker
+    for d in result.decisions:
+        if isinstance(d, Admit | Resize | Migrate) and d.job_key in by_key:
+            for node in d.nodes:
+                held_on[node] = held_on.get(node, 0) + by_key[d.job_key].gpus_per_worker
+    capacity = {name: 0 for name in world.gpu_classes}
+    for node, gpus in world.node_capacity.items():
+        name = world.node_class[node]
+        capacity[name] = capacity.get(name, 0) + (gpus if world.node_usable(node) else min(gpus, held_on.get(node, 0)))
+    return capacity
+
+
+def gpu_class_status_actions(world: World, snapshot: core.Snapshot, result: CycleResult, now: float,
+                             capacities: Mapping[str, int] | None = None) -> list[Action]:
     held = _held(snapshot, result)
+    capacities = class_capacity(world, snapshot, result) if capacities is None else capacities
     actions: list[Action] = []
     for name, gpu_class in sorted(world.gpu_classes.items()):
-        capacity = sum(c for node, c in world.node_capacity.items() if world.node_class[node] == name)
+        capacity = capacities.get(name, 0)
         allocated = sum(v for (_, c), v in held.items() if c == name)
         desired: dict[str, Any] = {
             "capacity": capacity, "allocated": allocated, "idle": max(0, capacity - allocated),
@@ -660,7 +708,9 @@ def tenant_status_actions(world: World, snapshot: core.Snapshot, result: CycleRe
         if job.allocation is not None:
             gpus = job.allocation.workers * job.gpus_per_worker
             holding[job.tenant] = holding.get(job.tenant, 0) + gpus
-            charging[job.tenant] = charging.get(job.tenant, 0.0) + gpus * result.charges.get(job.key, 0.0)
+            view = world.jobs.get(job.key)
+            if view is None or cost.charged_phase(view):  # a gang still starting counts in usage, costs nothing
+                charging[job.tenant] = charging.get(job.tenant, 0.0) + gpus * result.charges.get(job.key, 0.0)
     actions: list[Action] = []
     for name, tenant in sorted(world.tenants.items()):
         allocated = {c: v for (t, c), v in sorted(held.items()) if t == name and v}

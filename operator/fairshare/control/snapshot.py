@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Set
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,9 @@ from fairshare.control import conditions as cond
 from fairshare.control.fit import Fit, NodeResources, fit_classes, node_allocatable
 from fairshare.control.isolation import INVALID_SPEC, SetAside, SetAsideLog, key_of, ref
 from fairshare.control.namespaces import DEFAULT_PROTECTED_NAMESPACES, is_system_namespace
+from fairshare.control.nodes import NodeState, node_state
 from fairshare.control.parsecache import ParseCache
+from fairshare.control.podstate import controller_uid
 from fairshare.control.store import GPU_CLASSES, NODES, PODS, TENANTS, TRAINING_JOBS, Body, Store, object_key
 from fairshare.core import types as core
 
@@ -41,10 +43,16 @@ class JobView:
     tenant_problem: str | None
     pods: tuple[Body, ...]
     fit: Fit = Fit()  # the classes whose nodes can hold one of its workers, or why none can
+    rejected: str | None = None  # the API server's refusal of the current generation's pods, if it refused them
 
     @property
     def phase(self) -> Phase | None:
         return self.model.status.phase if self.model and self.model.status else None
+
+    @property
+    def deleting(self) -> bool:
+        """The TrainingJob is being deleted (it has a deletionTimestamp): nothing starts for it any more."""
+        return bool(self.body["metadata"].get("deletionTimestamp"))
 
     @property
     def generation(self) -> int:
@@ -105,6 +113,14 @@ class World:
     protected_namespaces: frozenset[str] = DEFAULT_PROTECTED_NAMESPACES
     set_aside: Mapping[str, SetAside] = dataclasses.field(default_factory=dict)  # `kind/key` -> what and why
     bodies: Mapping[str, Body] = dataclasses.field(default_factory=dict)  # `kind/key` -> body, of those set aside
+    node_states: Mapping[str, NodeState] = dataclasses.field(default_factory=dict)  # every Node, by name
+    orphans: Mapping[str, tuple[Body, ...]] = dataclasses.field(default_factory=dict)
+    # job key -> pods a TrainingJob controls whose job is no longer in the store (deleted)
+
+    def node_usable(self, name: str) -> bool:
+        """Ready and not cordoned (NodeState.usable); False for a node that is gone."""
+        state = self.node_states.get(name)
+        return state is not None and state.usable
 
 
 def _timestamp(value: datetime | None, default: float) -> float:
@@ -144,11 +160,6 @@ def tracked_pod(pod: Mapping[str, Any]) -> bool:
         return bool((pod.get("metadata", {}).get("labels") or {}).get(LABEL_JOB)) or pod_gpus(pod) > 0
     except Exception:
         return True
-
-
-def _node_ready(node: Mapping[str, Any]) -> bool:
-    conditions = node.get("status", {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def _matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
@@ -230,7 +241,8 @@ def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR]
             _invalid_claims(body, entry.message if entry else "unreadable", invalid_claims)
     ns_tenant, ns_conflicts = namespace_owners(tenants, protected_namespaces)
     class_age = {name: _age_order((name, c)) for name, c in gpu_classes.items()}
-    node_class, node_capacity, nodes, class_nodes, class_conflicts = _nodes(store, gpu_classes, class_age, log)
+    node_class, node_capacity, nodes, class_nodes, class_conflicts, node_states = _nodes(store, gpu_classes,
+                                                                                         class_age, log)
 
     pods_by_job: dict[str, list[Body]] = {}
     for pod in store.all(PODS):
@@ -242,12 +254,15 @@ def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR]
     for body in store.all(TRAINING_JOBS):
         key = key_of(body)
         view = log.attempt(TRAINING_JOBS, key, _job_view, body, jobs_parsed, ns_tenant, class_nodes, pods_by_job,
-                           protected_namespaces, invalid_claims)
+                           protected_namespaces, invalid_claims, store.rejected)
         if view is not None:
             if view.error is not None and _raw_phase(body) not in TERMINAL_PHASES:
                 # Failed by the plan's InvalidSpec path (once failed, it is done with, and no longer counted).
                 log.add(TRAINING_JOBS, key, INVALID_SPEC, str(view.error))
             views[view.key] = view
+    # Pods a TrainingJob controls whose job is gone from the store (a job set aside is still there: not its pods).
+    orphans = {key: tuple(p for p in pods if controller_uid(p)) for key, pods in sorted(pods_by_job.items())
+               if store.get(TRAINING_JOBS, key) is None}
 
     jobs: list[core.Job] = []
     throughputs: list[core.Throughput] = []
@@ -260,13 +275,16 @@ def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR]
         if job is not None:
             jobs.append(job)
         throughputs += measured
-    running = {j.key: frozenset(j.allocation.nodes) for j in jobs if j.allocation is not None}
-    foreign = _foreign_gpus(store, running, log)
+    # A job that holds GPUs by its status but that the core does not see (its Tenant or GPUClass is gone): its pods'
+    # GPUs stay held until they are gone (control/orphans.py stops it).
+    in_core = {j.key for j in jobs if j.allocation is not None}
+    unseen = {k for k, v in views.items() if v.phase in (Phase.ADMITTED, Phase.RUNNING) and k not in in_core}
+    foreign = _foreign_gpus(store, log, unseen)
     for entry in list(log.entries.values()):  # a job set aside may hold GPUs its pods have not taken yet
         if entry.kind == TRAINING_JOBS and entry.key not in views:
-            for node in _allocated_nodes(store.get(TRAINING_JOBS, entry.key) or {}):
+            for node in _set_aside_job_nodes(store.get(TRAINING_JOBS, entry.key) or {}, pods_by_job.get(entry.key, ())):
                 foreign[node] = foreign.get(node, 0) + MAX_NODE_GPUS
-    core_nodes = tuple(dataclasses.replace(n, gpus=max(0, n.gpus - foreign.get(n.name, 0))) for n in nodes)
+    core_nodes = _core_nodes(nodes, foreign, jobs)
 
     snapshot = core.Snapshot(
         classes=tuple(c for _, c in sorted(core_classes.items())),
@@ -279,11 +297,13 @@ def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR]
         jobs_parsed.end_cycle()
     set_aside = dict(log.entries)
     bodies = {r: b for r, e in set_aside.items() if (b := store.get(e.kind, e.key)) is not None}
-    return World(snapshot, views, gpu_classes, tenants, node_class, node_capacity, ns_tenant,
-                 {r: e.message for r, e in set_aside.items()}, ns_conflicts,
+    return World(snapshot=snapshot, jobs=views, gpu_classes=gpu_classes, tenants=tenants, node_class=node_class,
+                 node_capacity=node_capacity, namespace_tenant=ns_tenant,
+                 problems={r: e.message for r, e in set_aside.items()}, namespace_conflicts=ns_conflicts,
                  system_namespace_claims=system_namespace_claims(tenants, protected_namespaces),
                  class_conflicts=class_conflicts, class_age=class_age, protected_namespaces=protected_namespaces,
-                 set_aside=set_aside, bodies=bodies)
+                 set_aside=set_aside, bodies=bodies, node_states=node_states,
+                 orphans={k: v for k, v in orphans.items() if v})
 
 
 def _parse_gpu_class(body: Body) -> tuple[GPUClassCR, core.GPUClass]:
@@ -305,7 +325,8 @@ def _job_of(pod: Body) -> str | None:
 def _job_view(body: Body, jobs_parsed: ParseCache[TrainingJobCR] | None, ns_tenant: Mapping[str, str],
               class_nodes: Mapping[str, list[NodeResources]], pods_by_job: Mapping[str, list[Body]],
               protected: frozenset[str] = DEFAULT_PROTECTED_NAMESPACES,
-              invalid_claims: Mapping[str, str] | None = None) -> JobView:
+              invalid_claims: Mapping[str, str] | None = None,
+              rejections: Mapping[str, tuple[str, str]] | None = None) -> JobView:
     key = object_key(body)
     ns = body["metadata"]["namespace"]
     model: TrainingJobCR | None = None
@@ -321,7 +342,10 @@ def _job_view(body: Body, jobs_parsed: ParseCache[TrainingJobCR] | None, ns_tena
     tenant = ns_tenant.get(ns)
     problem = None if tenant else _no_tenant(ns, protected, (invalid_claims or {}).get(ns))
     fit = fit_classes(model.spec, class_nodes) if model is not None else Fit()
-    return JobView(key, body, model, error, tenant, problem, tuple(pods_by_job.get(key, ())), fit)
+    refused = (rejections or {}).get(key)
+    rejected = refused[1] if refused is not None and model is not None and refused[0] == str(
+        (model.status.allocation.generation or 0) if model.status and model.status.allocation else 0) else None
+    return JobView(key, body, model, error, tenant, problem, tuple(pods_by_job.get(key, ())), fit, rejected)
 
 
 def _core_parts(view: JobView, now: float) -> tuple[core.Job | None, list[core.Throughput]]:
@@ -336,23 +360,32 @@ def _raw_phase(body: Body) -> object:
     return status.get("phase") if isinstance(status, dict) else None
 
 
-def _allocated_nodes(body: Body) -> list[str]:
-    """The nodes a job's raw status says it holds while Admitted or Running (read defensively: the job is one that
-    could not be read); they are taken as full, so nothing is placed where its workers may be."""
-    if _raw_phase(body) not in (Phase.ADMITTED.value, Phase.RUNNING.value):
-        return []
-    allocation = body["status"].get("allocation")
-    nodes = allocation.get("nodes") if isinstance(allocation, dict) else None
-    return [n for n in nodes if isinstance(n, str)] if isinstance(nodes, list) else []
+def _set_aside_job_nodes(body: Body, pods: Iterable[Body]) -> set[str]:
+    """The nodes a job that could not be read may be using (read defensively): those its raw status says it holds
+    while Admitted or Running, and those its active pods are bound to. They are taken as full, so nothing is placed
+    where its workers may be: a job set aside gets no actions, so its pods are not on their way out."""
+    nodes: set[str] = set()
+    if _raw_phase(body) in (Phase.ADMITTED.value, Phase.RUNNING.value):
+        allocation = body["status"].get("allocation")
+        listed = allocation.get("nodes") if isinstance(allocation, dict) else None
+        nodes |= {n for n in listed if isinstance(n, str)} if isinstance(listed, list) else set()
+    for pod in pods:
+        spec, status = pod.get("spec"), pod.get("status")
+        node = spec.get("nodeName") if isinstance(spec, dict) else None
+        phase = status.get("phase", "Pending") if isinstance(status, dict) else "Pending"
+        if isinstance(node, str) and node and phase in ACTIVE_POD_PHASES:
+            nodes.add(node)
+    return nodes
 
 
 def _nodes(store: Store, gpu_classes: Mapping[str, GPUClassCR], class_age: Mapping[str, tuple[float, str]],
            log: SetAsideLog) -> tuple[dict[str, str], dict[str, int], list[core.Node], dict[str, list[NodeResources]],
-                                      dict[str, dict[str, tuple[str, ...]]]]:
+                                      dict[str, dict[str, tuple[str, ...]]], dict[str, NodeState]]:
     """Nodes of a GPU class: class and GPUs by node name, the core's nodes, each class's nodes' allocatable CPU,
-    memory and scratch (what a worker's requests are compared with), and the classes whose selectors overlap. A node
-    that cannot be read (its GPUs or other allocatable not a quantity, or more GPUs than MAX_NODE_GPUS) is set aside:
-    it counts no GPUs.
+    memory and scratch (what a worker's requests are compared with), the classes whose selectors overlap, and the
+    state of every node. A node that cannot be read (its GPUs or other allocatable not a quantity, or more GPUs than
+    MAX_NODE_GPUS) is set aside: it counts no GPUs. One whose state cannot be read is taken as not Ready since an
+    unknown time: it gets no new gang, and is not lost for it.
 
     Rule: a node that several classes' selectors match belongs to the oldest of them (by creationTimestamp, then
     name), so creating a GPUClass can never take nodes, and the jobs on them, from another; both are told."""
@@ -361,8 +394,10 @@ def _nodes(store: Store, gpu_classes: Mapping[str, GPUClassCR], class_age: Mappi
     nodes: list[core.Node] = []
     class_nodes: dict[str, list[NodeResources]] = {}
     shared: dict[str, dict[str, list[str]]] = {}
+    states: dict[str, NodeState] = {}
     by_age = sorted(gpu_classes, key=lambda name: class_age[name])
     for body in sorted(store.all(NODES), key=key_of):
+        state = states[key_of(body)] = log.attempt(NODES, key_of(body), node_state, body) or NodeState(ready=False)
         matching = log.attempt(NODES, key_of(body), _matching_classes, body, gpu_classes, by_age)
         if not matching:
             continue
@@ -370,7 +405,7 @@ def _nodes(store: Store, gpu_classes: Mapping[str, GPUClassCR], class_age: Mappi
             for other in matching:
                 if other != first:
                     shared.setdefault(first, {}).setdefault(other, []).append(key_of(body))
-        read = log.attempt(NODES, key_of(body), _node, body, matching[0])
+        read = log.attempt(NODES, key_of(body), _node, body, matching[0], state)
         if read is None:
             continue
         node, resources = read
@@ -379,7 +414,7 @@ def _nodes(store: Store, gpu_classes: Mapping[str, GPUClassCR], class_age: Mappi
         class_nodes.setdefault(node.gpu_class, []).append(resources)
     conflicts = {name: {other: tuple(names) for other, names in sorted(others.items())}
                  for name, others in sorted(shared.items())}
-    return node_class, capacity, nodes, class_nodes, conflicts
+    return node_class, capacity, nodes, class_nodes, conflicts, states
 
 
 def _matching_classes(body: Body, gpu_classes: Mapping[str, GPUClassCR], by_age: list[str]) -> list[str]:
@@ -388,8 +423,9 @@ def _matching_classes(body: Body, gpu_classes: Mapping[str, GPUClassCR], by_age:
     return [name for name in by_age if _matches(gpu_classes[name].spec.node_selector, labels)]
 
 
-def _node(body: Body, gpu_class: str) -> tuple[core.Node, NodeResources] | None:
-    """The node as the core sees it, with its allocatable CPU and memory; None when it has no GPUs."""
+def _node(body: Body, gpu_class: str, state: NodeState) -> tuple[core.Node, NodeResources] | None:
+    """The node as the core sees it (schedulable when usable: Ready and uncordoned), with its allocatable CPU and
+    memory; None when it has no GPUs."""
     raw = (body.get("status", {}).get("allocatable") or {}).get(GPU_RESOURCE)
     try:
         gpus = gpu_count(raw)
@@ -398,19 +434,20 @@ def _node(body: Body, gpu_class: str) -> tuple[core.Node, NodeResources] | None:
                             f"counted); the node counts no GPUs until it reports a whole number") from None
     if gpus == 0:
         return None
-    name = str(body["metadata"]["name"])
-    schedulable = _node_ready(body) and not body.get("spec", {}).get("unschedulable", False)
-    return core.Node(name, gpu_class, gpus, schedulable), node_allocatable(body)
+    return core.Node(str(body["metadata"]["name"]), gpu_class, gpus, state.usable), node_allocatable(body)
 
 
-def _foreign_gpus(store: Store, running: Mapping[str, frozenset[str]], log: SetAsideLog) -> dict[str, int]:
-    """GPUs held on each node by active pods the core does not account for: other workloads, draining jobs, and a
-    pod labelled as a running job's worker on a node its allocation does not hold (anyone who may create pods in the
-    namespace can copy the label). A pod whose GPUs cannot be read is taken to hold every GPU of its node."""
+def _foreign_gpus(store: Store, log: SetAsideLog, unseen: Set[str] = frozenset()) -> dict[str, int]:
+    """GPUs held on each node by active pods that no TrainingJob controls (other workloads), and by the pods of the
+    jobs in `unseen` (Admitted or Running, but not in the core's snapshot). The pods of other TrainingJobs are the
+    jobs' own: held by their allocation while Admitted or Running, or on their way back otherwise (a preempted,
+    restarting, finished or deleted job's pods are being deleted); counting those would make a restarted operator
+    preempt again for room its last cycle already freed. A pod whose GPUs cannot be read is taken to hold every GPU
+    of its node."""
     held: dict[str, int] = {}
     for pod in store.all(PODS):
         try:
-            holding = _pod_holding(pod, running)
+            holding = _pod_holding(pod, unseen)
         except Exception as err:
             spec = pod.get("spec")
             node = spec.get("nodeName") if isinstance(spec, dict) else None
@@ -421,15 +458,30 @@ def _foreign_gpus(store: Store, running: Mapping[str, frozenset[str]], log: SetA
     return held
 
 
-def _pod_holding(pod: Body, running: Mapping[str, frozenset[str]]) -> tuple[str, int] | None:
+def _pod_holding(pod: Body, unseen: Set[str]) -> tuple[str, int] | None:
     """(node, GPUs) an active pod holds outside the core's accounting, or None."""
     node = pod.get("spec", {}).get("nodeName")
     if not node or pod.get("status", {}).get("phase", "Pending") not in ACTIVE_POD_PHASES:
         return None
-    job = _job_of(pod)
-    if job and node in running.get(job, ()):
+    if controller_uid(pod) and _job_of(pod) not in unseen:
         return None
     return str(node), pod_gpus(pod)
+
+
+def _core_nodes(nodes: list[core.Node], foreign: Mapping[str, int], jobs: list[core.Job]) -> tuple[core.Node, ...]:
+    """Rule: capacity is what Ready, uncordoned nodes offer (less other workloads' GPUs). A cordoned or NotReady node
+    gets no new gang and offers only the GPUs the gangs still on it hold: they run on undisturbed (until the node is
+    lost, control/nodes.py), and its idle GPUs are no one's share."""
+    in_use: dict[str, int] = {}
+    for job in jobs:
+        if job.allocation is not None:
+            for node in job.allocation.nodes:
+                in_use[node] = in_use.get(node, 0) + job.gpus_per_worker
+    out = []
+    for n in nodes:
+        free = max(0, n.gpus - foreign.get(n.name, 0))
+        out.append(dataclasses.replace(n, gpus=free if n.schedulable else min(free, in_use.get(n.name, 0))))
+    return tuple(out)
 
 
 def core_gpu_class(name: str, gpu_class: GPUClassCR) -> core.GPUClass:
@@ -456,7 +508,7 @@ def core_tenant(tenant: TenantCR) -> core.Tenant:
 def core_job(view: JobView, now: float) -> core.Job | None:
     """The job as the core sees it; None when it cannot be scheduled (invalid, no tenant, no node can hold a
     worker, draining, terminal). Its classes are narrowed to those with a node that can hold one of its workers."""
-    if view.model is None or view.tenant is None:
+    if view.model is None or view.tenant is None or view.deleting:
         return None
     spec, status = view.model.spec, view.model.status
     phase = status.phase if status else None
@@ -479,10 +531,17 @@ def core_job(view: JobView, now: float) -> core.Job | None:
             last_checkpoint_at=_timestamp(status.last_checkpoint_time, 0.0) if status.last_checkpoint_time else None,
             opportunistic=bool(alloc.opportunistic))
         return core.Job(**base, phase=core.JobPhase.RUNNING, allocation=allocation)
-    if phase in (None, Phase.QUEUED) and not view.pods and view.fit.problem is None:
+    if phase in (None, Phase.QUEUED) and not view.pods and view.fit.problem is None and not backing_off(view, now):
         # (pods of a restarted gang still going: their names are taken)
         return core.Job(**base, phase=core.JobPhase.PENDING)
-    return None  # Preempted (pods draining) or terminal: the lifecycle step moves it on
+    return None  # Preempted (pods draining), backing off after a failure, or terminal: the lifecycle moves it on
+
+
+def backing_off(view: JobView, now: float) -> bool:
+    """A job restarted after a failure waits out its back-off (status.lastFailure.retryAfter) before admission."""
+    status = view.model.status if view.model else None
+    failure = status.last_failure if status else None
+    return failure is not None and failure.retry_after is not None and failure.retry_after.timestamp() > now
 
 
 def _attained_before(status: TrainingJobStatus | None) -> float:

@@ -53,6 +53,9 @@ class Store:
     body (etcd's resourceVersions increase, and kube-apiserver hands them out in that order)."""
 
     objects: dict[str, dict[str, Body]] = dataclasses.field(default_factory=lambda: {k: {} for k in KINDS})
+    # TrainingJob key -> (allocation generation, the API server's message): the job's worker pods of that generation
+    # were refused at creation (too large, invalid, denied by admission), so they will be refused again.
+    rejected: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
 
     def put(self, kind: str, body: Mapping[str, Any]) -> bool:
         """Store a body unless a newer one is already held; True when the store changed."""
@@ -64,6 +67,8 @@ class Store:
         return True
 
     def delete(self, kind: str, body: Mapping[str, Any]) -> bool:
+        if kind == TRAINING_JOBS:
+            self.rejected.pop(object_key(body), None)
         return self.objects[kind].pop(object_key(body), None) is not None
 
     def get(self, kind: str, key: str) -> Body | None:

@@ -30,6 +30,7 @@ from fairshare.metrics import OperatorMetrics
 from fairshare.settings import (
     election_from_env,
     feedback_from_env,
+    lifecycle_from_env,
     policy_from_env,
     protected_namespaces_from_env,
     render_from_env,
@@ -94,6 +95,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     render = render_from_env(os.environ)
     protected = protected_namespaces_from_env(os.environ)
     election = election_from_env(os.environ)
+    lifecycle = lifecycle_from_env(os.environ)
     loop_settings = LoopSettings(period_seconds=_env_float("FAIRSHARE_CYCLE_PERIOD_SECONDS", 10.0),
                                  debounce_seconds=_env_float("FAIRSHARE_CYCLE_DEBOUNCE_SECONDS", 0.2),
                                  protected_namespaces=protected)
@@ -105,7 +107,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         writes = gate.install(api_client())
         loop = SchedulingLoop(store, Applier(writes, store, metrics).apply, metrics, policy, render, loop_settings,
                               resync=resync, readings=lambda: collector.take() if collector else {},
-                              warmup_seconds=feedback.warmup_seconds)
+                              warmup_seconds=feedback.warmup_seconds, lifecycle=lifecycle)
         if parsed:
             loop.jobs_parsed = parsed.pop().jobs_parsed
         parsed.append(loop)
@@ -125,9 +127,10 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     # holds the Lease under the same identity) then schedules from that LIST without listing twice.
     await asyncio.to_thread(elector.try_acquire_or_renew)
     await asyncio.to_thread(leadership.synced)
-    log.info("policy %s; throughput feedback: %s; worker pods: %s; protected namespaces: %s; %s", policy, feedback,
-             render, ", ".join(sorted(protected)), f"leader election on Lease {election.namespace}/{election.name} "
-             f"as {election.identity}" + ("" if election.standby else " (no standby: election off)"))
+    log.info("policy %s; throughput feedback: %s; worker pods: %s; protected namespaces: %s; %s; %s", policy,
+             feedback, render, ", ".join(sorted(protected)), lifecycle,
+             f"leader election on Lease {election.namespace}/{election.name} as {election.identity}"
+             + ("" if election.standby else " (no standby: election off)"))
     RUNTIME.tasks.append(asyncio.create_task(campaign(elector, leadership.start, leadership.stop),
                                              name="fairshare-election"))
 

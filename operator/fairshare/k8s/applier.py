@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import json
 import logging
 import threading
 import time
@@ -19,6 +20,7 @@ from fairshare.api.constants import (
     KIND_GPU_CLASS,
     KIND_TENANT,
     KIND_TRAINING_JOB,
+    LABEL_GENERATION,
     PLURAL_GPU_CLASSES,
     PLURAL_TENANTS,
     PLURAL_TRAINING_JOBS,
@@ -147,9 +149,10 @@ class Applier:
             self._ensure_children(action)
         elif isinstance(action, DeletePods):
             namespace = action.job_key.split("/", 1)[0]
+            at_once = {"grace_period_seconds": 0} if action.force else {}
             for name in action.names:
                 try:
-                    self._timed("delete", "pods", self.core.delete_namespaced_pod, name, namespace)
+                    self._timed("delete", "pods", self.core.delete_namespaced_pod, name, namespace, **at_once)
                 except ApiException as exc:
                     if exc.status != 404:
                         raise
@@ -184,8 +187,16 @@ class Applier:
             try:
                 self._create(resource, create, namespace, body)
             except ApiException as exc:
-                if exc.status != 409:  # already there: creation is create-if-absent by deterministic name
-                    raise
+                if exc.status == 409:  # already there: creation is create-if-absent by deterministic name
+                    continue
+                refusal = refused_for_good(exc)
+                if refusal is not None and action.pods:
+                    # The lifecycle fails the job next cycle with these words (control/lifecycle.rule_rejected).
+                    generation = (action.pods[0]["metadata"].get("labels") or {}).get(LABEL_GENERATION, "0")
+                    name = body["metadata"].get("name")
+                    self.store.rejected[action.job_key] = (str(generation), f"{resource} {name}: {refusal}")
+                raise
+        self.store.rejected.pop(action.job_key, None)
 
     def _record_event(self, action: RecordEvent) -> None:
         body = self.store.get(action.kind, action.job_key)
@@ -205,3 +216,18 @@ class Applier:
             "source": {"component": "fairshare-operator"}, "firstTimestamp": now, "lastTimestamp": now, "count": 1,
         }
         self._create("events", self.core.create_namespaced_event, namespace or "default", event)
+
+
+def refused_for_good(exc: ApiException) -> str | None:
+    """The API server's message when it refused a create for a reason that retrying cannot change (the object is
+    invalid or too large, or admission denies it); None for a refusal that may pass later (a quota that frees up, a
+    namespace being deleted, a timeout, an overloaded or restarting API server)."""
+    if exc.status not in (400, 403, 422):
+        return None
+    try:
+        message = str(json.loads(exc.body or "{}").get("message") or exc.reason or "")
+    except (TypeError, ValueError):
+        message = str(exc.body or exc.reason or "")
+    if exc.status == 403 and ("exceeded quota" in message or "is being terminated" in message):
+        return None
+    return message[:2048] or f"{exc.status} {exc.reason}"

@@ -48,3 +48,29 @@ def test_a_running_job_shows_what_it_holds_and_measures() -> None:
 def test_a_job_the_operator_has_not_seen_says_so() -> None:
     assert explain_text({"metadata": {"namespace": "a", "name": "b"}, "spec": {}}, None, []).startswith(
         "TrainingJob a/b: not yet seen by the operator")
+
+
+BACKING_OFF: dict[str, Any] = {
+    "metadata": {"namespace": "nlp", "name": "ckpt"},
+    "spec": {"workers": {"min": 2, "max": 2}, "gpusPerWorker": 4, "runPolicy": {"backoffLimit": 3}},
+    "status": {"phase": "Queued", "tenant": "nlp", "restarts": 1,
+               "queue": {"reason": "worker ckpt-worker-0: PVC nlp-checkpoints not found: ...; restarting"},
+               "lastFailure": {"reason": "PVCNotFound", "message": "PVC nlp-checkpoints not found: create it",
+                               "worker": "ckpt-worker-0", "at": "2026-11-22T10:00:00Z",
+                               "retryAfter": "2026-11-22T10:00:10Z"}},
+}
+
+
+def test_a_failing_job_shows_its_last_failure_and_restarts() -> None:
+    text = explain_text(BACKING_OFF, None, [])
+    assert ("last failure:     PVCNotFound: PVC nlp-checkpoints not found: create it (worker ckpt-worker-0, at "
+            "2026-11-22T10:00:00Z); not admitted again before 2026-11-22T10:00:10Z") in text
+    assert "restarts:         1 of runPolicy.backoffLimit 3" in text
+
+
+def test_a_job_stopped_by_a_lost_node_holds_nothing() -> None:
+    preempted = {**RUNNING, "status": {**RUNNING["status"], "phase": "Preempted",
+                                       "lastFailure": {"reason": "NodeLost", "message": "node h100-001 no longer "
+                                                       "exists", "worker": "gpt-worker-1", "at": "x"}}}
+    text = explain_text(preempted, None, [])
+    assert "holds:" not in text and "releasing:" in text and "NodeLost: node h100-001 no longer exists" in text

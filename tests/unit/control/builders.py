@@ -60,6 +60,11 @@ class _Builder:
         self._status["conditions"] = list(conditions)
         return self
 
+    def deleting(self, seconds_ago: float = 0.0) -> Self:
+        """Being deleted (a deletionTimestamp, as the API server sets it), since `seconds_ago`."""
+        self._meta["deletionTimestamp"] = ts(seconds_ago)
+        return self
+
     def body(self) -> Body:
         return copy.deepcopy(self._body)
 
@@ -263,6 +268,24 @@ class PodBuilder(_Builder):
                                        "message": message, "lastTransitionTime": ts(since)}]
         return self
 
+    def owned_by(self, uid: str | None) -> Self:
+        """Controlled by the TrainingJob of this uid (as every worker the operator creates); None: no owner at all."""
+        if uid is None:
+            self._meta.pop("ownerReferences", None)
+        else:
+            self._meta["ownerReferences"] = [{"apiVersion": API_VERSION, "kind": "TrainingJob", "name": "job",
+                                              "uid": uid, "controller": True, "blockOwnerDeletion": True}]
+        return self
+
+    def waiting(self, reason: str, message: str = "", scheduled_ago: float = 0.0) -> Self:
+        """Bound (scheduled `scheduled_ago`), its container waiting with `reason`."""
+        self._status["phase"] = "Pending"
+        self._status["conditions"] = [{"type": "PodScheduled", "status": "True",
+                                       "lastTransitionTime": ts(scheduled_ago)}]
+        self._status["containerStatuses"] = [{"name": "trainer", "state": {"waiting": {"reason": reason,
+                                                                                     "message": message}}}]
+        return self
+
     def exit_code(self, code: int) -> Self:
         self._status["containerStatuses"] = [{"name": "trainer", "state": {"terminated": {"exitCode": code}}}]
         return self
@@ -314,10 +337,11 @@ def pod(key: str) -> PodBuilder:
 
 def worker(job_key: str, rank: int, generation: int = 1, phase: str = "Running", node_name: str | None = None,
            gpus: int = 1) -> PodBuilder:
-    """Worker pod `rank` of a job, named and labelled as the operator does: managed-by, job, generation and rank."""
+    """Worker pod `rank` of a job, named and labelled as the operator does (managed-by, job, generation and rank), and
+    controlled by the job (the uid `training_job` gives it)."""
     namespace, name = _split(job_key)
     built = (pod(f"{namespace}/{name}-worker-{rank}").job(name).generation(generation).rank(rank).phase(phase)
-             ._label(LABEL_MANAGED_BY, MANAGED_BY))
+             ._label(LABEL_MANAGED_BY, MANAGED_BY).owned_by(f"uid-{namespace}-{name}"))
     return built.on(node_name).gpus(gpus) if node_name else built
 
 

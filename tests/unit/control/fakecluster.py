@@ -2,7 +2,8 @@
 
 Status writes are JSON merge patches, conditional on resourceVersion when the action carries one (a stale one
 is a 409 that skips the rest of that object's actions, as the Applier does). Pods are created if absent by name
-(409 otherwise, ignored); deleted pods linger, terminating, until `settle()` (the kubelet's grace period).
+(409 otherwise, ignored); deleted pods linger, terminating, until `settle()` (the kubelet's grace period), unless
+deleted with force.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class FakeCluster:
     events: list[RecordEvent] = dataclasses.field(default_factory=list)
     created: list[str] = dataclasses.field(default_factory=list)  # pod keys, in creation order
     conflicts: int = 0
+    refuse: dict[str, str] = dataclasses.field(default_factory=dict)  # job key -> why its pods are refused (422)
 
     def _bump(self, body: dict[str, Any]) -> None:
         self.resource_version += 1
@@ -78,6 +80,10 @@ class FakeCluster:
             self._bump(body)
             self.store.put(action.kind, body)
         elif isinstance(action, EnsureChildren):
+            if action.job_key in self.refuse:  # as the Applier records a refusal for good
+                generation = action.pods[0]["metadata"]["labels"]["fairshare.dev/generation"]
+                self.store.rejected[action.job_key] = (generation, self.refuse[action.job_key])
+                return
             for pod in action.pods:
                 key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
                 if self.store.get(PODS, key) is not None:
@@ -92,7 +98,9 @@ class FakeCluster:
             namespace = action.job_key.split("/", 1)[0]
             for name in action.names:
                 body = copy.deepcopy(self.store.get(PODS, f"{namespace}/{name}"))
-                if body is not None:
+                if body is not None and action.force:  # grace period 0: gone at once
+                    self.store.delete(PODS, body)
+                elif body is not None:
                     body["metadata"]["deletionTimestamp"] = "2025-01-01T00:00:00Z"
                     self._bump(body)
                     self.store.put(PODS, body)

@@ -225,10 +225,10 @@ def test_a_job_whose_planning_raises_is_set_aside_and_keeps_its_gpus(monkeypatch
     """cv/run holds a100-0; planning it raises, so it is left out, and nlp/good is not placed on its GPUs."""
     real = plan_module.observe
 
-    def observe(view: Any, now: float) -> Any:
+    def observe(view: Any, now: float, *rest: Any) -> Any:
         if view.key == "cv/run":
             raise KeyError("exitCode")
-        return real(view, now)
+        return real(view, now, *rest)
 
     monkeypatch.setattr(plan_module, "observe", observe)
     running = training_job("cv/run").classes("a100").gpus(8).phase("Running").allocation(
@@ -243,10 +243,10 @@ def test_a_job_whose_planning_raises_is_set_aside_and_keeps_its_gpus(monkeypatch
 
 
 def test_a_pod_labelled_as_a_running_jobs_worker_off_its_nodes_holds_its_gpus() -> None:
-    """Anyone who may create pods in cv's namespace can label one as a worker of cv/run; on a node that cv/run's
-    allocation does not hold, its GPUs are counted as taken like any other pod's."""
+    """Anyone who may create pods in cv's namespace can label one as a worker of cv/run; no TrainingJob controls it
+    (no controller owner reference), so its GPUs are counted as taken like any other pod's."""
     running = training_job("cv/run").classes("l4").gpus(1).phase("Running").allocation("l4", "l4-0")
-    impostor = worker("cv/run", 1, node_name="a100-0", gpus=8)
+    impostor = worker("cv/run", 1, node_name="a100-0", gpus=8).owned_by(None)
     assert admitted(plan([*FLEET, GOOD, running, worker("cv/run", 0, node_name="l4-0")]))[0] == "nlp/good"
     assert admitted(plan([*FLEET, GOOD, running, worker("cv/run", 0, node_name="l4-0"), impostor])) == []
 
@@ -299,3 +299,22 @@ def test_a_job_failed_for_its_spec_is_counted_once_failed_no_more() -> None:
     first = plan([*FLEET, GOOD, broken])
     failed = plan([*FLEET, GOOD, broken.phase("Failed")])
     assert (list(first.set_aside), list(failed.set_aside)) == (["trainingjob/nlp/broken"], [])
+
+
+def test_a_job_on_which_pod_reconciling_raises_is_set_aside_and_a_deleted_jobs_pods_are_deleted_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fall-back takes the jobs one at a time and then the pods of each deleted job alone (World.orphans), so
+    the others' deletions are kept and none is sent twice."""
+    real = plan_module.unwanted_pod_actions
+
+    def unwanted_pod_actions(world: Any, *args: Any, **kwargs: Any) -> Any:
+        if "cv/run" in world.jobs:
+            raise KeyError("exitCode")
+        return real(world, *args, **kwargs)
+
+    monkeypatch.setattr(plan_module, "unwanted_pod_actions", unwanted_pod_actions)
+    running = training_job("cv/run").classes("l4").gpus(1).phase("Running").allocation("l4", "l4-0")
+    gone = worker("nlp/gone", 0, node_name="a100-0", gpus=8)
+    result = plan([*FLEET, GOOD, running, worker("cv/run", 0, node_name="l4-0"), gone])
+    assert [r for r in rows(result.actions) if r[0] == "delete"] == [("delete", "nlp/gone", ("gone-worker-0",))]
+    assert set_aside(result) == {"trainingjob/cv/run": ("Unreadable", "KeyError: 'exitCode'")}

@@ -1,4 +1,4 @@
-"""Lifecycle rules: what a job's pods say about it after admission, and the actions that record it."""
+"""Lifecycle rules: what a job's pods and nodes say about it after admission, and the actions that record it."""
 
 from __future__ import annotations
 
@@ -10,13 +10,17 @@ from fairshare.control.actions import Action, DeletePods, PatchStatus, RecordEve
 from fairshare.control.lifecycle import Transition, observe
 from fairshare.control.snapshot import JobView, build_world
 from fairshare.control.store import TRAINING_JOBS
+from fairshare.control.transition import DEFAULT_LIFECYCLE, NODE_LOSS, LifecycleSettings
 from tests.unit.control.builders import NOW, JobBuilder, PodBuilder, store_of, tenant, training_job, ts, worker
 
 KEY = "nlp/j"
 
 
-def view_of(job: JobBuilder, *pods: PodBuilder) -> JobView:
-    return build_world(store_of(tenant("nlp"), job.rv(7), *pods), NOW).jobs[KEY]
+def view_of(job: JobBuilder, *pods: PodBuilder, rejected: tuple[str, str] | None = None) -> JobView:
+    store = store_of(tenant("nlp"), job.rv(7), *pods)
+    if rejected is not None:
+        store.rejected[KEY] = rejected
+    return build_world(store, NOW).jobs[KEY]
 
 
 def admitted(workers: int = 2, generation: int = 1, phase: str = "Admitted") -> JobBuilder:
@@ -29,7 +33,8 @@ def running(workers: int = 2, generation: int = 1) -> JobBuilder:
 
 
 def w(rank: int, phase: str = "Running", generation: int = 1, exit_code: int | None = None) -> PodBuilder:
-    built = worker(KEY, rank, generation=generation, phase=phase)
+    """Worker `rank`, bound to node n<rank>."""
+    built = worker(KEY, rank, generation=generation, phase=phase, node_name=f"n{rank}")
     return built.exit_code(exit_code) if exit_code is not None else built
 
 
@@ -38,6 +43,8 @@ NO_MEMORY = ("0/20 nodes are available: 1 Insufficient memory, 19 node(s) didn't
              "preemption: 0/20 nodes are available: 20 Preemption is not helpful for scheduling.")
 NO_GPUS = ("0/20 nodes are available: 1 Insufficient nvidia.com/gpu, 19 node(s) didn't match Pod's node "
            "affinity/selector.")
+NO_PVC = '0/20 nodes are available: persistentvolumeclaim "nlp-checkpoints" not found. not found'
+TAINTED = "0/20 nodes are available: 1 node(s) had untolerated taint {dedicated: infra}."
 
 
 def summary(transition: Transition | None) -> tuple[list[Row], bool] | None:
@@ -49,7 +56,7 @@ def summary(transition: Transition | None) -> tuple[list[Row], bool] | None:
         if isinstance(a, PatchStatus):
             rows.append(("patch", a.status.get("phase"), a.resource_version))
         elif isinstance(a, DeletePods):
-            rows.append(("delete", a.names))
+            rows.append(("force-delete" if a.force else "delete", a.names))
         elif isinstance(a, RecordEvent):
             rows.append(("event", a.type, a.reason))
     return rows, transition.releases_gpus
@@ -75,6 +82,10 @@ def summary(transition: Transition | None) -> tuple[list[Row], bool] | None:
                  ([("patch", "Queued", "7"), ("delete", ("j-worker-0", "j-worker-1")),
                    ("event", "Warning", "Restarting")], True),
                  id="worker failed under backoffLimit: gang restart, every pod deleted"),
+    pytest.param(running().backoff_limit(3), [w(0, "Running"), w(1, "Failed")],
+                 ([("patch", "Queued", "7"), ("delete", ("j-worker-0", "j-worker-1")),
+                   ("event", "Warning", "Restarting")], True),
+                 id="failed with no container status (evicted): restarted all the same"),
     pytest.param(running().backoff_limit(3).restarts(2), [w(0, "Failed"), w(1, "Failed")],
                  ([("patch", "Queued", "7"), ("delete", ("j-worker-0", "j-worker-1")),
                    ("event", "Warning", "Restarting")], True),
@@ -94,6 +105,50 @@ def summary(transition: Transition | None) -> tuple[list[Row], bool] | None:
     pytest.param(running(generation=2), [w(1, "Failed", generation=1), w(0, "Running", generation=2),
                                          w(1, "Running", generation=2)], None,
                  id="a failed pod of an old generation does not count"),
+    # a worker's pod is lost while the gang runs
+    pytest.param(running(), [w(0)],
+                 ([("patch", "Queued", "7"), ("delete", ("j-worker-0",)), ("event", "Warning", "Restarting")], True),
+                 id="Running, a worker's pod deleted: counted gang restart"),
+    pytest.param(running(), [w(0), w(1).deleting()],
+                 ([("patch", "Queued", "7"), ("delete", ("j-worker-0", "j-worker-1")),
+                   ("event", "Warning", "Restarting")], True),
+                 id="Running, a worker's pod being deleted by someone else: counted gang restart"),
+    pytest.param(running(), [],
+                 ([("patch", "Queued", "7"), ("event", "Warning", "Restarting")], True),
+                 id="Running, every pod gone: restart, nothing left to delete"),
+    pytest.param(running().backoff_limit(1).restarts(1), [w(0)],
+                 ([("patch", "Failed", "7"), ("delete", ("j-worker-0",)), ("event", "Warning", "BackoffLimitExceeded")],
+                  True), id="Running, a pod lost with no restart left: Failed"),
+    pytest.param(running(generation=2), [w(0, generation=2), w(1, generation=1)],
+                 ([("patch", "Queued", "7"), ("delete", ("j-worker-0", "j-worker-1")),
+                   ("event", "Warning", "Restarting")], True),
+                 id="Running, a rank of the current generation missing (an old one's pod does not stand in)"),
+    # a worker cannot start
+    pytest.param(admitted(), [w(0), w(1).waiting("ImagePullBackOff", "Back-off pulling image", scheduled_ago=300)],
+                 ([("patch", "Queued", "7"), ("delete", ("j-worker-0", "j-worker-1")),
+                   ("event", "Warning", "Restarting")], True),
+                 id="image pull failing past the start grace: counted gang restart"),
+    pytest.param(admitted(), [w(0), w(1).waiting("ImagePullBackOff", "Back-off pulling image", scheduled_ago=30)],
+                 ([("patch", None, None)], False),
+                 id="image pull failing within the grace: the Running condition says so, GPUs kept"),
+    pytest.param(admitted().status(conditions=[
+        {"type": "Running", "status": "False", "reason": "ImagePullBackOff", "lastTransitionTime": ts(30),
+         "message": "worker j-worker-1: ImagePullBackOff: Back-off pulling image (container trainer); the gang "
+                    f"restarts from its last checkpoint at {ts(-90)} if it has not started by then"}]),
+                 [w(0), w(1).waiting("ImagePullBackOff", "Back-off pulling image", scheduled_ago=30)], None,
+                 id="within the grace, already said: no write"),
+    pytest.param(admitted(), [w(0), w(1).waiting("ContainerCreating", scheduled_ago=3000)], None,
+                 id="a container still being created is progress, however long"),
+    pytest.param(admitted(), [w(0), w(1, "Pending").unschedulable(NO_PVC, since=300)],
+                 ([("patch", "Queued", "7"), ("delete", ("j-worker-0", "j-worker-1")),
+                   ("event", "Warning", "Restarting")], True),
+                 id="PVC not found past the grace: counted gang restart (not an uncounted requeue)"),
+    pytest.param(admitted().backoff_limit(0), [w(0), w(1, "Pending").unschedulable(NO_PVC, since=300)],
+                 ([("patch", "Failed", "7"), ("delete", ("j-worker-0", "j-worker-1")),
+                   ("event", "Warning", "BackoffLimitExceeded")], True),
+                 id="PVC not found, backoffLimit 0: Failed"),
+    pytest.param(admitted(), [w(0), w(1, "Pending").unschedulable(NO_PVC, since=30)],
+                 ([("patch", None, None)], False), id="PVC not found within the grace: said at once, GPUs kept"),
     # deadline
     pytest.param(running().deadline(3600).started(7200), [w(0), w(1)],
                  ([("patch", "Failed", "7"), ("delete", ("j-worker-0", "j-worker-1")),
@@ -131,6 +186,10 @@ def summary(transition: Transition | None) -> tuple[list[Row], bool] | None:
                  id="unschedulable for a moment: nothing"),
     pytest.param(admitted(), [w(0), w(1, "Pending").unschedulable(NO_GPUS, since=3000)], None,
                  id="waiting for GPUs a stopping victim still holds: nothing"),
+    pytest.param(admitted(), [w(0), w(1, "Pending").unschedulable(TAINTED, since=300)],
+                 ([("patch", "Queued", "7"), ("delete", ("j-worker-0", "j-worker-1")),
+                   ("event", "Warning", "Unschedulable")], True),
+                 id="unschedulable for a taint: requeued, not counted"),
     pytest.param(admitted(generation=2), [w(1, "Pending", generation=1).unschedulable(NO_MEMORY, since=300),
                                           w(0, generation=2), w(1, "Pending", generation=2)], None,
                  id="an unschedulable pod of an old generation does not count"),
@@ -151,13 +210,52 @@ def summary(transition: Transition | None) -> tuple[list[Row], bool] | None:
     pytest.param(training_job(KEY).phase("Queued"), [w(0, "Failed")], None, id="Queued: no rule"),
     pytest.param(training_job(KEY), [w(0, "Succeeded")], None, id="no status yet: no rule"),
     pytest.param(admitted().workers(3, 2), [w(0, "Failed")], None, id="invalid spec: no rule"),
+    pytest.param(running().deleting(5), [w(0)], None,
+                 id="being deleted, a pod already gone: no restart (the garbage collector is at work)"),
 ])
 def test_observe(job: JobBuilder, pods: list[PodBuilder], want: Any) -> None:
     assert summary(observe(view_of(job, *pods), NOW)) == want
 
 
-def _actions(job: JobBuilder, *pods: PodBuilder) -> tuple[Action, ...]:
-    transition = observe(view_of(job, *pods), NOW)
+GONE = "node n1 no longer exists"
+
+
+@pytest.mark.parametrize(("job", "pods", "lost", "want"), [
+    pytest.param(running(), [w(0), w(1)], {"n1": GONE},
+                 ([("patch", "Preempted", "7"), ("delete", ("j-worker-0",)), ("force-delete", ("j-worker-1",)),
+                   ("event", "Warning", "NodeLost")], True),
+                 id="Running, a worker's node lost: stopped and requeued, its pod deleted at once"),
+    pytest.param(admitted(), [w(0, "Pending"), w(1, "Pending")], {"n1": GONE},
+                 ([("patch", "Preempted", "7"), ("delete", ("j-worker-0",)), ("force-delete", ("j-worker-1",)),
+                   ("event", "Warning", "NodeLost")], True), id="Admitted, a node lost before it ran: the same"),
+    pytest.param(running(), [w(0), w(1, "Failed", exit_code=137)], {"n1": GONE},
+                 ([("patch", "Preempted", "7"), ("delete", ("j-worker-0",)), ("force-delete", ("j-worker-1",)),
+                   ("event", "Warning", "NodeLost")], True),
+                 id="its worker failed with the node: a node loss, not a counted failure"),
+    pytest.param(running(), [w(0), w(1)], {"n7": "node n7 no longer exists"}, None,
+                 id="another node lost: nothing"),
+    pytest.param(running(), [w(0, "Succeeded"), w(1)], {"n1": GONE},
+                 ([("patch", "Succeeded", "7"), ("delete", ("j-worker-1",)), ("event", "Normal", "Succeeded")], True),
+                 id="rank 0 succeeded as the node went: Succeeded (the lost pod is forced out next cycle)"),
+])
+def test_observe_lost_nodes(job: JobBuilder, pods: list[PodBuilder], lost: dict[str, str], want: Any) -> None:
+    transition = observe(view_of(job, *pods), NOW, DEFAULT_LIFECYCLE, lost)
+    assert summary(transition) == want
+    assert transition is None or (transition.cause == NODE_LOSS) == (want[0][0][1] == "Preempted")
+
+
+@pytest.mark.parametrize(("job", "rejected", "want"), [
+    pytest.param(admitted(), ("1", "pods j-worker-0: metadata.annotations: Too long"),
+                 ([("patch", "Failed", "7"), ("event", "Warning", "PodRejected")], True),
+                 id="the API server refused this generation's pods: Failed"),
+    pytest.param(admitted(generation=2), ("1", "refused"), None, id="refused an earlier generation: nothing"),
+])
+def test_observe_rejected_pods(job: JobBuilder, rejected: tuple[str, str], want: Any) -> None:
+    assert summary(observe(view_of(job, rejected=rejected), NOW)) == want
+
+
+def _actions(job: JobBuilder, *pods: PodBuilder, lost: dict[str, str] | None = None) -> tuple[Action, ...]:
+    transition = observe(view_of(job, *pods), NOW, DEFAULT_LIFECYCLE, lost)
     assert transition is not None
     return transition.actions
 
@@ -173,24 +271,67 @@ def test_succeeded_writes_the_whole_status() -> None:
              "lastTransitionTime": ts(0)}]}, "7")
 
 
-def test_restart_counts_and_explains() -> None:
-    message = ("worker j-worker-1 failed (exit code 137); restarting the gang from its last checkpoint (2/3)")
+def test_restart_counts_backs_off_and_explains() -> None:
+    message = ("worker j-worker-1: Error, exit code 137 (container trainer); restarting the gang from its last "
+               "checkpoint (2/3) after a back-off of 20s")
     actions = _actions(running().backoff_limit(3).restarts(1), w(0), w(1, "Failed", exit_code=137))
     assert (actions[0], actions[2]) == (
         PatchStatus(TRAINING_JOBS, KEY, {
             "phase": "Queued", "restarts": 2, "allocation": None,
+            "lastFailure": {"reason": "Error", "message": "Error, exit code 137 (container trainer)",
+                            "worker": "j-worker-1", "at": ts(0), "retryAfter": ts(-20)},
+            "queue": {"position": None, "reason": message},
             "conditions": [
-                {"type": "Admitted", "status": "False", "reason": "Restarting", "message": message,
+                {"type": "Admitted", "status": "False", "reason": "BackOff", "message": message,
                  "lastTransitionTime": ts(0)},
-                {"type": "Running", "status": "False", "reason": "Restarting", "message": message,
+                {"type": "Running", "status": "False", "reason": "Error", "message": message,
                  "lastTransitionTime": ts(0)}]}, "7"),
         RecordEvent(KEY, "Warning", "Restarting", message))
 
 
-def test_backoff_limit_message_names_the_field() -> None:
-    event = _actions(running().backoff_limit(2).restarts(2), w(0, "Failed", exit_code=3), w(1))[-1]
-    assert event == RecordEvent(KEY, "Warning", "BackoffLimitExceeded",
-                                "worker j-worker-0 failed (exit code 3); 2 restarts used of runPolicy.backoffLimit 2")
+def test_a_missing_pvc_is_named_in_the_status_the_condition_and_the_event() -> None:
+    actions = _actions(admitted().backoff_limit(3), w(0, "Pending").unschedulable(NO_PVC, since=300),
+                       w(1, "Pending").unschedulable(NO_PVC, since=300))
+    patch, event = actions[0], actions[-1]
+    assert isinstance(patch, PatchStatus) and isinstance(event, RecordEvent)
+    said = ("PVC nlp-checkpoints not found: create it in the job's namespace, or fix the claim name "
+            "(spec.checkpoint.claimName or a spec.podTemplate volume)")
+    assert patch.status["lastFailure"] == {"reason": "PVCNotFound", "message": said, "worker": "j-worker-0",
+                                           "at": ts(0), "retryAfter": ts(-10)}
+    [running_condition] = [c for c in patch.status["conditions"] if c["type"] == "Running"]
+    assert (running_condition["reason"], event.reason) == ("PVCNotFound", "Restarting")
+    assert said in running_condition["message"] and said in event.message and said in patch.status["queue"]["reason"]
+
+
+@pytest.mark.parametrize(("restart", "want"), [(1, 10.0), (2, 20.0), (3, 40.0), (6, 320.0), (7, 360.0), (50, 360.0)])
+def test_restart_back_off_doubles_up_to_its_cap(restart: int, want: float) -> None:
+    assert LifecycleSettings().backoff(restart) == want
+
+
+def test_lifecycle_settings_refuse_negative_times() -> None:
+    with pytest.raises(ValueError, match="node_lost_grace_seconds"):
+        LifecycleSettings(node_lost_grace_seconds=-1)
+
+
+def test_backoff_limit_message_names_the_field_and_keeps_the_last_failure() -> None:
+    actions = _actions(running().backoff_limit(2).restarts(2), w(0, "Failed", exit_code=3), w(1))
+    assert actions[-1] == RecordEvent(KEY, "Warning", "BackoffLimitExceeded",
+                                      "worker j-worker-0: Error, exit code 3 (container trainer); 2 restarts used of "
+                                      "runPolicy.backoffLimit 2")
+    patch = actions[0]
+    assert isinstance(patch, PatchStatus) and patch.status["lastFailure"] == {
+        "reason": "Error", "message": "Error, exit code 3 (container trainer)", "worker": "j-worker-0", "at": ts(0),
+        "retryAfter": None}
+
+
+def test_a_lost_node_is_recorded_and_not_counted() -> None:
+    actions = _actions(running().restarts(1), w(0), w(1), lost={"n1": GONE})
+    patch = actions[0]
+    assert isinstance(patch, PatchStatus)
+    assert "restarts" not in patch.status and patch.status["lastFailure"]["reason"] == "NodeLost"
+    assert {c["type"]: (c["status"], c["reason"]) for c in patch.status["conditions"]} == {
+        "Admitted": ("False", "NodeLost"), "Preempted": ("True", "NodeLost"), "Running": ("False", "NodeLost")}
+    assert GONE in patch.status["lastFailure"]["message"]
 
 
 def test_deadline_message_names_the_field() -> None:
@@ -226,7 +367,7 @@ def test_requeue_after_preemption_clears_the_allocation_and_flips_the_condition(
 def test_an_unschedulable_gang_is_requeued_with_the_schedulers_words() -> None:
     actions = _actions(admitted(), w(0), w(1, "Pending").unschedulable(NO_MEMORY, since=300))
     message = f"worker j-worker-1 could not be scheduled for 300s: {NO_MEMORY}; requeued (check spec.resources " \
-              "against the nodes' allocatable)"
+              "(or the podTemplate's requests) against the nodes' allocatable)"
     assert actions[0] == PatchStatus(TRAINING_JOBS, KEY, {
         "phase": "Queued", "allocation": None, "queue": {"reason": message},
         "conditions": [{"type": "Admitted", "status": "False", "reason": "Unschedulable", "message": message,

@@ -13,7 +13,7 @@ import pytest
 from fairshare.control.actions import Action
 from fairshare.control.loop import LoopSettings, SchedulingLoop
 from fairshare.control.plan import Scheduler, default_scheduler
-from fairshare.control.store import PODS, Store
+from fairshare.control.store import NODES, PODS, Store
 from fairshare.core.config import PolicyConfig
 from fairshare.core.decisions import Admit, Preempt, PreemptCause
 from fairshare.metrics import OperatorMetrics
@@ -260,3 +260,15 @@ def test_preemptions_are_counted_per_cause(decisions: list[Preempt], want: dict[
     metrics = OperatorMetrics()
     asyncio.run(make_loop(preemption_world(), Recorder(), metrics, scheduler=told(*decisions)).run_cycle("event"))
     assert series(metrics, "fairshare_preemptions_total") == want
+
+
+def test_a_gang_stopped_by_a_lost_node_is_counted_as_a_node_loss_preemption() -> None:
+    store = preemption_world()
+    lost = store.get(NODES, "h100-000")
+    assert lost is not None
+    store.delete(NODES, lost)
+    metrics = OperatorMetrics()
+    plan = asyncio.run(make_loop(store, Recorder(), metrics, scheduler=told()).run_cycle("event"))
+    assert plan.node_losses == {"nlp/c"}
+    assert series(metrics, "fairshare_preemptions_total") == {("nlp", "h100", "node-loss"): 1.0}
+    assert series(metrics, "fairshare_gpu_capacity") == {("a100",): 16.0, ("h100",): 0.0}

@@ -108,24 +108,24 @@ def test_job_in_unbound_namespace_is_queued_with_no_tenant_once() -> None:
     assert rows(plan(store, NOW + 10).actions, "vision/x") == []
 
 
-STRAY = [("delete", "nlp/done", ("done-worker-1",))]
+STOP_LIVE_POD = [("delete", "nlp/done", ("done-worker-1",))]
 
 
-@pytest.mark.parametrize(("job", "actions"), [
+@pytest.mark.parametrize(("job", "want"), [
     pytest.param(training_job("nlp/done").gpus(8).phase("Succeeded").allocation("a100", "a100-000")
-                 .cost(10, 4, accrued_ago=7200), STRAY, id="Succeeded with an allocation and old cost"),
+                 .cost(10, 4, accrued_ago=7200), STOP_LIVE_POD, id="Succeeded with an allocation and old cost"),
     pytest.param(training_job("nlp/done").gpus(8).phase("Failed").allocation("a100", "a100-000")
-                 .backoff_limit(0), STRAY, id="Failed"),
-    pytest.param(training_job("nlp/done").workers(3, 2).phase("Failed"), [], id="Failed for an invalid spec"),
+                 .backoff_limit(0), STOP_LIVE_POD, id="Failed"),
+    pytest.param(training_job("nlp/done").workers(3, 2).phase("Failed"), [],
+                 id="Failed for an invalid spec: its pods are not judged"),
 ])
-def test_terminal_job_gets_no_actions_and_no_charges(job: Any, actions: list[Any]) -> None:
-    """Nothing but the deletion of a worker still running (the pod deletion of a finish whose cycle was cut short,
-    control/strays.py); a job whose spec cannot be read is left alone."""
+def test_terminal_job_gets_no_status_write_and_no_charges_only_its_live_pods_stopped(job: Any, want: Any) -> None:
+    """A terminal job keeps its finished pods (for their logs); a live one (the operator stopped between the finishing
+    write and the deletion) is deleted; nothing else is written."""
     pods = [worker("nlp/done", 0, phase="Failed", node_name="a100-000", gpus=8),
             worker("nlp/done", 1, phase="Running", node_name="a100-001", gpus=8)]
     result = plan([*CLUSTER, job, *pods])
-    assert (rows(result.actions, "nlp/done"), dict(result.result.charges), result.result.decisions) == (
-        actions, {}, ())
+    assert (rows(result.actions, "nlp/done"), dict(result.result.charges), result.result.decisions) == (want, {}, ())
 
 
 def test_running_job_is_charged_by_the_core_price_since_accrued_at() -> None:

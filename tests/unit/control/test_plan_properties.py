@@ -8,8 +8,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fairshare.control.actions import DeletePods, EnsureChildren, PatchStatus, RecordEvent, action_key
+from fairshare.control.podstate import controller_uid, pod_phase, terminating
+from fairshare.control.reconcile import belongs
+from fairshare.control.snapshot import build_world
 from fairshare.control.store import PODS, TRAINING_JOBS, Store
-from tests.unit.control.builders import JobBuilder, gpu_class, node, store_of, tenant, training_job, worker
+from tests.unit.control.builders import NOW, JobBuilder, gpu_class, node, store_of, tenant, training_job, ts, worker
+from tests.unit.control.fakecluster import FakeCluster
 from tests.unit.control.helpers import plan
 
 CLASSES = ("a100", "h100")
@@ -31,7 +35,11 @@ def stores(draw: st.DrawFn) -> Store:
             built = node(f"{c}-{i}").gpu_class(c).gpus(draw(st.sampled_from((0, 2, 4, 8))))
             if draw(st.booleans()) and draw(st.booleans()):
                 built = built.cordoned()
-            bodies.append(built)
+            if draw(st.integers(0, 5)) == 0:  # NotReady, for a moment or past the grace
+                built = built.status(conditions=[{"type": "Ready", "status": "Unknown",
+                                                  "lastTransitionTime": ts(draw(st.sampled_from((5, 600))))}])
+            if draw(st.integers(0, 7)) > 0:  # else deleted: allocations and pods may still name it
+                bodies.append(built)
             node_names.append(f"{c}-{i}")
     bodies.append(tenant("nlp").guaranteed(a100=draw(st.integers(0, 16))))
     bodies.append(tenant("cv").guaranteed(h100=draw(st.integers(0, 8))).borrowing(a100=draw(st.integers(0, 8))))
@@ -58,10 +66,17 @@ def stores(draw: st.DrawFn) -> Store:
             job = job.cost(credits=1.0, accrued_ago=draw(st.sampled_from((0, 10, 3600))))
         bodies.append(job)
         for rank in draw(st.lists(st.integers(0, workers - 1), unique=True, max_size=workers)):
-            bodies.append(worker(key, rank, generation=draw(st.sampled_from((generation, generation - 1))),
-                                 phase=draw(st.sampled_from(POD_PHASES)),
-                                 node_name=draw(st.sampled_from(node_names)) if node_names else None,
-                                 gpus=draw(st.integers(1, 8))))
+            pod = worker(key, rank, generation=draw(st.sampled_from((generation, generation - 1))),
+                         phase=draw(st.sampled_from(POD_PHASES)),
+                         node_name=draw(st.sampled_from(node_names)) if node_names else None,
+                         gpus=draw(st.integers(1, 8)))
+            if draw(st.integers(0, 5)) == 0:
+                pod = pod.deleting()
+            if draw(st.integers(0, 9)) == 0:
+                pod = pod.owned_by(draw(st.sampled_from((None, "uid-of-an-earlier-job"))))
+            if draw(st.integers(0, 9)) == 0 and job in bodies:  # the job is gone
+                bodies.remove(job)
+            bodies.append(pod)
     return store_of(*bodies)
 
 
@@ -81,8 +96,10 @@ def test_plan_never_restarts_terminal_jobs_never_double_admits_and_writes_the_ph
             per_job.setdefault(action_key(action), []).append(action)
 
     for key, actions in per_job.items():
-        assert key in phases, f"an action about an unknown job {key}"
-        if phases[key] in TERMINAL:  # never restarted nor charged: at most its leftover live workers deleted
+        if key not in phases:  # a job that is gone: only its pods are deleted
+            assert all(isinstance(a, DeletePods) for a in actions), f"an action about an unknown job {key}"
+            continue
+        if phases[key] in TERMINAL:  # at most its live pods stopped: never a status write, a start or an Event
             assert all(isinstance(a, DeletePods) for a in actions), f"terminal job {key} got {actions}"
         ensures = [i for i, a in enumerate(actions) if isinstance(a, EnsureChildren)]
         assert len(ensures) <= 1, f"{key}: children ensured twice in one cycle"
@@ -102,3 +119,21 @@ def test_plan_never_restarts_terminal_jobs_never_double_admits_and_writes_the_ph
         first = per_job[key][0]
         assert ensure_index > 0 and isinstance(first, PatchStatus) and first.resource_version is not None, (
             f"{key}: an admission must write its status conditionally before creating pods")
+
+
+@PROPERTY
+@given(stores())
+def test_after_one_cycle_every_live_pod_is_one_its_jobs_status_holds(store: Store) -> None:
+    """Pods to intent, within one cycle, from any state: every pod a TrainingJob controls that is neither finished
+    nor being deleted is one its job's status holds (a job the operator cannot parse is left alone)."""
+    FakeCluster(store).apply(plan(store).actions)
+    world = build_world(store, NOW)
+    for pod in store.all(PODS):
+        if not controller_uid(pod) or terminating(pod) or pod_phase(pod) in TERMINAL:
+            continue
+        key = f"{pod['metadata']['namespace']}/{pod['metadata']['labels']['fairshare.dev/job']}"
+        view = world.jobs.get(key)
+        if view is not None and view.model is None:
+            continue
+        assert view is not None and belongs(view, pod), (
+            f"{pod['metadata']['name']} live beside {key}'s status {view.body.get('status') if view else 'gone'}")

@@ -31,6 +31,11 @@ def running_job(workers: int = 1, generation: int = 1, opportunistic: bool = Fal
                  "lastTransitionTime": ts(2900)}]))
 
 
+def gang(workers: int = 1) -> list[Any]:
+    """The running pods of running_job(workers)."""
+    return [worker("nlp/j", r, node_name=f"n{r}", gpus=8) for r in range(workers)]
+
+
 def job_actions(bodies: list[Any], *decisions: Any, **numbers: Any) -> list[Any]:
     return [a for a in plan([*CLUSTER, *bodies], scheduler=told(*decisions, **numbers)).actions
             if getattr(a, "key", None) == "nlp/j" or getattr(a, "job_key", None) == "nlp/j"]
@@ -53,7 +58,7 @@ def test_preempt_patches_conditionally_deletes_every_pod_and_warns() -> None:
 
 
 def test_preempt_of_a_job_with_no_pods_deletes_nothing() -> None:
-    assert [type(a).__name__ for a in job_actions([running_job()], Preempt("nlp/j", "r"))] == [
+    assert [type(a).__name__ for a in job_actions([running_job().phase("Admitted")], Preempt("nlp/j", "r"))] == [
         "PatchStatus", "RecordEvent"]
 
 
@@ -137,7 +142,8 @@ def test_wait_writes_only_changes(status: dict[str, Any], want: list[Any]) -> No
                  id="never accrued: from admittedAt"),
 ])
 def test_accrual(job: JobBuilder, charge: float, want_cost: dict[str, Any] | None) -> None:
-    actions = job_actions([job], charges={"nlp/j": charge})
+    workers = len(job.body()["status"]["allocation"]["nodes"])
+    actions = job_actions([job, *gang(workers)], charges={"nlp/j": charge})
     want = {"cost": want_cost, "allocation": {"pricePerGPUHour": charge}}
     assert actions == ([PatchStatus(TRAINING_JOBS, "nlp/j", want, "77")] if want_cost else [])
 
@@ -156,12 +162,12 @@ def test_accrual_interval_keeps_cost_writes_under_their_rate(running: int, inter
 ])
 def test_accrual_waits_longer_when_many_jobs_run(others: int, accrued_ago: float, charged: bool) -> None:
     charges = {"nlp/j": 2.0, **{f"nlp/other-{i}": 2.0 for i in range(others)}}  # jobs the store does not hold
-    actions = job_actions([running_job().cost(accrued_ago=accrued_ago)], charges=charges)
+    actions = job_actions([running_job().cost(accrued_ago=accrued_ago), *gang()], charges=charges)
     assert bool([a for a in actions if isinstance(a, PatchStatus) and "cost" in a.status]) is charged
 
 
 @pytest.mark.parametrize(("workers", "extra", "decision", "phase"), [
-    pytest.param(1, [], Preempt("nlp/j", "r"), "Preempted", id="preempted"),
+    pytest.param(1, gang(), Preempt("nlp/j", "r"), "Preempted", id="preempted"),
     pytest.param(2, [worker("nlp/j", 0, node_name="n0"), worker("nlp/j", 1, node_name="n1")],
                  Resize("nlp/j", 1, ("n0",), 3.0), "Admitted", id="shrunk"),
     pytest.param(1, [worker("nlp/j", 0, node_name="n0")], Resize("nlp/j", 2, ("n0", "n1"), 3.0), "Admitted",
@@ -287,7 +293,8 @@ def test_spend_is_metered_per_budget_period(status: dict[str, Any] | None, held:
 def test_tenant_with_budget_reports_credits_left_from_the_metered_spend() -> None:
     bodies = [CLUSTER[0], tenant("nlp").budget(100).status(spendThisPeriod=30.5, periodStart=ts(HOUR),
                                                            usageUpdatedAt=ts(HOUR)),
-              running_job().cost(credits=30.5, accrued_ago=0), training_job("nlp/old").phase("Succeeded")]
+              *CLUSTER[2:], running_job().cost(credits=30.5, accrued_ago=0), *gang(),
+              training_job("nlp/old").phase("Succeeded")]
     result = plan(bodies, scheduler=told(charges={"nlp/j": 2.0}))
     [patch] = [a for a in of_kind(result.actions, PatchStatus) if a.kind == TENANTS]
     assert (patch.status["spendThisPeriod"], patch.status["creditsLeft"]) == (30.5 + 16.0, 100 - 46.5)
@@ -342,9 +349,10 @@ def test_core_sees_jobs_after_lifecycle(pods: list[Any], want_jobs: list[str], w
                  [("ensure", "nlp/j", ("j-worker-0", "j-worker-1"))],
                  id="admitted, no pods (operator stopped before creating them): ensured again"),
     pytest.param(running_job(2, generation=2).phase("Admitted"), [worker("nlp/j", 1, generation=2)],
-                 [("ensure", "nlp/j", ("j-worker-0", "j-worker-1"))], id="admitted, one pod missing: ensured again"),
-    pytest.param(running_job(2, generation=2).phase("Admitted"), [worker("nlp/j", 0, generation=1)], [],
-                 id="an old pod still holds a name: wait for it to go"),
+                 [("ensure", "nlp/j", ("j-worker-0",))], id="admitted, one pod missing: that one created again"),
+    pytest.param(running_job(2, generation=2).phase("Admitted"), [worker("nlp/j", 0, generation=1).deleting()],
+                 [("ensure", "nlp/j", ("j-worker-1",))],
+                 id="an old pod still holds a name: the other worker now, that one once the old pod is gone"),
     pytest.param(running_job(2, generation=2).phase("Admitted"),
                  [worker("nlp/j", 0, generation=2, phase="Pending"), worker("nlp/j", 1, generation=2, phase="Pending")],
                  [], id="all pods there: nothing"),
@@ -355,7 +363,8 @@ def test_missing_children_are_ensured_again(job: JobBuilder, pods: list[Any], wa
     actions = job_actions([job, *pods])
     ensures = [a for a in actions if isinstance(a, EnsureChildren)]
     assert rows(ensures) == want
-    assert all(pinned_nodes(e) == ["n0", "n1"] for e in ensures)
+    assert all(pinned_nodes(e) == [f"n{p['metadata']['labels']['fairshare.dev/rank']}" for p in e.pods]
+               for e in ensures)
     assert all(p["metadata"]["labels"]["fairshare.dev/generation"] == "2" for e in ensures for p in e.pods)
 
 
@@ -372,8 +381,9 @@ def _groups(bodies: list[Any], *decisions: Any, **numbers: Any) -> list[tuple[st
                  [("releases", [("patch", "nlp/j", "Preempted", "77"), ("delete", "nlp/j", ("j-worker-0",)),
                                 ("event", "nlp/j", "Warning", "Preempted")])],
                  id="a preemption releases"),
-    pytest.param([running_job(2), worker("nlp/j", 0, node_name="n0", gpus=8)], [Resize("nlp/j", 1, ("n0",), 1.0)],
-                 [("releases", [("patch", "nlp/j", "Admitted", "77"), ("delete", "nlp/j", ("j-worker-0",)),
+    pytest.param([running_job(2), *gang(2)], [Resize("nlp/j", 1, ("n0",), 1.0)],
+                 [("releases", [("patch", "nlp/j", "Admitted", "77"),
+                                ("delete", "nlp/j", ("j-worker-0", "j-worker-1")),
                                 ("ensure", "nlp/j", ("j-worker-0",)), ("event", "nlp/j", "Normal", "Resized")])],
                  id="a shrink releases"),
     pytest.param([running_job(1), worker("nlp/j", 0, node_name="n0", gpus=8)],

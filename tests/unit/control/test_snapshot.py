@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from fairshare.control.nodes import NodeState
 from fairshare.control.snapshot import build_world
 from fairshare.core.types import Allocation, GPUClass, Job, JobPhase, Node, Tenant, Throughput
 from tests.unit.control.builders import (
@@ -156,11 +157,11 @@ def test_last_cycle_prices_and_fair_shares_carry_into_the_snapshot() -> None:
 @pytest.mark.parametrize(("nodes", "want"), [
     pytest.param([node("n").gpu_class("a100").gpus(8).ready()], [Node("n", "a100", 8, True)],
                  id="a ready node of a class"),
-    pytest.param([node("n").gpu_class("a100").gpus(8).not_ready()], [Node("n", "a100", 8, False)],
-                 id="not ready: kept, unschedulable"),
-    pytest.param([node("n").gpu_class("a100").gpus(8).cordoned()], [Node("n", "a100", 8, False)],
-                 id="cordoned: kept, unschedulable"),
-    pytest.param([node("n").gpu_class("a100").gpus(8).status(conditions=[])], [Node("n", "a100", 8, False)],
+    pytest.param([node("n").gpu_class("a100").gpus(8).not_ready()], [Node("n", "a100", 0, False)],
+                 id="not ready: kept, unschedulable, its idle GPUs no capacity"),
+    pytest.param([node("n").gpu_class("a100").gpus(8).cordoned()], [Node("n", "a100", 0, False)],
+                 id="cordoned: kept, unschedulable, its idle GPUs no capacity"),
+    pytest.param([node("n").gpu_class("a100").gpus(8).status(conditions=[])], [Node("n", "a100", 0, False)],
                  id="no Ready condition at all: unschedulable"),
     pytest.param([node("n").gpu_class("a100").gpus(0)], [], id="no GPUs: left out"),
     pytest.param([node("n").gpu_class("a100")], [], id="no nvidia.com/gpu allocatable: left out"),
@@ -175,8 +176,36 @@ def test_nodes_are_matched_to_classes_by_selector(nodes: Bodies, want: list[Node
     classes = [gpu_class("a100"), gpu_class("h100").selector(**{"fairshare.dev/gpu-class": "h100"}),
                gpu_class("big").selector(**{"fairshare.dev/gpu-class": "a100", "pool": "big"})]
     world = build_world(store_of(*classes, *nodes), NOW)
-    assert (list(world.snapshot.nodes), dict(world.node_class), dict(world.node_capacity)) == (
-        want, {n.name: n.gpu_class for n in want}, {n.name: n.gpus for n in want})
+    assert (list(world.snapshot.nodes), dict(world.node_class)) == (want, {n.name: n.gpu_class for n in want})
+    assert set(world.node_capacity) == {n.name for n in want}
+
+
+RUN_ON_N = training_job("nlp/run").gpus(4).phase("Running").allocation("a100", "n")
+
+
+@pytest.mark.parametrize(("node_body", "want_gpus"), [
+    pytest.param(node("n").gpu_class("a100").gpus(8), 8, id="ready: all its GPUs"),
+    pytest.param(node("n").gpu_class("a100").gpus(8).cordoned(), 4,
+                 id="cordoned: only what the gang on it holds (it runs on, undisturbed)"),
+    pytest.param(node("n").gpu_class("a100").gpus(8).not_ready(), 4, id="NotReady: only what the gang on it holds"),
+])
+def test_an_unusable_node_offers_only_what_its_gangs_hold(node_body: Any, want_gpus: int) -> None:
+    world = build_world(store_of(gpu_class("a100"), tenant("nlp"), node_body, RUN_ON_N), NOW)
+    assert [(n.name, n.gpus, n.schedulable) for n in world.snapshot.nodes] == [("n", want_gpus, want_gpus == 8)]
+    assert [j.key for j in world.snapshot.jobs] == ["nlp/run"], "the gang on it stays"
+
+
+@pytest.mark.parametrize(("node_body", "want"), [
+    pytest.param(node("n").ready(), NodeState(True, None, False), id="ready, no transition time"),
+    pytest.param(node("n").status(conditions=[{"type": "Ready", "status": "False", "lastTransitionTime": ts(90)}]),
+                 NodeState(False, NOW - 90, False), id="NotReady for 90 s"),
+    pytest.param(node("n").status(conditions=[{"type": "Ready", "status": "Unknown",
+                                               "lastTransitionTime": ts(5)}]).cordoned(),
+                 NodeState(False, NOW - 5, True), id="Unknown (no heartbeat) and cordoned"),
+    pytest.param(node("n").status(conditions=[]), NodeState(False, None, False), id="no Ready condition"),
+])
+def test_every_node_state_is_kept(node_body: Any, want: NodeState) -> None:
+    assert build_world(store_of(node_body), NOW).node_states == {"n": want}
 
 
 @pytest.mark.parametrize(("classes", "holder"), [
@@ -215,13 +244,16 @@ RESTARTING_JOB = training_job("nlp/rst").gpus(4).phase("Queued").restarts(1)
     pytest.param([pod("default/a").on("n0").gpus(3).phase("Running"), pod("default/b").on("n0").gpus(3)
                   .phase("Running"), pod("default/c").on("n0").gpus(3).phase("Running")], 0,
                  id="never below zero"),
-    pytest.param([PREEMPTED_JOB, worker("nlp/pre", 0, node_name="n0", gpus=4)], 4,
-                 id="pods of a preempted job still draining hold GPUs"),
-    pytest.param([RESTARTING_JOB, worker("nlp/rst", 0, node_name="n0", gpus=4)], 4,
-                 id="pods of a restarting gang still terminating hold GPUs"),
+    pytest.param([PREEMPTED_JOB, worker("nlp/pre", 0, node_name="n0", gpus=4)], 8,
+                 id="pods of a preempted job still draining: on their way back, not counted"),
+    pytest.param([RESTARTING_JOB, worker("nlp/rst", 0, node_name="n0", gpus=4)], 8,
+                 id="pods of a restarting gang still terminating: on their way back"),
     pytest.param([RUNNING_JOB, worker("nlp/run", 0, node_name="n0", gpus=4)], 8,
                  id="pods of a running job are the job's own allocation: not counted twice"),
-    pytest.param([worker("nlp/gone", 0, node_name="n0", gpus=4)], 4, id="pods of a job that no longer exists"),
+    pytest.param([worker("nlp/gone", 0, node_name="n0", gpus=4)], 8,
+                 id="pods of a job that no longer exists: being deleted, not counted"),
+    pytest.param([RUNNING_JOB, worker("nlp/run", 0, node_name="n0", gpus=4).owned_by(None)], 4,
+                 id="a pod with a running job's labels that no TrainingJob controls is someone else's"),
 ])
 def test_foreign_pods_reduce_node_capacity(bodies: Bodies, want_gpus: int) -> None:
     world = build_world(store_of(gpu_class("a100"), tenant("nlp"), node("n0").gpu_class("a100").gpus(8),
@@ -278,6 +310,7 @@ def _job(**fields: Any) -> Job:
     pytest.param(training_job("nlp/j").phase("Succeeded").allocation("a100", "n0"), None, id="Succeeded: left out"),
     pytest.param(training_job("nlp/j").phase("Failed"), None, id="Failed: left out"),
     pytest.param(training_job("nlp/j").workers(3, 2), None, id="invalid spec: left out"),
+    pytest.param(training_job("nlp/j").deleting(5), None, id="being deleted: left out"),
 ])
 def test_jobs_map_to_core_jobs(job: Any, want: Job | None) -> None:
     world = build_world(store_of(tenant("nlp"), gpu_class("a100"), job), NOW)
