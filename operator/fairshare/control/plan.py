@@ -25,8 +25,8 @@ from fairshare.control.lifecycle import observe
 from fairshare.control.orphans import orphan_transition
 from fairshare.control.queue import queue_changed
 from fairshare.control.snapshot import JobView, World
-from fairshare.control.strays import stray_pod_actions
 from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS
+from fairshare.control.strays import stray_pod_actions
 from fairshare.core import types as core
 from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig

@@ -63,7 +63,7 @@ def replicas(*names: str, offsets: dict[str, float] | None = None, skews: dict[s
                                                (skews or {}).get(n, 0.0), **settings) for n in names})
 
 
-# Default settings: lease 15 s, renew deadline 10 s, retry 2 s.
+# Durations: fakes.CLIENT_GO (lease 15 s, renew deadline 10 s, retry 2 s).
 @pytest.mark.parametrize("script", [
     pytest.param([("try", "a", True), ("leads", "a", True), ("try", "b", False), ("leads", "b", False)],
                  id="the first creates the Lease and leads; the second waits"),
