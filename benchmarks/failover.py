@@ -7,7 +7,7 @@ SIGKILLed `--kills` times at random moments, and the time from the kill to the f
 is measured (the operator's own fairshare_admissions_total, polled every 0.1 s); the invariant checker
 (tests/support/invariants.py) lists the cluster every half second throughout.
 
-- ha: two replicas on one Lease (the chart's durations, 15 / 10 / 2 s, unless --durations). The leader is killed
+- ha: two replicas on one Lease (the chart's durations, 12 / 8 / 2 s, unless --durations). The leader is killed
   and not restarted (its pod or node is gone); the follower takes over. A new replica (a new pod) then replaces the
   dead one.
 - ha-restart: the same, but the killed leader's container is restarted at once under the same identity (the pod's
@@ -48,7 +48,7 @@ from tests.support.wait import wait_for  # noqa: E402
 
 from fairshare.localcluster.cluster import LocalCluster  # noqa: E402
 
-DEFAULT_DURATIONS = "15,10,2"  # the chart's leaderElection defaults: lease duration, renew deadline, retry period
+DEFAULT_DURATIONS = "12,8,2"  # the chart's leaderElection defaults: lease duration, renew deadline, retry period
 
 
 class Workload:
@@ -204,7 +204,7 @@ def main() -> int:
     parser.add_argument("--restart-delay", type=float, default=0.0,
                         help="seconds the supervisor waits before restarting the single replica")
     parser.add_argument("--durations", default=DEFAULT_DURATIONS,
-                        help="lease duration, renew deadline, retry period in seconds (default: the chart's 15,10,2)")
+                        help="lease duration, renew deadline, retry period in seconds (default: the chart's 12,8,2)")
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args()

@@ -4,7 +4,7 @@ the leader frozen (SIGSTOP) past its lease while the follower takes over, then t
 election.
 
 Short (default): lease 8 s / renew deadline 5 s / retry 1 s; 2 kills while admitting, 1 while preempting, one
-freeze. Long (FAIRSHARE_CHAOS_FULL=1): the chart's defaults (15 / 10 / 2); 8 and 4 kills, 3 freezes. Each test
+freeze. Long (FAIRSHARE_CHAOS_FULL=1): the chart's defaults (12 / 8 / 2); 8 and 4 kills, 3 freezes. Each test
 prints one `failover report:` line of JSON (run with -s): the time from each kill to the next admission by the new
 leader, and what the checker saw.
 """
@@ -51,7 +51,7 @@ class Scenario:
 
 
 SHORT = Scenario((8, 5, 1), kills_admitting=2, kills_preempting=1, freezes=1)
-LONG = Scenario((15, 10, 2), kills_admitting=8, kills_preempting=4, freezes=3)
+LONG = Scenario((12, 8, 2), kills_admitting=8, kills_preempting=4, freezes=3)
 SCENARIO = LONG if FULL else SHORT
 LEASE = SCENARIO.durations[0]
 GRACE = LEASE + 20  # a partial gang may last the leader's absence and the new leader's first cycles

@@ -40,7 +40,7 @@ class Replicas:
     pod: a new identity) in place of a killed one."""
 
     def __init__(self, kubeconfig: str, workdir: Path, count: int = 2,
-                 durations: tuple[float, float, float] = (15, 10, 2), env: Mapping[str, str] | None = None,
+                 durations: tuple[float, float, float] = (12, 8, 2), env: Mapping[str, str] | None = None,
                  args: Sequence[str] = ()) -> None:
         self.kubeconfig, self.workdir = kubeconfig, workdir
         self.env = {**election_env(f"fs-{uuid.uuid4().hex[:8]}", durations), **(env or {})}

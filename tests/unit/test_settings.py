@@ -127,7 +127,7 @@ def test_only_the_local_cluster_tolerates_kwok(environ: dict[str, str], tolerati
 
 @pytest.mark.parametrize(("environ", "expected"), [
     pytest.param({"FAIRSHARE_LEADER_ELECTION_IDENTITY": "pod-0"}, ElectionSettings(identity="pod-0"),
-                 id="defaults: client-go's durations, Lease fairshare-operator in default"),
+                 id="defaults: Lease fairshare-operator in default"),
     pytest.param({"FAIRSHARE_LEADER_ELECTION_IDENTITY": "pod-0", "FAIRSHARE_OPERATOR_NAMESPACE": "fairshare-system",
                   "FAIRSHARE_LEADER_ELECTION": "false", "FAIRSHARE_LEASE_DURATION_SECONDS": "30",
                   "FAIRSHARE_RENEW_DEADLINE_SECONDS": "20", "FAIRSHARE_RETRY_PERIOD_SECONDS": "2.5",
@@ -149,7 +149,7 @@ def test_the_default_identity_is_unique_per_process() -> None:
     pytest.param({"FAIRSHARE_LEADER_ELECTION": "maybe"}, "FAIRSHARE_LEADER_ELECTION='maybe'.*bool", id="not a bool"),
     pytest.param({"FAIRSHARE_LEASE_DURATION_SECONDS": "15.5"}, "FAIRSHARE_LEASE_DURATION_SECONDS='15.5'.*int",
                  id="a lease is whole seconds"),
-    pytest.param({"FAIRSHARE_RENEW_DEADLINE_SECONDS": "20"}, "lease duration 15 s must be more than the renew "
+    pytest.param({"FAIRSHARE_RENEW_DEADLINE_SECONDS": "20"}, "lease duration 12 s must be more than the renew "
                  "deadline 20.0 s.*FAIRSHARE_LEASE_DURATION_SECONDS", id="deadline past the lease"),
     pytest.param({"FAIRSHARE_LEASE_NAME": "Fairshare_Lease"}, "FAIRSHARE_LEASE_NAME.*DNS-1123", id="bad name"),
 ])

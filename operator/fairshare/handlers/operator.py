@@ -12,8 +12,10 @@ from typing import Any
 import kopf
 from prometheus_client import start_http_server
 
+from fairshare.api import SpecError, parse_training_job
 from fairshare.api.constants import GROUP, PLURAL_GPU_CLASSES, PLURAL_TENANTS, PLURAL_TRAINING_JOBS, VERSION
 from fairshare.control.loop import LoopSettings, SchedulingLoop
+from fairshare.control.parsecache import ParseCache
 from fairshare.control.snapshot import tracked_pod
 from fairshare.control.store import GPU_CLASSES, KINDS, NODES, PODS, TENANTS, TRAINING_JOBS, Store, object_key
 from fairshare.feedback.collector import FeedbackCollector
@@ -99,7 +101,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     loop_settings = LoopSettings(period_seconds=_env_float("FAIRSHARE_CYCLE_PERIOD_SECONDS", 10.0),
                                  debounce_seconds=_env_float("FAIRSHARE_CYCLE_DEBOUNCE_SECONDS", 0.2),
                                  protected_namespaces=protected)
-    parsed: list[SchedulingLoop] = []  # the last term's loop: its parse cache carries over to the next term
+    jobs_parsed = ParseCache(parse_training_job, SpecError)  # kept across terms: a new term parses only what changed
 
     def term_work(gate: WriteGate) -> tuple[SchedulingLoop, list[Any]]:
         """One term of leadership: a loop whose writes go through `gate`, and the feedback collector."""
@@ -108,9 +110,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         loop = SchedulingLoop(store, Applier(writes, store, metrics).apply, metrics, policy, render, loop_settings,
                               resync=resync, readings=lambda: collector.take() if collector else {},
                               warmup_seconds=feedback.warmup_seconds, lifecycle=lifecycle)
-        if parsed:
-            loop.jobs_parsed = parsed.pop().jobs_parsed
-        parsed.append(loop)
+        loop.jobs_parsed = jobs_parsed
         coroutines = [loop.run()]
         if feedback.source != "off":
             source = (PrometheusSource(feedback.prometheus_url) if feedback.source == "prometheus"

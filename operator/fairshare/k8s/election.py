@@ -5,7 +5,7 @@ Why two leaders never overlap. A candidate takes the Lease over only once it has
 resourceVersion) for the record's `leaseDurationSeconds` on its own clock, and only with a write conditional on that
 resourceVersion. The leader's last renewal was written after the leader sent it (at `sent`), so the candidate first
 saw that record after `sent`, and takes over at `sent + leaseDuration` at the earliest. The leader's gate closed at
-`sent + renewDeadline`. Between the two lie `leaseDuration - renewDeadline` seconds (5 s by default) for a write
+`sent + renewDeadline`. Between the two lie `leaseDuration - renewDeadline` seconds (4 s by default) for a write
 that passed the gate to reach the API server. Only the length of intervals is compared, each on one machine's
 monotonic clock, so wall-clock skew between machines does not matter; clock *rates* would have to differ by more
 than that margin over the lease duration (a third) to matter.
@@ -38,8 +38,10 @@ class ElectionSettings:
     namespace: str = "default"
     name: str = DEFAULT_LEASE_NAME
     identity: str = "fairshare-operator"
-    lease_duration_seconds: int = 15
-    renew_deadline_seconds: float = 10.0
+    # client-go's usual 15 / 10 / 2 scaled to 12 / 8 / 2: a failover takes about the lease duration plus the new
+    # leader's first cycle, which a 15 s lease cannot fit in 15 s (docs/reliability.md, "Failover").
+    lease_duration_seconds: int = 12
+    renew_deadline_seconds: float = 8.0
     retry_period_seconds: float = 2.0
     standby: bool = True
 

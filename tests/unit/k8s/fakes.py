@@ -78,10 +78,15 @@ class LeaseView:
         return self._store(record)
 
 
+# The scripts' durations: client-go's usual lease 15 s, renew deadline 10 s, retry period 2 s.
+CLIENT_GO: dict[str, object] = {"lease_duration_seconds": 15, "renew_deadline_seconds": 10.0,
+                                "retry_period_seconds": 2.0}
+
+
 def elector(server: FakeLease, clock: Clock, identity: str, offset: float = 0.0, wall_skew: float = 0.0,
             **settings: object) -> LeaderElector:
-    """An elector for `identity` on the shared lease; its clocks are the shared one shifted by `offset` (monotonic)
-    and `wall_skew` (wall)."""
-    config = ElectionSettings(identity=identity, **settings)  # type: ignore[arg-type]
+    """An elector for `identity` on the shared lease, with CLIENT_GO's durations unless `settings` say otherwise;
+    its clocks are the shared one shifted by `offset` (monotonic) and `wall_skew` (wall)."""
+    config = ElectionSettings(identity=identity, **{**CLIENT_GO, **settings})  # type: ignore[arg-type]
     return LeaderElector(server.client(identity), config, clock=clock.offset(offset),
                          wall=clock.offset(wall_skew - 900.0 + 1.7e9))

@@ -63,7 +63,7 @@ def replicas(*names: str, offsets: dict[str, float] | None = None, skews: dict[s
                                                (skews or {}).get(n, 0.0), **settings) for n in names})
 
 
-# Default settings: lease 15 s, renew deadline 10 s, retry 2 s.
+# Durations: fakes.CLIENT_GO (lease 15 s, renew deadline 10 s, retry 2 s).
 @pytest.mark.parametrize("script", [
     pytest.param([("try", "a", True), ("leads", "a", True), ("try", "b", False), ("leads", "b", False)],
                  id="the first creates the Lease and leads; the second waits"),
@@ -224,10 +224,10 @@ def test_unsafe_settings_are_refused_naming_the_variable(settings: dict[str, Any
         ElectionSettings(**settings)
 
 
-def test_the_defaults_are_client_gos() -> None:
+def test_the_defaults_are_client_gos_scaled_to_fail_over_within_15_s() -> None:
     defaults = ElectionSettings()
     assert (defaults.lease_duration_seconds, defaults.renew_deadline_seconds, defaults.retry_period_seconds) == (
-        15, 10.0, 2.0)
+        12, 8.0, 2.0)
     assert settings_problems(defaults) == []
 
 
