@@ -100,7 +100,11 @@ def _use_and_room(x: Array, caps: Array, quantities: Array, ranking: _Ranking) -
     if not (caps.sum(axis=0) > quantities).any():
         return x, caps
     xs = ranking.sort(x)
-    before = np.cumsum(xs, axis=0) - xs
+    # What the buyer holds of the classes it values more, summed in rank order as market_lists does: cumsum - xs
+    # would round (3 + h) - h to a hair over 3 and leave a room a hair short of the supply, which drops a price to
+    # its floor.
+    before = np.zeros_like(xs)
+    np.cumsum(xs[:-1], axis=0, out=before[1:])
     left = np.maximum(quantities - before, 0.0)
     return ranking.unsort(np.minimum(xs, left)), np.minimum(caps, ranking.unsort(left))
 

@@ -45,3 +45,15 @@ def test_solve_picks_the_solver_by_size(buyers: int, goods: int, solver: str) ->
     got = solve(m, 60, 1e-9)
     want = _solve_small(m, 60, 1e-9, None, 0.0) if solver == "lists" else solve_numpy(m, 60, 1e-9)
     assert got.prices.tolist() == want.prices.tolist()
+
+
+def test_a_buyer_holding_its_whole_quantity_gets_the_same_prices_from_both_solvers() -> None:
+    """Buyer 0 holds its cap of both classes (3 + 6 = its quantity 9): its room on the second class must come out as
+    exactly 6, not a rounding step short of the supply, or numpy's solver drops that class's price to the floor
+    where the list solver does not (hypothesis found this market)."""
+    m = Market(budgets=np.array([7.0, 1.0]), utilities=np.array([[0.1, 0.1], [0.1, 0.1]]),
+               caps=np.array([[3.0, 6.0], [1.0, 1.0]]), quantities=np.array([9.0, 1.0]), supply=np.array([5.0, 6.0]),
+               floors=np.array([0.25, 1.0]))
+    lists, arrays = _solve_small(m, 60, 1e-9, None, 0.0), solve_numpy(m, 60, 1e-9, None, 0.0)
+    assert lists.prices == pytest.approx(arrays.prices, rel=1e-9)
+    assert arrays.prices[1] == pytest.approx(7.0 / 6.0 - 0.25 * 3 / 6, rel=1e-6)
