@@ -8,8 +8,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from urllib3.connectionpool import HTTPConnectionPool
 
 from fairshare.k8s.election import ElectionSettings, LeaseConflict, LeaseRecord
 
@@ -88,29 +90,42 @@ class NotLeader(ApiException):
 
 
 class WriteGate:
-    """Wraps an ApiClient's `request` so that every write (POST, PUT, PATCH, DELETE) first asks `allowed()`, as
-    close to the wire as the client lets us; reads always pass. Counts writes sent and refused, and those in flight,
-    so a leader that resigns can wait for them before it hands the Lease over."""
+    """Shuts an ApiClient's writes (POST, PUT, PATCH, DELETE) when `allowed()` turns false; reads always pass.
+
+    A write is checked twice: when the client is asked for it (refused at once, before it is serialised) and again
+    by the HTTP connection right before it hands the request's first bytes to the socket, after the pool has handed
+    out a connection, any TLS handshake is done and the request is serialised. So a process frozen anywhere before
+    that last check (waiting for a connection, in a handshake, or for the GIL) finds the gate shut when it thaws;
+    only a freeze in the few bytecodes between the last check and the socket write can still send. Counts each
+    write once, as sent or refused, and the writes in flight, so a leader that resigns can wait for them before it
+    hands the Lease over."""
 
     def __init__(self, allowed: Callable[[], bool], on_write: Callable[[str], None] | None = None) -> None:
         self.allowed, self.on_write = allowed, on_write
         self._in_flight = 0
         self._idle = threading.Condition()
 
+    def _count(self, result: str) -> None:
+        if self.on_write:
+            self.on_write(result)
+
+    def check(self, method: str, url: str) -> None:
+        """Raise NotLeader (counted as refused) for a write while the gate is shut."""
+        if method.upper() in WRITE_METHODS and not self.allowed():
+            self._count("refused")
+            raise NotLeader(method, url)
+
     def install(self, api: client.ApiClient) -> client.ApiClient:
+        """Gate `api`: its request method (the first check) and its connections (the last one)."""
+        _gate_connections(api.rest_client.pool_manager, self)
         send = api.request
 
         def request(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
             if method.upper() not in WRITE_METHODS:
                 return send(method, url, *args, **kwargs)
-            if not self.allowed():
-                if self.on_write:
-                    self.on_write("refused")
-                raise NotLeader(method, url)
+            self.check(method, url)
             with self._idle:
                 self._in_flight += 1
-            if self.on_write:
-                self.on_write("sent")
             try:
                 return send(method, url, *args, **kwargs)
             finally:
@@ -131,3 +146,34 @@ class WriteGate:
                     return False
                 self._idle.wait(left)
         return True
+
+
+def _gate_connections(pools: urllib3.PoolManager, gate: WriteGate) -> None:
+    """Make every connection `pools` opens from now on check `gate` right before it writes a request's first bytes
+    to its socket (pools already open are dropped, so none bypasses it)."""
+
+    def gated_pool(pool_class: type[HTTPConnectionPool]) -> type[HTTPConnectionPool]:
+        connection_class = pool_class.ConnectionCls
+
+        class GatedConnection(connection_class):  # type: ignore[valid-type,misc]
+            _unchecked: tuple[str, str] | None = None  # a write whose first byte has not been sent yet
+
+            def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> None:
+                self._unchecked = (method, url) if method.upper() in WRITE_METHODS else None
+                try:
+                    super().request(method, url, *args, **kwargs)
+                finally:
+                    self._unchecked = None
+
+            def send(self, data: Any) -> None:
+                if self._unchecked is not None:  # the request line and headers, about to go out: the last check
+                    (method, url), self._unchecked = self._unchecked, None
+                    gate.check(method, url)
+                    gate._count("sent")
+                super().send(data)
+
+        return type(f"Gated{pool_class.__name__}", (pool_class,), {"ConnectionCls": GatedConnection})
+
+    pools.pool_classes_by_scheme = {scheme: gated_pool(pool_class)
+                                    for scheme, pool_class in pools.pool_classes_by_scheme.items()}
+    pools.clear()

@@ -4,7 +4,9 @@ refused before they reach the wire, reads let through, writes in flight counted.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -48,27 +50,50 @@ def test_a_record_round_trips_through_the_lease_body() -> None:
 
 
 class Wire:
-    """Stands in for the client's REST layer: records what would have been sent."""
+    """A real HTTP server on loopback standing in for the API server: records each request that reached it and
+    answers `{}` (after `release` is set, so a test can hold answers back)."""
 
     def __init__(self) -> None:
         self.sent: list[str] = []
         self.release = threading.Event()
         self.release.set()
+        wire = self
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        self.release.wait(5)
-        self.sent.append(f"{method} {url.split('/api')[-1]}")
-        return None
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                wire.sent.append(f"{self.command} {self.path.split('/api')[-1]}")
+                wire.release.wait(5)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-def gated(open_: list[bool]) -> tuple[client.ApiClient, Wire, WriteGate, list[str]]:
-    api = client.ApiClient(client.Configuration(host="http://127.0.0.1:9"))
-    wire = Wire()
-    api.request = wire.request  # type: ignore[method-assign]
+@pytest.fixture
+def wire() -> Iterator[Wire]:
+    w = Wire()
+    yield w
+    w.server.shutdown()
+    w.server.server_close()
+
+
+def gated(wire: Wire, allowed: Callable[[], bool]) -> tuple[client.ApiClient, WriteGate, list[str]]:
+    api = client.ApiClient(client.Configuration(host=wire.url))
     results: list[str] = []
-    gate = WriteGate(lambda: open_[0], results.append)
+    gate = WriteGate(allowed, results.append)
     gate.install(api)
-    return api, wire, gate, results
+    return api, gate, results
 
 
 @pytest.mark.parametrize(("method", "leading", "sent"), [
@@ -79,9 +104,10 @@ def gated(open_: list[bool]) -> tuple[client.ApiClient, Wire, WriteGate, list[st
     pytest.param("DELETE", False, False, id="a follower's delete is refused"),
     pytest.param("PUT", False, False, id="a follower's replace is refused"),
 ])
-def test_the_gate_lets_reads_through_and_writes_only_while_leading(method: str, leading: bool, sent: bool) -> None:
-    api, wire, _, results = gated([leading])
-    call = lambda: api.request(method, "http://127.0.0.1:9/api/v1/namespaces/a/pods")  # noqa: E731
+def test_the_gate_lets_reads_through_and_writes_only_while_leading(
+        wire: Wire, method: str, leading: bool, sent: bool) -> None:
+    api, _, results = gated(wire, lambda: leading)
+    call = lambda: api.request(method, f"{wire.url}/api/v1/namespaces/a/pods", body={})  # noqa: E731
     if sent:
         call()
     else:
@@ -91,10 +117,31 @@ def test_the_gate_lets_reads_through_and_writes_only_while_leading(method: str, 
     assert results == ([] if method == "GET" else ["sent" if sent else "refused"])
 
 
-def test_an_applier_behind_a_shut_gate_sends_nothing_and_skips_the_rest_of_the_objects_actions() -> None:
+@pytest.mark.parametrize("opened_before", [
+    pytest.param(False, id="on a new connection"),
+    pytest.param(True, id="on a pooled connection"),
+])
+def test_a_write_whose_gate_shut_after_the_first_check_is_stopped_at_the_connection(
+        wire: Wire, opened_before: bool) -> None:
+    """A leader frozen between asking the client for a write and the connection sending it (waiting for a
+    connection, in a handshake) thaws with its gate shut: the connection's own check refuses the write, and nothing
+    reaches the server."""
+    answers = [True] * (2 if opened_before else 0) + [True, False]
+    api, _, results = gated(wire, lambda: answers.pop(0))
+    if opened_before:
+        api.request("POST", f"{wire.url}/api/v1/namespaces/a/events", body={})
+    with pytest.raises(NotLeader, match="not the leader: POST"):
+        api.request("POST", f"{wire.url}/api/v1/namespaces/a/pods", body={})
+    assert wire.sent == (["POST /v1/namespaces/a/events"] if opened_before else [])
+    assert results == (["sent"] if opened_before else []) + ["refused"]
+    api.request("GET", f"{wire.url}/api/v1/namespaces/a/pods")
+    assert wire.sent[-1] == "GET /v1/namespaces/a/pods", "the refused write left the pool usable"
+
+
+def test_an_applier_behind_a_shut_gate_sends_nothing_and_skips_the_rest_of_the_objects_actions(wire: Wire) -> None:
     """An admission planned before the term ended: its status write is refused before it reaches the wire, and its
     pods are not created (they come after the refused write on the same object)."""
-    api, wire, _, results = gated([False])
+    api, _, results = gated(wire, lambda: False)
     store = Store()
     store.put(TRAINING_JOBS, training_job("nlp/bert").gpus(8).body())
     metrics = OperatorMetrics()
@@ -107,10 +154,10 @@ def test_an_applier_behind_a_shut_gate_sends_nothing_and_skips_the_rest_of_the_o
     assert results == ["refused"]
 
 
-def test_a_resigning_leader_waits_for_writes_already_sent() -> None:
-    api, wire, gate, _ = gated([True])
+def test_a_resigning_leader_waits_for_writes_already_sent(wire: Wire) -> None:
+    api, gate, _ = gated(wire, lambda: True)
     wire.release.clear()  # the API server is slow to answer
-    writer = threading.Thread(target=api.request, args=("PATCH", "http://127.0.0.1:9/api/v1/x"))
+    writer = threading.Thread(target=api.request, args=("PATCH", f"{wire.url}/api/v1/x"))
     writer.start()
     assert not gate.wait_idle(0.2), "a write is in flight"
     wire.release.set()
