@@ -43,7 +43,7 @@ venv: $(VENV)/.deps-installed
 $(VENV)/.deps-installed:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,trainer]'
 	touch $@
 
 ## core: compile the scheduling core with mypyc (cached by a hash of its sources; it runs as Python without it)
