@@ -79,7 +79,7 @@ def load(kubeconfig: str | None = None, context: str | None = None, namespace: s
             raise ConfigError(f"--context {context}: there is no kubeconfig (KUBECONFIG is unset and {DEFAULT_PATH} "
                               "does not exist); pass --kubeconfig or set KUBECONFIG")
         return in_cluster(namespace, environ)
-    import yaml
+    import yaml  # type: ignore[import-untyped]  # (no stubs pinned)
 
     documents = []
     for path in paths:

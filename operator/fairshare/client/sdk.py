@@ -12,6 +12,7 @@ turns one into the typed model.
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 from collections.abc import Collection, Iterator, Mapping
@@ -132,7 +133,7 @@ class FairshareClient:
                                             f"{ns}/{name}`)") from None
 
     def explain_inputs(self, name: str, namespace: str | None = None) -> tuple[
-            dict[str, Any], dict[str, Any] | None, list[dict[str, Any]]]:
+            dict[str, Any], dict[str, Any] | None, builtins.list[dict[str, Any]]]:
         """The job, its tenant (None when this user may not read Tenants) and its Events, oldest first."""
         ns = self._ns(namespace)
         job = self.get(name, ns)
