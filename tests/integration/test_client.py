@@ -138,6 +138,11 @@ def test_queue_shares_and_explain_from_the_cli(home: Path, team: Team, kube_api_
         assert shares[1].split()[:6] == [team.name, "l4", "1", "8", f"{tenant_status['fairShare']['l4']:.2f}", "8"]
         assert team.name in cli(home, "shares").stdout
 
+        # A waiting job has no pods, so no logs; the API server's 404 comes back in words.
+        with pytest.raises(NotFound, match=f"TrainingJob {team.namespace}/{waiting[0]['metadata']['name']} has no "
+                                           "worker pod"):
+            list(fs.logs(waiting[0]["metadata"]["name"]))
+
         explained = cli(home, "explain", "-n", team.namespace, waiting[0]["metadata"]["name"]).stdout
         assert explained.splitlines()[0] == f"TrainingJob {team.namespace}/{waiting[0]['metadata']['name']}: Queued"
         assert cli(home, "explain", "--context", "team", waiting[0]["metadata"]["name"]).stdout == explained

@@ -1,7 +1,7 @@
 """HTTP to the API server with the standard library: JSON requests, paginated lists and line streams (watch, logs).
 
 One keep-alive connection per Transport. Bodies are parsed straight from the response bytes with pydantic-core's
-JSON parser (jiter, written in Rust: 2.4x faster than `json.loads` on a 33 MB list of TrainingJobs here), never into
+JSON parser (jiter, in Rust: 1.5 s against json.loads's 1.9 s for a 33 MB list of 15,000 TrainingJobs here), never into
 the Kubernetes client's typed models. A paged LIST fetches the next page on a second connection while this one is
 parsed.
 """
