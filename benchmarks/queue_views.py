@@ -190,6 +190,8 @@ def main() -> int:
     parser.add_argument("--kubeconfig", help="a cluster populated by an earlier run with --keep (skips populating)")
     parser.add_argument("--keep", action="store_true", help="leave the cluster running; print its kubeconfig")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--skip-comparisons", action="store_true",
+                        help="only the commands and the breakdown (no page sizes, no Kubernetes client)")
     args = parser.parse_args()
 
     cluster = None
@@ -216,8 +218,9 @@ def main() -> int:
             ["queue", "-A"], ["queue", "-A", "-o", "wide"], ["queue", "--tenant", tenant_name(3)],
             ["queue", "-n", tenant_name(3)], ["shares"], ["--help"])]
         result["breakdown_queue_all"] = breakdown(kubeconfig, args.runs)
-        result["list_by_page_size_s"] = page_sizes(kubeconfig, args.runs)
-        result["kubernetes_client_list_s"] = kubernetes_client(kubeconfig, max(1, args.runs // 2))
+        if not args.skip_comparisons:
+            result["list_by_page_size_s"] = page_sizes(kubeconfig, args.runs)
+            result["kubernetes_client_list_s"] = kubernetes_client(kubeconfig, max(1, args.runs // 2))
         result["loadavg_after"] = os.getloadavg()
         print(json.dumps(result, indent=2))
         if args.json:
