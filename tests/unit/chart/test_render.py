@@ -333,7 +333,8 @@ def test_rbac_switches(tmp_path: Path, values: dict[str, Any], expected_roles: l
     assert bool(aggregation) == aggregated
     bindings = sorted(o["metadata"]["name"] for o in objects if o["kind"] == "ClusterRoleBinding")
     assert bindings == sorted((["fs-fairshare-operator"] if values["rbac"].get("create", True) else [])
-                              + (["fairshare-catalog-readers"] if values["rbac"].get("tenantRoles") is None else []))
+                              + (["fairshare-catalog-readers"]
+                                 if values["rbac"].get("tenantRoles", {}).get("create", True) else []))
 
 
 def test_existing_service_account_is_used_when_the_chart_creates_none(tmp_path: Path) -> None:
