@@ -15,6 +15,7 @@ from typing import Any
 from fairshare.api import Phase
 from fairshare.control import conditions as cond
 from fairshare.control.actions import Action, PatchStatus
+from fairshare.control.progress import progress_status
 from fairshare.control.snapshot import JobView, World
 from fairshare.control.store import TRAINING_JOBS
 from fairshare.core.throughput import smooth
@@ -98,7 +99,8 @@ def smoothed_samples(previous: Iterable[Mapping[str, Any]], target: Target, read
 
 def feedback_actions(world: World, readings: Mapping[str, Reading], alpha: float, warmup_seconds: float,
                      skip: set[str]) -> list[Action]:
-    """Status patches folding fresh readings into each job's measured throughput (and its checkpoint time)."""
+    """Status patches folding fresh readings into each job's measured throughput, its progress (control/progress.py)
+    and its checkpoint time."""
     actions: list[Action] = []
     for key, reading in sorted(readings.items()):
         view = world.jobs.get(key)
@@ -113,6 +115,10 @@ def feedback_actions(world: World, readings: Mapping[str, Reading], alpha: float
             continue
         samples, value = folded
         patch: dict[str, Any] = {"throughput": samples, "samplesPerSecond": round(value, 4)}
+        progress = progress_status(current.get("progress") if isinstance(current.get("progress"), dict) else None,
+                                   reading.step, reading.total_steps, reading.observed_at, target.admitted_at, alpha)
+        if progress is not None:
+            patch["progress"] = progress
         if reading.last_checkpoint_step is not None and reading.last_checkpoint_step >= 0 \
                 and reading.checkpoint_age_seconds is not None:
             patch["lastCheckpointTime"] = cond.rfc3339(reading.observed_at - reading.checkpoint_age_seconds)

@@ -16,6 +16,7 @@ from fairshare.api.constants import LABEL_RANK
 from fairshare.control import conditions as cond
 from fairshare.control.actions import DeletePods, PatchStatus, RecordEvent
 from fairshare.control.podstate import PodProblem, failure, pod_phase, start_problem, terminating, timestamp
+from fairshare.control.queue import UNSCHEDULABLE, queue_entry
 from fairshare.control.snapshot import GPU_RESOURCE, JobView
 from fairshare.control.store import TRAINING_JOBS
 from fairshare.control.transition import (
@@ -215,9 +216,9 @@ def rule_unschedulable(view: JobView, ctx: Context) -> Transition | None:
         status = status_of(view)
         message = (f"worker {pod['metadata']['name']} could not be scheduled for {ctx.now - stuck[0]:.0f}s: "
                    f"{stuck[1]}; requeued ({_fix_hint(stuck[1])})")
-        patch = {"phase": Phase.QUEUED.value, "allocation": None, "queue": {"reason": message},
+        patch = {"phase": Phase.QUEUED.value, "allocation": None, "queue": queue_entry(UNSCHEDULABLE, message),
                  "conditions": cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False,
-                                                  "Unschedulable", message, ctx.now)}
+                                                  UNSCHEDULABLE, message, ctx.now)}
         return Transition((PatchStatus(TRAINING_JOBS, view.key, patch, resource_version(view)),
                            *_delete(view), RecordEvent(view.key, "Warning", "Unschedulable", message)),
                           releases_gpus=True)

@@ -25,7 +25,7 @@ from fairshare.control.feedback import feedback_actions
 from fairshare.control.isolation import INVALID_SPEC, SetAside, SetAsideLog, schedule_isolating
 from fairshare.control.lifecycle import observe
 from fairshare.control.orphans import orphan_transition
-from fairshare.control.queue import queue_changed
+from fairshare.control.queue import NO_NODE_FITS, NO_TENANT, queue_changed, queue_entry
 from fairshare.control.reconcile import lost_nodes, missing_ranks, unwanted_pod_actions
 from fairshare.control.snapshot import JobView, World
 from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS
@@ -293,10 +293,11 @@ def _job_set_aside(entry: SetAside, body: Mapping[str, Any], now: float) -> list
     conditions = cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False, entry.reason, message, now)
     queue = status.get("queue") if isinstance(status.get("queue"), dict) else {}
     if (status.get("phase") == Phase.QUEUED.value and queue.get("reason") == message
+            and queue.get("reasonCode") == entry.reason
             and cond.same_conditions(conditions, status.get("conditions") or [])):
         return []
     return [PatchStatus(TRAINING_JOBS, entry.key, {"phase": Phase.QUEUED.value, "conditions": conditions,
-                                                   "queue": {"position": None, "reason": message}}),
+                                                   "queue": queue_entry(entry.reason, message)}),
             RecordEvent(entry.key, "Warning", entry.reason, message)]
 
 
@@ -324,9 +325,9 @@ def unschedulable_status(view: JobView, now: float) -> list[Action]:
     if status.get("phase") not in (None, Phase.QUEUED.value):
         return []
     if view.tenant is None and view.tenant_problem:
-        return _held_back(view, status, "NoTenant", view.tenant_problem, {}, now)
+        return _held_back(view, status, NO_TENANT, view.tenant_problem, {}, now)
     if view.tenant is not None and view.fit.problem:
-        return _held_back(view, status, "NoNodeFits", view.fit.problem, {"tenant": view.tenant}, now)
+        return _held_back(view, status, NO_NODE_FITS, view.fit.problem, {"tenant": view.tenant}, now)
     return []
 
 
@@ -336,12 +337,13 @@ def _held_back(view: JobView, status: dict[str, Any], reason: str, message: str,
     conditions = cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False, reason, message, now)
     queue = status.get("queue") or {}
     unchanged = (status.get("phase") == Phase.QUEUED.value and queue.get("reason") == message
-                 and queue.get("position") is None and all(status.get(k) == v for k, v in extra.items()))
+                 and queue.get("reasonCode") == reason and queue.get("position") is None
+                 and all(status.get(k) == v for k, v in extra.items()))
     if unchanged and cond.same_conditions(conditions, status.get("conditions") or []):
         return []
     # No position: the core does not queue it (a merge patch needs null to drop one left by an earlier wait).
     return [PatchStatus(TRAINING_JOBS, view.key, {"phase": Phase.QUEUED.value, **extra, "conditions": conditions,
-                                                  "queue": {"position": None, "reason": message}})]
+                                                  "queue": queue_entry(reason, message)})]
 
 
 def _children(view: JobView, world: World, gpu_class: str, nodes: tuple[str, ...], generation: int,
@@ -465,7 +467,7 @@ def wait_actions(view: JobView, decision: Wait, now: float) -> list[Action]:
     """Write the queue position and reason only when they change materially (control/queue.py), so a queue that
     moves costs writes in proportion to what users would notice, not one per waiting job per cycle."""
     status = _status(view)
-    queue = {"position": decision.position, "reason": decision.reason}
+    queue = queue_entry(decision.code, decision.reason, decision.position)
     stored = status.get("queue")
     waiting = [c for c in cond.well_formed(status.get("conditions") or []) if c.get("type") == cond.ADMITTED]
     if (status.get("phase") == Phase.QUEUED.value and status.get("tenant") == view.tenant

@@ -113,7 +113,8 @@ def show(kubectl: Kubectl) -> None:
     print("\n".join(lines[:1] + [line for line in lines[1:] if "Running" in line or "Preempted" in line][:12]))
     queued = kubectl("get", "trainingjobs", "-A", "-o",
                      "custom-columns=NAME:.metadata.name,TENANT:.status.tenant,PHASE:.status.phase,"
-                     "POSITION:.status.queue.position,WHY:.status.queue.reason").stdout.splitlines()
+                     "POSITION:.status.queue.position,REASON:.status.queue.reasonCode,"
+                     "MESSAGE:.status.queue.reason").stdout.splitlines()
     waiting = sorted((line for line in queued[1:] if " Queued " in line), key=lambda line: line.split()[3])
     print(f"{len(waiting)} jobs queued, each with its reason, e.g.:")
     print("\n".join(queued[:1] + waiting[:4]), flush=True)

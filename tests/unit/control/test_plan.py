@@ -68,8 +68,9 @@ def test_job_too_big_for_any_node_waits_and_a_second_cycle_writes_nothing() -> N
     [wait] = first.result.decisions
     assert isinstance(wait, Wait)
     patch = of_kind(first.actions, PatchStatus)[0]
-    assert (rows(first.actions, "nlp/huge"), patch.status["queue"]["position"], patch.status["tenant"]) == (
-        [("patch", "nlp/huge", "Queued", None)], 1, "nlp")
+    queue = patch.status["queue"]
+    assert (rows(first.actions, "nlp/huge"), queue["position"], queue["reasonCode"], patch.status["tenant"]) == (
+        [("patch", "nlp/huge", "Queued", None)], 0, "TooBig", "nlp")
     assert "cannot fit" in patch.status["queue"]["reason"] and "largest 8 GPUs" in patch.status["queue"]["reason"]
     FakeCluster(store).apply(first.actions)
     second = plan(store, NOW + 10)
@@ -101,7 +102,7 @@ def test_job_in_unbound_namespace_is_queued_with_no_tenant_once() -> None:
     first = plan(store)
     problem = "namespace vision belongs to no Tenant; an admin must add it to a Tenant's spec.namespaces"
     assert of_kind(first.actions, PatchStatus)[0] == PatchStatus(TRAINING_JOBS, "vision/x", {
-        "phase": "Queued", "queue": {"position": None, "reason": problem},
+        "phase": "Queued", "queue": {"position": None, "reasonCode": "NoTenant", "reason": problem},
         "conditions": [{"type": "Admitted", "status": "False", "reason": "NoTenant", "message": problem,
                         "lastTransitionTime": ts(0)}]})
     FakeCluster(store).apply(first.actions)

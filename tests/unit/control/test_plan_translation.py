@@ -107,20 +107,24 @@ def test_an_admission_by_fair_sharing_preemption_names_whom_it_took_from() -> No
     assert patch.status["conditions"][0]["message"] == event.message
 
 
+def queued(position: int) -> dict[str, Any]:
+    return {"position": position, "reasonCode": "WaitingForShare", "reason": "behind"}
+
+
 @pytest.mark.parametrize(("status", "want"), [
     pytest.param({}, [("patch", "nlp/j", "Queued", None)], id="first wait: written"),
-    pytest.param({"phase": "Queued", "tenant": "nlp", "queue": {"position": 2, "reason": "behind"}}, [],
+    pytest.param({"phase": "Queued", "tenant": "nlp", "queue": queued(2)}, [],
                  id="same position and reason: nothing"),
-    pytest.param({"phase": "Queued", "tenant": "nlp", "queue": {"position": 3, "reason": "behind"}},
+    pytest.param({"phase": "Queued", "tenant": "nlp", "queue": queued(3)},
                  [("patch", "nlp/j", "Queued", None)], id="position moved: written"),
-    pytest.param({"phase": "Queued", "tenant": "old", "queue": {"position": 2, "reason": "behind"}},
+    pytest.param({"phase": "Queued", "tenant": "old", "queue": queued(2)},
                  [("patch", "nlp/j", "Queued", None)], id="tenant changed: written"),
 ])
 def test_wait_writes_only_changes(status: dict[str, Any], want: list[Any]) -> None:
     conditions = [{"type": "Admitted", "status": "False", "reason": "Waiting", "message": "behind",
                    "lastTransitionTime": ts(60)}]
     job = training_job("nlp/j").status(**status, **({"conditions": conditions} if status else {}))
-    assert rows(job_actions([job], Wait("nlp/j", "behind", 2))) == want
+    assert rows(job_actions([job], Wait("nlp/j", "behind", 2, "WaitingForShare"))) == want
 
 
 # --- cost accrual ------------------------------------------------------------------------------------------------
@@ -396,7 +400,7 @@ def _groups(bodies: list[Any], *decisions: Any, **numbers: Any) -> list[tuple[st
                  [("grants", [("patch", "nlp/j", "Admitted", "1"), ("ensure", "nlp/j", ("j-worker-0",)),
                               ("event", "nlp/j", "Normal", "Admitted")])],
                  id="an admission is a grant"),
-    pytest.param([training_job("nlp/j").gpus(8)], [Wait("nlp/j", "full", 1)],
+    pytest.param([training_job("nlp/j").gpus(8)], [Wait("nlp/j", "full", 1, "WaitingForCapacity")],
                  [("bookkeeping", [("patch", "nlp/j", "Queued", None)])], id="a wait is bookkeeping"),
     pytest.param([running_job(), worker("nlp/j", 0, phase="Succeeded", node_name="n0", gpus=8)], [],
                  [("releases", [("patch", "nlp/j", "Succeeded", "77"), ("event", "nlp/j", "Normal", "Succeeded")])],
