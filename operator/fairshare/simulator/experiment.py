@@ -12,6 +12,7 @@ from fairshare.simulator import cluster as clusters
 from fairshare.simulator import traces
 from fairshare.simulator.engine import EngineConfig, Replay
 from fairshare.simulator.metrics import PolicySummary, summarize
+from fairshare.simulator.rates import OracleRates
 from fairshare.simulator.results import RunResult
 from fairshare.simulator.synthetic import SyntheticSpec, generate
 from fairshare.simulator.tenants import TenantSpec, default_tenants, load_overrides
@@ -99,6 +100,20 @@ def resolve_policies(names: tuple[str, ...], known: Mapping[str, Any]) -> tuple[
     return names
 
 
+def with_oracle(policy: Any, workload: Workload, cluster: clusters.ClusterSpec) -> Any:
+    """The policy, given true throughput if it reads an oracle (Gavel's LP baseline, as in Gavel's simulator):
+    samples/s of the job's first phase on a class at a gang size, consolidated. Others are returned as they are."""
+    if not hasattr(policy, "with_oracle"):
+        return policy
+    oracle = OracleRates(workload.matrix, cluster)
+    job_type = {j.key: j.phases[0].job_type for j in workload.jobs}
+
+    def rate(job_key: str, gpu_class: str, gpus: int) -> float:
+        return oracle.samples_per_second(job_type[job_key], gpu_class, gpus)
+
+    return policy.with_oracle(rate)
+
+
 def run_experiment(spec: ExperimentSpec, data_dir: Path,
                    on_result: Callable[[RunResult, PolicySummary], None] | None = None) -> Experiment:
     from fairshare.core.config import PolicyConfig
@@ -112,7 +127,8 @@ def run_experiment(spec: ExperimentSpec, data_dir: Path,
     policy_config = PolicyConfig(**dict(spec.policy_overrides))
     results, summaries = [], []
     for name in resolve_policies(spec.policies, POLICIES):
-        result = Replay(workload, cluster, tenants, POLICIES[name], policy_config, spec.engine,
+        result = Replay(workload, cluster, tenants, with_oracle(POLICIES[name], workload, cluster), policy_config,
+                        spec.engine,
                         random.Random(spec.seed)).run()
         summary = summarize(result)
         results.append(result)

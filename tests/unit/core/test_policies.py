@@ -53,7 +53,7 @@ def test_baseline(policy: str, snapshot: Snapshot, want: list[Row]) -> None:
 @pytest.mark.parametrize(
     ("policy", "first_class"),
     [pytest.param("weighted-max-min", "a100", id="weighted max-min: 6:2 by weight 3:1, blind to class speed"),
-     pytest.param("gavel", "h100", id="gavel: 6:2 by weight 3:1, the fastest class filled first")],
+     pytest.param("greedy-hetero", "h100", id="greedy-hetero: 6:2 by weight 3:1, the fastest class filled first")],
 )
 def test_max_min_baselines(policy: str, first_class: str) -> None:
     result = POLICIES[policy].schedule(TWO_CLASSES, NOW, PolicyConfig())
@@ -73,7 +73,7 @@ def test_baselines_explain_waits() -> None:
 def test_baselines_ignore_prices_bids_and_budgets() -> None:
     snapshot = cluster().gpus("a100", nodes=1, per_node=8, price=3).tenants(tenant("a").budget(1, spent=5)).jobs(
         job("a/x").bid(0.01)).obj()
-    for name in ("fifo", "static-quota", "weighted-max-min", "gavel"):
+    for name in ("fifo", "static-quota", "weighted-max-min", "greedy-hetero"):
         result = POLICIES[name].schedule(snapshot, NOW, PolicyConfig())
         assert summary(result) == [("admit", "a/x", "a100", ("a100-0",))]
         assert dict(result.prices) == {"a100": 3.0} and dict(result.charges) == {"a/x": 3.0}
