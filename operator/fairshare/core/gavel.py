@@ -14,8 +14,8 @@ Written from the paper, not from Gavel's code:
   throughput and jobs share their tenant's equally. (The paper's full water-filling over entities also
   redistributes what a tenant cannot use; this one-level reduction is what the same LP can express.)
 - **Round-based mechanism (§5).** Each round, every (job, type) pair gets the priority X[m, j] / f[m, j], f the
-  fraction of the rounds since the allocation was last recomputed that the job ran on that type (a pair never run
-  has infinite priority); pairs are taken in decreasing priority, ties by larger X then by arrival, and a job is
+  fraction of the job's rounds since it arrived that it ran on that type (a pair never run has infinite
+  priority); pairs are taken in decreasing priority, ties by larger X then by arrival, and a job is
   placed on the type if it is not placed yet and its whole gang fits there. Jobs not placed this round are
   preempted, jobs placed on another type than they hold move: every job is time-sliced at round boundaries.
 
@@ -26,14 +26,13 @@ measurements. The round state (rounds received) lives in the policy object betwe
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import OptimizeWarning, linprog
+from scipy.optimize import linprog
 
 from fairshare.core.decisions import Admit, CycleResult, Decision, Migrate, Preempt, PreemptCause, Wait
 from fairshare.core.types import Job, JobPhase, Snapshot
@@ -81,17 +80,11 @@ def max_min_allocation(jobs: Sequence[LPJob], capacity: Sequence[int]) -> np.nda
     bounds[-1, 1] = np.inf
     objective = np.zeros(nv)
     objective[-1] = -1.0
-    # Interior point without crossover: the max-min optimum is rarely unique, and a vertex (what simplex or
-    # crossover returns) gives the slack to few jobs; an interior point spreads it, as Gavel's own solver (ECOS,
-    # interior point) does. The vertex makes Gavel look about 8 % better than it is (83 h vs 90.5 h on the first
-    # 1,500 Philly jobs; docs/simulator.md).
-    with warnings.catch_warnings():  # scipy warns that it passes run_crossover to HiGHS verbatim, as wanted
-        warnings.simplefilter("ignore", OptimizeWarning)
-        result = linprog(objective, A_ub=a, b_ub=b, bounds=bounds, method="highs-ipm",
-                         options={"run_crossover": "off"})
-    if result.x is None or (result.status != 0 and "primal_status is Feasible" not in str(result.message)):
-        # IPM without crossover can stop short of proving optimality; simplex then settles it (a vertex).
-        result = linprog(objective, A_ub=a, b_ub=b, bounds=bounds, method="highs")
+    # A vertex (HiGHS's simplex). The max-min optimum is rarely unique; Gavel solves with ECOS, an interior-point
+    # method, which spreads the slack over more jobs. Measured on the first 1,500 measured-size Philly jobs (real
+    # Gavel 90.5 h): the vertex gives 94.8 h, an interior point (HiGHS IPM without crossover) 98.2 h
+    # (docs/simulator.md).
+    result = linprog(objective, A_ub=a, b_ub=b, bounds=bounds, method="highs")
     if result.status != 0 or result.x is None:
         raise RuntimeError(f"Gavel max-min LP failed: {result.message}")
     x: np.ndarray = np.clip(np.asarray(result.x[:-1], dtype=float).reshape(n, k), 0.0, 1.0)
@@ -108,22 +101,23 @@ def job_weights(jobs: Sequence[Job], tenant_weight: Mapping[str, float], hierarc
     return {j.key: tenant_weight.get(j.tenant, 1.0) / counts[j.tenant] for j in jobs}
 
 
-def priority(x: float, rounds_on_type: int, rounds_since_reset: int) -> float:
+def priority(x: float, rounds_on_type: int, rounds_since_arrival: int) -> float:
     """Gavel's round priority: the time share the allocation gives the pair over the share it received (§5)."""
     if x <= _TINY:
         return 0.0
-    if rounds_on_type == 0 or rounds_since_reset == 0:
+    if rounds_on_type == 0 or rounds_since_arrival == 0:
         return math.inf
-    return x / (rounds_on_type / rounds_since_reset)
+    return x / (rounds_on_type / rounds_since_arrival)
 
 
 @dataclass
 class RoundState:
-    """What the mechanism remembers between rounds: the allocation, its job set, and rounds received since."""
+    """What the mechanism remembers between rounds: the allocation and its job set; per job, the rounds since it
+    arrived and the rounds it ran on each type."""
 
     jobs: tuple[str, ...] = ()
     allocation: dict[str, dict[str, float]] = field(default_factory=dict)
-    rounds: int = 0
+    elapsed: dict[str, int] = field(default_factory=dict)
     received: dict[str, dict[str, int]] = field(default_factory=dict)
     last_now: float = -math.inf
     lp_seconds: float = 0.0
@@ -176,8 +170,9 @@ def schedule_round(snapshot: Snapshot, now: float, rate: Rate, state: RoundState
                                for c in classes)) for j in active]
         x = max_min_allocation(lp_jobs, [capacity[c] for c in classes])
         state.allocation = {j.key: dict(zip(classes, map(float, x[i]), strict=True)) for i, j in enumerate(lp_jobs)}
-        state.jobs, state.rounds = keys, 0
-        state.received = {k: {} for k in keys}
+        state.jobs = keys
+        state.received = {k: state.received.get(k, {}) for k in keys}
+        state.elapsed = {k: state.elapsed.get(k, 0) for k in keys}
         state.solves += 1
     lp_s = clock() - began
     state.lp_seconds += lp_s
@@ -185,7 +180,7 @@ def schedule_round(snapshot: Snapshot, now: float, rate: Rate, state: RoundState
     pairs = []
     for key, row in state.allocation.items():
         for c, x_mj in row.items():
-            p = priority(x_mj, state.received[key].get(c, 0), state.rounds)
+            p = priority(x_mj, state.received[key].get(c, 0), state.elapsed[key])
             if p > 0:
                 pairs.append((-p, -x_mj, by_key[key].submitted_at, key, c))
     pairs.sort()
@@ -200,7 +195,8 @@ def schedule_round(snapshot: Snapshot, now: float, rate: Rate, state: RoundState
         got = free[c].place(job.gpus_per_worker, job.min_workers, prefer)
         if got is not None:
             placed[key] = (c, got)
-    state.rounds += 1
+    for key in state.elapsed:
+        state.elapsed[key] += 1
     for key, (c, _) in placed.items():
         state.received[key][c] = state.received[key].get(c, 0) + 1
     decisions = _decisions(active, placed, prices)

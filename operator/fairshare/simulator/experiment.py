@@ -21,6 +21,7 @@ from fairshare.simulator.workload import (
     Workload,
     drop_jobs_larger_than,
     drop_jobs_that_cannot_run,
+    drop_unmeasured_sizes,
     first_jobs,
     sample_jobs,
     scale_arrival_rate,
@@ -39,6 +40,7 @@ class ExperimentSpec:
     seed: int = 0
     max_jobs: int | None = None
     sample: float = 1.0
+    measured_sizes_only: bool = False
     arrival_rate: float = 1.0
     tenants_file: Path | None = None
     guarantee_fraction: float = 1.0
@@ -86,6 +88,8 @@ def prepare(workload: Workload, cluster: clusters.ClusterSpec, spec: ExperimentS
     """Drop jobs the cluster can never run, then subsample, limit and rescale arrivals as the spec says."""
     workload = drop_jobs_larger_than(workload, max(cluster.capacity().values()))
     workload = drop_jobs_that_cannot_run(workload, sorted({c.info.matrix_type for c in cluster.classes}))
+    if spec.measured_sizes_only:
+        workload = drop_unmeasured_sizes(workload)
     workload = sample_jobs(workload, spec.sample, rng)
     workload = first_jobs(workload, spec.max_jobs)
     return scale_arrival_rate(workload, spec.arrival_rate)
