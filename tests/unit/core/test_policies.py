@@ -64,6 +64,18 @@ def test_max_min_baselines(policy: str, first_class: str) -> None:
     assert admits[0][1:3] == ("a/j0", first_class)
 
 
+ROOMIER_LATER = cluster().gpus("a100", nodes=1, per_node=4, speed=3).gpus("k80", nodes=1, per_node=8).tenants(
+    "a").jobs(job("a/x").gpus(1)).obj()
+
+
+@pytest.mark.parametrize("policy", ["fifo", "static-quota", "weighted-max-min"])
+def test_agnostic_baselines_take_the_class_with_most_free_gpus(policy: str) -> None:
+    """Blind to speed and not alphabetical: the 8-GPU K80 node before the 4-GPU A100 one, though the A100 is 3x
+    faster and first by name."""
+    assert summary(POLICIES[policy].schedule(ROOMIER_LATER, NOW, PolicyConfig())) == [
+        ("admit", "a/x", "k80", ("k80-0",))]
+
+
 def test_baselines_explain_waits() -> None:
     result = POLICIES["fifo"].schedule(HEAD_OF_LINE, NOW, PolicyConfig())
     assert reason(result, "a/small") == "FIFO: tenant a holds 4 GPUs; 0 jobs ahead; strict FIFO: an earlier job " \
