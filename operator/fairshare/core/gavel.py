@@ -31,8 +31,6 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
-from scipy import sparse
-from scipy.optimize import linprog
 
 from fairshare.core.decisions import Admit, CycleResult, Decision, Migrate, Preempt, PreemptCause, Wait
 from fairshare.core.types import Job, JobPhase, Snapshot
@@ -53,6 +51,10 @@ class LPJob:
 
 def max_min_allocation(jobs: Sequence[LPJob], capacity: Sequence[int]) -> np.ndarray:
     """The max-min fair allocation X (jobs x classes) of normalised effective throughput (module docstring)."""
+    # scipy is the simulator's: imported here, the operator (which imports the core) never loads it.
+    from scipy import sparse
+    from scipy.optimize import linprog
+
     n, k = len(jobs), len(capacity)
     if n == 0 or k == 0:
         return np.zeros((n, k))
