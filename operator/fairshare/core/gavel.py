@@ -61,7 +61,10 @@ def max_min_allocation(jobs: Sequence[LPJob], capacity: Sequence[int]) -> np.nda
     rates = np.array([j.rates for j in jobs], dtype=float)
     share = np.asarray(capacity, dtype=float) / max(1.0, float(sum(capacity)))
     equal = rates @ share
-    runnable = rates > 0
+    # A gang bigger than a class's capacity never runs there, whatever its throughput.
+    runnable = (rates > 0) & (np.array([j.gpus for j in jobs], dtype=float)[:, None] <= np.asarray(capacity)[None, :])
+    if not runnable.any():
+        return np.zeros((n, k))
     scale = np.where(equal[:, None] > 0, rates / np.maximum(equal, _TINY)[:, None], 0.0)
     weights = np.array([max(j.weight, _TINY) for j in jobs])
     coef = scale / weights[:, None]
@@ -112,6 +115,28 @@ def priority(x: float, rounds_on_type: int, rounds_since_arrival: int) -> float:
     return x / (rounds_on_type / rounds_since_arrival)
 
 
+def snapshot_rates(snapshot: Snapshot) -> Rate:
+    """Throughput without an oracle, from what the snapshot knows: a job's measured samples/s on (class, workers)
+    scaled by GPUs; else its best measurement on another class scaled by the classes' speed priors; else the
+    class's speed prior times the GPUs."""
+    speed = {c.name: c.relative_speed for c in snapshot.classes}
+    gpw = {j.key: j.gpus_per_worker for j in snapshot.jobs}
+    measured: dict[str, dict[str, float]] = {}
+    for t in snapshot.throughputs:
+        per_gpu = t.samples_per_second / max(1, t.workers * gpw.get(t.job_key, 1))
+        measured.setdefault(t.job_key, {})[t.gpu_class] = per_gpu
+
+    def rate(job_key: str, gpu_class: str, gpus: int) -> float:
+        mine = measured.get(job_key)
+        if not mine:
+            return speed.get(gpu_class, 1.0) * gpus
+        if gpu_class in mine:
+            return mine[gpu_class] * gpus
+        return max(v / speed.get(c, 1.0) for c, v in mine.items()) * speed.get(gpu_class, 1.0) * gpus
+
+    return rate
+
+
 @dataclass
 class RoundState:
     """What the mechanism remembers between rounds: the allocation and its job set; per job, the rounds since it
@@ -132,15 +157,24 @@ class _Free:
 
     nodes: dict[str, int]
 
-    def place(self, gpus_per_worker: int, workers: int, prefer: Sequence[str] = ()) -> tuple[str, ...] | None:
+    def keep(self, gpus_per_worker: int, nodes: Sequence[str]) -> tuple[str, ...] | None:
+        """The gang's own nodes, if all of them are still free for it this round."""
+        free = dict(self.nodes)
+        for node in nodes:
+            if free.get(node, 0) < gpus_per_worker:
+                return None
+            free[node] -= gpus_per_worker
+        self.nodes = free
+        return tuple(nodes)
+
+    def place(self, gpus_per_worker: int, workers: int) -> tuple[str, ...] | None:
+        """A new gang: fullest nodes first (best fit), so that large gangs keep finding room."""
         chosen: list[str] = []
         free = dict(self.nodes)
-        for node in list(prefer) + sorted(free, key=lambda n: (free[n], n)):
-            while len(chosen) < workers and free.get(node, 0) >= gpus_per_worker:
+        for node in sorted(free, key=lambda n: (free[n], n)):
+            while len(chosen) < workers and free[node] >= gpus_per_worker:
                 free[node] -= gpus_per_worker
                 chosen.append(node)
-                if node in prefer:
-                    break
         if len(chosen) < workers:
             return None
         self.nodes = free
@@ -192,16 +226,18 @@ def schedule_round(snapshot: Snapshot, now: float, rate: Rate, state: RoundState
         job = by_key[key]
         if key in placed:
             continue
-        held = job.allocation
-        prefer = held.nodes if held is not None and held.gpu_class == c else ()
-        got = free[c].place(job.gpus_per_worker, job.min_workers, prefer)
+        held = job.allocation if job.phase is JobPhase.RUNNING else None
+        if held is not None and held.gpu_class == c:
+            got = free[c].keep(job.gpus_per_worker, held.nodes)  # the lease goes on, on the nodes it holds
+        else:
+            got = free[c].place(job.gpus_per_worker, held.workers if held is not None else job.min_workers)
         if got is not None:
             placed[key] = (c, got)
     for key in state.elapsed:
         state.elapsed[key] += 1
     for key, (c, _) in placed.items():
         state.received[key][c] = state.received[key].get(c, 0) + 1
-    decisions = _decisions(active, placed, prices)
+    decisions = _decisions(active, placed, prices, state)
     charges = {k: prices[c] for k, (c, _) in placed.items()}
     shares: dict[str, dict[str, float]] = {t.name: {c: 0.0 for c in classes} for t in snapshot.tenants}
     for j in active:
@@ -221,27 +257,32 @@ def schedule_round(snapshot: Snapshot, now: float, rate: Rate, state: RoundState
 
 
 def _decisions(active: Sequence[Job], placed: Mapping[str, tuple[str, tuple[str, ...]]],
-               prices: Mapping[str, float]) -> tuple[Decision, ...]:
+               prices: Mapping[str, float], state: RoundState) -> tuple[Decision, ...]:
     """Preemptions, then moves, then admissions (moves first: an admission may take GPUs a moving job leaves),
-    then waits."""
+    then waits, numbered per tenant in key order."""
     preempt: list[Decision] = []
     move: list[Decision] = []
     admit: list[Decision] = []
     wait: list[Decision] = []
+    positions: dict[str, int] = {}
     for job in sorted(active, key=lambda j: j.key):
         got = placed.get(job.key)
         held = job.allocation if job.phase is JobPhase.RUNNING else None
         if got is None:
+            owed = sum(state.allocation.get(job.key, {}).values())
+            why = (f"Gavel round: not placed this round (its allocation is {owed:.2f} of the time; it ran "
+                   f"{sum(state.received.get(job.key, {}).values())} of its {state.elapsed.get(job.key, 0)} rounds)")
             if held is not None:
-                preempt.append(Preempt(job.key, "Gavel round: not placed this round", PreemptCause.FAIR_SHARE))
+                preempt.append(Preempt(job.key, why, PreemptCause.FAIR_SHARE))
             else:
-                wait.append(Wait(job.key, "Gavel round: not placed this round", 1, "WaitingForCapacity"))
+                positions[job.tenant] = positions.get(job.tenant, 0) + 1
+                wait.append(Wait(job.key, why, positions[job.tenant], "WaitingForCapacity"))
             continue
         c, nodes = got
         if held is None:
-            admit.append(Admit(job.key, c, job.min_workers, nodes, prices[c]))
+            admit.append(Admit(job.key, c, len(nodes), nodes, prices[c]))
         elif held.gpu_class != c:
-            move.append(Migrate(job.key, c, job.min_workers, nodes, prices[c], "Gavel round: another type"))
-        elif tuple(sorted(held.nodes)) != tuple(sorted(nodes)):
-            move.append(Migrate(job.key, c, job.min_workers, nodes, prices[c], "Gavel round: other nodes"))
+            move.append(Migrate(job.key, c, len(nodes), nodes, prices[c],
+                                f"Gavel round: its allocation gives it {state.allocation[job.key][c]:.2f} of "
+                                f"the time on {c}"))
     return (*preempt, *move, *admit, *wait)

@@ -89,19 +89,16 @@ class GreedyHeteroPolicy:
         return baselines.greedy_hetero(snapshot, now, config, self.clock)
 
 
-def _no_oracle(job_key: str, gpu_class: str, gpus: int) -> float:
-    raise RuntimeError("the Gavel LP baseline needs a throughput oracle: build it with GavelPolicy.with_oracle()")
-
-
 @dataclass(frozen=True, slots=True)
 class GavelPolicy:
     """Gavel's max-min fairness LP with its round-based mechanism (core/gavel.py); `hierarchical` for §4.3.
 
     It reads true throughput from `rate` (an oracle, as Gavel's simulator does); the replay gives it one with
-    `with_oracle`, which also starts a fresh round state."""
+    `with_oracle`, which also starts a fresh round state. Without one it estimates from the snapshot
+    (gavel.snapshot_rates: measured throughput, else the class speed prior)."""
 
     clock: Clock = time.perf_counter
-    rate: gavel.Rate = _no_oracle
+    rate: gavel.Rate | None = None
     hierarchical: bool = False
     state: gavel.RoundState = field(default_factory=gavel.RoundState)
 
@@ -116,7 +113,8 @@ class GavelPolicy:
 
     def schedule(self, snapshot: Snapshot, now: float, config: PolicyConfig) -> CycleResult:
         """Run one Gavel round."""
-        return gavel.schedule_round(snapshot, now, self.rate, self.state, self.hierarchical, self.clock)
+        rate = self.rate if self.rate is not None else gavel.snapshot_rates(snapshot)
+        return gavel.schedule_round(snapshot, now, rate, self.state, self.hierarchical, self.clock)
 
 
 POLICIES: dict[str, Policy] = {

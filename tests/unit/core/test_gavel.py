@@ -109,6 +109,13 @@ def test_hierarchical_weights_hold_tenants_to_shares(hierarchical: bool, want: d
     assert tenants_share(UNEQUAL, hierarchical) == pytest.approx(want, abs=1e-3)
 
 
-def test_without_an_oracle_it_says_how_to_get_one() -> None:
-    with pytest.raises(RuntimeError, match="with_oracle"):
-        GavelPolicy().schedule(ONE_GPU, NOW, None)  # type: ignore[arg-type]
+@pytest.mark.parametrize(("snapshot", "want"), [
+    pytest.param(cluster().gpus("v100", nodes=1, per_node=1, speed=3).gpus("k80", nodes=1, per_node=1).tenants("a")
+                 .jobs(job("a/x").gpus(1)).obj(), "v100", id="no measurement: the class speed prior, V100 first"),
+    pytest.param(cluster().gpus("v100", nodes=1, per_node=1, speed=3).gpus("k80", nodes=1, per_node=1).tenants("a")
+                 .jobs(job("a/x").gpus(1)).throughput("a/x", "v100", 1, 1.0).throughput("a/x", "k80", 1, 5.0).obj(),
+                 "k80", id="measured 5x faster on the K80: the K80"),
+])
+def test_without_an_oracle_it_reads_the_snapshot(snapshot: Snapshot, want: str) -> None:
+    result = GavelPolicy().schedule(snapshot, NOW, None)  # type: ignore[arg-type]
+    assert [(d.job_key, getattr(d, "gpu_class", None)) for d in result.decisions] == [("a/x", want)]
