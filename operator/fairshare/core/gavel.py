@@ -52,8 +52,8 @@ class LPJob:
 def max_min_allocation(jobs: Sequence[LPJob], capacity: Sequence[int]) -> np.ndarray:
     """The max-min fair allocation X (jobs x classes) of normalised effective throughput (module docstring)."""
     # scipy is the simulator's: imported here, the operator (which imports the core) never loads it.
-    from scipy import sparse
-    from scipy.optimize import linprog
+    from scipy import sparse  # type: ignore[import-untyped, unused-ignore]
+    from scipy.optimize import linprog  # type: ignore[import-untyped, unused-ignore]
 
     n, k = len(jobs), len(capacity)
     if n == 0 or k == 0:
