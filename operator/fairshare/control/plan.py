@@ -168,7 +168,8 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
     bookkeeping += set_aside_actions(world, set_aside, now)
     return CyclePlan(result=result, releases=without_writes_to_deleted_jobs(releases, world),
                      grants=without_writes_to_deleted_jobs(grants, world),
-                     bookkeeping=without_writes_to_deleted_jobs(bookkeeping, world), transitioned=frozenset(transitioned), set_aside=set_aside, node_losses=frozenset(node_losses),
+                     bookkeeping=without_writes_to_deleted_jobs(bookkeeping, world),
+                     transitioned=frozenset(transitioned), set_aside=set_aside, node_losses=frozenset(node_losses),
                      capacity=capacity)
 
 
