@@ -193,7 +193,7 @@ class WatchTimeouts:
     timeout later), and a stream that brings no event, not even a bookmark, for `inactivity_seconds` is taken for dead
     and reopened (the API server sends a bookmark about every 60 s)."""
 
-    server_seconds: float = 300.0
+    server_seconds: int = 300  # the API server takes whole seconds (timeoutSeconds=300.0 is a 400 Bad Request)
     inactivity_seconds: float = 70.0
 
 

@@ -19,9 +19,9 @@ def test_api_timeouts_from_env(environ: dict[str, str], expected: ApiTimeouts) -
 
 
 @pytest.mark.parametrize(("environ", "expected"), [
-    pytest.param({}, WatchTimeouts(300.0, 70.0), id="defaults"),
+    pytest.param({}, WatchTimeouts(300, 70.0), id="defaults"),
     pytest.param({"FAIRSHARE_WATCH_TIMEOUT_SECONDS": "20", "FAIRSHARE_WATCH_INACTIVITY_SECONDS": "10"},
-                 WatchTimeouts(20.0, 10.0), id="both set"),
+                 WatchTimeouts(20, 10.0), id="both set"),
 ])
 def test_watch_from_env(environ: dict[str, str], expected: WatchTimeouts) -> None:
     assert watch_from_env(environ) == expected
@@ -41,6 +41,8 @@ def test_watchdog_periods_from_env(environ: dict[str, str], expected: int) -> No
                  "FAIRSHARE_API_READ_TIMEOUT_SECONDS='0': must be more than 0", id="read 0"),
     pytest.param(api_timeouts_from_env, {"FAIRSHARE_API_CONNECT_TIMEOUT_SECONDS": "soon"},
                  "FAIRSHARE_API_CONNECT_TIMEOUT_SECONDS='soon': expected a float", id="connect not a number"),
+    pytest.param(watch_from_env, {"FAIRSHARE_WATCH_TIMEOUT_SECONDS": "300.0"},
+                 "FAIRSHARE_WATCH_TIMEOUT_SECONDS='300.0': expected a int", id="watch timeout not whole"),
     pytest.param(watch_from_env, {"FAIRSHARE_WATCH_INACTIVITY_SECONDS": "-1"},
                  "FAIRSHARE_WATCH_INACTIVITY_SECONDS='-1': must be more than 0", id="inactivity negative"),
     pytest.param(watchdog_periods_from_env, {"FAIRSHARE_CYCLE_WATCHDOG_PERIODS": "-2"},
