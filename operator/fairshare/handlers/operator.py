@@ -22,6 +22,7 @@ from fairshare.control.watchdog import CycleWatchdog, pending_jobs
 from fairshare.feedback.collector import FeedbackCollector
 from fairshare.feedback.prometheus import PrometheusSource
 from fairshare.feedback.scrape import ScrapeSource
+from fairshare.handlers.backoffs import EndlessBackoffs
 from fairshare.handlers.diffbase import EventOnlyDiffBaseStorage, registers_no_changing_handlers
 from fairshare.handlers.leadership import Leadership
 from fairshare.k8s.applier import Applier
@@ -84,6 +85,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.client_timeout = watch.server_seconds + timeouts.read_seconds
     settings.watching.inactivity_timeout = watch.inactivity_seconds
     settings.watching.reconnect_backoff = 1.0
+    settings.networking.error_backoffs = EndlessBackoffs()
 
     metrics = OperatorMetrics()
     port = int(os.environ.get("FAIRSHARE_METRICS_PORT", "8080"))
