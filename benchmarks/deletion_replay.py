@@ -18,6 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from tests.unit.control.builders import NOW, gpu_class, node, store_of, tenant, training_job, ts
+from tests.unit.control.fakecluster import FakeCluster
+
 import fairshare
 from fairshare.control.actions import PatchStatus
 from fairshare.control.plan import plan_cycle
@@ -25,8 +28,6 @@ from fairshare.control.snapshot import build_world
 from fairshare.control.store import TRAINING_JOBS
 from fairshare.core.config import PolicyConfig
 from fairshare.render import DEFAULT_SETTINGS
-from tests.unit.control.builders import NOW, gpu_class, node, store_of, tenant, training_job, ts
-from tests.unit.control.fakecluster import FakeCluster
 
 PERIOD = 2.0
 
@@ -73,7 +74,8 @@ def run(jobs: int, strays: int, batch: int, gc_cycles: int, settle_first: bool =
         patches = one_cycle()
         total += len(patches)
         to_deleting += sum(1 for p in patches if p.key in marked)
-    return {"jobs": jobs, "strays_of_no_tenant": strays, "settled_before_deletion": settle_first, "marked_per_cycle": batch, "gc_after_cycles": gc_cycles,
+    return {"jobs": jobs, "strays_of_no_tenant": strays, "settled_before_deletion": settle_first,
+            "marked_per_cycle": batch, "gc_after_cycles": gc_cycles,
             "settle_cycles": settle, "deletion_cycles": cycle - start, "status_patches": total,
             "status_patches_to_jobs_being_deleted": to_deleting, "operator_code": fairshare.__file__}
 
