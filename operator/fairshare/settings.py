@@ -189,20 +189,24 @@ def api_timeouts_from_env(environ: Mapping[str, str]) -> ApiTimeouts:
 
 @dataclasses.dataclass(frozen=True)
 class WatchTimeouts:
-    """kopf's watch requests: the API server ends each after `server_seconds` (the client gives up that plus the read
-    timeout later), and a stream that brings no event, not even a bookmark, for `inactivity_seconds` is taken for dead
-    and reopened (the API server sends a bookmark about every 60 s)."""
+    """kopf's requests: the API server ends each watch after `server_seconds` (the client gives up that plus the read
+    timeout later), a stream that brings no event, not even a bookmark, for `inactivity_seconds` is taken for dead
+    and reopened (the API server sends a bookmark about every 60 s), and any other request of kopf's (the LIST before
+    each watch, cluster-wide for pods) may take `request_seconds` in all."""
 
     server_seconds: int = 300  # the API server takes whole seconds (timeoutSeconds=300.0 is a 400 Bad Request)
     inactivity_seconds: float = 70.0
+    request_seconds: float = 300.0  # kopf's own default: a LIST of every pod of a large cluster takes a while
 
 
 WATCH_ENV = {"FAIRSHARE_WATCH_TIMEOUT_SECONDS": "server_seconds",
-             "FAIRSHARE_WATCH_INACTIVITY_SECONDS": "inactivity_seconds"}
+             "FAIRSHARE_WATCH_INACTIVITY_SECONDS": "inactivity_seconds",
+             "FAIRSHARE_KOPF_REQUEST_TIMEOUT_SECONDS": "request_seconds"}
 
 
 def watch_from_env(environ: Mapping[str, str]) -> WatchTimeouts:
-    """WatchTimeouts from FAIRSHARE_WATCH_TIMEOUT_SECONDS and FAIRSHARE_WATCH_INACTIVITY_SECONDS (seconds, > 0)."""
+    """WatchTimeouts from FAIRSHARE_WATCH_TIMEOUT_SECONDS, FAIRSHARE_WATCH_INACTIVITY_SECONDS and
+    FAIRSHARE_KOPF_REQUEST_TIMEOUT_SECONDS (seconds, > 0)."""
     defaults = WatchTimeouts()
     values = {field: typed_value(env, environ[env], getattr(defaults, field))
               for env, field in WATCH_ENV.items() if environ.get(env, "").strip()}

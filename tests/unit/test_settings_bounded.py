@@ -19,9 +19,9 @@ def test_api_timeouts_from_env(environ: dict[str, str], expected: ApiTimeouts) -
 
 
 @pytest.mark.parametrize(("environ", "expected"), [
-    pytest.param({}, WatchTimeouts(300, 70.0), id="defaults"),
-    pytest.param({"FAIRSHARE_WATCH_TIMEOUT_SECONDS": "20", "FAIRSHARE_WATCH_INACTIVITY_SECONDS": "10"},
-                 WatchTimeouts(20, 10.0), id="both set"),
+    pytest.param({}, WatchTimeouts(300, 70.0, 300.0), id="defaults"),
+    pytest.param({"FAIRSHARE_WATCH_TIMEOUT_SECONDS": "20", "FAIRSHARE_WATCH_INACTIVITY_SECONDS": "10",
+                  "FAIRSHARE_KOPF_REQUEST_TIMEOUT_SECONDS": "45"}, WatchTimeouts(20, 10.0, 45.0), id="all set"),
 ])
 def test_watch_from_env(environ: dict[str, str], expected: WatchTimeouts) -> None:
     assert watch_from_env(environ) == expected

@@ -79,7 +79,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     # Every call bounded (docs/reliability.md, "Bounded waits"): kopf's own requests and watches, and our client's.
     timeouts, watch = api_timeouts_from_env(os.environ), watch_from_env(os.environ)
     settings.networking.connect_timeout = timeouts.connect_seconds
-    settings.networking.request_timeout = timeouts.connect_seconds + timeouts.read_seconds
+    settings.networking.request_timeout = watch.request_seconds
     settings.watching.connect_timeout = timeouts.connect_seconds
     settings.watching.server_timeout = watch.server_seconds
     settings.watching.client_timeout = watch.server_seconds + timeouts.read_seconds

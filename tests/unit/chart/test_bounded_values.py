@@ -20,8 +20,8 @@ def env_of(tmp_path: Path, values: dict[str, Any] | None = None) -> dict[str, st
 @pytest.mark.parametrize(("operator", "timeouts", "watch", "periods"), [
     pytest.param({}, ApiTimeouts(), WatchTimeouts(), 12, id="defaults are the operator's own"),
     pytest.param({"apiConnectTimeoutSeconds": 1.5, "apiReadTimeoutSeconds": 10, "watchTimeoutSeconds": 60,
-                  "watchInactivitySeconds": 20, "cycleWatchdogPeriods": 0},
-                 ApiTimeouts(1.5, 10.0), WatchTimeouts(60, 20.0), 0, id="every value set"),
+                  "watchInactivitySeconds": 20, "kopfRequestTimeoutSeconds": 90, "cycleWatchdogPeriods": 0},
+                 ApiTimeouts(1.5, 10.0), WatchTimeouts(60, 20.0, 90.0), 0, id="every value set"),
 ])
 def test_bounded_wait_values_reach_the_operator(tmp_path: Path, operator: dict[str, Any], timeouts: ApiTimeouts,
                                                 watch: WatchTimeouts, periods: int) -> None:
