@@ -166,7 +166,9 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
                                                              now=now, half_life_hours=config.half_life_hours), in_use)
     set_aside = {**world.set_aside, **log.entries}
     bookkeeping += set_aside_actions(world, set_aside, now)
-    return CyclePlan(result=result, releases=tuple(releases), grants=tuple(grants), bookkeeping=tuple(bookkeeping),
+    return CyclePlan(result=result, releases=without_writes_to_deleted_jobs(releases, world),
+                     grants=without_writes_to_deleted_jobs(grants, world),
+                     bookkeeping=without_writes_to_deleted_jobs(bookkeeping, world),
                      transitioned=frozenset(transitioned), set_aside=set_aside, node_losses=frozenset(node_losses),
                      capacity=capacity)
 
@@ -239,6 +241,14 @@ def without_jobs(snapshot: core.Snapshot, transitioned: Mapping[str, bool]) -> c
     nodes = tuple(dataclasses.replace(n, gpus=max(0, n.gpus - held.get(n.name, 0))) for n in snapshot.nodes)
     jobs = tuple(j for j in snapshot.jobs if j.key not in leaving)
     return dataclasses.replace(snapshot, jobs=jobs, nodes=nodes)
+
+
+def without_writes_to_deleted_jobs(actions: Sequence[Action], world: World) -> tuple[Action, ...]:
+    """Rule: a TrainingJob being deleted (metadata.deletionTimestamp set) gets no further status writes (queue
+    position, failure, charges): each would be one more PATCH the API server must serve for an object on its way out,
+    and a burst of deletions would otherwise cost as many. Its pods are still deleted."""
+    return tuple(a for a in actions if not (isinstance(a, PatchStatus) and a.kind == TRAINING_JOBS
+                                            and (view := world.jobs.get(a.key)) is not None and view.deleting))
 
 
 def set_aside_actions(world: World, set_aside: Mapping[str, SetAside], now: float) -> list[Action]:
