@@ -47,7 +47,10 @@ class OperatorMetrics:
                                    ["gpu_class"], registry=r)
         self.allocated_gpus = Gauge("fairshare_gpus_allocated", "GPUs allocated, by tenant and class.",
                                     ["tenant", "gpu_class"], registry=r)
-        self.idle_gpus = Gauge("fairshare_gpus_idle", "GPUs of a class allocated to no job.", ["gpu_class"], registry=r)
+        self.idle_gpus = Gauge("fairshare_gpus_idle", "GPUs of a class held by no job and no foreign pod.",
+                               ["gpu_class"], registry=r)
+        self.foreign_gpus = Gauge("fairshare_gpus_foreign", "GPUs of a class held by pods the operator did not "
+                                  "create (control/ownership.py), by class.", ["gpu_class"], registry=r)
         self.fair_share = Gauge("fairshare_fair_share_gpus", "A tenant's entitlement (fair share) of a class, in GPUs.",
                                 ["tenant", "gpu_class"], registry=r)
         self.share_ratio = Gauge("fairshare_tenant_share_ratio",

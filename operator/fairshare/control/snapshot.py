@@ -278,10 +278,12 @@ def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR]
     # GPUs stay held until they are gone (control/orphans.py stops it).
     in_core = {j.key for j in jobs if j.allocation is not None}
     unseen = {k for k, v in views.items() if v.phase in (Phase.ADMITTED, Phase.RUNNING) and k not in in_core}
-    foreign_pods = _foreign_pods(store, log, unseen)
-    foreign: dict[str, int] = {}
-    for held in foreign_pods:
+    foreign_pods: list[ForeignPod] = []
+    foreign: dict[str, int] = {}  # node -> GPUs held outside the core's accounting
+    for held, is_foreign in _held_outside(store, log, unseen):
         foreign[held.node] = foreign.get(held.node, 0) + held.gpus
+        if is_foreign:
+            foreign_pods.append(held)
     for entry in list(log.entries.values()):  # a job set aside may hold GPUs its pods have not taken yet
         if entry.kind == TRAINING_JOBS and entry.key not in views:
             for node in _set_aside_job_nodes(store.get(TRAINING_JOBS, entry.key) or {}, pods_by_job.get(entry.key, ())):
@@ -433,14 +435,15 @@ def _node(body: Body, gpu_class: str, state: NodeState) -> tuple[core.Node, Node
     return core.Node(str(body["metadata"]["name"]), gpu_class, gpus, state.usable), node_allocatable(body)
 
 
-def _foreign_pods(store: Store, log: SetAsideLog, unseen: Set[str] = frozenset()) -> list[ForeignPod]:
-    """Active pods holding GPUs that no TrainingJob controls (other workloads, and pods that only carry the
-    operator's labels: ownership.py), and the pods of the jobs in `unseen` (Admitted or Running, but not in the
-    core's snapshot). The pods of other TrainingJobs are the jobs' own: held by their allocation while Admitted or
-    Running, or on their way back otherwise (a preempted, restarting, finished or deleted job's pods are being
-    deleted); counting those would make a restarted operator preempt again for room its last cycle already freed.
-    A pod whose GPUs cannot be read is taken to hold every GPU of its node."""
-    held: list[ForeignPod] = []
+def _held_outside(store: Store, log: SetAsideLog, unseen: Set[str] = frozenset()) -> list[tuple[ForeignPod, bool]]:
+    """GPUs held outside the core's accounting, each with whether its pod is foreign: active pods holding GPUs that
+    no TrainingJob controls (other workloads, and pods that only carry the operator's labels: ownership.py), and
+    (not foreign) the pods of the jobs in `unseen` (Admitted or Running, but not in the core's snapshot). The pods of
+    other TrainingJobs are the jobs' own: held by their allocation while Admitted or Running, or on their way back
+    otherwise (a preempted, restarting, finished or deleted job's pods are being deleted); counting those would make
+    a restarted operator preempt again for room its last cycle already freed. A pod whose GPUs cannot be read is
+    taken to hold every GPU of its node."""
+    held: list[tuple[ForeignPod, bool]] = []
     for pod in store.all(PODS):
         try:
             holding = _pod_holding(pod, unseen)
@@ -450,7 +453,7 @@ def _foreign_pods(store: Store, log: SetAsideLog, unseen: Set[str] = frozenset()
             holding = (node, MAX_NODE_GPUS) if isinstance(node, str) and node else None
             log.failed(PODS, key_of(pod), err, f"; it is taken to hold every GPU of node {node}" if holding else "")
         if holding is not None and holding[1] > 0:
-            held.append(ForeignPod(key_of(pod), holding[0], holding[1]))
+            held.append((ForeignPod(key_of(pod), holding[0], holding[1]), controller_uid(pod) is None))
     return held
 
 

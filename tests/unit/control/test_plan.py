@@ -157,7 +157,7 @@ def test_gpu_class_and_tenant_status_written_when_changed_only() -> None:
     statuses = {a.key: a.status for a in of_kind(first.actions, PatchStatus) if a.kind != TRAINING_JOBS}
     price = first.result.prices["a100"]
     assert statuses == {
-        "a100": {"capacity": 16, "allocated": 8, "idle": 8, "currentPricePerGPUHour": round(price, 6)},
+        "a100": {"capacity": 16, "allocated": 8, "foreign": 0, "idle": 8, "currentPricePerGPUHour": round(price, 6)},
         "nlp": {"allocated": {"a100": 8}, "allocatedGPUs": 8,
                 "fairShare": {"a100": round(first.result.fair_shares["nlp"]["a100"], 3)},
                 "shareRatio": round(first.result.share_ratios["nlp"], 2), "spendThisPeriod": 0.0,

@@ -200,7 +200,7 @@ def test_a_job_with_no_allocation_is_not_charged_on_release() -> None:
 
 # --- GPUClass and Tenant status ----------------------------------------------------------------------------------
 
-CLASS_STATUS = {"capacity": 24, "allocated": 8, "idle": 16, "currentPricePerGPUHour": 1.5}
+CLASS_STATUS = {"capacity": 24, "allocated": 8, "foreign": 0, "idle": 16, "currentPricePerGPUHour": 1.5}
 TENANT_OWNED = {"allocated": {"a100": 8}, "allocatedGPUs": 8, "fairShare": {"a100": 12.0}}
 # Usage and spend were metered just now: they are not due again for 30 s.
 METERED_NOW = {"decayedUsageGPUHours": 0.0, "spendThisPeriod": 3.0, "periodStart": ts(0), "usageUpdatedAt": ts(0)}
