@@ -20,15 +20,13 @@ from fairshare.control.store import TRAINING_JOBS
 from fairshare.core.throughput import smooth
 from fairshare.feedback.readings import Reading, Target
 
-METRICS_ENDPOINT_ANNOTATION = "fairshare.dev/metrics-endpoint"  # set by the local pod runner
 METRICS_PORT_NAME = "metrics"
 
 
 def pod_metrics_endpoint(pod: Mapping[str, Any]) -> str | None:
-    """host:port of a pod's (local rank 0) metrics server: the runner's annotation, else pod IP + `metrics` port."""
-    annotated = (pod["metadata"].get("annotations") or {}).get(METRICS_ENDPOINT_ANNOTATION)
-    if annotated:
-        return str(annotated)
+    """Rule: the operator reads a trainer only at the IP its pod was given (status.podIP, which only the kubelet
+    writes) and the `metrics` port the operator itself put in the pod's spec, and only for pods it created (the
+    caller passes JobView.current_pods). No label or annotation ever names a host to read."""
     ip = (pod.get("status") or {}).get("podIP")
     for container in pod.get("spec", {}).get("containers") or []:
         for port in container.get("ports") or []:

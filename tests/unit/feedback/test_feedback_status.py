@@ -86,14 +86,16 @@ def test_targets_name_the_rank_zero_endpoint_of_running_gangs_only() -> None:
     world = build_world(store_of(*CLUSTER, *running_job()), NOW)
     [target] = feedback_targets(world)
     assert (target.job_key, target.generation, target.gpu_class, target.workers, target.endpoint) == (
-        "nlp/bert", 2, "a100", 2, None)  # no metrics port on these pods, no runner annotation
+        "nlp/bert", 2, "a100", 2, None)  # no metrics port on these pods
     pending = build_world(store_of(*CLUSTER, *running_job(pod_phase="Pending")), NOW)
     assert feedback_targets(pending) == []
 
 
 @pytest.mark.parametrize(("pod_body", "endpoint"), [
-    pytest.param({"metadata": {"annotations": {"fairshare.dev/metrics-endpoint": "127.0.0.1:4000"}},
-                  "spec": {"containers": []}}, "127.0.0.1:4000", id="local runner annotation"),
+    pytest.param({"metadata": {"annotations": {"fairshare.dev/metrics-endpoint": "169.254.169.254:80#/x"}},
+                  "status": {"podIP": "10.1.2.3"}, "spec": {"containers": [{"ports": [
+                      {"name": "metrics", "containerPort": 9400}]}]}},
+                 "10.1.2.3:9400", id="an annotation naming a host is never read"),
     pytest.param({"metadata": {}, "status": {"podIP": "10.1.2.3"},
                   "spec": {"containers": [{"ports": [{"name": "rdzv", "containerPort": 29500},
                                                      {"name": "metrics", "containerPort": 9400}]}]}},
