@@ -70,6 +70,9 @@ class OperatorMetrics:
         self.throughput = Gauge("fairshare_throughput_samples_per_second",
                                 "Measured training throughput summed over a tenant's running jobs on a class.",
                                 ["tenant", "gpu_class"], registry=r)
+        self.feedback_dropped = Counter("fairshare_feedback_readings_dropped", "Throughput readings dropped as "
+                                        "outside physical bounds, by reason (invalid|above-expected|jump: "
+                                        "fairshare.core.throughput.implausible_throughput).", ["reason"], registry=r)
         self.feedback_reads = Counter("fairshare_feedback_scrapes",
                                       "Trainer throughput reads by source (scrape|prometheus) and result "
                                       "(ok|missing|error).", ["source", "result"], registry=r)

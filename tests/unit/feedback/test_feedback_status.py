@@ -121,3 +121,47 @@ def test_plan_cycle_folds_readings_into_bookkeeping_and_measured_throughput_reac
     assert [(t.gpu_class, t.workers, t.samples_per_second) for t in after.snapshot.throughputs] == [("a100", 2, 150.0)]
     assert plan(items).bookkeeping == plan(items).bookkeeping  # no readings: nothing about throughput is written
     assert not any("throughput" in a.status for a in plan(items).bookkeeping if isinstance(a, PatchStatus))
+
+
+def test_targets_carry_what_a_reading_is_checked_against() -> None:
+    """The stored value at the class and size (for jumps), and what the job's measurements predict there."""
+    job, *pods = running_job()
+    measured = job.throughput("a100", 2, 400.0).throughput("a100", 1, 250.0)
+    [target] = feedback_targets(build_world(store_of(*CLUSTER, measured, *pods), NOW))
+    assert (target.smoothed, target.expected) == (400.0, 400.0)
+    [unmeasured] = feedback_targets(build_world(store_of(*CLUSTER, *running_job()), NOW))
+    assert (unmeasured.smoothed, unmeasured.expected) == (None, None)
+    job, *pods = running_job()
+    [elsewhere] = feedback_targets(build_world(store_of(*CLUSTER, job.throughput("l4", 2, 100.0), *pods), NOW))
+    assert (elsewhere.smoothed, elsewhere.expected) == (None, 100.0)  # l4 measured, same relative speed prior
+
+
+class _Told:
+    """A feedback source that returns the readings it was given."""
+
+    name = "told"
+
+    def __init__(self, readings: list[Reading]) -> None:
+        self.readings = readings
+
+    def read(self, targets: Any) -> tuple[list[Reading], int]:
+        return self.readings, 0
+
+
+def test_the_collector_drops_and_counts_readings_outside_physical_bounds() -> None:
+    import asyncio
+
+    from fairshare.feedback.collector import FeedbackCollector
+    from fairshare.metrics import OperatorMetrics
+
+    job, *pods = running_job()
+    targets = feedback_targets(build_world(store_of(*CLUSTER, job.throughput("a100", 2, 400.0), *pods), NOW))
+    metrics = OperatorMetrics()
+    collector = FeedbackCollector(_Told([reading(999_999.0)]), lambda: targets, metrics, 15.0)
+    asyncio.run(collector.collect_once())
+    dropped = metrics.registry.get_sample_value("fairshare_feedback_readings_dropped_total",
+                                             {"reason": "above-expected"})
+    assert (collector.take(), dropped) == ({}, 1.0)
+    collector = FeedbackCollector(_Told([reading(420.0)]), lambda: targets, metrics, 15.0)
+    asyncio.run(collector.collect_once())
+    assert list(collector.take()) == ["nlp/bert"]
