@@ -29,7 +29,7 @@ from fairshare.control.orphans import orphan_transition
 from fairshare.control.ownership import ForeignPod
 from fairshare.control.queue import queue_changed
 from fairshare.control.reconcile import lost_nodes, missing_ranks, unwanted_pod_actions
-from fairshare.control.snapshot import JobView, World
+from fairshare.control.snapshot import JobView, World, admitted_priority
 from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS
 from fairshare.control.transition import DEFAULT_LIFECYCLE, NODE_LOSS, LifecycleSettings
 from fairshare.core import types as core
@@ -371,10 +371,10 @@ def _children(view: JobView, world: World, gpu_class: str, nodes: tuple[str, ...
 
 
 def _allocation_status(gpu_class: str, nodes: tuple[str, ...], gpus_per_worker: int, price: float,
-                       generation: int, opportunistic: bool, now: float) -> dict[str, Any]:
+                       generation: int, opportunistic: bool, now: float, priority: int) -> dict[str, Any]:
     return {"gpuClass": gpu_class, "workers": len(nodes), "gpus": len(nodes) * gpus_per_worker, "nodes": list(nodes),
             "pricePerGPUHour": round(price, 6), "admittedAt": cond.rfc3339(now), "generation": generation,
-            "opportunistic": opportunistic}
+            "opportunistic": opportunistic, "priority": priority}
 
 
 def admit_actions(view: JobView, decision: Admit, world: World, now: float, settings: RenderSettings) -> list[Action]:
@@ -391,7 +391,8 @@ def admit_actions(view: JobView, decision: Admit, world: World, now: float, sett
     patch = {"phase": Phase.ADMITTED.value, "tenant": view.tenant, "queue": None, "conditions": conditions,
              "samplesPerSecond": None,  # measured on the previous allocation; the new one is measured afresh
              "allocation": _allocation_status(decision.gpu_class, decision.nodes, view.model.spec.gpus_per_worker,
-                                              decision.price_per_gpu_hour, generation, decision.opportunistic, now),
+                                              decision.price_per_gpu_hour, generation, decision.opportunistic, now,
+                                              view.model.spec.priority),
              "cost": {**(status.get("cost") or {}), "accruedAt": cond.rfc3339(now)}}
     return [PatchStatus(TRAINING_JOBS, view.key, patch, _rv(view)),
             _children(view, world, decision.gpu_class, decision.nodes, generation, settings),
@@ -442,7 +443,8 @@ def restart_actions(view: JobView, gpu_class: str, decision: Resize | Migrate, w
     status = _status(view)
     patch = {"phase": Phase.ADMITTED.value, "samplesPerSecond": None,
              "allocation": _allocation_status(gpu_class, decision.nodes, view.model.spec.gpus_per_worker,
-                                              decision.price_per_gpu_hour, generation, bool(old.opportunistic), now),
+                                              decision.price_per_gpu_hour, generation, bool(old.opportunistic), now,
+                                              admitted_priority(view)),
              "conditions": cond.set_condition(status.get("conditions") or [], cond.RUNNING, False,
                                               "Resizing" if reason == "Resized" else "Moving", message, now)}
     old_pods = tuple(p["metadata"]["name"] for p in view.pods)

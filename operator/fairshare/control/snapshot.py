@@ -517,7 +517,7 @@ def core_job(view: JobView, now: float) -> core.Job | None:
     if current and view.fit.classes is not None and current not in classes:
         classes = (current, *classes)  # admitted before it was narrowed: its own class stays allowed
     base = dict(key=view.key, tenant=view.tenant, min_workers=spec.workers.min, max_workers=spec.workers.max,
-                gpus_per_worker=spec.gpus_per_worker, gpu_classes=classes, priority=spec.priority,
+                gpus_per_worker=spec.gpus_per_worker, gpu_classes=classes, priority=admitted_priority(view),
                 preemptible=spec.preemptible, max_price_per_gpu_hour=spec.max_price_per_gpu_hour,
                 submitted_at=submitted, attained_gpu_hours=_attained_before(status))
     if phase in (Phase.ADMITTED, Phase.RUNNING) and status and status.allocation and status.allocation.gpu_class:
@@ -534,6 +534,19 @@ def core_job(view: JobView, now: float) -> core.Job | None:
         # (pods of a restarted gang still going: their names are taken)
         return core.Job(**base, phase=core.JobPhase.PENDING)
     return None  # Preempted (pods draining), backing off after a failure, or terminal: the lifecycle moves it on
+
+
+def admitted_priority(view: JobView) -> int:
+    """Rule: a job holds the priority it was admitted with (status.allocation.priority) until it is admitted again;
+    a change to spec.priority after admission takes effect at its next admission, so raising it cannot protect a
+    running job from preemption. A queued job, or one admitted before the field existed, has spec.priority."""
+    assert view.model is not None
+    status = view.model.status
+    alloc = status.allocation if status else None
+    if status is not None and status.phase in (Phase.ADMITTED, Phase.RUNNING) and alloc is not None \
+            and alloc.priority is not None:
+        return alloc.priority
+    return view.model.spec.priority
 
 
 def backing_off(view: JobView, now: float) -> bool:

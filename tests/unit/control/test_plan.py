@@ -35,7 +35,7 @@ def test_pending_job_within_its_guarantee_is_admitted_with_pinned_children(worke
             patch.status["cost"]) == (
         {"gpuClass": "a100", "workers": workers, "gpus": workers * gpus, "nodes": list(admit.nodes),
          "pricePerGPUHour": round(admit.price_per_gpu_hour, 6), "admittedAt": ts(0), "generation": 1,
-         "opportunistic": False},
+         "opportunistic": False, "priority": 0},
         "nlp", None, {"accruedAt": ts(0)})
     assert pinned_nodes(ensure) == list(admit.nodes)
     assert [p["metadata"]["labels"]["fairshare.dev/generation"] for p in ensure.pods] == ["1"] * workers

@@ -78,7 +78,7 @@ def test_resize_starts_a_new_generation(old_workers: int, new_nodes: tuple[str, 
         "phase": "Admitted", "samplesPerSecond": None,
         "allocation": {"gpuClass": "a100", "workers": len(new_nodes), "gpus": 8 * len(new_nodes),
                        "nodes": list(new_nodes), "pricePerGPUHour": 1.25, "admittedAt": ts(0), "generation": 2,
-                       "opportunistic": opportunistic},
+                       "opportunistic": opportunistic, "priority": 0},
         "conditions": [
             {"type": "Admitted", "status": "True", "reason": "Admitted", "message": "in",
              "lastTransitionTime": ts(3000)},
