@@ -96,8 +96,8 @@ def new_job(rnd: random.Random, load: Load, name: str, run_id: str) -> dict[str,
     body = job_body(name, gpus=rnd.choice((1, 2)) if gang else 1, workers=rnd.randint(2, 4) if gang else 1,
                     classes=rnd.choice(((), ("a100",), ("h100",), ("l4",), ("a100", "h100"))),
                     priority=rnd.choice((0, 0, 0, 5)),
-                    annotations={"fairshare.dev/simulate-result": "Succeeded",
-                                 "fairshare.dev/simulate-duration": f"{rnd.randint(*load.job_seconds)}s"})
+                    annotations={"localcluster.fairshare.dev/simulate-result": "Succeeded",
+                                 "localcluster.fairshare.dev/simulate-duration": f"{rnd.randint(*load.job_seconds)}s"})
     body["metadata"]["labels"] = {SOAK_LABEL: run_id}
     return body
 

@@ -36,6 +36,7 @@ class AllocationStatus(StatusModel):
     admitted_at: datetime | None = None
     generation: int | None = Field(default=None, ge=0)
     opportunistic: bool | None = None
+    priority: int | None = None  # spec.priority when admitted: what the job is ordered by until admitted again
 
 
 class QueueStatus(StatusModel):

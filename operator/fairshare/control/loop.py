@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from fairshare.api import Phase, SpecError, TrainingJob, parse_training_job
 from fairshare.control.actions import Action, PatchStatus
 from fairshare.control.feedback import feedback_targets
+from fairshare.control.foreign import foreign_by_class
 from fairshare.control.isolation import KIND_NAMES, REASONS, SetAside
 from fairshare.control.namespaces import DEFAULT_PROTECTED_NAMESPACES
 from fairshare.control.parsecache import ParseCache
@@ -159,7 +160,10 @@ class SchedulingLoop:
                 allocated[k] = allocated.get(k, 0) + j.allocation.workers * j.gpus_per_worker
         m.set_per_label(m.capacity_gpus, {(c,): v for c, v in capacity.items()})
         m.set_per_label(m.allocated_gpus, allocated)
-        m.set_per_label(m.idle_gpus, {(c,): max(0.0, v - sum(a for (_, ac), a in allocated.items() if ac == c))
+        foreign = foreign_by_class(world)
+        m.set_per_label(m.foreign_gpus, {(c,): v for c, v in foreign.items()})
+        m.set_per_label(m.idle_gpus, {(c,): max(0.0, v - foreign.get(c, 0)
+                                                - sum(a for (_, ac), a in allocated.items() if ac == c))
                                       for c, v in capacity.items()})
         throughput: dict[tuple[str, str], float] = {}
         for target in self.targets:

@@ -30,7 +30,8 @@ NO_TENANT = "NoTenant"  # no Tenant lists the job's namespace
 NO_NODE_FITS = "NoNodeFits"  # no node of any acceptable class can hold one worker (cpu, memory, taints)
 BACK_OFF = "BackOff"  # restarting after a worker failure, after a back-off delay
 UNSCHEDULABLE = "Unschedulable"  # kube-scheduler could not place an admitted worker; requeued
-HELD_BACK_CODES = (NO_TENANT, NO_NODE_FITS, BACK_OFF, UNSCHEDULABLE)
+FOREIGN_POD = "ForeignPod"  # pods the operator did not create took an admitted gang's GPUs; requeued
+HELD_BACK_CODES = (NO_TENANT, NO_NODE_FITS, BACK_OFF, UNSCHEDULABLE, FOREIGN_POD)
 
 EXACT_POSITIONS = 3
 POSITION_SLACK = 0.2

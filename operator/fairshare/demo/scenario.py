@@ -61,8 +61,8 @@ def job_manifest(wave: Wave, index: int) -> dict[str, Any]:
             "workers": {"min": wave.workers, "max": wave.workers}, "gpusPerWorker": wave.gpus_per_worker,
             "gpuClasses": list(wave.classes),
             "podTemplate": {
-                "metadata": {"annotations": {"fairshare.dev/simulate-result": "Succeeded",
-                                             "fairshare.dev/simulate-duration": f"{wave.run_seconds}s"}},
+                "metadata": {"annotations": {"localcluster.fairshare.dev/simulate-result": "Succeeded",
+                                             "localcluster.fairshare.dev/simulate-duration": f"{wave.run_seconds}s"}},
                 "spec": {"containers": [{"name": "trainer", "image": "ghcr.io/fairshare-dev/trainer:0.1.0",
                                          "command": ["torchrun", "-m", "fairshare_trainer"],
                                          "args": ["--model-size", "tiny"]}]}},

@@ -29,6 +29,8 @@ class Target:
     workers: int
     admitted_at: float  # unix time of the allocation: readings older than this plus a warm-up are ignored
     endpoint: str | None  # host:port of the rank-0 metrics server, when known
+    smoothed: float | None = None  # the job's stored throughput at this class and size (what a jump is measured by)
+    expected: float | None = None  # what its other measurements predict here (core.throughput.estimate), if any
 
 
 @dataclasses.dataclass(frozen=True)

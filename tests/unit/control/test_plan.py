@@ -35,7 +35,7 @@ def test_pending_job_within_its_guarantee_is_admitted_with_pinned_children(worke
             patch.status["cost"]) == (
         {"gpuClass": "a100", "workers": workers, "gpus": workers * gpus, "nodes": list(admit.nodes),
          "pricePerGPUHour": round(admit.price_per_gpu_hour, 6), "admittedAt": ts(0), "generation": 1,
-         "opportunistic": False},
+         "opportunistic": False, "priority": 0},
         "nlp", None, {"accruedAt": ts(0)})
     assert pinned_nodes(ensure) == list(admit.nodes)
     assert [p["metadata"]["labels"]["fairshare.dev/generation"] for p in ensure.pods] == ["1"] * workers
@@ -158,7 +158,7 @@ def test_gpu_class_and_tenant_status_written_when_changed_only() -> None:
     statuses = {a.key: a.status for a in of_kind(first.actions, PatchStatus) if a.kind != TRAINING_JOBS}
     price = first.result.prices["a100"]
     assert statuses == {
-        "a100": {"capacity": 16, "allocated": 8, "idle": 8, "currentPricePerGPUHour": round(price, 6)},
+        "a100": {"capacity": 16, "allocated": 8, "foreign": 0, "idle": 8, "currentPricePerGPUHour": round(price, 6)},
         "nlp": {"allocated": {"a100": 8}, "allocatedGPUs": 8,
                 "fairShare": {"a100": round(first.result.fair_shares["nlp"]["a100"], 3)},
                 "shareRatio": round(first.result.share_ratios["nlp"], 2), "spendThisPeriod": 0.0,

@@ -78,7 +78,7 @@ def test_resize_starts_a_new_generation(old_workers: int, new_nodes: tuple[str, 
         "phase": "Admitted", "samplesPerSecond": None,
         "allocation": {"gpuClass": "a100", "workers": len(new_nodes), "gpus": 8 * len(new_nodes),
                        "nodes": list(new_nodes), "pricePerGPUHour": 1.25, "admittedAt": ts(0), "generation": 2,
-                       "opportunistic": opportunistic},
+                       "opportunistic": opportunistic, "priority": 0},
         "conditions": [
             {"type": "Admitted", "status": "True", "reason": "Admitted", "message": "in",
              "lastTransitionTime": ts(3000)},
@@ -204,7 +204,7 @@ def test_a_job_with_no_allocation_is_not_charged_on_release() -> None:
 
 # --- GPUClass and Tenant status ----------------------------------------------------------------------------------
 
-CLASS_STATUS = {"capacity": 24, "allocated": 8, "idle": 16, "currentPricePerGPUHour": 1.5}
+CLASS_STATUS = {"capacity": 24, "allocated": 8, "foreign": 0, "idle": 16, "currentPricePerGPUHour": 1.5}
 TENANT_OWNED = {"allocated": {"a100": 8}, "allocatedGPUs": 8, "fairShare": {"a100": 12.0}}
 # Usage and spend were metered just now: they are not due again for 30 s.
 METERED_NOW = {"decayedUsageGPUHours": 0.0, "spendThisPeriod": 3.0, "periodStart": ts(0), "usageUpdatedAt": ts(0)}

@@ -131,6 +131,16 @@ SCENARIOS = [
         {"a/j": "ran on idle a100 capacity beyond tenant a's share; yields to b/j, within tenant b's share"},
         id="an opportunistic job yields to work within a share",
     ),
+    *[pytest.param(
+        cluster().gpus("a100", nodes=1, per_node=8, price=2).tenants(
+            tenant("a").budget(100, spent=100), tenant("b").budget(100, spent=100), "c").jobs(
+            job("a/x").gpus(4).priority(priority).running("a100", "a100-0", started=NOW - 1000, opportunistic=True),
+            job("b/y").gpus(2).running("a100", "a100-0", started=0, opportunistic=True),
+            job("c/j").gpus(4)).obj(),
+        [("preempt", "a/x"), ("admit", "c/j", "a100", ("a100-0",))],
+        {},
+        id=f"idle capacity is yielded by the tenant holding the most, whatever its job's priority ({priority})",
+    ) for priority in (0, 1000)],
     pytest.param(
         cluster().gpus("a100", nodes=1, per_node=4, price=2).tenants(tenant("a").budget(100, spent=100), "b").jobs(
             job("a/j").gpus(2).running("a100", "a100-0", started=NOW - 60, opportunistic=True),

@@ -193,7 +193,7 @@ def test_pod_template_volumes_labels_and_annotations_are_kept() -> None:
     builder = make_job().pod_template(
         {"name": "main", "workingDir": "/work", "volumeMounts": [{"name": "cfg", "mountPath": "/etc/cfg"}]},
         [{"name": "cfg", "configMap": {"name": "train-cfg"}}],
-        {"labels": {"team": "nlp"}, "annotations": {"fairshare.dev/simulate-result": "Succeeded"}},
+        {"labels": {"team": "nlp"}, "annotations": {"localcluster.fairshare.dev/simulate-result": "Succeeded"}},
     )
     manifest = pod(builder)
     container = trainer(manifest)
@@ -201,7 +201,7 @@ def test_pod_template_volumes_labels_and_annotations_are_kept() -> None:
     assert {"name": "cfg", "configMap": {"name": "train-cfg"}} in manifest["spec"]["volumes"]
     assert {"name": "cfg", "mountPath": "/etc/cfg"} in container["volumeMounts"]
     assert manifest["metadata"]["labels"]["team"] == "nlp"
-    assert manifest["metadata"]["annotations"]["fairshare.dev/simulate-result"] == "Succeeded"
+    assert manifest["metadata"]["annotations"]["localcluster.fairshare.dev/simulate-result"] == "Succeeded"
     declared = {volume["name"] for volume in manifest["spec"]["volumes"]}
     assert {mount["name"] for mount in container["volumeMounts"]} <= declared
     assert restricted_profile_violations(manifest) == []
