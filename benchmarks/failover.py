@@ -68,8 +68,8 @@ class Workload:
             self.next_submit = now + self.rnd.uniform(0.5, 1.5)
             self.rnd.choice(self.teams).submit(
                 f"j-{self.submitted:04d}", gpus=self.rnd.choice((1, 2, 4)), classes=(self.rnd.choice(("a100", "l4")),),
-                annotations={"fairshare.dev/simulate-result": "Succeeded",
-                             "fairshare.dev/simulate-duration": f"{self.rnd.randint(3, 8)}s"})
+                annotations={"localcluster.fairshare.dev/simulate-result": "Succeeded",
+                             "localcluster.fairshare.dev/simulate-duration": f"{self.rnd.randint(3, 8)}s"})
             self.submitted += 1
         try:
             self.watch.observe(observe_cluster(self.api))

@@ -47,7 +47,10 @@ class OperatorMetrics:
                                    ["gpu_class"], registry=r)
         self.allocated_gpus = Gauge("fairshare_gpus_allocated", "GPUs allocated, by tenant and class.",
                                     ["tenant", "gpu_class"], registry=r)
-        self.idle_gpus = Gauge("fairshare_gpus_idle", "GPUs of a class allocated to no job.", ["gpu_class"], registry=r)
+        self.idle_gpus = Gauge("fairshare_gpus_idle", "GPUs of a class held by no job and no foreign pod.",
+                               ["gpu_class"], registry=r)
+        self.foreign_gpus = Gauge("fairshare_gpus_foreign", "GPUs of a class held by pods the operator did not "
+                                  "create (control/ownership.py), by class.", ["gpu_class"], registry=r)
         self.fair_share = Gauge("fairshare_fair_share_gpus", "A tenant's entitlement (fair share) of a class, in GPUs.",
                                 ["tenant", "gpu_class"], registry=r)
         self.share_ratio = Gauge("fairshare_tenant_share_ratio",
@@ -67,6 +70,9 @@ class OperatorMetrics:
         self.throughput = Gauge("fairshare_throughput_samples_per_second",
                                 "Measured training throughput summed over a tenant's running jobs on a class.",
                                 ["tenant", "gpu_class"], registry=r)
+        self.feedback_dropped = Counter("fairshare_feedback_readings_dropped", "Throughput readings dropped as "
+                                        "outside physical bounds, by reason (invalid|above-expected|jump: "
+                                        "fairshare.core.throughput.implausible_throughput).", ["reason"], registry=r)
         self.feedback_reads = Counter("fairshare_feedback_scrapes",
                                       "Trainer throughput reads by source (scrape|prometheus) and result "
                                       "(ok|missing|error).", ["source", "result"], registry=r)

@@ -1,5 +1,5 @@
 """The operator's settings from its environment (what the Helm chart's values become): policy, feedback, the worker
-pods it renders, the namespaces no Tenant may own, leader election, and the pod lifecycle."""
+pods it renders, the namespaces no Tenant may own, leader election, the pod lifecycle, and bounded waits."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from fairshare.control.namespaces import DEFAULT_PROTECTED_NAMESPACES
 from fairshare.control.transition import LifecycleSettings
 from fairshare.core.config import PolicyConfig
 from fairshare.feedback.collector import FeedbackSettings
+from fairshare.k8s.client import ApiTimeouts
 from fairshare.k8s.election import DEFAULT_LEASE_NAME, ElectionSettings
 from fairshare.render import RenderSettings
 from fairshare.render.workerpod import WorkerPodSettings
@@ -168,3 +169,62 @@ def lifecycle_from_env(environ: Mapping[str, str]) -> LifecycleSettings:
     except ValueError as exc:
         env = next(e for e, f in LIFECYCLE_ENV.items() if str(exc).startswith(f))
         raise ValueError(f"{env}: {exc}") from None
+
+
+API_TIMEOUT_ENV = {"FAIRSHARE_API_CONNECT_TIMEOUT_SECONDS": "connect_seconds",
+                   "FAIRSHARE_API_READ_TIMEOUT_SECONDS": "read_seconds"}
+
+
+def api_timeouts_from_env(environ: Mapping[str, str]) -> ApiTimeouts:
+    """ApiTimeouts from FAIRSHARE_API_CONNECT_TIMEOUT_SECONDS and FAIRSHARE_API_READ_TIMEOUT_SECONDS (seconds, > 0);
+    unset keeps the default. ValueError names the variable."""
+    defaults = ApiTimeouts()
+    values = {field: typed_value(env, environ[env], getattr(defaults, field))
+              for env, field in API_TIMEOUT_ENV.items() if environ.get(env, "").strip()}
+    for env, field in API_TIMEOUT_ENV.items():
+        if field in values and not values[field] > 0:
+            raise ValueError(f"{env}={environ[env]!r}: must be more than 0 seconds")
+    return dataclasses.replace(defaults, **values)
+
+
+@dataclasses.dataclass(frozen=True)
+class WatchTimeouts:
+    """kopf's requests: the API server ends each watch after `server_seconds` (the client gives up that plus the read
+    timeout later), a stream that brings no event, not even a bookmark, for `inactivity_seconds` is taken for dead
+    and reopened (the API server sends a bookmark about every 60 s), and any other request of kopf's (the LIST before
+    each watch, cluster-wide for pods) may take `request_seconds` in all."""
+
+    server_seconds: int = 300  # the API server takes whole seconds (timeoutSeconds=300.0 is a 400 Bad Request)
+    inactivity_seconds: float = 70.0
+    request_seconds: float = 300.0  # kopf's own default: a LIST of every pod of a large cluster takes a while
+
+
+WATCH_ENV = {"FAIRSHARE_WATCH_TIMEOUT_SECONDS": "server_seconds",
+             "FAIRSHARE_WATCH_INACTIVITY_SECONDS": "inactivity_seconds",
+             "FAIRSHARE_KOPF_REQUEST_TIMEOUT_SECONDS": "request_seconds"}
+
+
+def watch_from_env(environ: Mapping[str, str]) -> WatchTimeouts:
+    """WatchTimeouts from FAIRSHARE_WATCH_TIMEOUT_SECONDS, FAIRSHARE_WATCH_INACTIVITY_SECONDS and
+    FAIRSHARE_KOPF_REQUEST_TIMEOUT_SECONDS (seconds, > 0)."""
+    defaults = WatchTimeouts()
+    values = {field: typed_value(env, environ[env], getattr(defaults, field))
+              for env, field in WATCH_ENV.items() if environ.get(env, "").strip()}
+    for env, field in WATCH_ENV.items():
+        if field in values and not values[field] > 0:
+            raise ValueError(f"{env}={environ[env]!r}: must be more than 0 seconds")
+    return dataclasses.replace(defaults, **values)
+
+
+WATCHDOG_ENV = "FAIRSHARE_CYCLE_WATCHDOG_PERIODS"
+DEFAULT_WATCHDOG_PERIODS = 12
+
+
+def watchdog_periods_from_env(environ: Mapping[str, str]) -> int:
+    """FAIRSHARE_CYCLE_WATCHDOG_PERIODS: liveness fails once no cycle has completed for this many cycle periods while
+    work is pending (default 12; 0 turns the watchdog off). ValueError names the variable."""
+    raw = environ.get(WATCHDOG_ENV, "").strip()
+    periods = typed_value(WATCHDOG_ENV, raw, DEFAULT_WATCHDOG_PERIODS) if raw else DEFAULT_WATCHDOG_PERIODS
+    if periods < 0:
+        raise ValueError(f"{WATCHDOG_ENV}={raw!r}: must be 0 (off) or a whole number of cycle periods")
+    return int(periods)

@@ -23,7 +23,7 @@ from kubernetes.client.exceptions import ApiException
 from fairshare.api.constants import GROUP, VERSION
 from fairshare.localcluster import toolchain
 from fairshare.localcluster.cluster import ClusterState, LocalCluster
-from fairshare.localcluster.podrunner import METRICS_ENDPOINT, RUN_LOCALLY, LocalPodRunner
+from fairshare.localcluster.podrunner import RUN_LOCALLY, LocalPodRunner
 from fairshare.localcluster.processes import free_port, spawn, stop, tail
 from fairshare.localcluster.shape import NodePool
 from tests.conftest import REPO_ROOT, Kubectl
@@ -281,9 +281,8 @@ def test_prometheus_mode_feeds_the_same_loop(api: client.ApiClient, runner: Loca
                               FAIRSHARE_PROMETHEUS_URL=f"http://127.0.0.1:{port}")
     try:
         team.submit_trainer("observed", [SLOW])
-        # Service discovery as a PodMonitor would do it: the runner publishes each pod's metrics endpoint.
-        endpoint = wait_for(lambda: _annotation(read_pod(core, "observed-worker-0", team.namespace),
-                                                METRICS_ENDPOINT), timeout=START,
+        # Service discovery as a PodMonitor would do it: the pod's IP and its `metrics` port.
+        endpoint = wait_for(lambda: _pod_metrics(read_pod(core, "observed-worker-0", team.namespace)), timeout=START,
                             what="the trainer pod's metrics endpoint")
         targets.write_text(json.dumps([{"targets": [endpoint], "labels": {"namespace": team.namespace}}]))
         wait_for(lambda: team.measured("observed").get(SLOW), timeout=START,
@@ -297,8 +296,12 @@ def test_prometheus_mode_feeds_the_same_loop(api: client.ApiClient, runner: Loca
         print(f"--- operator log tail ---\n{tail(operator.log, 40)}")
 
 
-def _annotation(pod: client.V1Pod | None, name: str) -> str | None:
-    return (pod.metadata.annotations or {}).get(name) if pod is not None else None
+def _pod_metrics(pod: client.V1Pod | None) -> str | None:
+    """pod IP:metrics port, once the pod has an IP."""
+    if pod is None or not pod.status.pod_ip:
+        return None
+    ports = [p.container_port for p in pod.spec.containers[0].ports or [] if p.name == "metrics"]
+    return f"{pod.status.pod_ip}:{ports[0]}" if ports else None
 
 
 def _scrape(port: int) -> str | None:

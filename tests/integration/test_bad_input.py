@@ -332,6 +332,61 @@ def test_a_user_pod_posing_as_a_worker_does_not_stop_scheduling(
     assert cycle_errors(operator.metrics_port) == errors_before
 
 
+def _free_h100_nodes(core: client.CoreV1Api) -> list[str]:
+    """h100 nodes no active pod is bound to, by name."""
+    busy = {p.spec.node_name for p in core.list_pod_for_all_namespaces().items
+            if p.spec.node_name and p.status.phase in ("Pending", "Running") and not p.metadata.deletion_timestamp}
+    nodes = core.list_node(label_selector="fairshare.dev/gpu-class=h100").items
+    return sorted(n.metadata.name for n in nodes if n.metadata.name not in busy)
+
+
+def _class_status(api: client.ApiClient, name: str) -> dict[str, Any]:
+    body = client.CustomObjectsApi(api).get_cluster_custom_object(GROUP, VERSION, "gpuclasses", name)
+    return dict(body.get("status") or {})
+
+
+def test_a_user_pod_labelled_as_a_running_jobs_worker_keeps_its_gpus_and_is_charged(
+        kube_api_client: client.ApiClient, operator: OperatorProcess, cleanup: Cleanup) -> None:
+    """The issue's spoof: a user labels their own GPU pod `fairshare.dev/job=<one of their running jobs>` (generation
+    and rank too). The operator once ignored those GPUs and admitted another tenant's gang onto the occupied node.
+    Now the pod is foreign: its GPUs are taken (a gang needing every free h100 node waits, one needing one fewer is
+    placed elsewhere), the GPUClass shows them as foreign, the user's Tenant is charged, and the operator neither
+    deletes the pod nor takes it for the job's worker."""
+    core = client.CoreV1Api(kube_api_client)
+    user = cleanup.team(kube_api_client, "spoof")
+    user.submit("real", gpus=1, classes=("l4",))
+    wait_for(lambda: user.phases().get("real") == "Running" or None, timeout=90, what=lambda: describe(user))
+    generation = str(user.status("real")["allocation"]["generation"])
+    free = _free_h100_nodes(core)
+    assert len(free) >= 2, f"the test needs two idle h100 nodes, found {free}"
+    foreign_before = _class_status(kube_api_client, "h100").get("foreign", 0)
+    taken = free[0]
+    core.create_namespaced_pod(user.namespace, {
+        "metadata": {"name": "mine", "labels": {LABEL_JOB: "real", "fairshare.dev/generation": generation,
+                                                "fairshare.dev/rank": "0"}},
+        "spec": {"nodeName": taken, "containers": [{"name": "c", "image": TEST_IMAGE,
+                                                     "resources": {"limits": {"nvidia.com/gpu": "8"}}}]}})
+    cleanup.steps.append(lambda: core.delete_namespaced_pod("mine", user.namespace, grace_period_seconds=0))
+    wait_for(lambda: core.read_namespaced_pod("mine", user.namespace).status.phase == "Running" or None,
+             timeout=60, what="the user's pod Running")
+    wait_for(lambda: _class_status(kube_api_client, "h100").get("foreign") == foreign_before + 8 or None,
+             timeout=60, what=lambda: f"h100 foreign {foreign_before} + 8: {_class_status(kube_api_client, 'h100')}")
+    wait_for(lambda: ((user.tenant().get("status") or {}).get("foreign") or {}).get("h100") == 8 or None,
+             timeout=60, what=lambda: f"the user's Tenant charged for 8 h100: {user.tenant().get('status')}")
+
+    other = cleanup.team(kube_api_client, "other")
+    other.submit("all-h100", gpus=8, workers=len(free), classes=("h100",))
+    more_cycles(operator, 5)
+    assert other.phases().get("all-h100") in (None, "Queued"), describe(other)
+    other.custom.delete_namespaced_custom_object(GROUP, VERSION, other.namespace, "trainingjobs", "all-h100")
+    other.submit("rest-h100", gpus=8, workers=len(free) - 1, classes=("h100",))
+    placed = wait_for(lambda: (other.status("rest-h100").get("allocation") or {}).get("nodes"), timeout=90,
+                      what=lambda: describe(other))
+    assert taken not in placed, f"admitted onto {taken}, which the user's pod holds: {placed}"
+    mine = core.read_namespaced_pod("mine", user.namespace)
+    assert (mine.metadata.deletion_timestamp, user.phases().get("real")) == (None, "Running")
+
+
 def test_the_operator_starts_beside_a_pod_asking_for_a_thousand_gpus(
         kube_api_client: client.ApiClient, operator: OperatorProcess, namespace: str) -> None:
     """The API server stores 1000 as "1k"; reading it with int() once failed the operator's startup LIST, which

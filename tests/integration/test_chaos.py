@@ -125,8 +125,8 @@ def plan_jobs(rnd: random.Random, scenario: Scenario) -> list[tuple[float, int, 
             "classes": rnd.choice(((), ("a100",), ("h100",), ("a100", "h100"), ("l4",))) if not big
             else rnd.choice(((), ("a100",), ("h100",), ("a100", "h100"))),
             "priority": rnd.choice((0, 0, 10)),
-            "annotations": {"fairshare.dev/simulate-result": result,
-                            "fairshare.dev/simulate-duration": f"{rnd.randint(*scenario.job_seconds)}s"},
+            "annotations": {"localcluster.fairshare.dev/simulate-result": result,
+                            "localcluster.fairshare.dev/simulate-duration": f"{rnd.randint(*scenario.job_seconds)}s"},
             "runPolicy": {"backoffLimit": 1},
         }
         out.append((rnd.uniform(0, scenario.submit_seconds), rnd.randrange(len(TENANTS)), kwargs))

@@ -86,8 +86,8 @@ class Cluster:
         team = self.rnd.choice(self.stream)
         name = f"s-{len(self.submitted):03d}"
         team.submit(name, gpus=self.rnd.choice((1, 2, 4)), classes=(self.rnd.choice(("a100", "l4")),),
-                    annotations={"fairshare.dev/simulate-result": "Succeeded",
-                                 "fairshare.dev/simulate-duration": f"{self.rnd.randint(3, 8)}s"})
+                    annotations={"localcluster.fairshare.dev/simulate-result": "Succeeded",
+                                 "localcluster.fairshare.dev/simulate-duration": f"{self.rnd.randint(3, 8)}s"})
         self.submitted[name] = team
 
     def burst(self, count: int) -> list[tuple[Team, str]]:
@@ -97,7 +97,8 @@ class Cluster:
             team = self.rnd.choice(self.stream)
             name = f"s-{len(self.submitted):03d}"
             team.submit(name, gpus=1, classes=("a100",), annotations={
-                "fairshare.dev/simulate-result": "Succeeded", "fairshare.dev/simulate-duration": "5s"})
+                "localcluster.fairshare.dev/simulate-result": "Succeeded",
+                "localcluster.fairshare.dev/simulate-duration": "5s"})
             self.submitted[name] = team
             made.append((team, name))
         return made
@@ -118,7 +119,8 @@ class Cluster:
         return len(phases) == len(self.submitted) and all(p in TERMINAL for p in phases.values())
 
 
-LONG_JOB = {"fairshare.dev/simulate-result": "Succeeded", "fairshare.dev/simulate-duration": "3600s"}
+LONG_JOB = {"localcluster.fairshare.dev/simulate-result": "Succeeded",
+            "localcluster.fairshare.dev/simulate-duration": "3600s"}
 
 
 def fill_h100(c: Cluster, round_: int) -> list[str]:

@@ -289,10 +289,30 @@ def test_tenant_roles_bound_per_namespace_grant_trainingjobs_there_only(
     assert not can("alice", "create", "gpuclasses.fairshare.dev"), "GPU classes are admin-only"
     assert can("bob", "list", "trainingjobs.fairshare.dev", "-n", namespace)
     assert not can("bob", "create", "trainingjobs.fairshare.dev", "-n", namespace)
-    # Aggregation: the controller-manager folds the editor role into the built-in edit role.
+    # What a job author debugs with, where bound and nowhere else.
+    for user in ("alice", "bob"):
+        for verb, resource in (("list", "pods"), ("get", "pods --subresource=log"), ("list", "events"),
+                               ("watch", "events.events.k8s.io")):
+            assert can(user, verb, *resource.split(), "-n", namespace), (user, verb, resource)
+            assert not can(user, verb, *resource.split(), "-n", "default"), (user, verb, resource, "default")
+        assert not can(user, "delete", "pods", "-n", namespace), "pods are the operator's"
+    # Classes, prices and tenants: every authenticated user reads them (rbac.tenantRoles.catalogReaders), no job
+    # author writes them.
+    for user in ("alice", "bob", "someone-unbound"):
+        for resource in ("gpuclasses.fairshare.dev", "tenants.fairshare.dev"):
+            assert can(user, "list", resource) and can(user, "watch", resource), (user, resource)
+            for verb in ("create", "patch", "delete"):
+                assert not can(user, verb, resource), (user, verb, resource)
+        assert not can(user, "patch", "tenants.fairshare.dev", "--subresource=status")
+    # Aggregation: the controller-manager folds the editor role into the built-in edit role, and the catalog
+    # reader into admin, edit and view.
     wait_for(lambda: any("trainingjobs" in (r.resources or [])
                          for r in rbac.read_cluster_role("edit").rules or []) or None,
              timeout=60, what="trainingjobs aggregated into ClusterRole edit")
+    for builtin in ("admin", "edit", "view"):
+        wait_for(lambda b=builtin: {"gpuclasses", "tenants"} <= {res for r in rbac.read_cluster_role(b).rules or []
+                                                                 for res in r.resources or []} or None,
+                 timeout=60, what=f"gpuclasses and tenants aggregated into ClusterRole {builtin}")
     rbac.create_namespaced_role_binding(namespace, {
         "metadata": {"name": "carol-edit"},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
@@ -303,6 +323,14 @@ def test_tenant_roles_bound_per_namespace_grant_trainingjobs_there_only(
 def impersonating(api: client.ApiClient, user: str) -> client.ApiClient:
     """A client that sends every request as `user` (the admin's credentials, Impersonate-User header)."""
     return client.ApiClient(api.configuration, header_name="Impersonate-User", header_value=user)
+
+
+def allowed(api: client.ApiClient, user: str, verb: str, resource: str, namespace: str, subresource: str = "") -> bool:
+    """The API server's own answer, to `user`, on whether it may `verb` the `resource` (a SelfSubjectAccessReview)."""
+    review = client.AuthorizationV1Api(impersonating(api, user)).create_self_subject_access_review({
+        "spec": {"resourceAttributes": {"verb": verb, "resource": resource, "namespace": namespace,
+                                        "subresource": subresource}}})
+    return bool(review.status.allowed)
 
 
 def refused(call: Any) -> int | None:
@@ -356,13 +384,27 @@ def test_a_tenants_job_author_cannot_create_see_or_charge_another_tenants_jobs(
                 "spec": {"namespaces": [theirs]}})),
             "read bob's pods": refused(lambda: client.CoreV1Api(impersonating(kube_api_client, "alice"))
                                        .list_namespaced_pod(theirs)),
+            "read bob's Events": refused(lambda: client.CoreV1Api(impersonating(kube_api_client, "alice"))
+                                         .list_namespaced_event(theirs)),
+            "change a GPUClass's price": refused(lambda: alice.patch_cluster_custom_object(
+                *tj, "gpuclasses", "l4", {"spec": {"pricePerGPUHour": 0.01}})),
         } == dict.fromkeys(["create in bob's namespace", "list bob's jobs", "read bob's job", "delete bob's job",
                             "list jobs in every namespace", "write her own job's status",
-                            "claim bob's namespace in a Tenant", "create a Tenant", "read bob's pods"], 403)
+                            "claim bob's namespace in a Tenant", "create a Tenant", "read bob's pods",
+                            "read bob's Events", "change a GPUClass's price"], 403)
+        assert not allowed(kube_api_client, "alice", "get", "pods", theirs, "log"), "bob's logs"
+        # What she may do instead, in her own namespace and on the catalog: see classes, prices and her tenant,
+        # her pods, their logs and her Events.
+        as_alice = client.CoreV1Api(impersonating(kube_api_client, "alice"))
+        assert "l4" in {c["metadata"]["name"] for c in alice.list_cluster_custom_object(*tj, "gpuclasses")["items"]}
+        assert alice.get_cluster_custom_object(*tj, "tenants", teams["alice"].name)["spec"]["namespaces"] == [mine]
+        as_alice.list_namespaced_event(mine)
+        assert allowed(kube_api_client, "alice", "get", "pods", mine, "log")
         # Both jobs run, each charged to the tenant that owns its namespace, whatever its labels say.
         for team, job in ((teams["alice"], "claims-bob"), (teams["bob"], "bobs")):
             wait_for(lambda t=team, j=job: t.status(j).get("phase") == "Running" or None, timeout=120,
                      what=lambda t=team, j=job: f"{j} Running; status {t.status(j)}")
+        assert [p.metadata.name for p in as_alice.list_namespaced_pod(mine).items] == ["claims-bob-worker-0"]
         assert {team.status(job)["tenant"] for team, job in ((teams["alice"], "claims-bob"), (teams["bob"], "bobs"))
                 } == {teams["alice"].name, teams["bob"].name}
         assert teams["alice"].status("claims-bob")["tenant"] == teams["alice"].name

@@ -117,7 +117,7 @@ def test_kwok_stage_finishes_annotated_pods(kube_api_client: client.ApiClient, n
                                             result: str, phase: str) -> None:
     core = client.CoreV1Api(kube_api_client)
     core.create_namespaced_pod(namespace, gpu_pod("finite", 1, "l4", annotations={
-        "fairshare.dev/simulate-result": result, "fairshare.dev/simulate-duration": "2s"}))
+        "localcluster.fairshare.dev/simulate-result": result, "localcluster.fairshare.dev/simulate-duration": "2s"}))
 
     wait_for(lambda: (p := read_pod(core, "finite", namespace)) and p.status.phase == phase,
              timeout=60, what=f"finite pod {phase}")
@@ -162,8 +162,8 @@ def test_kwok_stage_keeps_an_annotated_pod_waiting_with_its_reason(kube_api_clie
     """A container that never starts, as a kubelet reports an image it cannot pull (kwok has no images to pull)."""
     core = client.CoreV1Api(kube_api_client)
     core.create_namespaced_pod(namespace, gpu_pod("stuck", 1, "l4", annotations={
-        "fairshare.dev/simulate-waiting": "ImagePullBackOff",
-        "fairshare.dev/simulate-message": 'Back-off pulling image "registry.invalid/none:0"'}))
+        "localcluster.fairshare.dev/simulate-waiting": "ImagePullBackOff",
+        "localcluster.fairshare.dev/simulate-message": 'Back-off pulling image "registry.invalid/none:0"'}))
 
     def waiting() -> Any:
         pod = read_pod(core, "stuck", namespace)

@@ -40,7 +40,8 @@ OBSERVE_SLACK_SECONDS = 1.0  # the probe's own lag: a LIST of every TrainingJob,
 HOLD_SECONDS = 120.0  # then no tenant's holding changes for this long
 SAMPLE_SECONDS = 3.0
 # kwok runs the pods for an hour: no job finishes during the test.
-LONG_RUN = {"fairshare.dev/simulate-result": "Succeeded", "fairshare.dev/simulate-duration": "3600s"}
+LONG_RUN = {"localcluster.fairshare.dev/simulate-result": "Succeeded",
+            "localcluster.fairshare.dev/simulate-duration": "3600s"}
 PREFIX = "preempted for fair share"
 
 

@@ -114,7 +114,8 @@ def test_terminal_job_is_never_relaunched_or_charged_again(kube_api_client: clie
     team = Team(kube_api_client, "finite", {"guaranteed": {"l4": 8}})
     teams.append(team)
     team.submit("short", gpus=4, classes=("l4",),
-                annotations={"fairshare.dev/simulate-result": "Succeeded", "fairshare.dev/simulate-duration": "3s"})
+                annotations={"localcluster.fairshare.dev/simulate-result": "Succeeded",
+                             "localcluster.fairshare.dev/simulate-duration": "3s"})
 
     done = wait_for(lambda: (j := team.jobs().get("short")) and (j.get("status") or {}).get("phase") == "Succeeded"
                     and j,

@@ -12,7 +12,7 @@ import pytest
 from kubernetes import client
 
 from fairshare.localcluster.cluster import ClusterState
-from fairshare.localcluster.podrunner import METRICS_ENDPOINT, RUN_LOCALLY, LocalPodRunner, local_env
+from fairshare.localcluster.podrunner import RUN_LOCALLY, LocalPodRunner, local_env, loopback_address
 from tests.support.kube import read_pod
 from tests.support.wait import wait_for
 
@@ -74,24 +74,35 @@ def test_delete_sends_sigterm_and_waits_for_the_process(kube_api_client: client.
     assert marker.read_text() == "checkpointed"
 
 
-def test_metrics_port_is_rewritten_and_published(kube_api_client: client.ApiClient, namespace: str,
-                                                 runner: LocalPodRunner) -> None:
+def test_each_pod_serves_metrics_at_its_own_pod_ip_and_port(kube_api_client: client.ApiClient, namespace: str,
+                                                             runner: LocalPodRunner) -> None:
+    """Two pods declare the same metrics port: each gets its own loopback pod IP, binds there (as a pod in a cluster
+    would at its pod IP), and is read at status.podIP and the declared port; no annotation says where."""
     script = ("import http.server, os\n"
               "class H(http.server.BaseHTTPRequestHandler):\n"
               "    def do_GET(self):\n"
               "        self.send_response(200); self.end_headers()\n"
-              "        self.wfile.write(os.environ['MASTER_ADDR'].encode())\n"
-              "http.server.HTTPServer(('127.0.0.1', int(os.environ['FAIRSHARE_METRICS_PORT'])), H).serve_forever()\n")
+              "        self.wfile.write((os.environ['MASTER_ADDR'] + ' ' + os.environ['NAME']).encode())\n"
+              "address = (os.environ['FAIRSHARE_METRICS_ADDR'], int(os.environ['FAIRSHARE_METRICS_PORT']))\n"
+              "http.server.HTTPServer(address, H).serve_forever()\n")
     core = client.CoreV1Api(kube_api_client)
-    core.create_namespaced_pod(namespace, local_pod("served", script, metrics=True, env={
-        "FAIRSHARE_METRICS_PORT": "9400", "MASTER_ADDR": "demo-worker-0.demo.ns.svc", "MASTER_PORT": "29500"}))
+    for name in ("served-a", "served-b"):
+        core.create_namespaced_pod(namespace, local_pod(name, script, metrics=True, env={
+            "FAIRSHARE_METRICS_PORT": "9400", "MASTER_ADDR": "demo-worker-0.demo.ns.svc", "MASTER_PORT": "29500",
+            "NAME": name}))
 
-    pod = wait_for(lambda: (p := read_pod(core, "served", namespace)) and (p.metadata.annotations or {}).get(
-        METRICS_ENDPOINT) and p.status.phase == "Running" and p, timeout=60, what="metrics endpoint annotation")
-    endpoint = pod.metadata.annotations[METRICS_ENDPOINT]
-
-    body = wait_for(lambda: _fetch(f"http://{endpoint}/metrics"), timeout=30, what=f"http://{endpoint}")
-    assert body == "127.0.0.1", "the cluster DNS name of rank 0 is rewritten to loopback"
+    bodies = {}
+    ips = {}
+    for name in ("served-a", "served-b"):
+        pod = wait_for(lambda n=name: (p := read_pod(core, n, namespace)) and p.status.phase == "Running"
+                       and p.status.pod_ip and p, timeout=60, what=f"{name} Running with a pod IP")
+        ips[name] = pod.status.pod_ip
+        url = f"http://{pod.status.pod_ip}:9400/metrics"
+        bodies[name] = wait_for(lambda u=url: _fetch(u), timeout=30, what=url)
+        assert not (pod.metadata.annotations or {}).keys() - {RUN_LOCALLY}, "no annotation names an endpoint"
+    assert (bodies, ips["served-a"] != ips["served-b"], all(ip.startswith("127.") for ip in ips.values())) == (
+        {"served-a": "127.0.0.1 served-a", "served-b": "127.0.0.1 served-b"}, True, True), \
+        "rank 0's cluster DNS name is rewritten to loopback, and each pod has its own address"
 
 
 def _fetch(url: str) -> str | None:
@@ -107,10 +118,18 @@ def test_local_env_rewrites_cluster_addresses_and_keeps_user_values(tmp_path: Pa
                                       "FAIRSHARE_CHECKPOINT_DIR": "/checkpoints", "LR": "0.1"})
     pod["metadata"]["namespace"] = "team-a"
 
-    env = local_env(pod, job_port=41000, metrics_port=42000, workdir=tmp_path, base_env={})
+    env = local_env(pod, job_port=41000, pod_ip="127.1.0.7", workdir=tmp_path, base_env={})
 
     assert env["PET_MASTER_ADDR"] == "127.0.0.1"
     assert env["PET_MASTER_PORT"] == "41000"
-    assert env["FAIRSHARE_METRICS_PORT"] == "42000"
+    assert env["FAIRSHARE_METRICS_ADDR"] == "127.1.0.7"
     assert env["FAIRSHARE_CHECKPOINT_DIR"] == str(tmp_path / "checkpoints" / "team-a" / "demo")
     assert env["LR"] == "0.1"
+
+
+@pytest.mark.parametrize(("index", "address"), [
+    (0, "127.1.0.1"), (253, "127.1.0.254"), (254, "127.1.1.1"), (254 * 256, "127.2.0.1"),
+    (253 * 256 * 254 - 1, "127.253.255.254"),
+])
+def test_loopback_addresses_skip_the_rendezvous_and_each_24s_ends(index: int, address: str) -> None:
+    assert loopback_address(index) == address

@@ -82,8 +82,9 @@ def timed(probe: Callable[[], Any], *, timeout: float, what: str | Callable[[], 
 @pytest.mark.parametrize(("spec", "reason", "said"), [
     pytest.param({"checkpoint": {"claimName": "nlp-checkpoints"}}, "PVCNotFound", "PVC nlp-checkpoints not found",
                  id="a missing PVC (kube-scheduler's words)"),
-    pytest.param({"annotations": {"fairshare.dev/simulate-waiting": "ImagePullBackOff",
-                                  "fairshare.dev/simulate-message": 'Back-off pulling image "registry.invalid/x:0"'}},
+    pytest.param({"annotations": {
+        "localcluster.fairshare.dev/simulate-waiting": "ImagePullBackOff",
+        "localcluster.fairshare.dev/simulate-message": 'Back-off pulling image "registry.invalid/x:0"'}},
                  "ImagePullBackOff", 'ImagePullBackOff: Back-off pulling image "registry.invalid/x:0"',
                  id="an image that cannot be pulled (kwok's simulated kubelet)"),
 ])

@@ -96,8 +96,8 @@ def new_job(rnd: random.Random, load: Load, name: str, run_id: str) -> dict[str,
     body = job_body(name, gpus=rnd.choice((1, 2)) if gang else 1, workers=rnd.randint(2, 4) if gang else 1,
                     classes=rnd.choice(((), ("a100",), ("h100",), ("l4",), ("a100", "h100"))),
                     priority=rnd.choice((0, 0, 0, 5)),
-                    annotations={"fairshare.dev/simulate-result": "Succeeded",
-                                 "fairshare.dev/simulate-duration": f"{rnd.randint(*load.job_seconds)}s"})
+                    annotations={"localcluster.fairshare.dev/simulate-result": "Succeeded",
+                                 "localcluster.fairshare.dev/simulate-duration": f"{rnd.randint(*load.job_seconds)}s"})
     body["metadata"]["labels"] = {SOAK_LABEL: run_id}
     return body
 
@@ -115,12 +115,13 @@ def class_prices(custom: client.CustomObjectsApi) -> dict[str, float]:
 
 
 def front_reason_ages(jobs: list[dict[str, Any]], now: float) -> list[tuple[int, float]]:
-    """(queue position, seconds since its queue entry was last written) for queued jobs at the front (1-3)."""
+    """(queue position, seconds since its queue entry was last written) for queued jobs at the front (0-2: no more
+    than two jobs ahead)."""
     out = []
     for job in jobs:
         queue = (job.get("status") or {}).get("queue") or {}
         position, updated = queue.get("position"), queue.get("updatedAt")
-        if isinstance(position, int) and 1 <= position <= 3 and updated:
+        if isinstance(position, int) and 0 <= position <= 2 and updated:
             written = datetime.datetime.fromisoformat(str(updated).replace("Z", "+00:00")).timestamp()
             out.append((position, max(0.0, now - written)))
     return out
@@ -170,7 +171,7 @@ def test_thousands_of_pending_jobs_keep_the_operator_responsive_and_its_memory_b
     last_totals = cycle_totals(operator.metrics_port)
     next_sample = 0.0
     prices: list[dict[str, float]] = []  # each poll's GPUClass prices (status.currentPricePerGPUHour)
-    reason_ages: dict[int, list[float]] = {1: [], 2: [], 3: []}  # queue position -> age of its reason at each poll
+    reason_ages: dict[int, list[float]] = {0: [], 1: [], 2: []}  # queue position -> age of its reason at each poll
     while (elapsed := time.monotonic() - t0) < load.soak_seconds:
         assert operator.alive(), f"the operator exited: {tail(operator.log, 30)}"
         jobs = soak_jobs(custom, run_id)

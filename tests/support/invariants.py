@@ -12,8 +12,9 @@ What counts, and why:
 - tenant limits: the GPUs a tenant's Admitted and Running jobs hold in a class never exceed its guarantee plus its
   borrowing limit for that class (no `borrowingLimit`, or a class missing from it, means no limit: core/types.py
   Tenant.limit). A namespace two Tenants claim belongs to the oldest (control/snapshot.py namespace_owners).
-- gangs: while a job is Admitted or Running, the live pods of its current allocation generation (labels
-  fairshare.dev/generation and fairshare.dev/rank, as JobView.current_pods reads them) are exactly its workers;
+- gangs: while a job is Admitted or Running, the live pods it controls (controller owner reference) of its current
+  allocation generation (labels fairshare.dev/generation and fairshare.dev/rank, as JobView.current_pods reads
+  them) are exactly its workers;
   any other count is a partial gang (none at all: an admission whose pods never came). A job that is not
   Admitted or Running has no live pods. Both states happen for a moment (pods are created one by one after the
   status write, and deleted after it; an operator killed in between finishes the work when it is back), so they
@@ -250,10 +251,19 @@ def tenant_violations(obs: Observation) -> list[Violation]:
     return out
 
 
+def _controlling_job(pod: Body) -> str | None:
+    """The name of the TrainingJob the pod's controller owner reference names: whose pod it is (labels can be copied
+    by anyone who may create pods; docs/api.md, "Pods the operator did not create")."""
+    for ref in _meta(pod).get("ownerReferences") or []:
+        if isinstance(ref, dict) and ref.get("controller") and ref.get("kind") == "TrainingJob":
+            return str(ref.get("name") or "") or None
+    return None
+
+
 def _pods_by_job(pods: Sequence[Body]) -> dict[str, list[Body]]:
     out: dict[str, list[Body]] = defaultdict(list)
     for pod in pods:
-        job = _labels(pod).get(LABEL_JOB)
+        job = _controlling_job(pod)
         if job:
             out[f"{_meta(pod).get('namespace')}/{job}"].append(pod)
     return out
@@ -327,7 +337,7 @@ def gang_violations(obs: Observation, partial_grace_seconds: float = 0.0,
 
 
 def unheld_pods(obs: Observation) -> list[str]:
-    """`namespace/name` of every live pod of a TrainingJob (labelled with its job) that the job's status does not hold:
+    """`namespace/name` of every live pod a TrainingJob controls (its owner reference) that its status does not hold:
     not of the current allocation generation, a rank at or beyond its workers, or any pod of a job that is not
     Admitted or Running or is gone. The operator deletes these within a cycle (control/reconcile.py); a convergence
     check waits for this list to be empty."""

@@ -142,8 +142,10 @@ class TrainerLauncher:
         """`python -m fairshare_trainer`: no torchrun, world size 1."""
         return self._start([sys.executable, "-m", "fairshare_trainer", *args], env)
 
-    def torchrun(self, nproc: int, args: Sequence[str] = (), env: Mapping[str, str] | None = None) -> TrainerProcess:
-        """torchrun configured only through the PET_* variables the operator injects into worker pods."""
+    def torchrun(self, nproc: int, args: Sequence[str] = (), env: Mapping[str, str] | None = None,
+                 script: Path | None = None) -> TrainerProcess:
+        """torchrun configured only through the PET_* variables the operator injects into worker pods; it runs
+        fairshare_trainer, or `script` (a user's own training script)."""
         launch_env = {
             "PET_NNODES": "1",
             "PET_NPROC_PER_NODE": str(nproc),
@@ -152,9 +154,8 @@ class TrainerLauncher:
             "PET_MASTER_PORT": str(free_port()),
             **(env or {}),
         }
-        return self._start(
-            [sys.executable, "-m", "torch.distributed.run", "-m", "fairshare_trainer", *args], launch_env
-        )
+        target = [str(script)] if script is not None else ["-m", "fairshare_trainer"]
+        return self._start([sys.executable, "-m", "torch.distributed.run", *target, *args], launch_env)
 
     def _start(self, command: Sequence[str], env: Mapping[str, str] | None) -> TrainerProcess:
         process = TrainerProcess(command, trainer_env(env))

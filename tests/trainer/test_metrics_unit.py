@@ -20,7 +20,7 @@ def test_exposition_has_every_metric_with_bounded_constant_labels():
 
     now = [1000.0]
     metrics = TrainerMetrics("team-a/bert-7", "a100", rank=1, device=torch.device("cpu"), clock=lambda: now[0])
-    metrics.observe_start(world_size=2, model_parameters=120_576, step=10)
+    metrics.observe_start(world_size=2, model_parameters=120_576, step=10, total_steps=500)
     metrics.observe_step(step=11, samples=32, samples_per_second=64.0, tokens_per_second=4096.0, loss=2.5)
     metrics.observe_checkpoint(step=11, saved_at_unix=990.0)
     port = free_port()
@@ -34,6 +34,7 @@ def test_exposition_has_every_metric_with_bounded_constant_labels():
 
     assert _samples(text) == {
         "fairshare_trainer_step": 11,
+        "fairshare_trainer_total_steps": 500,
         "fairshare_trainer_samples_total": 32,
         "fairshare_trainer_samples_created": pytest.approx(_samples(text)["fairshare_trainer_samples_created"]),
         "fairshare_trainer_samples_per_second": 64.0,

@@ -128,9 +128,14 @@ FLEET = (gpu_class("a100"), node("a100-0").gpu_class("a100").gpus(8), node("a100
                   deleting(worker("nlp/a", 1, generation=1, node_name="a100-1", gpus=4))], [],
                  id="a resize: the old generation terminating"),
     pytest.param([running("nlp/a", "a100-0", "a100-1"), worker("nlp/a", 0, node_name="a100-0", gpus=4),
-                  pod("nlp/a-copy").job("a").generation(1).rank(0).on("a100-1").gpus(4).phase("Running")],
+                  pod("nlp/a-copy").job("a").generation(1).rank(0).on("a100-1").gpus(4).phase("Running")
+                  .owned_by("uid-nlp-a")],
                  [(DUPLICATE_RANK, "job nlp/a"), (PARTIAL_GANG, "job nlp/a")],
                  id="two live pods of one rank (and so no rank 1)"),
+    pytest.param([running("nlp/a", "a100-0", "a100-1"), worker("nlp/a", 0, node_name="a100-0", gpus=4),
+                  pod("nlp/a-copy").job("a").generation(1).rank(1).on("a100-1").gpus(4).phase("Running")],
+                 [(PARTIAL_GANG, "job nlp/a")],
+                 id="a pod with a worker's labels but no owner reference is no worker: rank 1 is missing"),
 ])
 def test_check(objects: list[Any], want: list[Row]) -> None:
     assert rows(check(observation(*FLEET, *objects))) == sorted(want)

@@ -55,6 +55,7 @@ class TrainerMetrics:
             )
 
         self.step = gauge("step", "Optimizer steps completed by the job, including those before a resume.")
+        self.total_steps = gauge("total_steps", "Optimizer steps the job will run in all (max_steps); 0 if unbounded.")
         self.samples = Counter(
             f"{PREFIX}_samples",
             "Training samples (sequences) processed by the job since this process started.",
@@ -111,8 +112,10 @@ class TrainerMetrics:
             self._server.server_close()
             self._server = None
 
-    def observe_start(self, world_size: int, model_parameters: int, step: int) -> None:
+    def observe_start(self, world_size: int, model_parameters: int, step: int, total_steps: int = 0) -> None:
         self.world_size.set(world_size)
+        if total_steps > 0:
+            self.total_steps.set(total_steps)
         self.model_parameters.set(model_parameters)
         self.step.set(step)
 

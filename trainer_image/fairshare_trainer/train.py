@@ -182,7 +182,7 @@ def run(config: TrainerConfig, placement: Placement, stop: StopRequest) -> int:
         if config.metrics_port:
             metrics = TrainerMetrics(config.job, config.gpu_class, placement.rank, device)
             metrics.serve(config.metrics_port + placement.local_rank, config.metrics_addr)
-        metrics.observe_start(placement.world_size, parameter_count(model), progress.step)
+        metrics.observe_start(placement.world_size, parameter_count(model), progress.step, config.max_steps)
         if resumed is not None:
             metrics.observe_checkpoint(resumed.step, resumed.saved_at_unix)
         emit(

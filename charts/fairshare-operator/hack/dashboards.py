@@ -91,9 +91,9 @@ CLUSTER = Dashboard(
             stat("GPUs", "Allocatable GPUs on schedulable nodes of the selected classes.",
                  f"sum(fairshare_gpu_capacity{{{CLASS}}})"),
             stat("Allocated GPUs", "GPUs held by admitted jobs.", f"sum(fairshare_gpus_allocated{{{CLASS}}})"),
-            stat("Idle GPUs", "GPUs of the selected classes allocated to no job.",
+            stat("Idle GPUs", "GPUs of the selected classes held by no job and no foreign pod.",
                  f"sum(fairshare_gpus_idle{{{CLASS}}})"),
-            stat("Utilization", "Allocated over capacity.",
+            stat("Utilization", "Allocated or held by foreign pods, over capacity.",
                  f"1 - sum(fairshare_gpus_idle{{{CLASS}}}) / sum(fairshare_gpu_capacity{{{CLASS}}})",
                  unit="percentunit", decimals=1,
                  thresholds=[(None, "red"), (0.6, "orange"), (0.85, "green")]),
@@ -108,6 +108,9 @@ CLUSTER = Dashboard(
                   unit="percentunit", max_value=1),
             Panel("Idle GPUs by class", "GPUs of each class allocated to no job: capacity others could borrow.",
                   [t(f"sum by (gpu_class) (fairshare_gpus_idle{{{CLASS}}})", "{{gpu_class}}")], stacked=True),
+            Panel("Foreign GPUs by class", "GPUs held by pods the operator did not create (other workloads, or "
+                  "pods that only carry its labels): neither allocated nor idle, charged to the namespace's tenant.",
+                  [t(f"sum by (gpu_class) (fairshare_gpus_foreign{{{CLASS}}})", "{{gpu_class}}")], stacked=True),
             Panel("Capacity by class", "Allocatable GPUs on schedulable nodes.",
                   [t(f"sum by (gpu_class) (fairshare_gpu_capacity{{{CLASS}}})", "{{gpu_class}}")], stacked=True),
             Panel("Allocated GPUs by tenant", "GPUs held by each tenant's admitted jobs, all selected classes.",
@@ -252,6 +255,10 @@ TRAINING = Dashboard(
                   "or error means the operator schedules on older measurements.",
                   [t(f"sum by (source, result) (rate(fairshare_feedback_scrapes_total[{RI}]))",
                      "{{source}} {{result}}")], unit="ops", stacked=True),
+            Panel("Throughput readings dropped", "Readings outside physical bounds, per second, by reason: not a "
+                  "positive number, over 100x what the job's measurements predict, or a 10x jump in one window.",
+                  [t(f"sum by (reason) (rate(fairshare_feedback_readings_dropped_total[{RI}]))", "{{reason}}")],
+                  unit="ops", stacked=True),
             Panel("Throughput per job (trainer)", "Samples/s each job's trainers report (job-wide, the same on "
                   "every rank), smoothed over ~5 s.",
                   [t(f"max by (trainingjob, gpu_class) (fairshare_trainer_samples_per_second{{{CLASS}, {JOB}}})",

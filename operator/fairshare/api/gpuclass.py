@@ -35,6 +35,7 @@ class GPUClassStatus(StatusModel):
     observed_generation: int | None = Field(default=None, ge=0)
     capacity: int | None = Field(default=None, ge=0)
     allocated: int | None = Field(default=None, ge=0)
+    foreign: int | None = Field(default=None, ge=0)  # held by pods the operator did not create
     idle: int | None = Field(default=None, ge=0)
     current_price_per_gpu_hour: float | None = Field(default=None, alias="currentPricePerGPUHour", ge=0)
     conditions: list[Condition] = Field(default_factory=list)

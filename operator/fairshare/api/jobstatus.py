@@ -36,13 +36,27 @@ class AllocationStatus(StatusModel):
     admitted_at: datetime | None = None
     generation: int | None = Field(default=None, ge=0)
     opportunistic: bool | None = None
+    priority: int | None = None  # spec.priority when admitted: what the job is ordered by until admitted again
 
 
 class QueueStatus(StatusModel):
-    """Why a job waits and how many jobs are ahead of it."""
+    """Why a job waits (a stable code and the words) and how many jobs are ahead of it (0 = next)."""
 
     position: int | None = Field(default=None, ge=0)
+    reason_code: str | None = Field(default=None, max_length=64)
     reason: str | None = None
+    updated_at: datetime | None = None
+
+
+class ProgressStatus(StatusModel):
+    """How far training is, from the trainer's step and total-steps gauges, and when it should finish."""
+
+    step: int | None = Field(default=None, ge=0)
+    total_steps: int | None = Field(default=None, ge=1)
+    percent: float | None = Field(default=None, ge=0, le=100)
+    steps_per_second: float | None = Field(default=None, ge=0)
+    remaining: str | None = Field(default=None, max_length=32)
+    estimated_completion_time: datetime | None = None
     updated_at: datetime | None = None
 
 
@@ -85,6 +99,7 @@ class TrainingJobStatus(StatusModel):
     queue: QueueStatus | None = None
     throughput: list[ThroughputSample] = Field(default_factory=list)
     samples_per_second: float | None = Field(default=None, ge=0)
+    progress: ProgressStatus | None = None
     cost: CostStatus | None = None
     restarts: int | None = Field(default=None, ge=0)
     last_failure: FailureStatus | None = None

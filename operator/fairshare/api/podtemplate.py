@@ -191,7 +191,7 @@ class Volume(SpecModel):
 
 
 class PodTemplateMetadata(SpecModel):
-    """Labels and annotations added to every worker pod; the fairshare.dev/ label prefix is the operator's."""
+    """Labels and annotations added to every worker pod; the fairshare.dev/ prefix is the operator's, for both."""
 
     labels: Annotated[dict[LabelKey, LabelValue], Field(max_length=64)] | None = None
     annotations: Annotated[dict[LabelKey, Annotated[str, Field(max_length=65536)]], Field(max_length=64)] | None = None
@@ -203,6 +203,11 @@ class PodTemplateMetadata(SpecModel):
                 raise field_error(f"labels{map_key(key)}",
                                   f"labels with the {LABEL_PREFIX} prefix are set by the operator; "
                                   "remove this label or use another prefix")
+        for key in self.annotations or {}:
+            if key.startswith(LABEL_PREFIX):
+                raise field_error(f"annotations{map_key(key)}",
+                                  f"annotations with the {LABEL_PREFIX} prefix are the operator's, and it trusts none "
+                                  "a tenant writes; remove this annotation or use another prefix")
         return self
 
 

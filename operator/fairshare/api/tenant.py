@@ -65,6 +65,7 @@ class TenantStatus(StatusModel):
     observed_generation: int | None = Field(default=None, ge=0)
     allocated: dict[str, int] = Field(default_factory=dict)
     allocated_gpus: int | None = Field(default=None, alias="allocatedGPUs", ge=0)
+    foreign: dict[str, int] = Field(default_factory=dict)  # GPUs its namespaces' pods hold outside any job
     fair_share: dict[str, float] = Field(default_factory=dict)
     share_ratio: float | None = Field(default=None, ge=0)  # what its full-price GPUs cost over its entitlement
     decayed_usage_gpu_hours: float | None = Field(default=None, alias="decayedUsageGPUHours", ge=0)

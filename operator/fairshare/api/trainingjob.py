@@ -41,6 +41,15 @@ class WorkerResources(SpecModel):
     memory: Quantity | None = None
 
 
+MAX_IMAGE_PULL_SECRETS = 16
+
+
+class LocalObjectReference(SpecModel):
+    """A Secret in the job's namespace, by name (imagePullSecrets)."""
+
+    name: DNSSubdomain
+
+
 class WorkerRange(SpecModel):
     """How many workers (pods, one torchrun node each) the job accepts; min == max means fixed size."""
 
@@ -87,6 +96,8 @@ class TrainingJobSpec(SpecModel):
     env: EnvList | None = None
     resources: WorkerResources | None = None
     pod_template: PodTemplate | None = None
+    image_pull_secrets: Annotated[list[LocalObjectReference], Field(max_length=MAX_IMAGE_PULL_SECRETS)] = Field(
+        default_factory=list)
     workers: WorkerRange
     gpus_per_worker: int = Field(ge=1, le=MAX_GPUS_PER_WORKER)
     gpu_classes: Annotated[list[DNSLabel], Field(max_length=MAX_GPU_CLASSES)] = Field(default_factory=list)
@@ -109,6 +120,14 @@ class TrainingJobSpec(SpecModel):
                     raise field_error("podTemplate", f"spec.podTemplate cannot be combined with spec.{name}; "
                                       f"move {name} into spec.podTemplate.spec.containers[0]")
         check_env_names_unique(self.env, "env")
+        return self
+
+    @model_validator(mode="after")
+    def _image_pull_secrets_unique(self) -> TrainingJobSpec:
+        names = [ref.name for ref in self.image_pull_secrets]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise field_error(f"imagePullSecrets[{index}]", f"Secret {name} is listed twice; remove the copy")
         return self
 
     @model_validator(mode="after")

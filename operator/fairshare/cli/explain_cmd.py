@@ -35,8 +35,11 @@ def explain_text(job: Mapping[str, Any], tenant: Mapping[str, Any] | None, event
         lines.append(_line("tenant", status["tenant"]))
     queue, alloc = status.get("queue") or {}, status.get("allocation") or {}
     if queue.get("reason"):
-        position = f"#{queue['position']} in its tenant's queue; " if queue.get("position") else ""
-        lines.append(_line("waiting", position + queue["reason"]))
+        code = f"{queue['reasonCode']}: " if queue.get("reasonCode") else ""
+        ahead = queue.get("position")
+        position = "" if ahead is None else \
+            f"{ahead} job{'' if ahead == 1 else 's'} ahead in its tenant's queue (0 = next); "
+        lines.append(_line("waiting", code + position + queue["reason"]))
     if alloc.get("gpuClass") and status.get("phase") in ("Admitted", "Running"):
         how = "on idle capacity (preemptible)" if alloc.get("opportunistic") else "within its tenant's share"
         starting = "; not charged until every worker runs" if status.get("phase") == "Admitted" else ""
@@ -56,6 +59,8 @@ def explain_text(job: Mapping[str, Any], tenant: Mapping[str, Any] | None, event
         limit = ((spec.get("runPolicy") or {}).get("backoffLimit"))
         lines.append(_line("restarts", f"{status.get('restarts') or 0} of runPolicy.backoffLimit "
                                        f"{3 if limit is None else limit}"))
+    if (status.get("progress") or {}).get("totalSteps"):
+        lines.append(_line("progress", progress_text(status["progress"])))
     for sample in status.get("throughput") or []:
         lines.append(_line("measured", f"{sample['samplesPerSecond']} samples/s on {sample['workers']} x "
                                        f"{sample['gpuClass']} (at {sample['measuredAt']})"))
@@ -78,6 +83,16 @@ def explain_text(job: Mapping[str, Any], tenant: Mapping[str, Any] | None, event
     for event in events[-5:]:
         lines.append(_line(f"event {event.get('reason', '')}", event.get("message", "")))
     return "\n".join(lines)
+
+
+def progress_text(progress: Mapping[str, Any]) -> str:
+    """'42.5% (step 850 of 2000), 1.30 steps/s, about 14m25s left (until ...)' from status.progress."""
+    text = f"{progress.get('percent')}% (step {progress.get('step')} of {progress.get('totalSteps')})"
+    if progress.get("stepsPerSecond"):
+        text += f", {progress['stepsPerSecond']} steps/s"
+    if progress.get("remaining"):
+        text += f", about {progress['remaining']} left (until {progress.get('estimatedCompletionTime')})"
+    return text + f"; read at {progress.get('updatedAt')}"
 
 
 def job_reference(text: str, namespace: str | None) -> tuple[str | None, str]:

@@ -43,12 +43,15 @@ def cmd_operator(args: argparse.Namespace) -> int:
     os.environ["FAIRSHARE_LEADER_ELECTION"] = "true" if args.leader_election else "false"
     from fairshare.settings import (
         IDENTITY_ENV,
+        api_timeouts_from_env,
         election_from_env,
         feedback_from_env,
         lifecycle_from_env,
         policy_from_env,
         protected_namespaces_from_env,
         render_from_env,
+        watch_from_env,
+        watchdog_periods_from_env,
     )
 
     try:  # refuse bad settings here, with the variable named, rather than inside kopf's startup
@@ -58,13 +61,16 @@ def cmd_operator(args: argparse.Namespace) -> int:
         protected_namespaces_from_env(os.environ)
         election = election_from_env(os.environ)
         lifecycle_from_env(os.environ)
+        timeouts = api_timeouts_from_env(os.environ)
+        watch_from_env(os.environ)
+        watchdog_periods_from_env(os.environ)
     except ValueError as exc:
         raise SystemExit(f"fairshare operator: {exc}") from None
     os.environ[IDENTITY_ENV] = election.identity  # the one the startup handler uses: a default is drawn only once
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not election.standby:
-        refuse_a_second_instance(election)
+        refuse_a_second_instance(election, timeouts)
     # kopf logs every handler success at INFO: one line per watch event, noise at cluster scale.
     logging.getLogger("kopf.objects").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     import fairshare.handlers.operator  # noqa: F401  (registers the handlers)
@@ -75,14 +81,14 @@ def cmd_operator(args: argparse.Namespace) -> int:
     return leadership.exit_code if leadership is not None else 0
 
 
-def refuse_a_second_instance(election: Any) -> None:
+def refuse_a_second_instance(election: Any, timeouts: Any = None) -> None:
     """Without election the process must be the only one: exit, naming the holder, if another live process holds
     the Lease (one seen to renew it); wait out the Lease of one that died (at most its lease duration)."""
     from fairshare.k8s.client import api_client
     from fairshare.k8s.election import LeaderElector, claim_single_instance
     from fairshare.k8s.lease import KubeLease
 
-    elector = LeaderElector(KubeLease(api_client(), election), election)
+    elector = LeaderElector(KubeLease(api_client(timeouts=timeouts), election), election)
     try:
         holder = claim_single_instance(elector)
     except TimeoutError as exc:

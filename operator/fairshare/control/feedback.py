@@ -7,6 +7,7 @@ status keeps one smoothed sample per (class, workers): the core's performance mo
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -15,20 +16,19 @@ from typing import Any
 from fairshare.api import Phase
 from fairshare.control import conditions as cond
 from fairshare.control.actions import Action, PatchStatus
+from fairshare.control.progress import progress_status
 from fairshare.control.snapshot import JobView, World
 from fairshare.control.store import TRAINING_JOBS
-from fairshare.core.throughput import smooth
+from fairshare.core.throughput import estimate, index_throughputs, smooth
 from fairshare.feedback.readings import Reading, Target
 
-METRICS_ENDPOINT_ANNOTATION = "fairshare.dev/metrics-endpoint"  # set by the local pod runner
 METRICS_PORT_NAME = "metrics"
 
 
 def pod_metrics_endpoint(pod: Mapping[str, Any]) -> str | None:
-    """host:port of a pod's (local rank 0) metrics server: the runner's annotation, else pod IP + `metrics` port."""
-    annotated = (pod["metadata"].get("annotations") or {}).get(METRICS_ENDPOINT_ANNOTATION)
-    if annotated:
-        return str(annotated)
+    """Rule: the operator reads a trainer only at the IP its pod was given (status.podIP, which only the kubelet
+    writes) and the `metrics` port the operator itself put in the pod's spec, and only for pods it created (the
+    caller passes JobView.current_pods). No label or annotation ever names a host to read."""
     ip = (pod.get("status") or {}).get("podIP")
     for container in pod.get("spec", {}).get("containers") or []:
         for port in container.get("ports") or []:
@@ -53,14 +53,22 @@ def job_target(view: JobView) -> Target | None:
 
 
 def feedback_targets(world: World) -> list[Target]:
+    """Every job to read, with what its readings are checked against (core.throughput.implausible_throughput)."""
+    classes = {c.name: c for c in world.snapshot.classes}
+    curves = index_throughputs(world.snapshot.throughputs)
     targets = []
     for _, view in sorted(world.jobs.items()):
         try:
             target = job_target(view)
         except Exception:  # a job the plan cannot read either: it sets the job aside and reports it
             continue
-        if target is not None:
-            targets.append(target)
+        if target is None:
+            continue
+        job_curves = curves.get(target.job_key)
+        smoothed = dict((job_curves or {}).get(target.gpu_class, ())).get(target.workers)
+        gpu_class = classes.get(target.gpu_class)
+        expected = estimate(job_curves, gpu_class, target.workers, classes) if job_curves and gpu_class else None
+        targets.append(dataclasses.replace(target, smoothed=smoothed, expected=expected))
     return targets
 
 
@@ -98,7 +106,8 @@ def smoothed_samples(previous: Iterable[Mapping[str, Any]], target: Target, read
 
 def feedback_actions(world: World, readings: Mapping[str, Reading], alpha: float, warmup_seconds: float,
                      skip: set[str]) -> list[Action]:
-    """Status patches folding fresh readings into each job's measured throughput (and its checkpoint time)."""
+    """Status patches folding fresh readings into each job's measured throughput, its progress (control/progress.py)
+    and its checkpoint time."""
     actions: list[Action] = []
     for key, reading in sorted(readings.items()):
         view = world.jobs.get(key)
@@ -113,6 +122,10 @@ def feedback_actions(world: World, readings: Mapping[str, Reading], alpha: float
             continue
         samples, value = folded
         patch: dict[str, Any] = {"throughput": samples, "samplesPerSecond": round(value, 4)}
+        progress = progress_status(current.get("progress") if isinstance(current.get("progress"), dict) else None,
+                                   reading.step, reading.total_steps, reading.observed_at, target.admitted_at, alpha)
+        if progress is not None:
+            patch["progress"] = progress
         if reading.last_checkpoint_step is not None and reading.last_checkpoint_step >= 0 \
                 and reading.checkpoint_age_seconds is not None:
             patch["lastCheckpointTime"] = cond.rfc3339(reading.observed_at - reading.checkpoint_age_seconds)

@@ -15,7 +15,9 @@ from fairshare.api import Phase
 from fairshare.api.constants import LABEL_RANK
 from fairshare.control import conditions as cond
 from fairshare.control.actions import DeletePods, PatchStatus, RecordEvent
+from fairshare.control.ownership import ForeignPod
 from fairshare.control.podstate import PodProblem, failure, pod_phase, start_problem, terminating, timestamp
+from fairshare.control.queue import FOREIGN_POD, UNSCHEDULABLE, queue_entry
 from fairshare.control.snapshot import GPU_RESOURCE, JobView
 from fairshare.control.store import TRAINING_JOBS
 from fairshare.control.transition import (
@@ -41,6 +43,8 @@ class Context:
     now: float
     settings: LifecycleSettings = DEFAULT_LIFECYCLE
     lost_nodes: Mapping[str, str] = dataclasses.field(default_factory=dict)  # lost node -> why (nodes.why_lost)
+    displaced: Mapping[str, tuple[ForeignPod, ...]] = dataclasses.field(default_factory=dict)
+    # node -> the foreign pods on it, where they and the allocations there hold more GPUs than it has
 
     def lost(self, node: str | None) -> str | None:
         return self.lost_nodes.get(node) if node else None
@@ -212,16 +216,45 @@ def rule_unschedulable(view: JobView, ctx: Context) -> Transition | None:
         if (stuck is None or ctx.now - stuck[0] < ctx.settings.pod_start_grace_seconds
                 or GPU_RESOURCE in stuck[1]):
             continue
-        status = status_of(view)
         message = (f"worker {pod['metadata']['name']} could not be scheduled for {ctx.now - stuck[0]:.0f}s: "
                    f"{stuck[1]}; requeued ({_fix_hint(stuck[1])})")
-        patch = {"phase": Phase.QUEUED.value, "allocation": None, "queue": {"reason": message},
-                 "conditions": cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False,
-                                                  "Unschedulable", message, ctx.now)}
-        return Transition((PatchStatus(TRAINING_JOBS, view.key, patch, resource_version(view)),
-                           *_delete(view), RecordEvent(view.key, "Warning", "Unschedulable", message)),
-                          releases_gpus=True)
+        return _requeue(view, ctx, UNSCHEDULABLE, message)
     return None
+
+
+def rule_foreign_pod(view: JobView, ctx: Context) -> Transition | None:
+    """An admitted worker that kube-scheduler cannot place for want of GPUs, on a node where pods the operator did
+    not create hold GPUs the allocations there counted on (they came after the core placed the gang), will not run
+    there: the gang goes back to the queue at once, with a reason naming those pods, freeing its GPUs. Not a
+    restart: the job did nothing wrong."""
+    if view.phase is not Phase.ADMITTED or not ctx.displaced:
+        return None
+    nodes = _allocation_nodes(view)
+    for pod in view.current_pods():
+        stuck = _unschedulable_since(pod)
+        rank = int((pod["metadata"].get("labels") or {})[LABEL_RANK])
+        node = nodes[rank] if rank < len(nodes) else None
+        foreign = ctx.displaced.get(node) if node else None
+        if stuck is None or GPU_RESOURCE not in stuck[1] or not foreign:
+            continue
+        pods = ", ".join(f"{p.key} ({p.gpus} GPU{'s' if p.gpus != 1 else ''})" for p in foreign)
+        plural = "s" if len(foreign) > 1 else ""
+        message = (f"worker {pod['metadata']['name']} cannot get its GPUs on node {node}: pod{plural} {pods}, "
+                   f"which the operator did not create, took them after the gang was placed; "
+                   f"requeued to be placed again")
+        return _requeue(view, ctx, FOREIGN_POD, message)
+    return None
+
+
+def _requeue(view: JobView, ctx: Context, reason: str, message: str) -> Transition:
+    """Back to the queue with `reason` (its reason code too), its pods deleted and its GPUs freed; not counted as a
+    restart."""
+    status = status_of(view)
+    patch = {"phase": Phase.QUEUED.value, "allocation": None, "queue": queue_entry(reason, message),
+             "conditions": cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False, reason,
+                                              message, ctx.now)}
+    return Transition((PatchStatus(TRAINING_JOBS, view.key, patch, resource_version(view)),
+                       *_delete(view), RecordEvent(view.key, "Warning", reason, message)), releases_gpus=True)
 
 
 def _delete(view: JobView) -> tuple[DeletePods, ...]:
@@ -243,19 +276,21 @@ def rule_drained(view: JobView, ctx: Context) -> Transition | None:
 Rule = Callable[[JobView, Context], Transition | None]
 ACTIVE_RULES: tuple[Rule, ...] = (
     rule_succeeded, rule_node_lost, rule_worker_failed, rule_deadline, rule_rejected, rule_worker_lost,
-    rule_start_failed, rule_all_running, rule_unschedulable,
+    rule_start_failed, rule_all_running, rule_foreign_pod, rule_unschedulable,
 )
 
 
 def observe(view: JobView, now: float, settings: LifecycleSettings = DEFAULT_LIFECYCLE,
-            lost_nodes: Mapping[str, str] | None = None) -> Transition | None:
+            lost_nodes: Mapping[str, str] | None = None,
+            displaced: Mapping[str, tuple[ForeignPod, ...]] | None = None) -> Transition | None:
     """The first lifecycle rule that fires for this job, if any. A job queued again after it started (preempted,
     restarted) still runs out of time: its deadline counts from the first start, not from the last admission.
-    `lost_nodes` (node -> why) are the nodes reconcile.lost_nodes found lost."""
+    `lost_nodes` (node -> why) are the nodes reconcile.lost_nodes found lost; `displaced` (node -> foreign pods) the
+    nodes foreign.displacing found over-committed by pods the operator did not create."""
     phase = view.phase
     if view.model is None or phase is None or phase.is_terminal or view.deleting:
         return None  # (a job being deleted is left to the garbage collector: no restart, no new pod)
-    ctx = Context(now, settings, lost_nodes or {})
+    ctx = Context(now, settings, lost_nodes or {}, displaced or {})
     if phase is Phase.QUEUED:
         return rule_deadline(view, ctx)
     if phase is Phase.PREEMPTED:

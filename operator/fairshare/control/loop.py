@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from fairshare.api import Phase, SpecError, TrainingJob, parse_training_job
 from fairshare.control.actions import Action, PatchStatus
 from fairshare.control.feedback import feedback_targets
+from fairshare.control.foreign import foreign_by_class
 from fairshare.control.isolation import KIND_NAMES, REASONS, SetAside
 from fairshare.control.namespaces import DEFAULT_PROTECTED_NAMESPACES
 from fairshare.control.parsecache import ParseCache
@@ -18,6 +19,7 @@ from fairshare.control.plan import CyclePlan, Scheduler, default_scheduler, plan
 from fairshare.control.snapshot import World, build_world
 from fairshare.control.store import TRAINING_JOBS, Store
 from fairshare.control.transition import DEFAULT_LIFECYCLE, NODE_LOSS, LifecycleSettings
+from fairshare.control.watchdog import CycleWatchdog
 from fairshare.core.config import PolicyConfig
 from fairshare.core.decisions import Admit, Migrate, Preempt, Resize
 from fairshare.feedback.readings import Reading, Target
@@ -49,13 +51,15 @@ class SchedulingLoop:
                  policy: PolicyConfig, render: RenderSettings, settings: LoopSettings,
                  resync: Callable[[], None] | None = None, clock: Callable[[], float] = time.time,
                  readings: Callable[[], Mapping[str, Reading]] | None = None, warmup_seconds: float = 20.0,
-                 scheduler: Scheduler = default_scheduler, lifecycle: LifecycleSettings = DEFAULT_LIFECYCLE) -> None:
+                 scheduler: Scheduler = default_scheduler, lifecycle: LifecycleSettings = DEFAULT_LIFECYCLE,
+                 watchdog: CycleWatchdog | None = None) -> None:
         self.store, self.apply, self.metrics = store, apply, metrics
         self.policy, self.render, self.settings = policy, render, settings
         self.resync, self.clock = resync, clock
         self.readings, self.warmup_seconds = readings, warmup_seconds
         self.scheduler = scheduler
         self.lifecycle = lifecycle
+        self.watchdog = watchdog  # told of every completed cycle: liveness fails when they stop
         self.targets: list[Target] = []  # running jobs' trainers as of the last cycle, for the feedback collector
         self._wake = asyncio.Event()
         self.jobs_parsed: ParseCache[TrainingJob] = ParseCache(parse_training_job, SpecError)
@@ -110,6 +114,8 @@ class SchedulingLoop:
         await asyncio.to_thread(self.apply, plan.bookkeeping)
         apply_seconds = time.perf_counter() - start - snapshot_seconds - plan_seconds
         self.cycles += 1
+        if self.watchdog is not None:
+            self.watchdog.cycle_completed()
         self._record(plan, trigger, world, {"snapshot": snapshot_seconds, "apply": apply_seconds})
         return plan
 
@@ -154,7 +160,10 @@ class SchedulingLoop:
                 allocated[k] = allocated.get(k, 0) + j.allocation.workers * j.gpus_per_worker
         m.set_per_label(m.capacity_gpus, {(c,): v for c, v in capacity.items()})
         m.set_per_label(m.allocated_gpus, allocated)
-        m.set_per_label(m.idle_gpus, {(c,): max(0.0, v - sum(a for (_, ac), a in allocated.items() if ac == c))
+        foreign = foreign_by_class(world)
+        m.set_per_label(m.foreign_gpus, {(c,): v for c, v in foreign.items()})
+        m.set_per_label(m.idle_gpus, {(c,): max(0.0, v - foreign.get(c, 0)
+                                                - sum(a for (_, ac), a in allocated.items() if ac == c))
                                       for c, v in capacity.items()})
         throughput: dict[tuple[str, str], float] = {}
         for target in self.targets:

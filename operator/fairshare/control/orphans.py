@@ -15,10 +15,10 @@ from fairshare.api import Phase
 from fairshare.control import conditions as cond
 from fairshare.control.actions import Action, DeletePods, PatchStatus, RecordEvent
 from fairshare.control.lifecycle import Transition
+from fairshare.control.queue import NO_TENANT
 from fairshare.control.snapshot import JobView, World
 from fairshare.control.store import TRAINING_JOBS
 
-NO_TENANT = "NoTenant"
 NO_GPU_CLASS = "NoGPUClass"
 HOLDING_PHASES = (Phase.ADMITTED, Phase.RUNNING)
 

@@ -22,12 +22,14 @@ from fairshare.control import conditions as cond
 from fairshare.control import cost
 from fairshare.control.actions import Action, DeletePods, EnsureChildren, PatchStatus, RecordEvent
 from fairshare.control.feedback import feedback_actions
+from fairshare.control.foreign import displacing, foreign_by_class, foreign_by_tenant, foreign_charges
 from fairshare.control.isolation import INVALID_SPEC, SetAside, SetAsideLog, schedule_isolating
 from fairshare.control.lifecycle import observe
 from fairshare.control.orphans import orphan_transition
-from fairshare.control.queue import queue_changed
+from fairshare.control.ownership import ForeignPod
+from fairshare.control.queue import NO_NODE_FITS, NO_TENANT, queue_changed, queue_entry
 from fairshare.control.reconcile import lost_nodes, missing_ranks, unwanted_pod_actions
-from fairshare.control.snapshot import JobView, World
+from fairshare.control.snapshot import JobView, World, admitted_priority
 from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS
 from fairshare.control.transition import DEFAULT_LIFECYCLE, NODE_LOSS, LifecycleSettings
 from fairshare.core import types as core
@@ -90,9 +92,10 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
     aside: dict[str, bool] = {}  # jobs set aside while planning: out of the core's snapshot, their GPUs held
     lost = dict(_isolated(log, TRAINING_JOBS, functools.partial(
         _lost_node_list, now=now, grace_seconds=lifecycle.node_lost_grace_seconds), world))
+    displaced = dict(_isolated(log, TRAINING_JOBS, _displacing_list, world))
     node_losses: set[str] = set()
     for key, view in sorted(world.jobs.items()):
-        transition = log.attempt(TRAINING_JOBS, key, observe, view, now, lifecycle, lost)
+        transition = log.attempt(TRAINING_JOBS, key, observe, view, now, lifecycle, lost, displaced)
         if not log.holds(TRAINING_JOBS, key) and (transition is None or not transition.releases_gpus):
             # Finishing first: a finished job is not requeued.
             transition = log.attempt(TRAINING_JOBS, key, orphan_transition, view, world, now) or transition
@@ -166,7 +169,9 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
                                                              now=now, half_life_hours=config.half_life_hours), in_use)
     set_aside = {**world.set_aside, **log.entries}
     bookkeeping += set_aside_actions(world, set_aside, now)
-    return CyclePlan(result=result, releases=tuple(releases), grants=tuple(grants), bookkeeping=tuple(bookkeeping),
+    return CyclePlan(result=result, releases=without_writes_to_deleted_jobs(releases, world),
+                     grants=without_writes_to_deleted_jobs(grants, world),
+                     bookkeeping=without_writes_to_deleted_jobs(bookkeeping, world),
                      transitioned=frozenset(transitioned), set_aside=set_aside, node_losses=frozenset(node_losses),
                      capacity=capacity)
 
@@ -194,6 +199,11 @@ def decision_actions(decision: Decision, world: World, running: Mapping[str, int
 def _lost_node_list(world: World, now: float, grace_seconds: float) -> list[tuple[str, str]]:
     """reconcile.lost_nodes as (node, why) pairs, so that _isolated can take it one job at a time."""
     return sorted(lost_nodes(world, now, grace_seconds).items())
+
+
+def _displacing_list(world: World) -> list[tuple[str, tuple[ForeignPod, ...]]]:
+    """foreign.displacing as (node, pods) pairs, so that _isolated can take it one job at a time."""
+    return sorted(displacing(world).items())
 
 
 def _isolated(log: SetAsideLog, kind: str, step: Callable[[World], list[T]], world: World) -> list[T]:
@@ -239,6 +249,14 @@ def without_jobs(snapshot: core.Snapshot, transitioned: Mapping[str, bool]) -> c
     nodes = tuple(dataclasses.replace(n, gpus=max(0, n.gpus - held.get(n.name, 0))) for n in snapshot.nodes)
     jobs = tuple(j for j in snapshot.jobs if j.key not in leaving)
     return dataclasses.replace(snapshot, jobs=jobs, nodes=nodes)
+
+
+def without_writes_to_deleted_jobs(actions: Sequence[Action], world: World) -> tuple[Action, ...]:
+    """Rule: a TrainingJob being deleted (metadata.deletionTimestamp set) gets no further status writes (queue
+    position, failure, charges): each would be one more PATCH the API server must serve for an object on its way out,
+    and a burst of deletions would otherwise cost as many. Its pods are still deleted."""
+    return tuple(a for a in actions if not (isinstance(a, PatchStatus) and a.kind == TRAINING_JOBS
+                                            and (view := world.jobs.get(a.key)) is not None and view.deleting))
 
 
 def set_aside_actions(world: World, set_aside: Mapping[str, SetAside], now: float) -> list[Action]:
@@ -293,10 +311,11 @@ def _job_set_aside(entry: SetAside, body: Mapping[str, Any], now: float) -> list
     conditions = cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False, entry.reason, message, now)
     queue = status.get("queue") if isinstance(status.get("queue"), dict) else {}
     if (status.get("phase") == Phase.QUEUED.value and queue.get("reason") == message
+            and queue.get("reasonCode") == entry.reason
             and cond.same_conditions(conditions, status.get("conditions") or [])):
         return []
     return [PatchStatus(TRAINING_JOBS, entry.key, {"phase": Phase.QUEUED.value, "conditions": conditions,
-                                                   "queue": {"position": None, "reason": message}}),
+                                                   "queue": queue_entry(entry.reason, message)}),
             RecordEvent(entry.key, "Warning", entry.reason, message)]
 
 
@@ -324,9 +343,9 @@ def unschedulable_status(view: JobView, now: float) -> list[Action]:
     if status.get("phase") not in (None, Phase.QUEUED.value):
         return []
     if view.tenant is None and view.tenant_problem:
-        return _held_back(view, status, "NoTenant", view.tenant_problem, {}, now)
+        return _held_back(view, status, NO_TENANT, view.tenant_problem, {}, now)
     if view.tenant is not None and view.fit.problem:
-        return _held_back(view, status, "NoNodeFits", view.fit.problem, {"tenant": view.tenant}, now)
+        return _held_back(view, status, NO_NODE_FITS, view.fit.problem, {"tenant": view.tenant}, now)
     return []
 
 
@@ -336,12 +355,13 @@ def _held_back(view: JobView, status: dict[str, Any], reason: str, message: str,
     conditions = cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False, reason, message, now)
     queue = status.get("queue") or {}
     unchanged = (status.get("phase") == Phase.QUEUED.value and queue.get("reason") == message
-                 and queue.get("position") is None and all(status.get(k) == v for k, v in extra.items()))
+                 and queue.get("reasonCode") == reason and queue.get("position") is None
+                 and all(status.get(k) == v for k, v in extra.items()))
     if unchanged and cond.same_conditions(conditions, status.get("conditions") or []):
         return []
     # No position: the core does not queue it (a merge patch needs null to drop one left by an earlier wait).
     return [PatchStatus(TRAINING_JOBS, view.key, {"phase": Phase.QUEUED.value, **extra, "conditions": conditions,
-                                                  "queue": {"position": None, "reason": message}})]
+                                                  "queue": queue_entry(reason, message)})]
 
 
 def _children(view: JobView, world: World, gpu_class: str, nodes: tuple[str, ...], generation: int,
@@ -363,10 +383,10 @@ def _children(view: JobView, world: World, gpu_class: str, nodes: tuple[str, ...
 
 
 def _allocation_status(gpu_class: str, nodes: tuple[str, ...], gpus_per_worker: int, price: float,
-                       generation: int, opportunistic: bool, now: float) -> dict[str, Any]:
+                       generation: int, opportunistic: bool, now: float, priority: int) -> dict[str, Any]:
     return {"gpuClass": gpu_class, "workers": len(nodes), "gpus": len(nodes) * gpus_per_worker, "nodes": list(nodes),
             "pricePerGPUHour": round(price, 6), "admittedAt": cond.rfc3339(now), "generation": generation,
-            "opportunistic": opportunistic}
+            "opportunistic": opportunistic, "priority": priority}
 
 
 def admit_actions(view: JobView, decision: Admit, world: World, now: float, settings: RenderSettings) -> list[Action]:
@@ -383,7 +403,8 @@ def admit_actions(view: JobView, decision: Admit, world: World, now: float, sett
     patch = {"phase": Phase.ADMITTED.value, "tenant": view.tenant, "queue": None, "conditions": conditions,
              "samplesPerSecond": None,  # measured on the previous allocation; the new one is measured afresh
              "allocation": _allocation_status(decision.gpu_class, decision.nodes, view.model.spec.gpus_per_worker,
-                                              decision.price_per_gpu_hour, generation, decision.opportunistic, now),
+                                              decision.price_per_gpu_hour, generation, decision.opportunistic, now,
+                                              view.model.spec.priority),
              "cost": {**(status.get("cost") or {}), "accruedAt": cond.rfc3339(now)}}
     return [PatchStatus(TRAINING_JOBS, view.key, patch, _rv(view)),
             _children(view, world, decision.gpu_class, decision.nodes, generation, settings),
@@ -434,7 +455,8 @@ def restart_actions(view: JobView, gpu_class: str, decision: Resize | Migrate, w
     status = _status(view)
     patch = {"phase": Phase.ADMITTED.value, "samplesPerSecond": None,
              "allocation": _allocation_status(gpu_class, decision.nodes, view.model.spec.gpus_per_worker,
-                                              decision.price_per_gpu_hour, generation, bool(old.opportunistic), now),
+                                              decision.price_per_gpu_hour, generation, bool(old.opportunistic), now,
+                                              admitted_priority(view)),
              "conditions": cond.set_condition(status.get("conditions") or [], cond.RUNNING, False,
                                               "Resizing" if reason == "Resized" else "Moving", message, now)}
     old_pods = tuple(p["metadata"]["name"] for p in view.pods)
@@ -465,7 +487,7 @@ def wait_actions(view: JobView, decision: Wait, now: float) -> list[Action]:
     """Write the queue position and reason only when they change materially (control/queue.py), so a queue that
     moves costs writes in proportion to what users would notice, not one per waiting job per cycle."""
     status = _status(view)
-    queue = {"position": decision.position, "reason": decision.reason}
+    queue = queue_entry(decision.code, decision.reason, decision.position)
     stored = status.get("queue")
     waiting = [c for c in cond.well_formed(status.get("conditions") or []) if c.get("type") == cond.ADMITTED]
     if (status.get("phase") == Phase.QUEUED.value and status.get("tenant") == view.tenant
@@ -588,12 +610,14 @@ def gpu_class_status_actions(world: World, snapshot: core.Snapshot, result: Cycl
                              capacities: Mapping[str, int] | None = None) -> list[Action]:
     held = _held(snapshot, result)
     capacities = class_capacity(world, snapshot, result) if capacities is None else capacities
+    foreign = foreign_by_class(world)
     actions: list[Action] = []
     for name, gpu_class in sorted(world.gpu_classes.items()):
         capacity = capacities.get(name, 0)
         allocated = sum(v for (_, c), v in held.items() if c == name)
         desired: dict[str, Any] = {
-            "capacity": capacity, "allocated": allocated, "idle": max(0, capacity - allocated),
+            "capacity": capacity, "allocated": allocated, "foreign": foreign.get(name, 0),
+            "idle": max(0, capacity - allocated - foreign.get(name, 0)),
             "currentPricePerGPUHour": round(result.prices.get(name, gpu_class.spec.price_per_gpu_hour), 6)}
         current = gpu_class.status.model_dump(by_alias=True, exclude_none=True) if gpu_class.status else {}
         written = [c.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -711,9 +735,14 @@ def tenant_status_actions(world: World, snapshot: core.Snapshot, result: CycleRe
             view = world.jobs.get(job.key)
             if view is None or cost.charged_phase(view):  # a gang still starting counts in usage, costs nothing
                 charging[job.tenant] = charging.get(job.tenant, 0.0) + gpus * result.charges.get(job.key, 0.0)
+    for name, (gpus, credits_per_hour) in foreign_charges(world, result.prices).items():
+        holding[name] = holding.get(name, 0) + gpus  # pods of its namespaces the operator did not create
+        charging[name] = charging.get(name, 0.0) + credits_per_hour
+    foreign = foreign_by_tenant(world)
     actions: list[Action] = []
     for name, tenant in sorted(world.tenants.items()):
         allocated = {c: v for (t, c), v in sorted(held.items()) if t == name and v}
+        foreign_held = {c: v for (t, c), v in sorted(foreign.items()) if t == name and v}
         shares = {c: round(v, 3) for c, v in sorted((result.fair_shares.get(name) or {}).items())}
         current = tenant.status.model_dump(by_alias=True, exclude_none=True) if tenant.status else {}
         metered = meter(tenant, holding.get(name, 0), charging.get(name, 0.0), now, half_life_hours)
@@ -722,6 +751,8 @@ def tenant_status_actions(world: World, snapshot: core.Snapshot, result: CycleRe
         due = metered.elapsed >= cost.ACCRUAL_MIN_SECONDS or "usageUpdatedAt" not in current
         desired: dict[str, Any] = {"allocated": allocated, "allocatedGPUs": sum(allocated.values()),
                                    "fairShare": shares}
+        if foreign_held or current.get("foreign"):
+            desired["foreign"] = foreign_held
         ratio = share_ratio(result, name)
         if ratio is not None or "shareRatio" in current:
             desired["shareRatio"] = ratio  # null drops one the tenant no longer has
@@ -740,6 +771,8 @@ def tenant_status_actions(world: World, snapshot: core.Snapshot, result: CycleRe
                 **desired,
                 # A merge patch merges maps: a class that dropped out must be sent as null to disappear.
                 "allocated": merge_patch_map(current.get("allocated") or {}, allocated),
-                "fairShare": merge_patch_map(current.get("fairShare") or {}, shares)},
+                "fairShare": merge_patch_map(current.get("fairShare") or {}, shares),
+                **({"foreign": merge_patch_map(current.get("foreign") or {}, foreign_held)} if "foreign" in desired
+                   else {})},
                 tenant.metadata.resource_version if due else None))
     return actions

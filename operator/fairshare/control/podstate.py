@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from fairshare.api.constants import KIND_TRAINING_JOB
-
 # Container waiting reasons that say the container will not start by itself waiting longer (as opposed to
 # ContainerCreating or PodInitializing, which are progress). With restartPolicy Never, CrashLoopBackOff is seen only
 # for a podTemplate's own restartable init containers; it is listed for them.
@@ -51,15 +49,6 @@ def terminating(pod: Mapping[str, Any]) -> bool:
 
 def node_name(pod: Mapping[str, Any]) -> str | None:
     return (pod.get("spec") or {}).get("nodeName") or None
-
-
-def controller_uid(pod: Mapping[str, Any]) -> str | None:
-    """The uid of the TrainingJob that controls the pod (its controller owner reference), or None when no
-    TrainingJob does: a pod anyone made with the operator's labels is not the operator's."""
-    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
-        if isinstance(ref, dict) and ref.get("controller") and ref.get("kind") == KIND_TRAINING_JOB:
-            return str(ref.get("uid") or "") or None
-    return None
 
 
 def timestamp(value: object) -> float | None:

@@ -1,4 +1,5 @@
-"""Which changes to a waiting job's queue status are worth an API write.
+"""A waiting job's queue status: the entry every writer builds (with its reason code), and which changes are worth
+an API write.
 
 Every admission moves every later job up the queue, and the figures in a wait reason (prices, shares, jobs ahead,
 even the cheapest class) drift every cycle; writing each change would cost one write per waiting job per cycle,
@@ -11,7 +12,10 @@ in 40 s with 1,000 jobs of 20 tenants, tests/integration/test_soak.py). So a wai
   under its share, flip from cycle to cycle while prices move: with 5,000 waiting jobs the 30-s limit alone still
   let through ~40,000 rewrites in 10 minutes.
 Figures, and away from the front even the kind of obstacle, in a stored reason can therefore lag the live ones;
-`fairshare explain` computes them afresh.
+`fairshare explain` computes them afresh. A change of reason code is a change of kind, under the same limit.
+
+Every entry carries `reasonCode`, a stable CamelCase word for columns, alerts and scripts: the core's WAIT_CODES
+for the jobs it queues, and the codes below for the jobs held back before the core sees them.
 """
 
 from __future__ import annotations
@@ -21,11 +25,27 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+# Codes of waits decided outside the core (the core's own: fairshare.core.index.WAIT_CODES).
+NO_TENANT = "NoTenant"  # no Tenant lists the job's namespace
+NO_NODE_FITS = "NoNodeFits"  # no node of any acceptable class can hold one worker (cpu, memory, taints)
+BACK_OFF = "BackOff"  # restarting after a worker failure, after a back-off delay
+UNSCHEDULABLE = "Unschedulable"  # kube-scheduler could not place an admitted worker; requeued
+FOREIGN_POD = "ForeignPod"  # pods the operator did not create took an admitted gang's GPUs; requeued
+HELD_BACK_CODES = (NO_TENANT, NO_NODE_FITS, BACK_OFF, UNSCHEDULABLE, FOREIGN_POD)
+
 EXACT_POSITIONS = 3
 POSITION_SLACK = 0.2
 REFRESH_SECONDS = 30.0
 REASON_REFRESH_SECONDS = 300.0
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def queue_entry(code: str, reason: str, position: int | None = None) -> dict[str, Any]:
+    """status.queue as every writer builds it: the reason code is required, so no wait is written without one; no
+    position (null, to drop one an earlier wait left) for a job the core does not queue."""
+    if not code:
+        raise ValueError(f"a wait needs a reason code: {reason!r}")
+    return {"position": position, "reasonCode": code, "reason": reason}
 
 
 def reason_kind(reason: str | None) -> str:
@@ -50,8 +70,9 @@ def _written_at(entry: Mapping[str, Any]) -> float | None:
 
 
 def queue_changed(old: Mapping[str, Any] | None, new: Mapping[str, Any], now: float) -> bool:
-    """Whether the stored queue entry `old` ({position, reason, updatedAt}) should be replaced by the live `new`."""
-    if not old:
+    """Whether the stored queue entry `old` ({position, reasonCode, reason, updatedAt}) should be replaced by the live
+    `new`; an entry without a code (written before codes existed) is replaced at once."""
+    if not old or not old.get("reasonCode"):
         return True
     before, after = old.get("position"), new.get("position")
     if (before is None) != (after is None) or (before != after and min(before or 0, after or 0) <= EXACT_POSITIONS):
@@ -60,5 +81,6 @@ def queue_changed(old: Mapping[str, Any] | None, new: Mapping[str, Any], now: fl
     age = now - written if written is not None else float("inf")
     if age < REFRESH_SECONDS:
         return False
-    return position_moved(before, after) or (age >= REASON_REFRESH_SECONDS
-                                             and reason_kind(old.get("reason")) != reason_kind(new.get("reason")))
+    kind_changed = (old.get("reasonCode") != new.get("reasonCode")
+                    or reason_kind(old.get("reason")) != reason_kind(new.get("reason")))
+    return position_moved(before, after) or (age >= REASON_REFRESH_SECONDS and kind_changed)

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Set
 
 from fairshare.api import Phase
-from fairshare.api.constants import LABEL_GENERATION, LABEL_RANK
+from fairshare.api.constants import LABEL_RANK
 from fairshare.control.actions import Action, DeletePods
 from fairshare.control.nodes import why_lost
-from fairshare.control.podstate import controller_uid, node_name, pod_phase, terminating
+from fairshare.control.ownership import controller_uid, created_for
+from fairshare.control.podstate import node_name, pod_phase, terminating
 from fairshare.control.snapshot import JobView, World
 from fairshare.control.store import Body
 from fairshare.render.names import worker_pod_name
@@ -38,10 +39,9 @@ def belongs(view: JobView, pod: Body) -> bool:
     alloc = status.allocation if status else None
     if phase not in (Phase.ADMITTED, Phase.RUNNING) or alloc is None:
         return False
-    labels = pod["metadata"].get("labels") or {}
-    rank = str(labels.get(LABEL_RANK, ""))
-    return (labels.get(LABEL_GENERATION) == str(alloc.generation or 0) and rank.isdigit()
-            and int(rank) < len(alloc.nodes))
+    if not created_for(pod, _uid(view), alloc.generation or 0):
+        return False
+    return int((pod["metadata"].get("labels") or {})[LABEL_RANK]) < len(alloc.nodes)
 
 
 def _deletions(key: str, pods: Iterable[Body], lost: Mapping[str, str]) -> list[Action]:

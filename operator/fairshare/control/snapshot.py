@@ -11,7 +11,7 @@ from fairshare.api import GPUClass as GPUClassCR
 from fairshare.api import Phase, SpecError, parse_gpu_class, parse_tenant, parse_training_job
 from fairshare.api import Tenant as TenantCR
 from fairshare.api import TrainingJob as TrainingJobCR
-from fairshare.api.constants import LABEL_GENERATION, LABEL_JOB, LABEL_RANK
+from fairshare.api.constants import LABEL_RANK
 from fairshare.api.jobstatus import TrainingJobStatus
 from fairshare.api.quantity import QuantityError, whole_count
 from fairshare.control import conditions as cond
@@ -19,8 +19,8 @@ from fairshare.control.fit import Fit, NodeResources, fit_classes, node_allocata
 from fairshare.control.isolation import INVALID_SPEC, SetAside, SetAsideLog, key_of, ref
 from fairshare.control.namespaces import DEFAULT_PROTECTED_NAMESPACES, is_system_namespace
 from fairshare.control.nodes import NodeState, node_state
+from fairshare.control.ownership import ForeignPod, controller_uid, controlling_job, created_for
 from fairshare.control.parsecache import ParseCache
-from fairshare.control.podstate import controller_uid
 from fairshare.control.store import GPU_CLASSES, NODES, PODS, TENANTS, TRAINING_JOBS, Body, Store, object_key
 from fairshare.core import types as core
 
@@ -79,15 +79,14 @@ class JobView:
         return max([since, *turned_false])
 
     def current_pods(self) -> list[Body]:
-        """Worker pods of the current allocation generation, by rank (a pod whose rank is not a number is not one
-        of ours: anyone who may create pods in the namespace can copy our labels)."""
-        gen = str(self.generation)
+        """Worker pods of the current allocation generation, by rank: those the operator created for it
+        (ownership.created_for), never a pod that only carries our labels."""
+        gen, uid = self.generation, self.body["metadata"].get("uid")
         ranked = []
         for p in self.pods:
-            labels = p["metadata"].get("labels") or {}
-            rank = str(labels.get(LABEL_RANK, ""))
-            if labels.get(LABEL_GENERATION) == gen and rank.isdigit():
-                ranked.append((int(rank), p["metadata"]["name"], p))
+            if created_for(p, uid, gen):
+                rank = int((p["metadata"].get("labels") or {})[LABEL_RANK])
+                ranked.append((rank, p["metadata"]["name"], p))
         return [p for _, _, p in sorted(ranked, key=lambda r: (r[0], r[1]))]
 
 
@@ -116,6 +115,7 @@ class World:
     node_states: Mapping[str, NodeState] = dataclasses.field(default_factory=dict)  # every Node, by name
     orphans: Mapping[str, tuple[Body, ...]] = dataclasses.field(default_factory=dict)
     # job key -> pods a TrainingJob controls whose job is no longer in the store (deleted)
+    foreign: tuple[ForeignPod, ...] = ()  # active GPU pods no TrainingJob's gang accounts for (ownership.py)
 
     def node_usable(self, name: str) -> bool:
         """Ready and not cordoned (NodeState.usable); False for a node that is gone."""
@@ -154,10 +154,10 @@ def _gpus_in(resources: Mapping[str, Any], part: str, field: str) -> int:
 
 
 def tracked_pod(pod: Mapping[str, Any]) -> bool:
-    """Pods the operator keeps: its own workers, and any other pod holding GPUs (their GPUs are not free). A pod it
-    cannot read is kept too: the cycle counts it as holding its node's GPUs, and reports it."""
+    """Pods the operator keeps: those a TrainingJob controls (its workers), and any other pod holding GPUs (their GPUs
+    are not free). A pod it cannot read is kept too: the cycle counts it as holding its node's GPUs, and reports it."""
     try:
-        return bool((pod.get("metadata", {}).get("labels") or {}).get(LABEL_JOB)) or pod_gpus(pod) > 0
+        return controller_uid(pod) is not None or pod_gpus(pod) > 0
     except Exception:
         return True
 
@@ -246,7 +246,7 @@ def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR]
 
     pods_by_job: dict[str, list[Body]] = {}
     for pod in store.all(PODS):
-        job = log.attempt(PODS, key_of(pod), _job_of, pod)
+        job = log.attempt(PODS, key_of(pod), controlling_job, pod)
         if job:
             pods_by_job.setdefault(job, []).append(pod)
 
@@ -261,8 +261,7 @@ def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR]
                 log.add(TRAINING_JOBS, key, INVALID_SPEC, str(view.error))
             views[view.key] = view
     # Pods a TrainingJob controls whose job is gone from the store (a job set aside is still there: not its pods).
-    orphans = {key: tuple(p for p in pods if controller_uid(p)) for key, pods in sorted(pods_by_job.items())
-               if store.get(TRAINING_JOBS, key) is None}
+    orphans = {key: tuple(pods) for key, pods in sorted(pods_by_job.items()) if store.get(TRAINING_JOBS, key) is None}
 
     jobs: list[core.Job] = []
     throughputs: list[core.Throughput] = []
@@ -279,7 +278,12 @@ def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR]
     # GPUs stay held until they are gone (control/orphans.py stops it).
     in_core = {j.key for j in jobs if j.allocation is not None}
     unseen = {k for k, v in views.items() if v.phase in (Phase.ADMITTED, Phase.RUNNING) and k not in in_core}
-    foreign = _foreign_gpus(store, log, unseen)
+    foreign_pods: list[ForeignPod] = []
+    foreign: dict[str, int] = {}  # node -> GPUs held outside the core's accounting
+    for held, is_foreign in _held_outside(store, log, unseen):
+        foreign[held.node] = foreign.get(held.node, 0) + held.gpus
+        if is_foreign:
+            foreign_pods.append(held)
     for entry in list(log.entries.values()):  # a job set aside may hold GPUs its pods have not taken yet
         if entry.kind == TRAINING_JOBS and entry.key not in views:
             for node in _set_aside_job_nodes(store.get(TRAINING_JOBS, entry.key) or {}, pods_by_job.get(entry.key, ())):
@@ -303,7 +307,7 @@ def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR]
                  system_namespace_claims=system_namespace_claims(tenants, protected_namespaces),
                  class_conflicts=class_conflicts, class_age=class_age, protected_namespaces=protected_namespaces,
                  set_aside=set_aside, bodies=bodies, node_states=node_states,
-                 orphans={k: v for k, v in orphans.items() if v})
+                 orphans={k: v for k, v in orphans.items() if v}, foreign=tuple(foreign_pods))
 
 
 def _parse_gpu_class(body: Body) -> tuple[GPUClassCR, core.GPUClass]:
@@ -314,12 +318,6 @@ def _parse_gpu_class(body: Body) -> tuple[GPUClassCR, core.GPUClass]:
 def _parse_tenant(body: Body) -> tuple[TenantCR, core.Tenant]:
     model = parse_tenant(body)
     return model, core_tenant(model)
-
-
-def _job_of(pod: Body) -> str | None:
-    """`namespace/job` of the TrainingJob a pod is labelled as a worker of, or None."""
-    job = (pod["metadata"].get("labels") or {}).get(LABEL_JOB)
-    return f"{pod['metadata']['namespace']}/{job}" if job else None
 
 
 def _job_view(body: Body, jobs_parsed: ParseCache[TrainingJobCR] | None, ns_tenant: Mapping[str, str],
@@ -437,14 +435,15 @@ def _node(body: Body, gpu_class: str, state: NodeState) -> tuple[core.Node, Node
     return core.Node(str(body["metadata"]["name"]), gpu_class, gpus, state.usable), node_allocatable(body)
 
 
-def _foreign_gpus(store: Store, log: SetAsideLog, unseen: Set[str] = frozenset()) -> dict[str, int]:
-    """GPUs held on each node by active pods that no TrainingJob controls (other workloads), and by the pods of the
-    jobs in `unseen` (Admitted or Running, but not in the core's snapshot). The pods of other TrainingJobs are the
-    jobs' own: held by their allocation while Admitted or Running, or on their way back otherwise (a preempted,
-    restarting, finished or deleted job's pods are being deleted); counting those would make a restarted operator
-    preempt again for room its last cycle already freed. A pod whose GPUs cannot be read is taken to hold every GPU
-    of its node."""
-    held: dict[str, int] = {}
+def _held_outside(store: Store, log: SetAsideLog, unseen: Set[str] = frozenset()) -> list[tuple[ForeignPod, bool]]:
+    """GPUs held outside the core's accounting, each with whether its pod is foreign: active pods holding GPUs that
+    no TrainingJob controls (other workloads, and pods that only carry the operator's labels: ownership.py), and
+    (not foreign) the pods of the jobs in `unseen` (Admitted or Running, but not in the core's snapshot). The pods of
+    other TrainingJobs are the jobs' own: held by their allocation while Admitted or Running, or on their way back
+    otherwise (a preempted, restarting, finished or deleted job's pods are being deleted); counting those would make
+    a restarted operator preempt again for room its last cycle already freed. A pod whose GPUs cannot be read is
+    taken to hold every GPU of its node."""
+    held: list[tuple[ForeignPod, bool]] = []
     for pod in store.all(PODS):
         try:
             holding = _pod_holding(pod, unseen)
@@ -453,8 +452,8 @@ def _foreign_gpus(store: Store, log: SetAsideLog, unseen: Set[str] = frozenset()
             node = spec.get("nodeName") if isinstance(spec, dict) else None
             holding = (node, MAX_NODE_GPUS) if isinstance(node, str) and node else None
             log.failed(PODS, key_of(pod), err, f"; it is taken to hold every GPU of node {node}" if holding else "")
-        if holding is not None:
-            held[holding[0]] = held.get(holding[0], 0) + holding[1]
+        if holding is not None and holding[1] > 0:
+            held.append((ForeignPod(key_of(pod), holding[0], holding[1]), controller_uid(pod) is None))
     return held
 
 
@@ -463,7 +462,7 @@ def _pod_holding(pod: Body, unseen: Set[str]) -> tuple[str, int] | None:
     node = pod.get("spec", {}).get("nodeName")
     if not node or pod.get("status", {}).get("phase", "Pending") not in ACTIVE_POD_PHASES:
         return None
-    if controller_uid(pod) and _job_of(pod) not in unseen:
+    if controller_uid(pod) and controlling_job(pod) not in unseen:
         return None
     return str(node), pod_gpus(pod)
 
@@ -518,7 +517,7 @@ def core_job(view: JobView, now: float) -> core.Job | None:
     if current and view.fit.classes is not None and current not in classes:
         classes = (current, *classes)  # admitted before it was narrowed: its own class stays allowed
     base = dict(key=view.key, tenant=view.tenant, min_workers=spec.workers.min, max_workers=spec.workers.max,
-                gpus_per_worker=spec.gpus_per_worker, gpu_classes=classes, priority=spec.priority,
+                gpus_per_worker=spec.gpus_per_worker, gpu_classes=classes, priority=admitted_priority(view),
                 preemptible=spec.preemptible, max_price_per_gpu_hour=spec.max_price_per_gpu_hour,
                 submitted_at=submitted, attained_gpu_hours=_attained_before(status))
     if phase in (Phase.ADMITTED, Phase.RUNNING) and status and status.allocation and status.allocation.gpu_class:
@@ -535,6 +534,19 @@ def core_job(view: JobView, now: float) -> core.Job | None:
         # (pods of a restarted gang still going: their names are taken)
         return core.Job(**base, phase=core.JobPhase.PENDING)
     return None  # Preempted (pods draining), backing off after a failure, or terminal: the lifecycle moves it on
+
+
+def admitted_priority(view: JobView) -> int:
+    """Rule: a job holds the priority it was admitted with (status.allocation.priority) until it is admitted again;
+    a change to spec.priority after admission takes effect at its next admission, so raising it cannot protect a
+    running job from preemption. A queued job, or one admitted before the field existed, has spec.priority."""
+    assert view.model is not None
+    status = view.model.status
+    alloc = status.allocation if status else None
+    if status is not None and status.phase in (Phase.ADMITTED, Phase.RUNNING) and alloc is not None \
+            and alloc.priority is not None:
+        return alloc.priority
+    return view.model.spec.priority
 
 
 def backing_off(view: JobView, now: float) -> bool:

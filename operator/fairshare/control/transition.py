@@ -11,6 +11,7 @@ from fairshare.api import Phase
 from fairshare.control import conditions as cond
 from fairshare.control.actions import Action, DeletePods, PatchStatus, RecordEvent
 from fairshare.control.podstate import PodProblem, pod_phase
+from fairshare.control.queue import BACK_OFF, queue_entry
 from fairshare.control.snapshot import JobView
 from fairshare.control.store import TRAINING_JOBS
 
@@ -113,8 +114,8 @@ def restart(view: JobView, now: float, settings: LifecycleSettings, problem: Pod
     conditions = cond.set_condition(status.get("conditions") or [], cond.RUNNING, False, problem.reason, message, now)
     patch = {"phase": Phase.QUEUED.value, "restarts": restarts + 1, "allocation": None,
              "lastFailure": failure_record(problem, worker, now, now + delay),
-             "queue": {"position": None, "reason": message},
-             "conditions": cond.set_condition(conditions, cond.ADMITTED, False, "BackOff", message, now)}
+             "queue": queue_entry(BACK_OFF, message),
+             "conditions": cond.set_condition(conditions, cond.ADMITTED, False, BACK_OFF, message, now)}
     # Every pod goes, the failed ones too: the new gang reuses their names (and, from generation 0, their labels).
     actions: list[Action] = [PatchStatus(TRAINING_JOBS, view.key, patch, resource_version(view))]
     if view.pods:

@@ -12,6 +12,7 @@ from fairshare.core.index import Cause, ClassState, Cycle, PendingJob, RunState,
 from fairshare.core.preemption import (
     Plan,
     borrows_beyond_guarantee,
+    idle_yield_order,
     keeps_own_guarantee,
     outranked_by,
     ran_long_enough,
@@ -159,8 +160,9 @@ def admit_within_shares(cycle: Cycle) -> None:
     """Step 5: tenants, least served first, admit work their entitlement pays for, on their best class that has room."""
     now, min_run = cycle.now, cycle.config.min_run_seconds
     # Jobs on idle capacity that may yield now, per class, and an upper bound on the GPUs they could free.
-    yielders = {cs.name: [r for r in victims(cs) if r.opportunistic and ran_long_enough(r, now, min_run)]
-                for cs in cycle.classes.values()}
+    # Ordered by share (idle_yield_order): priority orders only a tenant's own jobs, never which tenant yields.
+    yielders = {cs.name: sorted((r for r in victims(cs) if r.opportunistic and ran_long_enough(r, now, min_run)),
+                                key=idle_yield_order) for cs in cycle.classes.values()}
     yield_gpus = {name: sum(r.gpus for r in runs) for name, runs in yielders.items()}
     own_yielders = {(name, r.tenant.name) for name, runs in yielders.items() for r in runs}
     failed: dict[tuple[str, int, str, int], int] = {}

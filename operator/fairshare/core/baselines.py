@@ -1,6 +1,10 @@
-"""Baselines for the simulator, on the same snapshot and decisions: FIFO, static quotas, weighted max-min, Gavel.
+"""Baselines for the simulator, on the same snapshot and decisions: FIFO, static quotas, weighted max-min and a
+greedy heterogeneity-aware admission. (Gavel itself, LP and rounds, is core/gavel.py.)
 
-They know nothing of prices, budgets or bids: every GPU costs its list price and bids are ignored.
+They know nothing of prices, budgets or bids: every GPU costs its list price and bids are ignored. FIFO, static
+quotas and weighted max-min are heterogeneity-agnostic: they choose a class without regard to speed, the one with
+the most free GPUs (`most_free_first`). All of them admit a gang whole on one class, never time-slice, and never
+move a job; a stop (static quotas' reclaim) pays the replay's restart cost like any other.
 """
 
 from __future__ import annotations
@@ -74,12 +78,21 @@ def _first_fit(p: PendingJob, order: tuple[ClassState, ...]) -> ClassState | Non
     return None
 
 
+def most_free_first(options: tuple[ClassState, ...]) -> tuple[ClassState, ...]:
+    """A heterogeneity-agnostic class choice: the class with the most free GPUs first (ties by name), blind to
+    speed, as a spreading scorer does (kube-scheduler's LeastAllocated; Gavel's agnostic policies pick a type
+    without regard to throughput). Not alphabetical: that put most GPU-hours on the slowest class."""
+    return tuple(sorted(options, key=lambda cs: (-cs.pool.total_free, cs.name)))
+
+
 def _held(ts: TenantState) -> int:
     return sum(ts.used.values())
 
 
 def fifo(snapshot: Snapshot, now: float, config: PolicyConfig, clock: Clock = time.perf_counter) -> CycleResult:
-    """Strict FIFO over the whole cluster: jobs in submission order, the first that does not fit blocks the rest."""
+    """Strict FIFO over the whole cluster: jobs in submission order, the first that does not fit blocks the rest;
+    each on the class with the most free GPUs. Models a FIFO batch queue (Kueue's StrictFIFO ClusterQueue; Gavel's
+    `fifo`, which picks a type without regard to throughput)."""
     timer = StepTimer(clock)
     with timer.step("index"):
         cycle = _start(snapshot, now, config)
@@ -94,7 +107,7 @@ def fifo(snapshot: Snapshot, now: float, config: PolicyConfig, clock: Clock = ti
             if not p.options or not any(can_ever_fit(cs, p) for cs in p.options):
                 _first_fit(p, p.options)  # can never run: noted, and it does not block the queue
                 continue
-            cs = _first_fit(p, p.options)
+            cs = _first_fit(p, most_free_first(p.options))
             if cs is None:
                 blocked = True
             else:
@@ -105,7 +118,9 @@ def fifo(snapshot: Snapshot, now: float, config: PolicyConfig, clock: Clock = ti
 
 def static_quota(snapshot: Snapshot, now: float, config: PolicyConfig,
                  clock: Clock = time.perf_counter) -> CycleResult:
-    """Kueue: nominal quota (the guarantee) first, reclaiming from borrowers; then borrow idle GPUs up to the limit."""
+    """Kueue: nominal quota (the guarantee) first, reclaiming from borrowers; then borrow idle GPUs up to the limit,
+    on the class with the most free GPUs. Models Kueue's ClusterQueue nominalQuota / borrowingLimit with a cohort
+    and reclaimWithinCohort."""
     timer = StepTimer(clock)
     with timer.step("index"):
         cycle = _start(snapshot, now, config)
@@ -118,7 +133,7 @@ def static_quota(snapshot: Snapshot, now: float, config: PolicyConfig,
             allowed = tuple(cs for cs in p.options if within_limit(p.tenant, cs, p.need))
             if len(allowed) < len(p.options):
                 p.note(Cause.LIMIT, next(cs for cs in p.options if cs not in allowed))
-            cs = _first_fit(p, allowed)
+            cs = _first_fit(p, most_free_first(allowed))
             if cs is not None:
                 admit(cycle, p, cs, cs.list_price, opportunistic=False)
 
@@ -134,7 +149,9 @@ def static_quota(snapshot: Snapshot, now: float, config: PolicyConfig,
 
 def weighted_max_min(snapshot: Snapshot, now: float, config: PolicyConfig,
                      clock: Clock = time.perf_counter) -> CycleResult:
-    """DRF over one resource, GPUs of any class alike: water-fill by weight, then backfill what is left."""
+    """DRF over one resource, GPUs of any class alike: water-fill by weight, then backfill what is left; each job on
+    the class with the most free GPUs. Models weighted max-min / DRF (Ghodsi et al., NSDI'11) as YARN's and
+    Kueue's fair sharing apply it to a GPU count, and Gavel's agnostic `max_min_fairness`, without time-slicing."""
     timer = StepTimer(clock)
     with timer.step("index"):
         cycle = _start(snapshot, now, config)
@@ -155,7 +172,7 @@ def weighted_max_min(snapshot: Snapshot, now: float, config: PolicyConfig,
         if capped and _held(p.tenant) + p.need > share[p.tenant.name] + 1e-9:
             p.note(Cause.SHARE, p.options[0] if p.options else None)
             return False
-        cs = _first_fit(p, p.options)
+        cs = _first_fit(p, most_free_first(p.options))
         if cs is not None:
             admit(cycle, p, cs, cs.list_price, opportunistic=False)
         return cs is not None
@@ -169,10 +186,11 @@ def weighted_max_min(snapshot: Snapshot, now: float, config: PolicyConfig,
                    f"{share.get(ts.name, 0.0):.1f}-GPU share", shares)
 
 
-def gavel_max_min(snapshot: Snapshot, now: float, config: PolicyConfig,
+def greedy_hetero(snapshot: Snapshot, now: float, config: PolicyConfig,
                   clock: Clock = time.perf_counter) -> CycleResult:
-    """Gavel's max-min, rounded greedily: the tenant with the least normalised throughput per weight admits next,
-    each job on the fastest class (for that job) with room."""
+    """Gavel's objective without Gavel's mechanism: the tenant with the least normalised throughput per weight
+    admits next, each job on the fastest class (for that job) with room; no LP, no time-slicing, no moves. Named
+    `greedy-hetero`: it is not Gavel (core/gavel.py is), and runs well behind it (docs/benchmarks/policies.md)."""
     timer = StepTimer(clock)
     with timer.step("index"):
         cycle = _start(snapshot, now, config)
@@ -205,5 +223,5 @@ def gavel_max_min(snapshot: Snapshot, now: float, config: PolicyConfig,
         round_robin(cycle, cycle.tenants.values(),
                     lambda ts: effective[ts.name] / max(ts.tenant.weight, 1e-6), attempt)
     shares = {t: {c: float(ts.used.get(c, 0)) for c in cycle.classes} for t, ts in cycle.tenants.items()}
-    return _result(cycle, timer, lambda ts: f"gavel: tenant {ts.name} has {effective[ts.name]:.1f} "
+    return _result(cycle, timer, lambda ts: f"greedy-hetero: tenant {ts.name} has {effective[ts.name]:.1f} "
                    f"throughput-normalised GPUs", shares)

@@ -80,13 +80,14 @@ class Preempt:
 
 @dataclass(frozen=True, slots=True)
 class Wait:
-    """Keep a pending job queued; `position` is 1 for the next of its tenant's waiting jobs to be considered, and
-    `code` a stable CamelCase name of what holds it back (WAIT_CODES), for columns, alerts and scripts."""
+    """Keep a pending job queued; `position` counts the jobs of its tenant ahead of it (0 = next to be considered),
+    and `code` is a stable CamelCase name of what holds it back (index.WAIT_CODES), for columns, alerts and
+    scripts: required, so no wait goes out without one."""
 
     job_key: str
     reason: str
     position: int
-    code: str = ""
+    code: str
 
 
 Decision = Admit | Resize | Migrate | Preempt | Wait

@@ -18,11 +18,6 @@ def share_status(ts: TenantState) -> str:
             f"({ts.spend:.2f} of {ts.budget:.2f} credits/h)")
 
 
-def ahead(position: int) -> str:
-    """'<n> jobs ahead' for a queue position (1 = next)."""
-    return "1 job ahead" if position == 2 else f"{position - 1} jobs ahead"
-
-
 def _largest_gap(cs: ClassState) -> int:
     pool = cs.pool
     return next((f for f in range(len(pool.count) - 1, -1, -1) if pool.count[f]), 0)

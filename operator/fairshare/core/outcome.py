@@ -32,11 +32,11 @@ def decisions(cycle: Cycle, status: Callable[[TenantState], str]) -> tuple[Decis
         if not ts.queue:
             continue
         line = status(ts)
-        position = 0
+        position = -1
         for p in ts.queue:
             if p.admitted is not None:
                 continue
-            position += 1
+            position += 1  # jobs ahead of it: 0 = next
             cause = p.cause
             if cause is None:
                 cause = Cause.CAPACITY if p.options else Cause.NO_CLASS
@@ -58,11 +58,10 @@ def decisions(cycle: Cycle, status: Callable[[TenantState], str]) -> tuple[Decis
             text = texts.get(key)
             if text is None:
                 text = texts[key] = explain.cause_text(p)
-            code = codes[cause]
-            if position == 2:
-                waits.append(Wait(job.key, f"{line}; 1 job ahead; {text}", position, code))
+            if position == 1:
+                waits.append(Wait(job.key, f"{line}; 1 job ahead; {text}", position, codes[cause]))
             else:
-                waits.append(Wait(job.key, f"{line}; {position - 1} jobs ahead; {text}", position, code))
+                waits.append(Wait(job.key, f"{line}; {position} jobs ahead; {text}", position, codes[cause]))
     return (*preempts, *shrinks, *admits, *grows, *migrations, *waits)
 
 

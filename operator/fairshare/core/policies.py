@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Protocol, runtime_checkable
 
-from fairshare.core import allocator, baselines
+from fairshare.core import allocator, baselines, gavel
 from fairshare.core.config import PolicyConfig
 from fairshare.core.decisions import CycleResult
 from fairshare.core.types import Snapshot
@@ -78,17 +78,46 @@ class WeightedMaxMinPolicy:
 
 
 @dataclass(frozen=True, slots=True)
-class GavelMaxMinPolicy:
-    """Heterogeneity-aware max-min of normalised throughput, as in Gavel (greedy rounding)."""
+class GreedyHeteroPolicy:
+    """Greedy heterogeneity-aware admission (Gavel's objective, no LP, no time-slicing): not Gavel itself."""
 
     clock: Clock = time.perf_counter
-    name: ClassVar[str] = "gavel"
+    name: ClassVar[str] = "greedy-hetero"
 
     def schedule(self, snapshot: Snapshot, now: float, config: PolicyConfig) -> CycleResult:
-        """Run one Gavel max-min cycle."""
-        return baselines.gavel_max_min(snapshot, now, config, self.clock)
+        """Run one greedy heterogeneity-aware cycle."""
+        return baselines.greedy_hetero(snapshot, now, config, self.clock)
+
+
+@dataclass(frozen=True, slots=True)
+class GavelPolicy:
+    """Gavel's max-min fairness LP with its round-based mechanism (core/gavel.py); `hierarchical` for §4.3.
+
+    It reads true throughput from `rate` (an oracle, as Gavel's simulator does); the replay gives it one with
+    `with_oracle`, which also starts a fresh round state. Without one it estimates from the snapshot
+    (gavel.snapshot_rates: measured throughput, else the class speed prior)."""
+
+    clock: Clock = time.perf_counter
+    rate: gavel.Rate | None = None
+    hierarchical: bool = False
+    state: gavel.RoundState = field(default_factory=gavel.RoundState)
+
+    @property
+    def name(self) -> str:
+        """`gavel` or `gavel-hierarchical`."""
+        return "gavel-hierarchical" if self.hierarchical else "gavel"
+
+    def with_oracle(self, rate: gavel.Rate) -> GavelPolicy:
+        """This policy reading `rate`, with a fresh round state."""
+        return GavelPolicy(self.clock, rate, self.hierarchical)
+
+    def schedule(self, snapshot: Snapshot, now: float, config: PolicyConfig) -> CycleResult:
+        """Run one Gavel round."""
+        rate = self.rate if self.rate is not None else gavel.snapshot_rates(snapshot)
+        return gavel.schedule_round(snapshot, now, rate, self.state, self.hierarchical, self.clock)
 
 
 POLICIES: dict[str, Policy] = {
-    p.name: p for p in (MarketPolicy(), FifoPolicy(), StaticQuotaPolicy(), WeightedMaxMinPolicy(), GavelMaxMinPolicy())
+    p.name: p for p in (MarketPolicy(), FifoPolicy(), StaticQuotaPolicy(), WeightedMaxMinPolicy(),
+                        GreedyHeteroPolicy(), GavelPolicy(), GavelPolicy(hierarchical=True))
 }

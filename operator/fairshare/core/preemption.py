@@ -27,6 +27,19 @@ def share_victim_order(run: RunState) -> tuple[int, float, int, float, float, st
             run.job.key)
 
 
+def idle_yield_order(run: RunState) -> tuple[int, float, float, int, float, float, str]:
+    """Who yields idle capacity first (jobs running opportunistically, beyond their tenant's share): the tenant
+    furthest above its share, then the tenant holding the most GPUs of the class per unit of weight (idle-capacity
+    holdings cost no share, so the share ratio alone often ties); within a tenant the lowest priority, the least work
+    lost, the youngest. Priority thus never decides which of two tenants yields."""
+    alloc = run.job.allocation
+    started = alloc.started_at if alloc is not None else 0.0
+    weight = run.tenant.tenant.weight
+    held = run.tenant.used.get(run.cls.name, 0) / weight if weight > 0 else float("inf")
+    return (0 if run.opportunistic else 1, -run.tenant.share_ratio(), -held, run.job.priority, run.lost_gpu_hours,
+            -started, run.job.key)
+
+
 def victims(cls: ClassState) -> list[RunState]:
     """The preemptible jobs running on a class, in victim order (computed once per cycle)."""
     if cls.victims is None:

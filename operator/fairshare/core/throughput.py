@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 
 from fairshare.core.types import GPUClass, Throughput
@@ -86,3 +87,27 @@ def marginal_efficiency(
         return 0.0
     after = estimate(curves, gpu_class, workers + 1, classes)
     return (after - now) / (now / workers)
+
+
+# Readings outside these bounds are not physical: a trainer that lies, or a broken one (docs/feedback.md).
+MAX_RATIO_TO_EXPECTED = 100.0
+MAX_JUMP = 10.0
+NOT_A_RATE = "invalid"
+ABOVE_EXPECTED = "above-expected"
+JUMP = "jump"
+
+
+def implausible_throughput(sample: float, smoothed: float | None, expected: float | None,
+                           max_ratio: float = MAX_RATIO_TO_EXPECTED, max_jump: float = MAX_JUMP) -> str | None:
+    """Rule: a throughput reading is outside physical bounds, and dropped, when it is not a finite number above 0
+    (`invalid`); more than `max_ratio` (100) times what the job's other measurements predict for this class and
+    size, scaled by the classes' relative speeds (`above-expected`); or more than `max_jump` (10) times above or
+    below the smoothed value of the same class and size, a jump in one window (`jump`). Returns the reason, or None
+    for a reading to keep. A job's first reading has nothing to compare with but itself: only `invalid` applies."""
+    if not math.isfinite(sample) or sample <= 0:
+        return NOT_A_RATE
+    if expected is not None and expected > 0 and sample > max_ratio * expected:
+        return ABOVE_EXPECTED
+    if smoothed is not None and smoothed > 0 and (sample > max_jump * smoothed or sample * max_jump < smoothed):
+        return JUMP
+    return None

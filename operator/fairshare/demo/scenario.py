@@ -61,8 +61,8 @@ def job_manifest(wave: Wave, index: int) -> dict[str, Any]:
             "workers": {"min": wave.workers, "max": wave.workers}, "gpusPerWorker": wave.gpus_per_worker,
             "gpuClasses": list(wave.classes),
             "podTemplate": {
-                "metadata": {"annotations": {"fairshare.dev/simulate-result": "Succeeded",
-                                             "fairshare.dev/simulate-duration": f"{wave.run_seconds}s"}},
+                "metadata": {"annotations": {"localcluster.fairshare.dev/simulate-result": "Succeeded",
+                                             "localcluster.fairshare.dev/simulate-duration": f"{wave.run_seconds}s"}},
                 "spec": {"containers": [{"name": "trainer", "image": "ghcr.io/fairshare-dev/trainer:0.1.0",
                                          "command": ["torchrun", "-m", "fairshare_trainer"],
                                          "args": ["--model-size", "tiny"]}]}},
@@ -113,7 +113,8 @@ def show(kubectl: Kubectl) -> None:
     print("\n".join(lines[:1] + [line for line in lines[1:] if "Running" in line or "Preempted" in line][:12]))
     queued = kubectl("get", "trainingjobs", "-A", "-o",
                      "custom-columns=NAME:.metadata.name,TENANT:.status.tenant,PHASE:.status.phase,"
-                     "POSITION:.status.queue.position,WHY:.status.queue.reason").stdout.splitlines()
+                     "POSITION:.status.queue.position,REASON:.status.queue.reasonCode,"
+                     "MESSAGE:.status.queue.reason").stdout.splitlines()
     waiting = sorted((line for line in queued[1:] if " Queued " in line), key=lambda line: line.split()[3])
     print(f"{len(waiting)} jobs queued, each with its reason, e.g.:")
     print("\n".join(queued[:1] + waiting[:4]), flush=True)

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from fairshare.core.throughput import implausible_throughput
 from fairshare.feedback.readings import Reading, Target
 from fairshare.metrics import OperatorMetrics
 
@@ -63,7 +64,17 @@ class FeedbackCollector:
             return 0
         self.metrics.feedback_reads.labels(source=self.source.name, result="ok").inc(len(readings))
         self.metrics.feedback_reads.labels(source=self.source.name, result="missing").inc(failures)
+        by_job = {t.job_key: t for t in targets}
         for reading in readings:
+            target = by_job.get(reading.job_key)
+            why = implausible_throughput(reading.samples_per_second, target.smoothed if target else None,
+                                         target.expected if target else None)
+            if why is not None:
+                self.metrics.feedback_dropped.labels(reason=why).inc()
+                log.warning("throughput reading of %s dropped (%s): %s samples/s against %s smoothed, %s expected",
+                            reading.job_key, why, reading.samples_per_second, target and target.smoothed,
+                            target and target.expected)
+                continue
             self._fresh[reading.job_key] = reading
         if readings and self.on_readings is not None:
             self.on_readings()

@@ -12,10 +12,11 @@ TRAINER_PREFIX = "fairshare_trainer_"
 # The trainer's gauges the loop uses (trainer_image/fairshare_trainer/metrics.py); job-wide on every rank.
 SAMPLES_PER_SECOND = TRAINER_PREFIX + "samples_per_second"
 STEP = TRAINER_PREFIX + "step"
+TOTAL_STEPS = TRAINER_PREFIX + "total_steps"  # optional: with it, status.progress and an ETA
 WORLD_SIZE = TRAINER_PREFIX + "world_size"
 CHECKPOINT_AGE = TRAINER_PREFIX + "checkpoint_age_seconds"
 LAST_CHECKPOINT_STEP = TRAINER_PREFIX + "last_checkpoint_step"
-READ_METRICS = (SAMPLES_PER_SECOND, STEP, WORLD_SIZE, CHECKPOINT_AGE, LAST_CHECKPOINT_STEP)
+READ_METRICS = (SAMPLES_PER_SECOND, STEP, TOTAL_STEPS, WORLD_SIZE, CHECKPOINT_AGE, LAST_CHECKPOINT_STEP)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +29,8 @@ class Target:
     workers: int
     admitted_at: float  # unix time of the allocation: readings older than this plus a warm-up are ignored
     endpoint: str | None  # host:port of the rank-0 metrics server, when known
+    smoothed: float | None = None  # the job's stored throughput at this class and size (what a jump is measured by)
+    expected: float | None = None  # what its other measurements predict here (core.throughput.estimate), if any
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +43,7 @@ class Reading:
     samples_per_second: float
     observed_at: float
     step: float | None = None
+    total_steps: float | None = None
     world_size: int | None = None
     checkpoint_age_seconds: float | None = None
     last_checkpoint_step: float | None = None
@@ -72,5 +76,6 @@ def reading_from_values(target: Target, values: Mapping[str, tuple[float, Mappin
     world = number(WORLD_SIZE)
     return Reading(job_key=target.job_key, generation=target.generation, gpu_class=sps[1].get("gpu_class") or None,
                    samples_per_second=sps[0], observed_at=observed_at, step=number(STEP),
+                   total_steps=number(TOTAL_STEPS),
                    world_size=int(world) if world is not None else None,
                    checkpoint_age_seconds=number(CHECKPOINT_AGE), last_checkpoint_step=number(LAST_CHECKPOINT_STEP))

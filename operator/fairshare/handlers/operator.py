@@ -1,5 +1,5 @@
 """The kopf registrations: startup (settings, initial LIST, metrics, the election that starts the loop on the
-leader), cleanup (hand the Lease over), one event handler per kind."""
+leader), cleanup (hand the Lease over), the liveness probe (the cycle watchdog), one event handler per kind."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ from fairshare.control.loop import LoopSettings, SchedulingLoop
 from fairshare.control.parsecache import ParseCache
 from fairshare.control.snapshot import tracked_pod
 from fairshare.control.store import GPU_CLASSES, KINDS, NODES, PODS, TENANTS, TRAINING_JOBS, Store, object_key
+from fairshare.control.watchdog import CycleWatchdog, pending_jobs
 from fairshare.feedback.collector import FeedbackCollector
 from fairshare.feedback.prometheus import PrometheusSource
 from fairshare.feedback.scrape import ScrapeSource
+from fairshare.handlers.backoffs import EndlessBackoffs
 from fairshare.handlers.diffbase import EventOnlyDiffBaseStorage, registers_no_changing_handlers
 from fairshare.handlers.leadership import Leadership
 from fairshare.k8s.applier import Applier
@@ -30,12 +32,15 @@ from fairshare.k8s.lease import KubeLease, WriteGate
 from fairshare.k8s.lister import list_all
 from fairshare.metrics import OperatorMetrics
 from fairshare.settings import (
+    api_timeouts_from_env,
     election_from_env,
     feedback_from_env,
     lifecycle_from_env,
     policy_from_env,
     protected_namespaces_from_env,
     render_from_env,
+    watch_from_env,
+    watchdog_periods_from_env,
 )
 
 log = logging.getLogger(__name__)
@@ -48,6 +53,7 @@ class Runtime:
 
     store: Store
     leadership: Leadership | None = None
+    watchdog: CycleWatchdog | None = None
     tasks: list[asyncio.Task[None]] = dataclasses.field(default_factory=list)
 
     @property
@@ -70,15 +76,22 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.diffbase_storage = (EventOnlyDiffBaseStorage if event_only
                                              else kopf.AnnotationsDiffBaseStorage)(prefix="fairshare.dev")
     settings.posting.level = logging.WARNING
-    settings.watching.server_timeout = int(_env_float("FAIRSHARE_WATCH_TIMEOUT_SECONDS", 300))
-    settings.watching.client_timeout = int(_env_float("FAIRSHARE_WATCH_TIMEOUT_SECONDS", 300)) + 30
+    # Every call bounded (docs/reliability.md, "Bounded waits"): kopf's own requests and watches, and our client's.
+    timeouts, watch = api_timeouts_from_env(os.environ), watch_from_env(os.environ)
+    settings.networking.connect_timeout = timeouts.connect_seconds
+    settings.networking.request_timeout = watch.request_seconds
+    settings.watching.connect_timeout = timeouts.connect_seconds
+    settings.watching.server_timeout = watch.server_seconds
+    settings.watching.client_timeout = watch.server_seconds + timeouts.read_seconds
+    settings.watching.inactivity_timeout = watch.inactivity_seconds
     settings.watching.reconnect_backoff = 1.0
+    settings.networking.error_backoffs = EndlessBackoffs()
 
     metrics = OperatorMetrics()
     port = int(os.environ.get("FAIRSHARE_METRICS_PORT", "8080"))
     if port:
         start_http_server(port, addr=os.environ.get("FAIRSHARE_METRICS_ADDR", "0.0.0.0"), registry=metrics.registry)
-    api = api_client()
+    api = api_client(timeouts=timeouts)
     store = RUNTIME.store
 
     def resync() -> None:
@@ -101,15 +114,16 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     loop_settings = LoopSettings(period_seconds=_env_float("FAIRSHARE_CYCLE_PERIOD_SECONDS", 10.0),
                                  debounce_seconds=_env_float("FAIRSHARE_CYCLE_DEBOUNCE_SECONDS", 0.2),
                                  protected_namespaces=protected)
+    watchdog = RUNTIME.watchdog = CycleWatchdog(loop_settings.period_seconds, watchdog_periods_from_env(os.environ))
     jobs_parsed = ParseCache(parse_training_job, SpecError)  # kept across terms: a new term parses only what changed
 
     def term_work(gate: WriteGate) -> tuple[SchedulingLoop, list[Any]]:
         """One term of leadership: a loop whose writes go through `gate`, and the feedback collector."""
         collector: FeedbackCollector | None = None
-        writes = gate.install(api_client())
+        writes = gate.install(api_client(timeouts=timeouts))
         loop = SchedulingLoop(store, Applier(writes, store, metrics).apply, metrics, policy, render, loop_settings,
                               resync=resync, readings=lambda: collector.take() if collector else {},
-                              warmup_seconds=feedback.warmup_seconds, lifecycle=lifecycle)
+                              warmup_seconds=feedback.warmup_seconds, lifecycle=lifecycle, watchdog=watchdog)
         loop.jobs_parsed = jobs_parsed
         coroutines = [loop.run()]
         if feedback.source != "off":
@@ -120,7 +134,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
             coroutines.append(collector.run())
         return loop, coroutines
 
-    elector = LeaderElector(KubeLease(api_client(), election), election)
+    elector = LeaderElector(KubeLease(api_client(timeouts=timeouts), election), election)
     leadership = Leadership(elector, metrics, resync, term_work)
     RUNTIME.leadership = leadership
     # One attempt before the first LIST: a process that leads at once (the only one, or a restarted container that
@@ -133,6 +147,23 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
              + ("" if election.standby else " (no standby: election off)"))
     RUNTIME.tasks.append(asyncio.create_task(campaign(elector, leadership.start, leadership.stop),
                                              name="fairshare-election"))
+
+
+@kopf.on.probe(id="scheduling")
+async def scheduling_probe(**_: Any) -> dict[str, Any]:
+    """Liveness: fails (HTTP 500 from kopf's /healthz) while the cycle watchdog finds the loop hung. A follower
+    standing by while another replica holds the Lease is never expected to cycle."""
+    leadership, watchdog = RUNTIME.leadership, RUNTIME.watchdog
+    if leadership is None or watchdog is None:
+        return {"leading": False}
+    elector = leadership.elector
+    leading = elector.still_leader()
+    stall = watchdog.check(expected_to_cycle=leading or elector.held_by_another() is None,
+                           pending=pending_jobs(RUNTIME.store.all(TRAINING_JOBS)))
+    if stall is not None:
+        log.error("liveness failing: %s", stall)
+        raise kopf.PermanentError(str(stall))
+    return {"leading": leading, "cycles": leadership.loop.cycles if leadership.loop is not None else 0}
 
 
 @kopf.on.cleanup()

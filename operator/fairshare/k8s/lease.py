@@ -31,12 +31,16 @@ def _unix(value: Any) -> float | None:
 
 class KubeLease:
     """One Lease (namespace/name) read and written with CoordinationV1Api; every call is bounded by `timeout`
-    seconds (connect and read), so an attempt never outlasts the retry period by much."""
+    seconds (connect and read), so an attempt never outlasts the retry period by much.
+
+    The timeout goes to the client as a (connect, read) pair: its REST layer takes an int or a pair and silently
+    drops anything else, so the float it was once given (2.0) left every Lease call unbounded."""
 
     def __init__(self, api: client.ApiClient, settings: ElectionSettings, timeout: float | None = None) -> None:
         self.coordination = client.CoordinationV1Api(api)
         self.namespace, self.name = settings.namespace, settings.name
-        self.timeout = timeout if timeout is not None else max(1.0, settings.retry_period_seconds)
+        seconds = float(timeout if timeout is not None else max(1.0, settings.retry_period_seconds))
+        self.timeout: tuple[float, float] = (seconds, seconds)
 
     def _record(self, lease: client.V1Lease) -> LeaseRecord:
         spec = lease.spec or client.V1LeaseSpec()

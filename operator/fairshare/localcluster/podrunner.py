@@ -1,11 +1,12 @@
-"""A stand-in kubelet for kwok nodes: runs pods annotated `fairshare.dev/run-locally` as real local processes.
+"""A stand-in kubelet for kwok nodes: runs pods annotated `localcluster.fairshare.dev/run-locally` as local processes.
 
 There is no container runtime here, so the pod's command runs on this machine with the pod's environment.
 Addresses that only exist inside a cluster network are rewritten to loopback: every job's rendezvous
-(PET_MASTER_ADDR/MASTER_ADDR) becomes 127.0.0.1 on a port private to that job, and each pod's metrics port
-becomes a free local port, published on the pod as the `fairshare.dev/metrics-endpoint` annotation so the
-operator scrapes the real trainer. Like a kubelet, it reports phase and exit codes on the pod's status, and
-on deletion sends SIGTERM, waits for the grace period, then removes the pod.
+(PET_MASTER_ADDR/MASTER_ADDR) becomes 127.0.0.1 on a port private to that job, and each pod gets its own loopback
+address (127.x.y.z, all of 127.0.0.0/8 reaches this machine) as its `status.podIP`, where its trainer serves
+metrics on the pod's own `metrics` port (FAIRSHARE_METRICS_ADDR). The operator then reads the real trainer as it
+would in a cluster, at pod IP and port, and nothing a tenant writes names where. Like a kubelet, it reports phase
+and exit codes on the pod's status, and on deletion sends SIGTERM, waits for the grace period, then removes the pod.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import dataclasses
 import datetime
 import logging
 import os
+import random
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -27,10 +30,12 @@ from kubernetes.client.exceptions import ApiException
 
 from fairshare.localcluster.processes import free_port
 
-RUN_LOCALLY = "fairshare.dev/run-locally"
-METRICS_ENDPOINT = "fairshare.dev/metrics-endpoint"
+RUN_LOCALLY = "localcluster.fairshare.dev/run-locally"
 JOB_LABEL = "fairshare.dev/job"
 LOOPBACK = "127.0.0.1"
+METRICS_ADDR_VAR = "FAIRSHARE_METRICS_ADDR"
+ADDRESSES = 253 * 256 * 254  # 127.1.0.1 .. 127.253.255.254, less each /24's .0 and .255
+ADDRESS_TRIES = 64
 MASTER_ADDR_VARS = ("PET_MASTER_ADDR", "MASTER_ADDR")
 MASTER_PORT_VARS = ("PET_MASTER_PORT", "MASTER_PORT")
 METRICS_PORT_VAR = "FAIRSHARE_METRICS_PORT"
@@ -50,15 +55,45 @@ class LocalPod:
     namespace: str
     name: str
     process: subprocess.Popen[bytes]
-    metrics_port: int | None
+    pod_ip: str
     grace_seconds: float
     log_path: Path
     terminating: bool = False
 
 
-def local_env(pod: dict[str, Any], job_port: int, metrics_port: int | None, workdir: Path,
+def loopback_address(index: int) -> str:
+    """The `index`-th pod address in 127.0.0.0/8 (from 0), skipping 127.0.0.1 (the rendezvous') and the .0 and
+    .255 of each /24: 127.1.0.1, 127.1.0.2, ..., 127.1.0.254, 127.1.1.1, ..."""
+    per_24 = 254
+    third, fourth = divmod(index, per_24)
+    second, third = divmod(third, 256)
+    if second >= 253:
+        raise ValueError(f"no loopback address left for pod {index}")
+    return f"127.{second + 1}.{third}.{fourth + 1}"
+
+
+def address_free(address: str, port: int) -> bool:
+    """Nothing listens on address:port (another runner on this machine may have handed the address out)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return False
+    return True
+
+
+def metrics_port(pod: dict[str, Any]) -> int | None:
+    """The container port named `metrics` (the operator's: render/container.py), or None."""
+    for port in pod["spec"]["containers"][0].get("ports") or []:
+        if port.get("name") == "metrics":
+            return int(port["containerPort"])
+    return None
+
+
+def local_env(pod: dict[str, Any], job_port: int, pod_ip: str, workdir: Path,
               base_env: dict[str, str]) -> dict[str, str]:
-    """The process environment for a pod: its container env with cluster-only addresses made local."""
+    """The process environment for a pod: its container env with cluster-only addresses made local, and its
+    metrics server bound to the pod's own loopback address."""
     container = pod["spec"]["containers"][0]
     env = dict(base_env)
     for var in container.get("env") or []:
@@ -71,8 +106,10 @@ def local_env(pod: dict[str, Any], job_port: int, metrics_port: int | None, work
     for name in MASTER_PORT_VARS:
         if name in env:
             env[name] = str(job_port)
-    if metrics_port is not None:
-        env[METRICS_PORT_VAR] = str(metrics_port)
+    env[METRICS_ADDR_VAR] = pod_ip
+    port = metrics_port(pod)
+    if port is not None and METRICS_PORT_VAR not in env:
+        env[METRICS_PORT_VAR] = str(port)
     if CHECKPOINT_DIR_VAR in env:
         # The pod's volume does not exist here; one directory per job keeps checkpoints across its pods' restarts.
         job = pod["metadata"].get("labels", {}).get(JOB_LABEL, pod["metadata"]["name"])
@@ -91,6 +128,9 @@ class LocalPodRunner:
         self.base_env = {**os.environ, **(extra_env or {})}
         self.pods: dict[tuple[str, str], LocalPod] = {}
         self.job_ports: dict[tuple[str, str], int] = {}
+        # Addresses start at a random place, so that two runners on one machine rarely offer the same one (each
+        # address is also checked free at the pod's metrics port).
+        self._next_address = random.randrange(ADDRESSES)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -152,12 +192,11 @@ class LocalPodRunner:
         with self._lock:
             job_port = self.job_ports.setdefault(job_key, free_port())
         container = spec["containers"][0]
-        wants_metrics = any(p.get("name") == "metrics" for p in container.get("ports") or [])
-        metrics_port = free_port() if wants_metrics else None
+        pod_ip = self._pod_address(metrics_port(pod))
         log_path = self.workdir / "logs" / meta["namespace"] / f"{meta['name']}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            env = local_env(pod, job_port, metrics_port, self.workdir, self.base_env)
+            env = local_env(pod, job_port, pod_ip, self.workdir, self.base_env)
             argv = list(container.get("command") or []) + list(container.get("args") or [])
             if not argv:
                 raise ValueError("container has no command: the image's entrypoint cannot run locally")
@@ -169,17 +208,28 @@ class LocalPodRunner:
             return
         grace = float(spec.get("terminationGracePeriodSeconds", 30))
         with self._lock:
-            self.pods[key] = LocalPod(*key, proc, metrics_port, grace, log_path)
-        if metrics_port is not None:
-            self._patch_metadata(*key, {METRICS_ENDPOINT: f"{LOOPBACK}:{metrics_port}"})
+            self.pods[key] = LocalPod(*key, proc, pod_ip, grace, log_path)
         self._patch_status(*key, {
-            "phase": "Running", "podIP": LOOPBACK, "hostIP": LOOPBACK, "startTime": _now(),
+            "phase": "Running", "podIP": pod_ip, "podIPs": [{"ip": pod_ip}], "hostIP": LOOPBACK,
+            "startTime": _now(),
             "conditions": [{"type": t, "status": "True", "lastTransitionTime": _now()}
                            for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")],
             "containerStatuses": [{"name": container["name"], "image": container.get("image", ""), "ready": True,
                                    "restartCount": 0, "started": True,
                                    "state": {"running": {"startedAt": _now()}}}],
         })
+
+    def _pod_address(self, port: int | None) -> str:
+        """A loopback address no pod of this runner has had, free at `port` when the pod serves metrics (after
+        ADDRESS_TRIES taken ones, the next: something listens on the port at every address, and the trainer will
+        say so when it cannot bind)."""
+        for _ in range(ADDRESS_TRIES):
+            with self._lock:
+                index, self._next_address = self._next_address, self._next_address + 1
+            address = loopback_address(index % ADDRESSES)
+            if port is None or address_free(address, port):
+                return address
+        return address
 
     def _terminated_status(self, pod: dict[str, Any], code: int, reason: str, message: str = "") -> dict[str, Any]:
         container = pod["spec"]["containers"][0]
@@ -235,7 +285,3 @@ class LocalPodRunner:
         except ApiException as exc:
             if exc.status != 404:
                 log.warning("status patch of %s/%s failed: %s", namespace, name, exc.reason)
-
-    def _patch_metadata(self, namespace: str, name: str, annotations: dict[str, str]) -> None:
-        with contextlib.suppress(ApiException):
-            self.api.patch_namespaced_pod(name, namespace, {"metadata": {"annotations": annotations}})

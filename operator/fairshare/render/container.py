@@ -24,6 +24,10 @@ CHECKPOINT_VOLUME = "fairshare-checkpoint"
 # Without spec.checkpoint there is no durable place; the trainer still gets a writable directory (lost on exit).
 SCRATCH_CHECKPOINT_DIR = f"{TMP_MOUNT_PATH}/fairshare-checkpoint"
 METRICS_PORT_NAME = "metrics"
+# The root filesystem is read-only and the user often has no passwd entry, so HOME would be "/" and every library
+# that caches under it (Hugging Face, torch hub, pip, matplotlib) fails; it points at the writable /tmp emptyDir
+# unless the job sets HOME itself.
+HOME_DIR = TMP_MOUNT_PATH
 MASTER_PORT_NAME = "master"
 
 
@@ -73,12 +77,14 @@ def _resource_list(resources: ResourceList | None) -> dict[str, str]:
 
 def container_env(container: Container, torchrun: list[dict[str, str]], operator_env: list[dict[str, str]]) \
         -> list[dict[str, Any]]:
-    """User env first, then the operator's; the models refuse reserved user names, and this re-checks it."""
+    """HOME on the writable /tmp unless the user sets it, the user env, then the operator's; the models refuse
+    reserved user names, and this re-checks it."""
     user = [var.to_body() for var in container.env or []]
     clashes = sorted(var["name"] for var in user if is_reserved_env_name(var["name"]))
     if clashes:
         raise ValueError(f"user env sets reserved names {clashes}; the TrainingJob should have been refused")
-    return user + torchrun + operator_env
+    home = [] if any(var["name"] == "HOME" for var in user) else [{"name": "HOME", "value": HOME_DIR}]
+    return home + user + torchrun + operator_env
 
 
 def operator_env(namespace: str, job_name: str, spec: TrainingJobSpec, gpu_class: str, metrics_port: int) \

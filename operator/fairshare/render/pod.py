@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fairshare.api.trainingjob import TrainingJob
@@ -92,8 +93,9 @@ def build_worker_pod(job: TrainingJob, rank: int, allocation: WorkerAllocation,
         pod_spec["priorityClassName"] = settings.priority_class_name
     if settings.runtime_class_name:
         pod_spec["runtimeClassName"] = settings.runtime_class_name
-    if settings.image_pull_secrets:
-        pod_spec["imagePullSecrets"] = [{"name": secret} for secret in settings.image_pull_secrets]
+    pull_secrets = image_pull_secrets(settings.image_pull_secrets, [ref.name for ref in spec.image_pull_secrets])
+    if pull_secrets:
+        pod_spec["imagePullSecrets"] = pull_secrets
     metadata: dict[str, Any] = {
         "name": pod_name,
         "namespace": namespace,
@@ -103,6 +105,12 @@ def build_worker_pod(job: TrainingJob, rank: int, allocation: WorkerAllocation,
     if annotations:
         metadata["annotations"] = annotations
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod_spec}
+
+
+def image_pull_secrets(site: Sequence[str], job: Sequence[str]) -> list[dict[str, str]]:
+    """The chart's pull secrets (workerPod.imagePullSecrets), then the job's own spec.imagePullSecrets; each once."""
+    names = list(dict.fromkeys([*site, *job]))
+    return [{"name": name} for name in names]
 
 
 def worker_tolerations(settings: RenderSettings, allocation: WorkerAllocation) -> list[dict[str, Any]]:

@@ -97,6 +97,8 @@ PRESETS: dict[str, tuple[tuple[str, int, int], ...]] = {
     # Gavel's 36:36:36 cluster as 4-GPU servers: gangs of 1, 2 or 4 can sit on one server (consolidated);
     # 8-GPU gangs always span two servers and run at the `_unconsolidated` throughput.
     "gavel-36": (("v100", 9, 4), ("p100", 9, 4), ("k80", 9, 4)),
+    # Gavel's simulator as its reference runs set it up: every gang runs consolidated, as one 36-GPU node per class.
+    "gavel-36-node": (("v100", 1, 36), ("p100", 1, 36), ("k80", 1, 36)),
     # The same 108 GPUs one per node: every multi-GPU gang is spread.
     "gavel-36-1gpu": (("v100", 36, 1), ("p100", 36, 1), ("k80", 36, 1)),
     "tiny": (("v100", 1, 4), ("k80", 1, 4)),

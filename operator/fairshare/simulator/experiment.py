@@ -12,6 +12,7 @@ from fairshare.simulator import cluster as clusters
 from fairshare.simulator import traces
 from fairshare.simulator.engine import EngineConfig, Replay
 from fairshare.simulator.metrics import PolicySummary, summarize
+from fairshare.simulator.rates import OracleRates
 from fairshare.simulator.results import RunResult
 from fairshare.simulator.synthetic import SyntheticSpec, generate
 from fairshare.simulator.tenants import TenantSpec, default_tenants, load_overrides
@@ -20,6 +21,7 @@ from fairshare.simulator.workload import (
     Workload,
     drop_jobs_larger_than,
     drop_jobs_that_cannot_run,
+    drop_unmeasured_sizes,
     first_jobs,
     sample_jobs,
     scale_arrival_rate,
@@ -38,6 +40,7 @@ class ExperimentSpec:
     seed: int = 0
     max_jobs: int | None = None
     sample: float = 1.0
+    measured_sizes_only: bool = False
     arrival_rate: float = 1.0
     tenants_file: Path | None = None
     guarantee_fraction: float = 1.0
@@ -85,6 +88,8 @@ def prepare(workload: Workload, cluster: clusters.ClusterSpec, spec: ExperimentS
     """Drop jobs the cluster can never run, then subsample, limit and rescale arrivals as the spec says."""
     workload = drop_jobs_larger_than(workload, max(cluster.capacity().values()))
     workload = drop_jobs_that_cannot_run(workload, sorted({c.info.matrix_type for c in cluster.classes}))
+    if spec.measured_sizes_only:
+        workload = drop_unmeasured_sizes(workload)
     workload = sample_jobs(workload, spec.sample, rng)
     workload = first_jobs(workload, spec.max_jobs)
     return scale_arrival_rate(workload, spec.arrival_rate)
@@ -97,6 +102,20 @@ def resolve_policies(names: tuple[str, ...], known: Mapping[str, Any]) -> tuple[
     if unknown:
         raise RuntimeError(f"unknown policy {', '.join(unknown)}; known: {', '.join(known)}, or all")
     return names
+
+
+def with_oracle(policy: Any, workload: Workload, cluster: clusters.ClusterSpec) -> Any:
+    """The policy, given true throughput if it reads an oracle (Gavel's LP baseline, as in Gavel's simulator):
+    samples/s of the job's first phase on a class at a gang size, consolidated. Others are returned as they are."""
+    if not hasattr(policy, "with_oracle"):
+        return policy
+    oracle = OracleRates(workload.matrix, cluster)
+    job_type = {j.key: j.phases[0].job_type for j in workload.jobs}
+
+    def rate(job_key: str, gpu_class: str, gpus: int) -> float:
+        return oracle.samples_per_second(job_type[job_key], gpu_class, gpus)
+
+    return policy.with_oracle(rate)
 
 
 def run_experiment(spec: ExperimentSpec, data_dir: Path,
@@ -112,7 +131,8 @@ def run_experiment(spec: ExperimentSpec, data_dir: Path,
     policy_config = PolicyConfig(**dict(spec.policy_overrides))
     results, summaries = [], []
     for name in resolve_policies(spec.policies, POLICIES):
-        result = Replay(workload, cluster, tenants, POLICIES[name], policy_config, spec.engine,
+        result = Replay(workload, cluster, tenants, with_oracle(POLICIES[name], workload, cluster), policy_config,
+                        spec.engine,
                         random.Random(spec.seed)).run()
         summary = summarize(result)
         results.append(result)

@@ -108,3 +108,16 @@ def drop_jobs_that_cannot_run(workload: Workload, gpu_types: Iterable[str]) -> W
 
     kept = [j for j in workload.jobs if runs_somewhere(j)]
     return workload.replace_jobs(kept, dropped=len(workload.jobs) - len(kept))
+
+
+def drop_unmeasured_sizes(workload: Workload) -> Workload:
+    """Remove jobs whose gang size the matrix does not measure for their model (Gavel's simulator can run only
+    measured (job_type, scale_factor) keys; docs/simulator.md, "Replaying Gavel's set-up")."""
+    matrix = workload.matrix
+
+    def measured(job: TraceJob) -> bool:
+        gpus = job.min_workers * job.gpus_per_worker
+        return all(gpus in matrix.measured_sizes(p.job_type) for p in job.phases)
+
+    kept = [j for j in workload.jobs if measured(j)]
+    return workload.replace_jobs(kept, dropped=len(workload.jobs) - len(kept))

@@ -79,10 +79,10 @@ def test_spec_arrays_and_strings_are_bounded(kind: str) -> None:
 @pytest.mark.parametrize(
     ("kind", "columns"),
     [
-        pytest.param("GPUClass", ["Capacity", "Allocated", "Idle", "Price", "Age"], id="GPUClass"),
+        pytest.param("GPUClass", ["Capacity", "Allocated", "Foreign", "Idle", "Price", "Age"], id="GPUClass"),
         pytest.param("Tenant", ["Weight", "Allocated", "Share", "Spend", "Age"], id="Tenant"),
         pytest.param("TrainingJob", ["Tenant", "Phase", "Class", "GPUs", "Workers", "Price", "Throughput", "Restarts",
-                                     "Failure", "Age"],
+                                     "Failure", "Position", "Reason", "Progress", "Age", "ETA", "Message"],
                      id="TrainingJob"),
     ],
 )

@@ -46,14 +46,23 @@ OPERATOR_PERMISSIONS = {
     ("", "services"): {"create"},
     ("", "events"): {"create"},
 }
+READ = {"get", "list", "watch"}
+# What a job author debugs with, in the bound namespace: the job's pods, their logs, Events (both APIs).
+DEBUG_PERMISSIONS = {("", "pods"): READ, ("", "pods/log"): READ, ("", "events"): READ,
+                     ("events.k8s.io", "events"): READ}
 EDITOR_PERMISSIONS = {
     ("fairshare.dev", "trainingjobs"): {"create", "get", "list", "watch", "update", "patch", "delete"},
-    ("fairshare.dev", "trainingjobs/status"): {"get", "list", "watch"},
+    ("fairshare.dev", "trainingjobs/status"): READ,
+    **DEBUG_PERMISSIONS,
 }
 VIEWER_PERMISSIONS = {
-    ("fairshare.dev", "trainingjobs"): {"get", "list", "watch"},
-    ("fairshare.dev", "trainingjobs/status"): {"get", "list", "watch"},
+    ("fairshare.dev", "trainingjobs"): READ,
+    ("fairshare.dev", "trainingjobs/status"): READ,
+    **DEBUG_PERMISSIONS,
 }
+CATALOG_PERMISSIONS = {("fairshare.dev", resource): READ
+                       for resource in ("gpuclasses", "gpuclasses/status", "tenants", "tenants/status")}
+TENANT_ROLES = ["fairshare-catalog-reader", "fairshare-trainingjob-editor", "fairshare-trainingjob-viewer"]
 
 
 def permissions(role: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
@@ -85,7 +94,7 @@ def test_helm_lint_strict_passes(tmp_path: Path) -> None:
 
 
 def test_default_render_has_exactly_the_core_objects(defaults: list[dict[str, Any]]) -> None:
-    assert kinds(defaults) == sorted(["ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding",
+    assert kinds(defaults) == sorted(["ClusterRole"] * 4 + ["ClusterRoleBinding"] * 2 + [
                                       "Deployment", "Service", "ServiceAccount", "PodDisruptionBudget", "Role",
                                       "RoleBinding"] + ["ConfigMap"] * 5)
     for obj in defaults:
@@ -254,7 +263,7 @@ def test_operator_cluster_role_is_exactly_what_the_operator_does(defaults: list[
 
 
 def test_binding_grants_the_operator_role_to_the_pods_service_account(defaults: list[dict[str, Any]]) -> None:
-    binding = one(defaults, "ClusterRoleBinding")
+    binding = one(defaults, "ClusterRoleBinding", "fs-fairshare-operator")
     account = one(defaults, "ServiceAccount")["metadata"]["name"]
     pod = one(defaults, "Deployment")["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == account
@@ -265,7 +274,7 @@ def test_binding_grants_the_operator_role_to_the_pods_service_account(defaults: 
 
 def test_no_role_has_wildcards_or_privilege_escalating_verbs(tmp_path: Path) -> None:
     roles = [o for o in render(tmp_path, EVERYTHING_ON, *MONITORING) if o["kind"] in ("ClusterRole", "Role")]
-    assert len(roles) == 4
+    assert len(roles) == 5
     for role in roles:
         for rule in role["rules"]:
             for field in ("apiGroups", "resources", "verbs"):
@@ -276,24 +285,44 @@ def test_no_role_has_wildcards_or_privilege_escalating_verbs(tmp_path: Path) -> 
         assert not {r for _, r in permissions(role)} & {"secrets", "configmaps", "serviceaccounts/token"}
 
 
-def test_tenant_roles_cover_trainingjobs_only_and_aggregate_into_the_default_roles(
+def test_tenant_roles_write_trainingjobs_only_and_aggregate_into_the_default_roles(
         defaults: list[dict[str, Any]]) -> None:
     editor = one(defaults, "ClusterRole", "fairshare-trainingjob-editor")
     viewer = one(defaults, "ClusterRole", "fairshare-trainingjob-viewer")
+    catalog = one(defaults, "ClusterRole", "fairshare-catalog-reader")
     assert permissions(editor) == EDITOR_PERMISSIONS
     assert permissions(viewer) == VIEWER_PERMISSIONS
-    assert editor["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
-    assert editor["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-admin"] == "true"
-    assert viewer["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true"
+    assert permissions(catalog) == CATALOG_PERMISSIONS
+    aggregation = "rbac.authorization.k8s.io/aggregate-to-"
+    assert {role: sorted(k.removeprefix(aggregation) for k in role_["metadata"]["labels"] if k.startswith(aggregation))
+            for role, role_ in (("editor", editor), ("viewer", viewer), ("catalog", catalog))} == {
+        "editor": ["admin", "edit"], "viewer": ["view"], "catalog": ["admin", "edit", "view"]}
+
+
+@pytest.mark.parametrize(("readers", "subjects"), [
+    pytest.param(None, [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:authenticated"}],
+                 id="default: every authenticated user"),
+    pytest.param([{"kind": "Group", "name": "ml-engineers"},
+                  {"kind": "ServiceAccount", "name": "ci", "namespace": "ci"}],
+                 [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "ml-engineers"},
+                  {"apiGroup": "", "kind": "ServiceAccount", "name": "ci", "namespace": "ci"}],
+                 id="named groups and service accounts"),
+    pytest.param([], None, id="no one: no binding"),
+])
+def test_the_catalog_reader_is_bound_cluster_wide_to_the_configured_subjects(
+        tmp_path: Path, readers: list[dict[str, str]] | None, subjects: list[dict[str, str]] | None) -> None:
+    values = {} if readers is None else {"rbac": {"tenantRoles": {"catalogReaders": readers}}}
+    bindings = [o for o in render(tmp_path, values) if o["kind"] == "ClusterRoleBinding"
+                and o["roleRef"]["name"] == "fairshare-catalog-reader"]
+    assert [b["subjects"] for b in bindings] == ([subjects] if subjects is not None else [])
 
 
 @pytest.mark.parametrize(("values", "expected_roles", "aggregated"), [
     pytest.param({"rbac": {"tenantRoles": {"aggregateToDefaultRoles": False}}},
-                 ["fairshare-trainingjob-editor", "fairshare-trainingjob-viewer", "fs-fairshare-operator"], False,
-                 id="tenant roles without aggregation"),
+                 [*TENANT_ROLES, "fs-fairshare-operator"], False, id="tenant roles without aggregation"),
     pytest.param({"rbac": {"tenantRoles": {"create": False}}}, ["fs-fairshare-operator"], False,
                  id="no tenant roles"),
-    pytest.param({"rbac": {"create": False}}, ["fairshare-trainingjob-editor", "fairshare-trainingjob-viewer"], True,
+    pytest.param({"rbac": {"create": False}}, TENANT_ROLES, True,
                  id="operator RBAC managed elsewhere"),
 ])
 def test_rbac_switches(tmp_path: Path, values: dict[str, Any], expected_roles: list[str], aggregated: bool) -> None:
@@ -302,14 +331,17 @@ def test_rbac_switches(tmp_path: Path, values: dict[str, Any], expected_roles: l
     assert sorted(r["metadata"]["name"] for r in roles) == expected_roles
     aggregation = [k for r in roles for k in r["metadata"]["labels"] if k.startswith("rbac.authorization.k8s.io/")]
     assert bool(aggregation) == aggregated
-    assert ("ClusterRoleBinding" in kinds(objects)) == values["rbac"].get("create", True)
+    bindings = sorted(o["metadata"]["name"] for o in objects if o["kind"] == "ClusterRoleBinding")
+    assert bindings == sorted((["fs-fairshare-operator"] if values["rbac"].get("create", True) else [])
+                              + (["fairshare-catalog-readers"]
+                                 if values["rbac"].get("tenantRoles", {}).get("create", True) else []))
 
 
 def test_existing_service_account_is_used_when_the_chart_creates_none(tmp_path: Path) -> None:
     objects = render(tmp_path, {"serviceAccount": {"create": False, "name": "platform-fairshare"}})
     assert "ServiceAccount" not in kinds(objects)
     assert one(objects, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == "platform-fairshare"
-    assert one(objects, "ClusterRoleBinding")["subjects"][0]["name"] == "platform-fairshare"
+    assert one(objects, "ClusterRoleBinding", "fs-fairshare-operator")["subjects"][0]["name"] == "platform-fairshare"
     assert "serviceAccount.name is required" in render_error(tmp_path, {"serviceAccount": {"create": False}})
 
 

@@ -10,7 +10,8 @@ WAITING: dict[str, Any] = {
     "metadata": {"namespace": "nlp", "name": "bert"},
     "spec": {"workers": {"min": 2, "max": 2}, "gpusPerWorker": 4, "gpuClasses": ["a100"], "maxPricePerGPUHour": 2.0},
     "status": {"phase": "Queued", "tenant": "nlp",
-               "queue": {"position": 3, "reason": "tenant nlp is at 1.40x its fair share; bid 2.0 < price 2.6"},
+               "queue": {"position": 3, "reasonCode": "BidBelowPrice",
+                         "reason": "tenant nlp is at 1.40x its fair share; bid 2.0 < price 2.6"},
                "conditions": [{"type": "Admitted", "status": "False", "reason": "Waiting", "message": "..."}]},
 }
 RUNNING: dict[str, Any] = {
@@ -21,7 +22,10 @@ RUNNING: dict[str, Any] = {
                               "pricePerGPUHour": 4.0, "admittedAt": "2026-11-22T10:00:00Z", "opportunistic": True},
                "throughput": [{"gpuClass": "h100", "workers": 2, "samplesPerSecond": 812.5,
                                "measuredAt": "2026-11-22T10:05:00Z"}],
-               "cost": {"credits": 5.3, "gpuHours": 1.3, "energyKWh": 0.9}},
+               "cost": {"credits": 5.3, "gpuHours": 1.3, "energyKWh": 0.9},
+               "progress": {"step": 850, "totalSteps": 2000, "percent": 42.5, "stepsPerSecond": 1.33,
+                            "remaining": "14m25s", "estimatedCompletionTime": "2026-11-22T10:19:25Z",
+                            "updatedAt": "2026-11-22T10:05:00Z"}},
 }
 TENANT = {"status": {"fairShare": {"a100": 12.5, "h100": 4.0}, "allocated": {"h100": 16}, "shareRatio": 1.4,
                      "creditsLeft": 80.0}}
@@ -31,7 +35,8 @@ def test_a_waiting_job_shows_its_position_reason_and_bid() -> None:
     text = explain_text(WAITING, TENANT, [{"reason": "Preempted", "message": "reclaimed for tenant cv"}])
     assert text.splitlines()[0] == "TrainingJob nlp/bert: Queued"
     assert "2 worker(s) x 4 GPU(s) on a100, bid 2.0 credits/GPU-hour" in text
-    assert "#3 in its tenant's queue; tenant nlp is at 1.40x its fair share; bid 2.0 < price 2.6" in text
+    assert ("BidBelowPrice: 3 jobs ahead in its tenant's queue (0 = next); tenant nlp is at 1.40x its fair share; "
+            "bid 2.0 < price 2.6") in text
     assert "a100 12.5, h100 4.0 GPUs; holds h100 16 (at 1.40x its fair share); 80.0 credits left this period" in text
     assert "event Preempted:  reclaimed for tenant cv" in text
 
@@ -42,6 +47,8 @@ def test_a_running_job_shows_what_it_holds_and_measures() -> None:
     assert "2 x h100 (16 GPUs) on h100-000, h100-001, on idle capacity (preemptible), at 4.0" in text
     assert "812.5 samples/s on 2 x h100" in text
     assert "5.3 credits, 1.3 GPU-hours, 0.9 kWh" in text
+    assert ("progress:         42.5% (step 850 of 2000), 1.33 steps/s, about 14m25s left (until 2026-11-22T10:19:25Z)"
+            in text)
     assert "tenant share" not in text  # the tenant could not be read
 
 
@@ -74,3 +81,10 @@ def test_a_job_stopped_by_a_lost_node_holds_nothing() -> None:
                                                        "exists", "worker": "gpt-worker-1", "at": "x"}}}
     text = explain_text(preempted, None, [])
     assert "holds:" not in text and "releasing:" in text and "NodeLost: node h100-001 no longer exists" in text
+
+
+def test_the_next_job_in_line_says_none_are_ahead() -> None:
+    job = {**WAITING, "status": {**WAITING["status"], "queue": {"position": 0, "reasonCode": "WaitingForCapacity",
+                                                                "reason": "no room on a100"}}}
+    assert "WaitingForCapacity: 0 jobs ahead in its tenant's queue (0 = next); no room on a100" in explain_text(
+        job, None, [])

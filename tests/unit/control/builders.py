@@ -268,12 +268,14 @@ class PodBuilder(_Builder):
                                        "message": message, "lastTransitionTime": ts(since)}]
         return self
 
-    def owned_by(self, uid: str | None) -> Self:
-        """Controlled by the TrainingJob of this uid (as every worker the operator creates); None: no owner at all."""
+    def owned_by(self, uid: str | None, job: str | None = None) -> Self:
+        """Controlled by the TrainingJob of this uid and name (as every worker the operator creates; the name defaults
+        to the pod's job label); None: no owner at all."""
         if uid is None:
             self._meta.pop("ownerReferences", None)
         else:
-            self._meta["ownerReferences"] = [{"apiVersion": API_VERSION, "kind": "TrainingJob", "name": "job",
+            name = job or (self._meta.get("labels") or {}).get(LABEL_JOB, "job")
+            self._meta["ownerReferences"] = [{"apiVersion": API_VERSION, "kind": "TrainingJob", "name": name,
                                               "uid": uid, "controller": True, "blockOwnerDeletion": True}]
         return self
 

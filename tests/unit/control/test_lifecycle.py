@@ -280,7 +280,7 @@ def test_restart_counts_backs_off_and_explains() -> None:
             "phase": "Queued", "restarts": 2, "allocation": None,
             "lastFailure": {"reason": "Error", "message": "Error, exit code 137 (container trainer)",
                             "worker": "j-worker-1", "at": ts(0), "retryAfter": ts(-20)},
-            "queue": {"position": None, "reason": message},
+            "queue": {"position": None, "reasonCode": "BackOff", "reason": message},
             "conditions": [
                 {"type": "Admitted", "status": "False", "reason": "BackOff", "message": message,
                  "lastTransitionTime": ts(0)},
@@ -369,6 +369,7 @@ def test_an_unschedulable_gang_is_requeued_with_the_schedulers_words() -> None:
     message = f"worker j-worker-1 could not be scheduled for 300s: {NO_MEMORY}; requeued (check spec.resources " \
               "(or the podTemplate's requests) against the nodes' allocatable)"
     assert actions[0] == PatchStatus(TRAINING_JOBS, KEY, {
-        "phase": "Queued", "allocation": None, "queue": {"reason": message},
+        "phase": "Queued", "allocation": None, "queue": {"position": None, "reasonCode": "Unschedulable",
+                                                          "reason": message},
         "conditions": [{"type": "Admitted", "status": "False", "reason": "Unschedulable", "message": message,
                         "lastTransitionTime": ts(0)}]}, "7")

@@ -35,7 +35,7 @@ def test_pending_job_within_its_guarantee_is_admitted_with_pinned_children(worke
             patch.status["cost"]) == (
         {"gpuClass": "a100", "workers": workers, "gpus": workers * gpus, "nodes": list(admit.nodes),
          "pricePerGPUHour": round(admit.price_per_gpu_hour, 6), "admittedAt": ts(0), "generation": 1,
-         "opportunistic": False},
+         "opportunistic": False, "priority": 0},
         "nlp", None, {"accruedAt": ts(0)})
     assert pinned_nodes(ensure) == list(admit.nodes)
     assert [p["metadata"]["labels"]["fairshare.dev/generation"] for p in ensure.pods] == ["1"] * workers
@@ -68,8 +68,9 @@ def test_job_too_big_for_any_node_waits_and_a_second_cycle_writes_nothing() -> N
     [wait] = first.result.decisions
     assert isinstance(wait, Wait)
     patch = of_kind(first.actions, PatchStatus)[0]
-    assert (rows(first.actions, "nlp/huge"), patch.status["queue"]["position"], patch.status["tenant"]) == (
-        [("patch", "nlp/huge", "Queued", None)], 1, "nlp")
+    queue = patch.status["queue"]
+    assert (rows(first.actions, "nlp/huge"), queue["position"], queue["reasonCode"], patch.status["tenant"]) == (
+        [("patch", "nlp/huge", "Queued", None)], 0, "TooBig", "nlp")
     assert "cannot fit" in patch.status["queue"]["reason"] and "largest 8 GPUs" in patch.status["queue"]["reason"]
     FakeCluster(store).apply(first.actions)
     second = plan(store, NOW + 10)
@@ -101,7 +102,7 @@ def test_job_in_unbound_namespace_is_queued_with_no_tenant_once() -> None:
     first = plan(store)
     problem = "namespace vision belongs to no Tenant; an admin must add it to a Tenant's spec.namespaces"
     assert of_kind(first.actions, PatchStatus)[0] == PatchStatus(TRAINING_JOBS, "vision/x", {
-        "phase": "Queued", "queue": {"position": None, "reason": problem},
+        "phase": "Queued", "queue": {"position": None, "reasonCode": "NoTenant", "reason": problem},
         "conditions": [{"type": "Admitted", "status": "False", "reason": "NoTenant", "message": problem,
                         "lastTransitionTime": ts(0)}]})
     FakeCluster(store).apply(first.actions)
@@ -157,7 +158,7 @@ def test_gpu_class_and_tenant_status_written_when_changed_only() -> None:
     statuses = {a.key: a.status for a in of_kind(first.actions, PatchStatus) if a.kind != TRAINING_JOBS}
     price = first.result.prices["a100"]
     assert statuses == {
-        "a100": {"capacity": 16, "allocated": 8, "idle": 8, "currentPricePerGPUHour": round(price, 6)},
+        "a100": {"capacity": 16, "allocated": 8, "foreign": 0, "idle": 8, "currentPricePerGPUHour": round(price, 6)},
         "nlp": {"allocated": {"a100": 8}, "allocatedGPUs": 8,
                 "fairShare": {"a100": round(first.result.fair_shares["nlp"]["a100"], 3)},
                 "shareRatio": round(first.result.share_ratios["nlp"], 2), "spendThisPeriod": 0.0,

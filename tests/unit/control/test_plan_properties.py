@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fairshare.control.actions import DeletePods, EnsureChildren, PatchStatus, RecordEvent, action_key
-from fairshare.control.podstate import controller_uid, pod_phase, terminating
+from fairshare.control.ownership import controller_uid
+from fairshare.control.podstate import pod_phase, terminating
 from fairshare.control.reconcile import belongs
 from fairshare.control.snapshot import build_world
 from fairshare.control.store import PODS, TRAINING_JOBS, Store

@@ -78,7 +78,7 @@ def test_resize_starts_a_new_generation(old_workers: int, new_nodes: tuple[str, 
         "phase": "Admitted", "samplesPerSecond": None,
         "allocation": {"gpuClass": "a100", "workers": len(new_nodes), "gpus": 8 * len(new_nodes),
                        "nodes": list(new_nodes), "pricePerGPUHour": 1.25, "admittedAt": ts(0), "generation": 2,
-                       "opportunistic": opportunistic},
+                       "opportunistic": opportunistic, "priority": 0},
         "conditions": [
             {"type": "Admitted", "status": "True", "reason": "Admitted", "message": "in",
              "lastTransitionTime": ts(3000)},
@@ -107,20 +107,24 @@ def test_an_admission_by_fair_sharing_preemption_names_whom_it_took_from() -> No
     assert patch.status["conditions"][0]["message"] == event.message
 
 
+def queued(position: int) -> dict[str, Any]:
+    return {"position": position, "reasonCode": "WaitingForShare", "reason": "behind"}
+
+
 @pytest.mark.parametrize(("status", "want"), [
     pytest.param({}, [("patch", "nlp/j", "Queued", None)], id="first wait: written"),
-    pytest.param({"phase": "Queued", "tenant": "nlp", "queue": {"position": 2, "reason": "behind"}}, [],
+    pytest.param({"phase": "Queued", "tenant": "nlp", "queue": queued(2)}, [],
                  id="same position and reason: nothing"),
-    pytest.param({"phase": "Queued", "tenant": "nlp", "queue": {"position": 3, "reason": "behind"}},
+    pytest.param({"phase": "Queued", "tenant": "nlp", "queue": queued(3)},
                  [("patch", "nlp/j", "Queued", None)], id="position moved: written"),
-    pytest.param({"phase": "Queued", "tenant": "old", "queue": {"position": 2, "reason": "behind"}},
+    pytest.param({"phase": "Queued", "tenant": "old", "queue": queued(2)},
                  [("patch", "nlp/j", "Queued", None)], id="tenant changed: written"),
 ])
 def test_wait_writes_only_changes(status: dict[str, Any], want: list[Any]) -> None:
     conditions = [{"type": "Admitted", "status": "False", "reason": "Waiting", "message": "behind",
                    "lastTransitionTime": ts(60)}]
     job = training_job("nlp/j").status(**status, **({"conditions": conditions} if status else {}))
-    assert rows(job_actions([job], Wait("nlp/j", "behind", 2))) == want
+    assert rows(job_actions([job], Wait("nlp/j", "behind", 2, "WaitingForShare"))) == want
 
 
 # --- cost accrual ------------------------------------------------------------------------------------------------
@@ -200,7 +204,7 @@ def test_a_job_with_no_allocation_is_not_charged_on_release() -> None:
 
 # --- GPUClass and Tenant status ----------------------------------------------------------------------------------
 
-CLASS_STATUS = {"capacity": 24, "allocated": 8, "idle": 16, "currentPricePerGPUHour": 1.5}
+CLASS_STATUS = {"capacity": 24, "allocated": 8, "foreign": 0, "idle": 16, "currentPricePerGPUHour": 1.5}
 TENANT_OWNED = {"allocated": {"a100": 8}, "allocatedGPUs": 8, "fairShare": {"a100": 12.0}}
 # Usage and spend were metered just now: they are not due again for 30 s.
 METERED_NOW = {"decayedUsageGPUHours": 0.0, "spendThisPeriod": 3.0, "periodStart": ts(0), "usageUpdatedAt": ts(0)}
@@ -396,7 +400,7 @@ def _groups(bodies: list[Any], *decisions: Any, **numbers: Any) -> list[tuple[st
                  [("grants", [("patch", "nlp/j", "Admitted", "1"), ("ensure", "nlp/j", ("j-worker-0",)),
                               ("event", "nlp/j", "Normal", "Admitted")])],
                  id="an admission is a grant"),
-    pytest.param([training_job("nlp/j").gpus(8)], [Wait("nlp/j", "full", 1)],
+    pytest.param([training_job("nlp/j").gpus(8)], [Wait("nlp/j", "full", 1, "WaitingForCapacity")],
                  [("bookkeeping", [("patch", "nlp/j", "Queued", None)])], id="a wait is bookkeeping"),
     pytest.param([running_job(), worker("nlp/j", 0, phase="Succeeded", node_name="n0", gpus=8)], [],
                  [("releases", [("patch", "nlp/j", "Succeeded", "77"), ("event", "nlp/j", "Normal", "Succeeded")])],

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from fairshare.control.podstate import PodProblem, controller_uid, failure, reason_word, start_problem
+from fairshare.control.ownership import controller_uid
+from fairshare.control.podstate import PodProblem, failure, reason_word, start_problem
 from tests.unit.control.builders import NOW, pod, ts, worker
 
 NO_PVC = '0/20 nodes are available: persistentvolumeclaim "nlp-checkpoints" not found. not found'

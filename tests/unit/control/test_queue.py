@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from fairshare.control.queue import REASON_REFRESH_SECONDS, position_moved, queue_changed, reason_kind
+from fairshare.control.isolation import INVALID_SPEC, REASONS
+from fairshare.control.queue import (
+    HELD_BACK_CODES,
+    REASON_REFRESH_SECONDS,
+    position_moved,
+    queue_changed,
+    queue_entry,
+    reason_kind,
+)
 from fairshare.core.decisions import Wait
+from fairshare.core.index import WAIT_CODES
 from tests.unit.control.builders import NOW, gpu_class, node, tenant, training_job, ts
 from tests.unit.control.helpers import plan, rows, told
 
+ROOT = Path(__file__).resolve().parents[3]
 CLUSTER = [gpu_class("a100").price(2.0), tenant("nlp")] + [node(f"n{i}").gpu_class("a100").gpus(8) for i in range(2)]
+SHARE, CAPACITY = "WaitingForShare", "WaitingForCapacity"
 BEHIND = "tenant nlp is at 1.25x its fair share (10.00 of 8.00 credits/h); 40 jobs ahead"
 
 
@@ -39,7 +52,8 @@ def test_position_moved(old: int | None, new: int | None, moved: bool) -> None:
 ])
 def test_reason_changes_in_kind_only(old: str, new: str, changed: bool) -> None:
     assert (reason_kind(old) != reason_kind(new)) is changed
-    assert queue_changed({"position": 50, "reason": old}, {"position": 50, "reason": new}, NOW) is changed
+    assert queue_changed({"position": 50, "reasonCode": SHARE, "reason": old},
+                         {"position": 50, "reasonCode": SHARE, "reason": new}, NOW) is changed
 
 
 @pytest.mark.parametrize(("written_ago", "old", "new", "changed"), [
@@ -50,35 +64,60 @@ def test_reason_changes_in_kind_only(old: str, new: str, changed: bool) -> None:
     pytest.param(301, (50, BEHIND), (50, "no room on a100"), True, id="written 301 s ago: a new obstacle is written"),
     pytest.param(10, (4, BEHIND), (3, BEHIND), True, id="onto the front: at once"),
     pytest.param(10, (5, BEHIND), (None, BEHIND), True, id="no longer queued by position: at once"),
+    pytest.param(31, (50, BEHIND, SHARE), (50, BEHIND, CAPACITY), False, id="written 31 s ago: a new code waits"),
+    pytest.param(301, (50, BEHIND, SHARE), (50, BEHIND, CAPACITY), True, id="written 301 s ago: a new code is written"),
+    pytest.param(10, (50, BEHIND, ""), (50, BEHIND), True, id="stored without a code: at once"),
 ])
 def test_writes_away_from_the_front_wait_for_the_refresh_period(
-        written_ago: float, old: tuple[int, str], new: tuple[int | None, str], changed: bool) -> None:
-    stored = {"position": old[0], "reason": old[1], "updatedAt": ts(written_ago)}
-    assert queue_changed(stored, {"position": new[0], "reason": new[1]}, NOW) is changed
+        written_ago: float, old: tuple[Any, ...], new: tuple[Any, ...], changed: bool) -> None:
+    stored = {"position": old[0], "reasonCode": old[2] if len(old) > 2 else SHARE, "reason": old[1],
+              "updatedAt": ts(written_ago)}
+    live = {"position": new[0], "reasonCode": new[2] if len(new) > 2 else SHARE, "reason": new[1]}
+    assert queue_changed(stored, live, NOW) is changed
+
+
+def test_every_queue_entry_carries_a_code() -> None:
+    assert queue_entry("NoTenant", "namespace x has no Tenant") == {
+        "position": None, "reasonCode": "NoTenant", "reason": "namespace x has no Tenant"}
+    with pytest.raises(ValueError, match="reason code"):
+        queue_entry("", "somewhere a code was forgotten")
 
 
 def waiting(position: int, reason: str, **status: Any) -> Any:
     """A Queued job whose stored queue entry and Waiting condition say `reason` at `position`."""
     stored = {"phase": "Queued", "tenant": "nlp",
-              "queue": {"position": position, "reason": reason, "updatedAt": ts(REASON_REFRESH_SECONDS + 1)},
+              "queue": {"position": position, "reasonCode": SHARE, "reason": reason,
+                        "updatedAt": ts(REASON_REFRESH_SECONDS + 1)},
               "conditions": [{"type": "Admitted", "status": "False", "reason": "Waiting", "message": reason,
                               "lastTransitionTime": ts(60)}]}
     return training_job("nlp/j").status(**{**stored, **status})
 
 
 @pytest.mark.parametrize(("job", "decision", "written"), [
-    pytest.param(waiting(400, BEHIND), Wait("nlp/j", BEHIND.replace("40 jobs", "39 jobs"), 390), False,
+    pytest.param(waiting(400, BEHIND), Wait("nlp/j", BEHIND.replace("40 jobs", "39 jobs"), 390, SHARE), False,
                  id="moved up a little with new figures: no write"),
-    pytest.param(waiting(400, BEHIND), Wait("nlp/j", BEHIND, 200), True, id="halfway to the front: written"),
-    pytest.param(waiting(400, BEHIND), Wait("nlp/j", "no room on a100: 0 GPUs free", 400), True,
+    pytest.param(waiting(400, BEHIND), Wait("nlp/j", BEHIND, 200, SHARE), True, id="halfway to the front: written"),
+    pytest.param(waiting(400, BEHIND), Wait("nlp/j", "no room on a100: 0 GPUs free", 400, SHARE), True,
                  id="a new obstacle: written"),
-    pytest.param(waiting(4, BEHIND), Wait("nlp/j", BEHIND, 3), True, id="near the front: every move written"),
-    pytest.param(waiting(400, BEHIND, tenant="cv"), Wait("nlp/j", BEHIND, 400), True, id="tenant changed: written"),
-    pytest.param(waiting(400, BEHIND, conditions=[]), Wait("nlp/j", BEHIND, 400), True,
+    pytest.param(waiting(4, BEHIND), Wait("nlp/j", BEHIND, 3, SHARE), True, id="near the front: every move written"),
+    pytest.param(waiting(400, BEHIND, tenant="cv"), Wait("nlp/j", BEHIND, 400, SHARE), True,
+                 id="tenant changed: written"),
+    pytest.param(waiting(400, BEHIND, conditions=[]), Wait("nlp/j", BEHIND, 400, SHARE), True,
                  id="the Waiting condition missing: written"),
-    pytest.param(training_job("nlp/j"), Wait("nlp/j", BEHIND, 400), True, id="first wait: written"),
+    pytest.param(training_job("nlp/j"), Wait("nlp/j", BEHIND, 400, SHARE), True, id="first wait: written"),
 ])
 def test_a_waiting_job_is_rewritten_only_when_its_queue_entry_changes_materially(
         job: Any, decision: Wait, written: bool) -> None:
     actions = [a for a in plan([*CLUSTER, job], scheduler=told(decision)).actions if getattr(a, "key", None) == "nlp/j"]
     assert bool(rows(actions)) is written, rows(actions)
+
+
+def test_every_code_a_wait_can_carry_is_documented() -> None:
+    """The CRD's reasonCode description and docs/api.md's table name every code the operator writes."""
+    codes = {*WAIT_CODES.values(), *HELD_BACK_CODES, *(r for r in REASONS if r != INVALID_SPEC)}
+    crd = yaml.safe_load((ROOT / "crds" / "trainingjobs.fairshare.dev.yaml").read_text())
+    queue = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]["queue"]
+    described = queue["properties"]["reasonCode"]["description"]
+    table = (ROOT / "docs" / "api.md").read_text().split("### Wait reasons", 1)[1].split("###", 1)[0]
+    assert sorted(c for c in codes if c not in described) == []
+    assert sorted(c for c in codes if f"`{c}`" not in table) == []

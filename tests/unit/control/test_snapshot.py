@@ -378,3 +378,17 @@ def test_gpu_quantities_no_node_can_have_raise(raw: object) -> None:
 
     with pytest.raises(QuantityError):
         gpu_count(raw)
+
+
+@pytest.mark.parametrize(("job", "want"), [
+    pytest.param(training_job("nlp/j").priority(1000), 1000, id="queued: its spec.priority"),
+    pytest.param(training_job("nlp/j").priority(1000).phase("Running").allocation("a100", "n0").status(
+        allocation={"gpuClass": "a100", "workers": 1, "gpus": 1, "nodes": ["n0"], "admittedAt": ts(600),
+                    "generation": 1, "priority": 5}), 5,
+                 id="running: the priority it was admitted with, whatever spec.priority says now"),
+    pytest.param(training_job("nlp/j").priority(7).phase("Running").allocation("a100", "n0"), 7,
+                 id="running, admitted before the field existed: its spec.priority"),
+])
+def test_a_running_job_keeps_the_priority_it_was_admitted_with(job: Any, want: int) -> None:
+    world = build_world(store_of(tenant("nlp"), gpu_class("a100"), node("n0").gpu_class("a100").gpus(8), job), NOW)
+    assert [j.priority for j in world.snapshot.jobs] == [want]

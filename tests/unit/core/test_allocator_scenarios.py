@@ -79,14 +79,14 @@ SCENARIOS = [
         cluster().gpus("a100", nodes=1, per_node=8, price=4).tenants(tenant("nlp").guarantee(a100=8), "cv").jobs(
             job("cv/pinned").gpus(8).non_preemptible().running("a100", "a100-0", started=NOW - 600),
             job("nlp/train").gpus(4)).obj(),
-        [("wait", "nlp/train", 1)],
+        [("wait", "nlp/train", 0)],
         {"nlp/train": "no room on a100: 0 GPUs free"},
         id="a non-preemptible job is never reclaimed",
     ),
     pytest.param(
         cluster().gpus("a100", nodes=1, per_node=8, price=4).tenants(tenant("cv").guarantee(a100=2), "nlp").jobs(
             job("cv/pinned").gpus(4).non_preemptible(), job("cv/ok").gpus(2).non_preemptible().submitted(1)).obj(),
-        [("admit", "cv/ok", "a100", ("a100-0",)), ("wait", "cv/pinned", 1)],
+        [("admit", "cv/ok", "a100", ("a100-0",)), ("wait", "cv/pinned", 0)],
         {"cv/pinned": "non-preemptible jobs run only within the tenant's guarantee: "
                       "a100 guarantee 2, holds 2, needs 4"},
         id="non-preemptible jobs run only within the guarantee",
@@ -100,7 +100,7 @@ SCENARIOS = [
          ("admit", "cv/j2", "v100", ("v100-0",)), ("admit", "cv/j3", "v100", ("v100-0",)),
          ("admit", "nlp/j0", "a100", ("a100-0",)), ("admit", "nlp/j1", "a100", ("a100-0",)),
          ("admit", "nlp/j2", "v100", ("v100-0",)), ("admit", "nlp/j3", "v100", ("v100-0",)),
-         ("wait", "cv/cheap", 1)],
+         ("wait", "cv/cheap", 0)],
         {"cv/cheap": "tenant cv is at 0.92x its fair share (5.50 of 6.00 credits/h); 0 jobs ahead; "
                      "bid 1.90 < price 2.00 of a100"},
         id="a bid under the price waits (a contended class costs its list price at most)",
@@ -112,7 +112,7 @@ SCENARIOS = [
         [*[("admit", f"a/j{i}", "a100", ("a100-0",)) for i in range(6)],
          ("admit", "a/j6", "a100", ("a100-0",), "opportunistic"),
          ("admit", "b/thrifty", "a100", ("a100-0",), "opportunistic"),
-         ("wait", "a/j7", 1), ("wait", "b/lowball", 1)],
+         ("wait", "a/j7", 0), ("wait", "b/lowball", 0)],
         {"b/lowball": "bid 0.30 < price 2.00 of a100"},
         id="a bid under the price but over the floor runs on idle capacity",
     ),
@@ -131,11 +131,21 @@ SCENARIOS = [
         {"a/j": "ran on idle a100 capacity beyond tenant a's share; yields to b/j, within tenant b's share"},
         id="an opportunistic job yields to work within a share",
     ),
+    *[pytest.param(
+        cluster().gpus("a100", nodes=1, per_node=8, price=2).tenants(
+            tenant("a").budget(100, spent=100), tenant("b").budget(100, spent=100), "c").jobs(
+            job("a/x").gpus(4).priority(priority).running("a100", "a100-0", started=NOW - 1000, opportunistic=True),
+            job("b/y").gpus(2).running("a100", "a100-0", started=0, opportunistic=True),
+            job("c/j").gpus(4)).obj(),
+        [("preempt", "a/x"), ("admit", "c/j", "a100", ("a100-0",))],
+        {},
+        id=f"idle capacity is yielded by the tenant holding the most, whatever its job's priority ({priority})",
+    ) for priority in (0, 1000)],
     pytest.param(
         cluster().gpus("a100", nodes=1, per_node=4, price=2).tenants(tenant("a").budget(100, spent=100), "b").jobs(
             job("a/j").gpus(2).running("a100", "a100-0", started=NOW - 60, opportunistic=True),
             job("b/j").gpus(4)).obj(),
-        [("wait", "b/j", 1)],
+        [("wait", "b/j", 0)],
         {"b/j": "no room on a100: 2 GPUs free"},
         id="minimum run time protects a young opportunistic job",
     ),
@@ -143,7 +153,7 @@ SCENARIOS = [
         cluster().gpus("a100", nodes=1, per_node=4, price=2).tenants("a").jobs(
             job("a/old").gpus(4).priority(0).running("a100", "a100-0", started=NOW - 700, opportunistic=True),
             job("a/same").gpus(4).priority(0)).obj(),
-        [("wait", "a/same", 1)],
+        [("wait", "a/same", 0)],
         {},
         id="never preempt for a job of the same tenant, equal priority and the same service band",
     ),
@@ -169,7 +179,7 @@ SCENARIOS = [
         cluster().gpus("a100", nodes=1, per_node=4, price=2).tenants("a").jobs(
             job("a/old").gpus(4).attained(500).running("a100", "a100-0", started=NOW - 300),
             job("a/fresh").gpus(4)).obj(),
-        [("wait", "a/fresh", 1)],
+        [("wait", "a/fresh", 0)],
         {},
         id="service order waits for the minimum run time of the job that would give way",
     ),
@@ -177,7 +187,7 @@ SCENARIOS = [
         cluster().gpus("a100", nodes=1, per_node=4, price=2).tenants("a").jobs(
             job("a/important").gpus(4).priority(1).running("a100", "a100-0", started=0),
             job("a/fresh").gpus(4).priority(0)).obj(),
-        [("wait", "a/fresh", 1)],
+        [("wait", "a/fresh", 0)],
         {},
         id="service order never displaces a job of higher priority",
     ),
@@ -229,7 +239,7 @@ SCENARIOS = [
     pytest.param(
         cluster().gpus("a100", nodes=2, per_node=4).tenants("a").jobs(job("a/wide").workers(2).gpus(4),
                                                                       job("a/tall").gpus(8)).obj(),
-        [("admit", "a/wide", "a100", ("a100-0", "a100-1")), ("wait", "a/tall", 1)],
+        [("admit", "a/wide", "a100", ("a100-0", "a100-1")), ("wait", "a/tall", 0)],
         {"a/tall": "gang of 1x8 GPUs cannot fit a100 (2 nodes, largest 4 GPUs, 8 GPUs in all)"},
         id="a gang spans nodes worker by worker; a worker never spans nodes",
     ),
@@ -243,7 +253,7 @@ SCENARIOS = [
     ),
     pytest.param(
         cluster().gpus("a100", nodes=1, per_node=8).tenants("a").jobs(job("a/x").classes("h100")).obj(),
-        [("wait", "a/x", 1)],
+        [("wait", "a/x", 0)],
         {"a/x": "no GPU class in the cluster matches h100"},
         id="a job for a class the cluster lacks waits with a reason",
     ),
@@ -257,7 +267,7 @@ SCENARIOS = [
     pytest.param(
         cluster().gpus("a100", nodes=1, per_node=8).tenants(tenant("a").borrowing(a100=2).guarantee(a100=2)).jobs(
             job("a/x").gpus(4), job("a/y").gpus(2).submitted(1)).obj(),
-        [("admit", "a/y", "a100", ("a100-0",)), ("wait", "a/x", 1)],
+        [("admit", "a/y", "a100", ("a100-0",)), ("wait", "a/x", 0)],
         {"a/x": "at its limit on a100: holds 2 of 2 guaranteed + 2 borrowable GPUs, needs 4"},
         id="never over guarantee plus borrowing limit",
     ),

@@ -224,7 +224,7 @@ def test_a_gang_larger_than_its_class_is_never_admitted_nor_preempts_anyone() ->
                         tenants=(Tenant("cv", guaranteed={"a100": 64}), Tenant("nlp")),
                         jobs=(job("cv/a", 9, 8, classes=("a100",)), running))
     result = schedule(snapshot, 3600.0, CONFIG)
-    assert summary(result) == [("wait", "cv/a", 1)]
+    assert summary(result) == [("wait", "cv/a", 0)]
     assert "9x8 GPUs" in result.decisions[0].reason  # type: ignore[union-attr]
 
 

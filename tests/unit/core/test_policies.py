@@ -27,11 +27,11 @@ TWO_CLASSES = cluster().gpus("a100", nodes=1, per_node=4, speed=2).gpus("h100", 
     ("policy", "snapshot", "want"),
     [
         pytest.param("fifo", HEAD_OF_LINE,
-                     [("admit", "a/first", "a100", ("a100-0",)), ("wait", "a/small", 1), ("wait", "b/big", 1)],
+                     [("admit", "a/first", "a100", ("a100-0",)), ("wait", "a/small", 0), ("wait", "b/big", 0)],
                      id="strict FIFO: the head that does not fit blocks everyone behind it"),
         pytest.param("static-quota", HEAD_OF_LINE,
                      [("admit", "a/first", "a100", ("a100-0",)), ("admit", "a/small", "a100", ("a100-0",)),
-                      ("wait", "b/big", 1)],
+                      ("wait", "b/big", 0)],
                      id="static quota: best-effort FIFO borrows around a big job"),
         pytest.param("static-quota", BORROWED,
                      [("preempt", "a/y"), ("admit", "b/z", "a100", ("a100-0",))],
@@ -40,9 +40,9 @@ TWO_CLASSES = cluster().gpus("a100", nodes=1, per_node=4, speed=2).gpus("h100", 
                      cluster().gpus("a100", nodes=1, per_node=8).tenants(tenant("a").guarantee(a100=4)
                                                                          .borrowing(a100=0)).jobs(
                          job("a/x").gpus(4), job("a/y").gpus(4).submitted(1)).obj(),
-                     [("admit", "a/x", "a100", ("a100-0",)), ("wait", "a/y", 1)],
+                     [("admit", "a/x", "a100", ("a100-0",)), ("wait", "a/y", 0)],
                      id="static quota: no borrowing beyond the limit"),
-        pytest.param("weighted-max-min", BORROWED, [("wait", "b/z", 1)],
+        pytest.param("weighted-max-min", BORROWED, [("wait", "b/z", 0)],
                      id="weighted max-min never preempts"),
     ],
 )
@@ -53,7 +53,7 @@ def test_baseline(policy: str, snapshot: Snapshot, want: list[Row]) -> None:
 @pytest.mark.parametrize(
     ("policy", "first_class"),
     [pytest.param("weighted-max-min", "a100", id="weighted max-min: 6:2 by weight 3:1, blind to class speed"),
-     pytest.param("gavel", "h100", id="gavel: 6:2 by weight 3:1, the fastest class filled first")],
+     pytest.param("greedy-hetero", "h100", id="greedy-hetero: 6:2 by weight 3:1, the fastest class filled first")],
 )
 def test_max_min_baselines(policy: str, first_class: str) -> None:
     result = POLICIES[policy].schedule(TWO_CLASSES, NOW, PolicyConfig())
@@ -62,6 +62,18 @@ def test_max_min_baselines(policy: str, first_class: str) -> None:
     assert sum(1 for row in admits if row[1].startswith("b/")) == 2
     # a/j0 is the first job admitted: it shows which class the policy reaches for.
     assert admits[0][1:3] == ("a/j0", first_class)
+
+
+ROOMIER_LATER = cluster().gpus("a100", nodes=1, per_node=4, speed=3).gpus("k80", nodes=1, per_node=8).tenants(
+    "a").jobs(job("a/x").gpus(1)).obj()
+
+
+@pytest.mark.parametrize("policy", ["fifo", "static-quota", "weighted-max-min"])
+def test_agnostic_baselines_take_the_class_with_most_free_gpus(policy: str) -> None:
+    """Blind to speed and not alphabetical: the 8-GPU K80 node before the 4-GPU A100 one, though the A100 is 3x
+    faster and first by name."""
+    assert summary(POLICIES[policy].schedule(ROOMIER_LATER, NOW, PolicyConfig())) == [
+        ("admit", "a/x", "k80", ("k80-0",))]
 
 
 def test_baselines_explain_waits() -> None:
@@ -73,7 +85,7 @@ def test_baselines_explain_waits() -> None:
 def test_baselines_ignore_prices_bids_and_budgets() -> None:
     snapshot = cluster().gpus("a100", nodes=1, per_node=8, price=3).tenants(tenant("a").budget(1, spent=5)).jobs(
         job("a/x").bid(0.01)).obj()
-    for name in ("fifo", "static-quota", "weighted-max-min", "gavel"):
+    for name in ("fifo", "static-quota", "weighted-max-min", "greedy-hetero"):
         result = POLICIES[name].schedule(snapshot, NOW, PolicyConfig())
         assert summary(result) == [("admit", "a/x", "a100", ("a100-0",))]
         assert dict(result.prices) == {"a100": 3.0} and dict(result.charges) == {"a/x": 3.0}

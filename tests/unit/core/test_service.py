@@ -44,7 +44,7 @@ def test_baselines_keep_first_come_first_served() -> None:
     snapshot = cluster().gpus("a100", nodes=1, per_node=1).tenants("a").jobs(
         job("a/long").attained(50).submitted(0), job("a/fresh").submitted(10)).obj()
     result = POLICIES["static-quota"].schedule(snapshot, NOW, PolicyConfig())
-    assert summary(result) == [("admit", "a/long", "a100", ("a100-0",)), ("wait", "a/fresh", 1)]
+    assert summary(result) == [("admit", "a/long", "a100", ("a100-0",)), ("wait", "a/fresh", 0)]
 
 
 def _served(*jobs: object, per_node: int = 8) -> Snapshot:
@@ -57,13 +57,13 @@ def _served(*jobs: object, per_node: int = 8) -> Snapshot:
                 job("b/busy").gpus(4).running("a100", "a100-0", started=NOW - 60),
                 job("a/small").gpus(1), job("a/next").gpus(2).submitted(1), job("a/last").gpus(4).submitted(2)),
         [("preempt", "a/long"), ("admit", "a/next", "a100", ("a100-0",)),
-         ("admit", "a/small", "a100", ("a100-0",)), ("wait", "a/last", 1)],
+         ("admit", "a/small", "a100", ("a100-0",)), ("wait", "a/last", 0)],
         id="a big long job makes way for a small fresh one: the tenant's next jobs take the rest of its GPUs"),
     pytest.param(
         _served(job("a/long").gpus(4).running("a100", "a100-0", started=0),
                 job("b/busy").gpus(4).running("a100", "a100-0", started=NOW - 60),
                 job("a/fresh").gpus(4).classes("h100")),
-        [("wait", "a/fresh", 1)],
+        [("wait", "a/fresh", 0)],
         id="a waiting job that cannot run on the class takes nothing from it"),
     pytest.param(
         _served(job("a/long").gpus(4).running("a100", "a100-0", started=0),
@@ -75,7 +75,7 @@ def _served(*jobs: object, per_node: int = 8) -> Snapshot:
         _served(job("a/long").gpus(4).non_preemptible().running("a100", "a100-0", started=0),
                 job("b/busy").gpus(4).running("a100", "a100-0", started=NOW - 60),
                 job("a/fresh").gpus(4)),
-        [("wait", "a/fresh", 1)],
+        [("wait", "a/fresh", 0)],
         id="a non-preemptible job never gives way"),
 ])
 def test_who_gives_way(snapshot: Snapshot, want: list[Row]) -> None:
@@ -87,4 +87,4 @@ def test_quantum_zero_turns_service_order_off() -> None:
     on = summary(schedule(snapshot, NOW, PolicyConfig()))
     off = summary(schedule(snapshot, NOW, PolicyConfig(service_quantum_gpu_hours=0)))
     assert (on, off) == ([("preempt", "a/long"), ("admit", "a/fresh", "a100", ("a100-0",))],
-                         [("wait", "a/fresh", 1)])
+                         [("wait", "a/fresh", 0)])

@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 
 from fairshare.core.throughput import (
+    ABOVE_EXPECTED,
+    JUMP,
+    NOT_A_RATE,
     estimate,
+    implausible_throughput,
     index_throughputs,
     interpolate,
     marginal_efficiency,
@@ -76,3 +80,22 @@ def test_marginal_efficiency(curves: dict[str, tuple[tuple[int, float], ...]] | 
 )
 def test_smooth(previous: float | None, sample: float, want: float) -> None:
     assert smooth(previous, sample, 0.3) == pytest.approx(want)
+
+
+@pytest.mark.parametrize(("sample", "smoothed", "expected", "why"), [
+    pytest.param(120.0, 100.0, 110.0, None, id="in line: kept"),
+    pytest.param(5_000.0, None, None, None, id="a first reading with nothing to compare: kept"),
+    pytest.param(0.0, None, None, NOT_A_RATE, id="zero"),
+    pytest.param(-3.0, 100.0, None, NOT_A_RATE, id="negative"),
+    pytest.param(float("nan"), None, None, NOT_A_RATE, id="not a number"),
+    pytest.param(float("inf"), None, None, NOT_A_RATE, id="infinite"),
+    pytest.param(999_999.0, None, 400.0, ABOVE_EXPECTED, id="the issue's forged 999999 against 400 expected"),
+    pytest.param(40_000.0, None, 400.0, None, id="exactly 100x expected: kept"),
+    pytest.param(40_001.0, None, 400.0, ABOVE_EXPECTED, id="just over 100x expected"),
+    pytest.param(1_001.0, 100.0, None, JUMP, id="over 10x the smoothed value in one window"),
+    pytest.param(1_000.0, 100.0, None, None, id="exactly 10x: kept"),
+    pytest.param(9.0, 100.0, None, JUMP, id="a fall to under a tenth"),
+])
+def test_implausible_throughput(sample: float, smoothed: float | None, expected: float | None,
+                                why: str | None) -> None:
+    assert implausible_throughput(sample, smoothed, expected) == why

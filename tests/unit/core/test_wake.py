@@ -81,7 +81,7 @@ def test_a_guarantee_that_may_reclaim_from_a_borrower_asks_again_at_the_next_tic
 @pytest.mark.parametrize(("name", "want"), [
     pytest.param("fifo", math.inf, id="fifo"),
     pytest.param("weighted-max-min", math.inf, id="weighted max-min"),
-    pytest.param("gavel", math.inf, id="gavel"),
+    pytest.param("greedy-hetero", math.inf, id="greedy-hetero"),
     pytest.param("static-quota", None, id="static quotas give none: the replay keeps its older rules"),
 ])
 def test_baselines_wake_only_for_events(name: str, want: float | None) -> None:

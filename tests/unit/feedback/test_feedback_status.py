@@ -86,14 +86,16 @@ def test_targets_name_the_rank_zero_endpoint_of_running_gangs_only() -> None:
     world = build_world(store_of(*CLUSTER, *running_job()), NOW)
     [target] = feedback_targets(world)
     assert (target.job_key, target.generation, target.gpu_class, target.workers, target.endpoint) == (
-        "nlp/bert", 2, "a100", 2, None)  # no metrics port on these pods, no runner annotation
+        "nlp/bert", 2, "a100", 2, None)  # no metrics port on these pods
     pending = build_world(store_of(*CLUSTER, *running_job(pod_phase="Pending")), NOW)
     assert feedback_targets(pending) == []
 
 
 @pytest.mark.parametrize(("pod_body", "endpoint"), [
-    pytest.param({"metadata": {"annotations": {"fairshare.dev/metrics-endpoint": "127.0.0.1:4000"}},
-                  "spec": {"containers": []}}, "127.0.0.1:4000", id="local runner annotation"),
+    pytest.param({"metadata": {"annotations": {"fairshare.dev/metrics-endpoint": "169.254.169.254:80#/x"}},
+                  "status": {"podIP": "10.1.2.3"}, "spec": {"containers": [{"ports": [
+                      {"name": "metrics", "containerPort": 9400}]}]}},
+                 "10.1.2.3:9400", id="an annotation naming a host is never read"),
     pytest.param({"metadata": {}, "status": {"podIP": "10.1.2.3"},
                   "spec": {"containers": [{"ports": [{"name": "rdzv", "containerPort": 29500},
                                                      {"name": "metrics", "containerPort": 9400}]}]}},
@@ -119,3 +121,47 @@ def test_plan_cycle_folds_readings_into_bookkeeping_and_measured_throughput_reac
     assert [(t.gpu_class, t.workers, t.samples_per_second) for t in after.snapshot.throughputs] == [("a100", 2, 150.0)]
     assert plan(items).bookkeeping == plan(items).bookkeeping  # no readings: nothing about throughput is written
     assert not any("throughput" in a.status for a in plan(items).bookkeeping if isinstance(a, PatchStatus))
+
+
+def test_targets_carry_what_a_reading_is_checked_against() -> None:
+    """The stored value at the class and size (for jumps), and what the job's measurements predict there."""
+    job, *pods = running_job()
+    measured = job.throughput("a100", 2, 400.0).throughput("a100", 1, 250.0)
+    [target] = feedback_targets(build_world(store_of(*CLUSTER, measured, *pods), NOW))
+    assert (target.smoothed, target.expected) == (400.0, 400.0)
+    [unmeasured] = feedback_targets(build_world(store_of(*CLUSTER, *running_job()), NOW))
+    assert (unmeasured.smoothed, unmeasured.expected) == (None, None)
+    job, *pods = running_job()
+    [elsewhere] = feedback_targets(build_world(store_of(*CLUSTER, job.throughput("l4", 2, 100.0), *pods), NOW))
+    assert (elsewhere.smoothed, elsewhere.expected) == (None, 100.0)  # l4 measured, same relative speed prior
+
+
+class _Told:
+    """A feedback source that returns the readings it was given."""
+
+    name = "told"
+
+    def __init__(self, readings: list[Reading]) -> None:
+        self.readings = readings
+
+    def read(self, targets: Any) -> tuple[list[Reading], int]:
+        return self.readings, 0
+
+
+def test_the_collector_drops_and_counts_readings_outside_physical_bounds() -> None:
+    import asyncio
+
+    from fairshare.feedback.collector import FeedbackCollector
+    from fairshare.metrics import OperatorMetrics
+
+    job, *pods = running_job()
+    targets = feedback_targets(build_world(store_of(*CLUSTER, job.throughput("a100", 2, 400.0), *pods), NOW))
+    metrics = OperatorMetrics()
+    collector = FeedbackCollector(_Told([reading(999_999.0)]), lambda: targets, metrics, 15.0)
+    asyncio.run(collector.collect_once())
+    dropped = metrics.registry.get_sample_value("fairshare_feedback_readings_dropped_total",
+                                             {"reason": "above-expected"})
+    assert (collector.take(), dropped) == ({}, 1.0)
+    collector = FeedbackCollector(_Told([reading(420.0)]), lambda: targets, metrics, 15.0)
+    asyncio.run(collector.collect_once())
+    assert list(collector.take()) == ["nlp/bert"]

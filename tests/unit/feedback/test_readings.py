@@ -18,7 +18,7 @@ TARGET = Target("nlp/bert", 3, "a100", 2, admitted_at=0.0, endpoint=None)
 
 def trainer_metrics(rank: int, samples_per_second: float) -> TrainerMetrics:
     metrics = TrainerMetrics("nlp/bert", "a100", rank, torch.device("cpu"), clock=lambda: 1000.0)
-    metrics.observe_start(world_size=4, model_parameters=10, step=7)
+    metrics.observe_start(world_size=4, model_parameters=10, step=7, total_steps=100)
     metrics.observe_step(step=8, samples=64, samples_per_second=samples_per_second, tokens_per_second=1.0, loss=2.0)
     return metrics
 
@@ -27,8 +27,8 @@ def test_rank_zero_series_is_read_from_the_trainers_real_exposition() -> None:
     text = generate_latest(trainer_metrics(0, 321.0).registry).decode()
     reading = reading_from_values(TARGET, rank_zero_values(text), observed_at=50.0)
     assert reading is not None
-    assert (reading.samples_per_second, reading.step, reading.world_size, reading.gpu_class,
-            reading.last_checkpoint_step, reading.generation) == (321.0, 8.0, 4, "a100", -1.0, 3)
+    assert (reading.samples_per_second, reading.step, reading.total_steps, reading.world_size, reading.gpu_class,
+            reading.last_checkpoint_step, reading.generation) == (321.0, 8.0, 100.0, 4, "a100", -1.0, 3)
 
 
 @pytest.mark.parametrize("samples_per_second", [0.0, math.nan])

@@ -131,7 +131,7 @@ def test_gpu_requests_equal_limits_equal_gpus_per_worker(builder: JobBuilder, re
 
 def test_env_holds_each_torchrun_name_once_after_the_user_env() -> None:
     names = [var["name"] for var in trainer(pod(make_job().workers(1, 4).gpus(8).env("NCCL_DEBUG", "WARN")))["env"]]
-    assert names[0] == "NCCL_DEBUG"
+    assert names[:2] == ["HOME", "NCCL_DEBUG"]
     for name in TORCHRUN_ENV_NAMES[:5]:
         assert names.count(name) == 1, name
     assert len(names) == len(set(names))
@@ -193,7 +193,7 @@ def test_pod_template_volumes_labels_and_annotations_are_kept() -> None:
     builder = make_job().pod_template(
         {"name": "main", "workingDir": "/work", "volumeMounts": [{"name": "cfg", "mountPath": "/etc/cfg"}]},
         [{"name": "cfg", "configMap": {"name": "train-cfg"}}],
-        {"labels": {"team": "nlp"}, "annotations": {"fairshare.dev/simulate-result": "Succeeded"}},
+        {"labels": {"team": "nlp"}, "annotations": {"localcluster.fairshare.dev/simulate-result": "Succeeded"}},
     )
     manifest = pod(builder)
     container = trainer(manifest)
@@ -201,7 +201,7 @@ def test_pod_template_volumes_labels_and_annotations_are_kept() -> None:
     assert {"name": "cfg", "configMap": {"name": "train-cfg"}} in manifest["spec"]["volumes"]
     assert {"name": "cfg", "mountPath": "/etc/cfg"} in container["volumeMounts"]
     assert manifest["metadata"]["labels"]["team"] == "nlp"
-    assert manifest["metadata"]["annotations"]["fairshare.dev/simulate-result"] == "Succeeded"
+    assert manifest["metadata"]["annotations"]["localcluster.fairshare.dev/simulate-result"] == "Succeeded"
     declared = {volume["name"] for volume in manifest["spec"]["volumes"]}
     assert {mount["name"] for mount in container["volumeMounts"]} <= declared
     assert restricted_profile_violations(manifest) == []
@@ -255,3 +255,15 @@ def test_a_job_without_uid_cannot_own_pods() -> None:
 def test_allocation_refuses_nonsense(workers: int, generation: int) -> None:
     with pytest.raises(ValueError):
         allocation(workers=workers, generation=generation)
+
+
+@pytest.mark.parametrize(
+    ("builder", "home"),
+    [
+        pytest.param(make_job(), "/tmp", id="unset: the writable /tmp emptyDir"),
+        pytest.param(make_job().env("HOME", "/data/home"), "/data/home", id="the job's own HOME wins"),
+    ],
+)
+def test_home_is_writable_under_a_read_only_root(builder: Any, home: str) -> None:
+    env = trainer(pod(builder))["env"]
+    assert [var["value"] for var in env if var["name"] == "HOME"] == [home]

@@ -184,3 +184,15 @@ def test_render_settings_built_directly_are_checked_too() -> None:
         RenderSettings(container_security_context={"privileged": True})
     with pytest.raises(ValueError, match="podSecurityContext.runAsNonRoot"):
         RenderSettings(pod_security_context={"runAsNonRoot": False})
+
+
+@pytest.mark.parametrize(("site", "job", "want"), [
+    pytest.param([], [{"name": "team-registry"}], ["team-registry"], id="the job's own"),
+    pytest.param([{"name": "mirror"}], [{"name": "team-registry"}], ["mirror", "team-registry"],
+                 id="the site's, then the job's"),
+    pytest.param([{"name": "mirror"}], [{"name": "mirror"}], ["mirror"], id="named by both: once"),
+])
+def test_the_jobs_image_pull_secrets_follow_the_sites(site: list[dict[str, str]], job: list[dict[str, str]],
+                                                       want: list[str]) -> None:
+    spec = worker({"imagePullSecrets": site}, builder=make_job().set("imagePullSecrets", job))["spec"]
+    assert [ref["name"] for ref in spec["imagePullSecrets"]] == want

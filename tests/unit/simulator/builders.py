@@ -141,10 +141,12 @@ def replay(workload: Workload, cluster: ClusterSpec, policy: Any, seed: int = 0,
     """Run one policy with default equal-split tenants and the given EngineConfig fields."""
     from fairshare.core.config import PolicyConfig
     from fairshare.simulator.engine import EngineConfig, Replay
+    from fairshare.simulator.experiment import with_oracle
     from fairshare.simulator.tenants import default_tenants
 
     tenants = default_tenants(workload.tenants, cluster.capacity())
-    return Replay(workload, cluster, tenants, policy, PolicyConfig(), EngineConfig(**engine),
+    return Replay(workload, cluster, tenants, with_oracle(policy, workload, cluster), PolicyConfig(),
+                  EngineConfig(**engine),
                   random.Random(seed)).run()
 
 
