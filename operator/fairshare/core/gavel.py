@@ -275,8 +275,9 @@ def _decisions(active: Sequence[Job], placed: Mapping[str, tuple[str, tuple[str,
             if held is not None:
                 preempt.append(Preempt(job.key, why, PreemptCause.FAIR_SHARE))
             else:
-                positions[job.tenant] = positions.get(job.tenant, 0) + 1
-                wait.append(Wait(job.key, why, positions[job.tenant], "WaitingForCapacity"))
+                ahead = positions.get(job.tenant, 0)  # jobs of its tenant ahead of it: 0 = next
+                positions[job.tenant] = ahead + 1
+                wait.append(Wait(job.key, why, ahead, "WaitingForCapacity"))
             continue
         c, nodes = got
         if held is None:

@@ -54,10 +54,10 @@ def test_its_pods_are_still_deleted() -> None:
 
 
 def test_the_job_behind_it_moves_up_while_it_is_written_nothing() -> None:
-    ahead = queued_at(1).workers(2)
+    ahead = queued_at(0).workers(2)
     behind = (training_job("nlp/gpt").gpus(8).workers(3).created(300).phase("Queued")
-              .status(tenant="nlp", queue={"position": 2, "reason": "waiting"}))
+              .status(tenant="nlp", queue={"position": 1, "reason": "waiting"}))
     written = {a.key: a.status for a in plan([*CLUSTER, ahead, behind]).actions
                if isinstance(a, PatchStatus) and a.kind == TRAINING_JOBS}
     assert "nlp/bert" not in written
-    assert written["nlp/gpt"]["queue"]["position"] == 1
+    assert written["nlp/gpt"]["queue"]["position"] == 0

@@ -76,7 +76,7 @@ def test_rounds_time_slice_two_jobs_on_one_gpu() -> None:
     assert isinstance(policy, GavelPolicy)
     policy = policy.with_oracle(rate)
     first = policy.schedule(ONE_GPU, NOW, None)  # type: ignore[arg-type]
-    assert summary(first) == [("admit", "a/first", "v100", ("v100-0",)), ("wait", "a/second", 1)]
+    assert summary(first) == [("admit", "a/first", "v100", ("v100-0",)), ("wait", "a/second", 0)]
     assert first.wake_at == NOW
     running = cluster().gpus("v100", nodes=1, per_node=1).tenants("a").jobs(
         job("a/first").gpus(1).running("v100", "v100-0", started=NOW), job("a/second").gpus(1).submitted(1)).obj()
