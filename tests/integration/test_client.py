@@ -22,7 +22,8 @@ from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FINISH_IN_2S = {"fairshare.dev/simulate-result": "Succeeded", "fairshare.dev/simulate-duration": "2s"}
+FINISH_IN_2S = {"localcluster.fairshare.dev/simulate-result": "Succeeded",
+                "localcluster.fairshare.dev/simulate-duration": "2s"}
 
 
 @pytest.fixture(scope="module")
