@@ -29,7 +29,7 @@ test: venv core system-deps toolchain
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; that is a failure here" >&2; exit 1; fi; \
 	exit $$rc
 
-## lint: ruff, mypy on the pure core, and the import contract that keeps the core free of Kubernetes code
+## lint: ruff, mypy on the pure core and the SDK, and the import contracts (a pure core; no torch outside the trainer)
 lint: venv
 	$(VENV)/bin/ruff check operator tests benchmarks trainer_image
 	$(VENV)/bin/mypy
@@ -43,7 +43,7 @@ venv: $(VENV)/.deps-installed
 $(VENV)/.deps-installed:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,trainer]'
 	touch $@
 
 ## core: compile the scheduling core with mypyc (cached by a hash of its sources; it runs as Python without it)

@@ -11,8 +11,6 @@ import math
 import re
 from decimal import Decimal
 
-from kubernetes.utils import parse_quantity as _kubernetes_parse_quantity
-
 # The Kubernetes quantity grammar, as the CRDs' `pattern` states it. parse_quantity reads its number with Decimal(),
 # which also takes " 1", "1_0", "inf" and "NaN": none of them is a quantity, so the grammar is checked first.
 QUANTITY_PATTERN = (
@@ -37,6 +35,9 @@ def parse_quantity(raw: object) -> Decimal:
     text = str(raw)
     if len(text) > MAX_QUANTITY_LENGTH or not _GRAMMAR.match(text):
         raise QuantityError(f"{_shown(text)} is not a Kubernetes quantity (such as \"8\", \"500m\" or \"64Gi\")")
+    # Imported here: the kubernetes package imports its whole client (~0.5 s), which the CLI's views never need.
+    from kubernetes.utils import parse_quantity as _kubernetes_parse_quantity
+
     try:
         return Decimal(_kubernetes_parse_quantity(text))
     except (ValueError, ArithmeticError) as err:

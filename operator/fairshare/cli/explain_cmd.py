@@ -1,19 +1,18 @@
-"""`fairshare explain NAMESPACE/NAME`: why a TrainingJob waits, runs where it runs, or was preempted, in words."""
+"""`fairshare explain [NAMESPACE/]NAME`: why a TrainingJob waits, runs where it runs, or was preempted, in words."""
 
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fairshare.api.constants import GROUP, PLURAL_TENANTS, PLURAL_TRAINING_JOBS, VERSION
+from fairshare.cli import kubeargs
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("explain", help="explain a TrainingJob's placement, wait or preemption")
-    p.add_argument("job", metavar="NAMESPACE/NAME", help="the TrainingJob, e.g. nlp/bert-7")
-    p.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"), help="default: $KUBECONFIG")
+    p.add_argument("job", metavar="[NAMESPACE/]NAME", help="the TrainingJob, e.g. nlp/bert-7, or bert-7 with -n nlp")
+    kubeargs.add(p)
     p.set_defaults(func=cmd_explain)
 
 
@@ -96,34 +95,18 @@ def progress_text(progress: Mapping[str, Any]) -> str:
     return text + f"; read at {progress.get('updatedAt')}"
 
 
-def cmd_explain(args: argparse.Namespace) -> int:
-    from kubernetes import client, config
-    from kubernetes.client.exceptions import ApiException
+def job_reference(text: str, namespace: str | None) -> tuple[str | None, str]:
+    """(namespace, name) from NAMESPACE/NAME or NAME (then -n, else the context's namespace)."""
+    ns, sep, name = text.rpartition("/")
+    if sep and (not ns or not name or "/" in ns):
+        raise RuntimeError(f"expected NAMESPACE/NAME or NAME, got {text!r}")
+    if sep and namespace and namespace != ns:
+        raise RuntimeError(f"{text!r} names namespace {ns} but -n says {namespace}; give one of them")
+    return (ns if sep else namespace), name
 
-    namespace, sep, name = args.job.partition("/")
-    if not sep or not name:
-        raise RuntimeError(f"expected NAMESPACE/NAME, got {args.job!r}")
-    api = config.new_client_from_config(config_file=args.kubeconfig) if args.kubeconfig else None
-    if api is None:
-        config.load_incluster_config()
-        api = client.ApiClient()
-    custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
-    try:
-        job = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL_TRAINING_JOBS, name)
-    except ApiException as exc:
-        if exc.status == 404:
-            raise RuntimeError(f"no TrainingJob {namespace}/{name}") from None
-        raise
-    tenant = None
-    tenant_name = (job.get("status") or {}).get("tenant")
-    if tenant_name:
-        try:
-            tenant = custom.get_cluster_custom_object(GROUP, VERSION, PLURAL_TENANTS, tenant_name)
-        except ApiException as exc:
-            if exc.status not in (403, 404):  # a user may not read Tenants: explain what is readable
-                raise
-    events = core.list_namespaced_event(namespace, field_selector=f"involvedObject.name={name},"
-                                                                  f"involvedObject.kind=TrainingJob").items
-    ordered = sorted(events, key=lambda e: str(e.last_timestamp or e.event_time or e.metadata.creation_timestamp))
-    print(explain_text(job, tenant, [{"reason": e.reason, "message": e.message} for e in ordered]))
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    namespace, name = job_reference(args.job, args.namespace)
+    with kubeargs.client(args) as fs:
+        print(fs.explain(name, namespace))
     return 0

@@ -1,0 +1,46 @@
+"""`fairshare queue`: the waiting TrainingJobs in queue order, with position, reason, ask and waiting time."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from fairshare.cli import kubeargs
+
+PAGE_SIZE = 5000  # a LIST page; 15,000 jobs are 3 requests, each small enough for the API server's memory
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("queue", help="list waiting TrainingJobs in queue order (like squeue)")
+    kubeargs.add(p)
+    p.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
+    p.add_argument("--tenant", help="every namespace of this Tenant (needs read access to Tenants)")
+    p.add_argument("-o", "--output", choices=("wide",), help="wide: add the full reason")
+    p.set_defaults(func=cmd_queue)
+
+
+def cmd_queue(args: argparse.Namespace) -> int:
+    from fairshare.client import paths, views
+    from fairshare.client.errors import NotFound
+
+    fs = kubeargs.client(args)
+    with fs:
+        if args.tenant:
+            try:
+                tenant = fs.api.request("GET", paths.tenants(args.tenant))
+            except NotFound:
+                raise NotFound(404, "NotFound", f"no Tenant {args.tenant}; `fairshare shares` lists the tenants") \
+                    from None
+            namespaces = (tenant.get("spec") or {}).get("namespaces") or []
+            jobs = [j for ns in namespaces for j in fs.api.list(paths.training_jobs(ns), limit=PAGE_SIZE)]
+        else:
+            scope = None if args.all_namespaces else fs.namespace
+            jobs = fs.api.list(paths.training_jobs(scope), limit=PAGE_SIZE)
+    rows = views.pending_rows(jobs, views.now_utc(), tenant=args.tenant)
+    if not rows:
+        where = f"tenant {args.tenant}" if args.tenant else "any namespace" if args.all_namespaces else \
+            f"namespace {fs.namespace}"
+        print(f"No waiting TrainingJobs in {where}.")
+        return 0
+    print(views.queue_table(rows, wide=args.output == "wide", namespaces=bool(args.all_namespaces or args.tenant)))
+    return 0
