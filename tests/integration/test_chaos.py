@@ -291,8 +291,10 @@ def test_the_checker_sees_violations_forged_in_real_objects(kube_api_client: cli
     operator's on a full node; then the job's credits go down."""
     ensure_gpu_classes(kube_api_client)
     custom, core = client.CustomObjectsApi(kube_api_client), client.CoreV1Api(kube_api_client)
-    custom.create_namespaced_custom_object("fairshare.dev", "v1alpha1", namespace, "trainingjobs",
-                                           job_body("forged", gpus=8, workers=2, classes=("a100",)))
+    job = custom.create_namespaced_custom_object("fairshare.dev", "v1alpha1", namespace, "trainingjobs",
+                                                 job_body("forged", gpus=8, workers=2, classes=("a100",)))
+    owner = {"apiVersion": "fairshare.dev/v1alpha1", "kind": "TrainingJob", "name": "forged",
+             "uid": job["metadata"]["uid"], "controller": True}
 
     def status(credits: float) -> None:
         custom.patch_namespaced_custom_object_status("fairshare.dev", "v1alpha1", namespace, "trainingjobs", "forged", {
@@ -300,15 +302,18 @@ def test_the_checker_sees_violations_forged_in_real_objects(kube_api_client: cli
                 "gpuClass": "a100", "workers": 2, "gpus": 16, "nodes": ["a100-000", "a100-001"], "generation": 2,
                 "admittedAt": "2020-01-01T00:00:00Z"}, "cost": {"credits": credits}}})
 
-    def pod(name: str, node: str, labels: dict[str, str]) -> None:
-        core.create_namespaced_pod(namespace, {"metadata": {"name": name, "labels": labels}, "spec": {
+    def pod(name: str, node: str, labels: dict[str, str], owned: bool = True) -> None:
+        """A GPU pod on `node`; `owned`: with the job's controller owner reference, as the operator's pods have
+        (only that makes a pod a job's: labels alone never do)."""
+        meta: dict[str, Any] = {"name": name, "labels": labels, **({"ownerReferences": [owner]} if owned else {})}
+        core.create_namespaced_pod(namespace, {"metadata": meta, "spec": {
             "nodeName": node, "containers": [{"name": "c", "image": "registry.invalid/x:0", "resources": {
                 "limits": {"nvidia.com/gpu": "8"}}}]}})
 
     status(5.0)
     pod("forged-worker-0", "a100-000", {LABEL_JOB: "forged", LABEL_GENERATION: "2", LABEL_RANK: "0"})
     pod("forged-worker-1", "a100-001", {LABEL_JOB: "forged", LABEL_GENERATION: "1", LABEL_RANK: "1"})
-    pod("squatter", "a100-000", {})
+    pod("squatter", "a100-000", {}, owned=False)
     watch = InvariantWatch(partial_grace_seconds=0)
     watch.observe(observe_cluster(kube_api_client))
     status(4.0)
