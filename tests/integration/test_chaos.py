@@ -311,13 +311,26 @@ def test_the_checker_sees_violations_forged_in_real_objects(kube_api_client: cli
                 "limits": {"nvidia.com/gpu": "8"}}}]}})
 
     status(5.0)
-    pod("forged-worker-0", "a100-000", {LABEL_JOB: "forged", LABEL_GENERATION: "2", LABEL_RANK: "0"})
-    pod("forged-worker-1", "a100-001", {LABEL_JOB: "forged", LABEL_GENERATION: "1", LABEL_RANK: "1"})
-    pod("squatter", "a100-000", {}, owned=False)
-    watch = InvariantWatch(partial_grace_seconds=0)
-    watch.observe(observe_cluster(kube_api_client))
-    status(4.0)
-    watch.observe(observe_cluster(kube_api_client))
+    forged = ("forged-worker-0", "forged-worker-1", "squatter")
+    try:
+        pod(forged[0], "a100-000", {LABEL_JOB: "forged", LABEL_GENERATION: "2", LABEL_RANK: "0"})
+        pod(forged[1], "a100-001", {LABEL_JOB: "forged", LABEL_GENERATION: "1", LABEL_RANK: "1"})
+        pod(forged[2], "a100-000", {}, owned=False)
+        watch = InvariantWatch(partial_grace_seconds=0)
+        watch.observe(observe_cluster(kube_api_client))
+        status(4.0)
+        watch.observe(observe_cluster(kube_api_client))
+    finally:
+        # The GPU pods it forged must not outlive it: later tests check every node's capacity, and no operator
+        # removes a pod it did not create.
+        for name in forged:
+            try:
+                core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
+            except ApiException as e:
+                if e.status != 404:
+                    raise
+        wait_for(lambda: not core.list_namespaced_pod(namespace).items or None, timeout=60,
+                 what="the forged pods gone")
 
     ours = sorted((v.kind, v.subject) for v in watch.violations
                   if namespace in v.subject or v.subject == "node a100-000")
