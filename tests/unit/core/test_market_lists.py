@@ -96,3 +96,21 @@ def test_a_budget_that_buys_exactly_its_caps_leaves_the_buyer_uncapped_in_both_s
     assert lists.prices == pytest.approx(arrays.prices, rel=1e-9)
     assert (lists.iterations, lists.converged) == (arrays.iterations, arrays.converged)
     assert arrays.prices == pytest.approx([0.25, 3.0 / 7.0], rel=1e-9)
+
+
+def test_a_class_whose_room_is_exactly_its_supply_keeps_its_price_in_the_first_round() -> None:
+    """A market from the simulator's end-to-end run, started warm: the three buyers take all 8 GPUs of class 1,
+    which leaves 4 + 6 + 6 - 8 = 8 of their quantities, exactly class 0's supply. Holdings are bids / prices, so that
+    room came out a hair under 8 and round 1 dropped class 0's price to its floor (0.18, from about 0.40); the
+    solver took 12 rounds to climb back instead of 8. Both solvers now keep the price."""
+    m = build([10.578104704609041, 10.666967175622336, 10.434928119768625],
+              [[0.2031020468470083, 1.0], [0.1636125654450262, 1.0], [0.11353510199831711, 1.0]],
+              [[2.0, 4.0], [6.0, 6.0], [6.0, 6.0]], [4.0, 6.0, 6.0], [8.0, 8.0],
+              [0.18000000000000002, 0.6120000000000001])
+    start = np.array([[0.4697911571846653, 8.700081406094371], [1.3744924201323314, 8.00307607583124],
+                      [1.4043466636935933, 7.776351617934361]])
+    for solver in (_solve_small, solve_numpy):
+        first = solver(m, 1, 1e-9, start, 1e-3)
+        assert first.prices[0] == pytest.approx(0.4032, rel=1e-3)
+        settled = solver(m, 60, 1e-9, start, 1e-3)
+        assert (settled.iterations, settled.converged) == (8, True)
