@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from fairshare.core.market_lists import ListMarket, solve_lists
+from fairshare.core.market_lists import BUDGET_SLACK, SUPPLY_SLACK, ListMarket, solve_lists
 
 Array = NDArray[np.float64]
 
@@ -113,7 +113,9 @@ def clearing_prices(intended: Array, caps: Array, supply: Array, floors: Array) 
     """Per class, the highest price at which buyers, each buying at most its cap, take the whole supply.
 
     Buyer t offers intended[g, t] credits for class g but takes no more than caps[g, t] GPUs. Where even
-    the floor does not sell the supply, the floor is the price (unsold GPUs stay idle at the floor).
+    the floor does not sell the supply, the floor is the price (unsold GPUs stay idle at the floor); caps that
+    fall short of the supply by at most SUPPLY_SLACK of it count as selling it (a rounding step must not drop
+    the price to the floor).
     Solved exactly: excess spend is concave and piecewise linear in the price, so Newton's method from
     the price that ignores caps walks down to the highest root without overshooting.
     """
@@ -125,7 +127,7 @@ def clearing_prices(intended: Array, caps: Array, supply: Array, floors: Array) 
             taken = c * q[:, None]
             excess = np.minimum(b, taken).sum(axis=1) - s * q
             slope = np.where(taken < b, c, 0.0).sum(axis=1) - s
-            step = np.divide(excess, slope, out=np.zeros_like(excess), where=slope < 0)
+            step = np.divide(excess, slope, out=np.zeros_like(excess), where=slope < -SUPPLY_SLACK * s)
             new_q = np.maximum(f, q - step)
             if float(np.max(np.abs(new_q - q) / q)) < 1e-12:
                 break
@@ -136,7 +138,8 @@ def clearing_prices(intended: Array, caps: Array, supply: Array, floors: Array) 
 
 def offers(budgets: Array, weights: Array, cap_costs: Array) -> Array:
     """What each buyer offers per class: its budget split in proportion to `weights`, except that a class whose
-    cap costs less than its part is capped and the difference flows to the buyer's other classes.
+    cap costs less than its part (by more than BUDGET_SLACK of the budget) is capped and the difference flows to
+    the buyer's other classes.
 
     The offer on a capped class stays at the buyer's level x weight (at least the cap's cost), so a price can
     still rise to meet it; a buyer capped everywhere offers its leftover in proportion, as it could pay more.
@@ -148,7 +151,7 @@ def offers(budgets: Array, weights: Array, cap_costs: Array) -> Array:
         w = np.where(open_, weights, 0.0)
         total = w.sum(axis=0)
         level = np.divide(budget, total, out=np.zeros_like(total), where=total > 0)
-        over = open_ & (level * weights > cap_costs)
+        over = open_ & (level * weights > cap_costs + BUDGET_SLACK * budgets)
         if not over.any():
             break
         spent = np.where(over, cap_costs, 0.0).sum(axis=0)

@@ -13,6 +13,15 @@ import math
 Grid = list[list[float]]  # goods x buyers
 
 _INF = math.inf
+# A class's room counts as covering its supply when it falls short by at most this fraction of the supply. Room is
+# what a quantity leaves after the GPUs held of better classes, and those holdings are bids / prices: a room that
+# is exactly the supply in the equilibrium comes out a few ulps either side of it, and short by any amount the
+# highest clearing price drops to the floor. Both solvers share this margin so rounding does not decide the price.
+SUPPLY_SLACK = 1e-9
+# A class is capped in a buyer's offers only when its part of the budget beats the cap's cost by more than this
+# fraction of the budget. A buyer whose budget buys exactly its caps is not capped everywhere (it has nothing left
+# to offer in proportion): the last class to close must close with a margin, not by a rounding step of its cost.
+BUDGET_SLACK = 1e-9
 
 
 def _ratio(change: float, base: float) -> float:
@@ -93,7 +102,7 @@ class ListMarket:
                             slope += cv
                         else:
                             excess += bv
-                    step = excess / slope if slope < 0.0 else 0.0
+                    step = excess / slope if slope < -SUPPLY_SLACK * s else 0.0
                     new_p = max(f, p - step)
                     if _ratio(abs(new_p - p), p) < 1e-12:
                         break
@@ -121,7 +130,7 @@ class ListMarket:
                 spent = 0.0
                 closed = False
                 for g in range(goods):
-                    if is_open[g] and level * w[g] > costs[g]:
+                    if is_open[g] and level * w[g] > costs[g] + BUDGET_SLACK * full:
                         spent += costs[g]
                         is_open[g] = False
                         closed = True
