@@ -106,24 +106,3 @@ def test_all_is_a_snapshot_that_survives_deletes_while_iterating() -> None:
         seen.append(body["metadata"]["name"])
         store.delete(NODES, body)
     assert (seen, len(store)) == (["a", "b", "c"], 0)
-
-
-@pytest.mark.parametrize(("late", "back"), [
-    pytest.param({"uid": "u1", "resourceVersion": "5"}, False,
-                 id="a resync's LIST taken before the deletion: the job stays gone"),
-    pytest.param({"uid": "u1", "resourceVersion": "9"}, False, id="the deleted version itself: gone"),
-    pytest.param({"uid": "u2", "resourceVersion": "3"}, True, id="created again under the same name: back"),
-    pytest.param({"uid": "u1", "resourceVersion": "12"}, True, id="a newer version than the deletion: back"),
-])
-def test_a_deleted_job_is_not_brought_back_by_an_older_body(late: dict[str, str], back: bool) -> None:
-    """A body no newer than a job's deletion (a resync's LIST taken before it, a write's response read after it) must
-    not bring the job back: the cycle would plan for a ghost (and charge it again)."""
-    store = Store()
-    body = training_job("nlp/j").body()
-    body["metadata"].update(uid="u1", resourceVersion="9")
-    store.put(TRAINING_JOBS, body)
-    store.delete(TRAINING_JOBS, body)
-    ghost = training_job("nlp/j").body()
-    ghost["metadata"].update(late)
-    assert store.put(TRAINING_JOBS, ghost) is back
-    assert (store.get(TRAINING_JOBS, "nlp/j") is not None) is back
