@@ -17,6 +17,10 @@ from fairshare.control import conditions as cond
 from fairshare.core.throughput import smooth
 
 
+MAX_STEPS = 2**53  # a trainer's gauges are floats: beyond this they are not counts (and overflow the CRD's int64)
+MAX_ETA_SECONDS = 100 * 365 * 86400.0
+
+
 def duration_text(seconds: float) -> str:
     """'2d3h', '1h20m', '14m25s' or '45s': the two largest units, as kubectl prints ages."""
     total = max(0, int(round(seconds)))
@@ -56,12 +60,14 @@ def progress_status(previous: Mapping[str, Any] | None, step: float | None, tota
     """The new status.progress (every key written, null where unknown, so a merge patch drops stale ones), or None
     when the trainer reports no usable step and total."""
     if step is None or total_steps is None or not math.isfinite(step) or not math.isfinite(total_steps) \
-            or total_steps < 1 or step < 0:
+            or total_steps < 1 or step < 0 or max(step, total_steps) > MAX_STEPS:
         return None
     done, total = int(step), int(total_steps)
     rate = measured_rate(previous or {}, done, observed_at, admitted_at, alpha)
     left = max(0, total - done)
     eta = left / rate if rate else (0.0 if left == 0 else None)
+    if eta is not None and eta > MAX_ETA_SECONDS:
+        eta = None  # not a date anyone can use (and past what a timestamp can hold)
     return {
         "step": done, "totalSteps": total, "percent": round(min(100.0, 100.0 * done / total), 1),
         "stepsPerSecond": round(rate, 4) if rate is not None else None,

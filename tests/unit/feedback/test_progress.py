@@ -50,6 +50,11 @@ def previous(step: int, ago: float, rate: float | None = None) -> dict[str, Any]
     pytest.param(None, 250, 0, None, id="total 0 (train until stopped): no progress"),
     pytest.param(None, None, 1000, None, id="no step reported: no progress"),
     pytest.param(None, float("nan"), 1000, None, id="a NaN step: no progress"),
+    pytest.param(None, 5, 1e308, None, id="a total no counter reaches (past int64): no progress"),
+    pytest.param(previous(0, 10), 1, 2**53,
+                 {"step": 1, "totalSteps": 2**53, "percent": 0.0, "stepsPerSecond": 0.1,
+                  "remaining": None, "estimatedCompletionTime": None, "updatedAt": ts(0)},
+                 id="an ETA past any date: none written, nothing raised"),
 ])
 def test_progress_from_a_reading(before: dict[str, Any] | None, step: float | None, total: float | None,
                                  want: dict[str, Any] | None) -> None:
