@@ -16,7 +16,6 @@ from typing import Any
 from fairshare.control import conditions as cond
 from fairshare.core.throughput import smooth
 
-
 MAX_STEPS = 2**53  # a trainer's gauges are floats: beyond this they are not counts (and overflow the CRD's int64)
 MAX_ETA_SECONDS = 100 * 365 * 86400.0
 
