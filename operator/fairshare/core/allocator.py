@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fairshare.core import demand, explain, index, outcome
-from fairshare.core.admission import admit_on_idle_capacity, admit_within_guarantees, admit_within_shares
+from fairshare.core.admission import admit_on_idle_capacity, admit_within_guarantees
 from fairshare.core.config import PolicyConfig
 from fairshare.core.decisions import CycleResult
 from fairshare.core.elastic import grow_elastic_jobs
@@ -20,6 +20,7 @@ from fairshare.core.fairshare import entitlements
 from fairshare.core.market import solve
 from fairshare.core.migration import migrate_running_jobs
 from fairshare.core.service import serve_least_attained
+from fairshare.core.share_admission import admit_within_shares
 from fairshare.core.types import Snapshot
 from fairshare.core.wake import next_wake
 

@@ -287,7 +287,7 @@ def budget_runs_out(cycle: Cycle, gangs: list[Holder]) -> float:
 
 
 def _may_be_yielded(h: Holder, waiting: Waiting) -> bool:
-    """Step 5: a gang on idle capacity yields to a waiting job within its share (admission.try_yield)."""
+    """Step 5: a gang on idle capacity yields to a waiting job within its share (ShareAdmission.try_yield)."""
     return h.job.preemptible and waiting.yielded_to(h)
 
 
