@@ -9,8 +9,8 @@ import pytest
 
 from fairshare.core import gavel
 from fairshare.core.decisions import Migrate
-from fairshare.core.policies import POLICIES, GavelPolicy
 from fairshare.core.types import Snapshot
+from fairshare.simulator.policies.registry import POLICIES, GavelPolicy
 from tests.builders import cluster, job, tenant
 from tests.unit.core.helpers import summary
 

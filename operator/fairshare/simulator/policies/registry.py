@@ -1,4 +1,4 @@
-"""Policies behind one interface: ours (the market) and the baselines the simulator compares it with."""
+"""The policies behind one interface (the Policy protocol): ours (the market) and the baselines it is compared with."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol, runtime_checkable
 
-from fairshare.core import allocator, baselines, gavel
+from fairshare.core import allocator, gavel
 from fairshare.core.config import PolicyConfig
 from fairshare.core.decisions import CycleResult
 from fairshare.core.types import Snapshot
+from fairshare.simulator.policies import baselines
 
 Clock = Callable[[], float]
 
