@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from fairshare.core import explain
+from fairshare.core.cycle import Cause, ClassState, Cycle, PendingJob, RunState, TenantState
 from fairshare.core.decisions import Admit, Preempt, PreemptCause, Resize
-from fairshare.core.index import Cause, ClassState, Cycle, PendingJob, RunState, TenantState
 from fairshare.core.preemption import (
     Plan,
     borrows_beyond_guarantee,

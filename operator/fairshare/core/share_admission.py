@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fairshare.core import explain
 from fairshare.core.admission import admit, commit, forget_failures, known_to_fail, round_robin
+from fairshare.core.cycle import Cause, ClassState, Cycle, PendingJob, RunState, TenantState
 from fairshare.core.decisions import PreemptCause
 from fairshare.core.fairsharing import FairShareReclaim
-from fairshare.core.index import Cause, ClassState, Cycle, PendingJob, RunState, TenantState
 from fairshare.core.preemption import (
     idle_yield_order,
     keeps_own_guarantee,

@@ -19,8 +19,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from fairshare.core.cycle import ClassState, Cycle, TenantState, service_band
 from fairshare.core.fairsharing import below_fair_share
-from fairshare.core.index import ClassState, Cycle, TenantState, service_band
 from fairshare.core.rules import EPS, guarantee_room, within_guarantee
 from fairshare.core.throughput import estimate, interpolate
 from fairshare.core.types import GPUClass, Job

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig
+from fairshare.core.cycle import service_band
 from fairshare.core.decisions import Admit, CycleResult, Migrate, Preempt, Resize, Wait
-from fairshare.core.index import service_band
 from fairshare.core.types import Job, JobPhase, Snapshot
 from fairshare.simulator.policies import POLICIES
 from fairshare.simulator.replay import apply

@@ -6,7 +6,8 @@ import pytest
 
 from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig
-from fairshare.core.index import build, service_band
+from fairshare.core.cycle import service_band
+from fairshare.core.index import build
 from fairshare.core.types import Snapshot
 from fairshare.simulator.policies import POLICIES
 from tests.builders import cluster, job
