@@ -1,5 +1,5 @@
 """Baselines for the simulator, on the same snapshot and decisions: FIFO, static quotas, weighted max-min and a
-greedy heterogeneity-aware admission. (Gavel itself, LP and rounds, is core/gavel.py.)
+greedy heterogeneity-aware admission. (Gavel itself, LP and rounds, is gavel.py beside it.)
 
 They know nothing of prices, budgets or bids: every GPU costs its list price and bids are ignored. FIFO, static
 quotas and weighted max-min are heterogeneity-agnostic: they choose a class without regard to speed, the one with
@@ -190,7 +190,7 @@ def greedy_hetero(snapshot: Snapshot, now: float, config: PolicyConfig,
                   clock: Clock = time.perf_counter) -> CycleResult:
     """Gavel's objective without Gavel's mechanism: the tenant with the least normalised throughput per weight
     admits next, each job on the fastest class (for that job) with room; no LP, no time-slicing, no moves. Named
-    `greedy-hetero`: it is not Gavel (core/gavel.py is), and runs well behind it (docs/benchmarks/policies.md)."""
+    `greedy-hetero`: it is not Gavel (gavel.py is), and runs well behind it (docs/benchmarks/policies.md)."""
     timer = StepTimer(clock)
     with timer.step("index"):
         cycle = _start(snapshot, now, config)
