@@ -82,9 +82,9 @@ def test_spec_arrays_and_strings_are_bounded(kind: str) -> None:
         pytest.param("GPUClass", ["Capacity", "Allocated", "Foreign", "Idle", "Price", "Age"], id="GPUClass"),
         pytest.param("Tenant", ["Weight", "Allocated", "Share", "Spend", "Age"], id="Tenant"),
         pytest.param("TrainingJob", ["Tenant", "Phase", "Class", "GPUs", "Workers", "Price", "Throughput", "Restarts",
-                                     "Failure", "Position", "Reason", "Progress", "Age", "Min-Workers", "Max-Workers",
-                                     "GPUs/Worker", "Classes", "Bid", "Admitted", "Since", "Created", "Namespace",
-                                     "ETA", "Message"],
+                                     "Failure", "Position", "Reason", "Progress", "Age", "Cost", "Min-Workers",
+                                     "Max-Workers", "GPUs/Worker", "Classes", "Bid", "Admitted", "Since", "Created",
+                                     "Namespace", "ETA", "Message"],
                      id="TrainingJob"),
     ],
 )
