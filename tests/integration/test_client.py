@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from kubernetes import client
 
 from fairshare.client import Conflict, FairshareClient, InvalidJob, NotFound, jobtable, paths, views
 from fairshare.localcluster.cluster import ClusterState
+from fairshare.localcluster.podrunner import RUN_LOCALLY, LocalPodRunner
 from tests.support.operator import OperatorProcess
 from tests.support.teams import Team, job_body
 from tests.support.wait import wait_for
@@ -264,3 +266,61 @@ def test_a_job_author_with_the_editor_role_alone_submits_and_sees_queue_shares_a
     finally:
         for name in ("holds", "waits"):
             fs.delete(name, wait=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def runner(local_cluster: ClusterState, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPodRunner]:
+    pods = LocalPodRunner(local_cluster.kubeconfig, tmp_path_factory.mktemp("runner"))
+    pods.start()
+    yield pods
+    pods.stop()
+
+
+# Prints a line, waits for the file the test writes once it follows the log, then prints three more and exits.
+PRINTER = """
+import pathlib, sys, time
+print("started", flush=True)
+go = pathlib.Path(sys.argv[1])
+for _ in range(1200):
+    if go.exists():
+        break
+    time.sleep(0.1)
+for i in range(3):
+    print(f"step {i}", flush=True)
+print("done", flush=True)
+"""
+
+
+def test_logs_streams_a_worker_pods_lines_and_follows_new_ones(home: Path, team: Team, runner: LocalPodRunner,
+                                                               tmp_path: Path) -> None:
+    """The pod runs locally (the local pod runner); the API server's pods/log reaches its output through kwok."""
+    fs = FairshareClient(kubeconfig=str(home / ".kube" / "config"), context="team")
+    go = tmp_path / "go"
+    body = job_body("talker", gpus=1, classes=("l4",))
+    body["spec"]["podTemplate"] = {
+        "metadata": {"annotations": {RUN_LOCALLY: "true"}},
+        "spec": {"containers": [{"name": "trainer", "image": "registry.example.com/team/talker:1",
+                                 "command": [sys.executable, "-c", PRINTER, str(go)]}]}}
+    fs.submit(body)
+    try:
+        fs.wait("talker", phases={"Running"}, timeout=120)
+        assert wait_for(lambda: list(fs.logs("talker")) == ["started"] or None, timeout=60,
+                        what="the worker's first line in its log")
+        followed: list[str] = []
+
+        def follow() -> None:
+            for line in fs.logs("talker", follow=True):
+                followed.append(line)
+                if line == "done":
+                    return
+
+        reader = threading.Thread(target=follow, daemon=True)
+        reader.start()
+        wait_for(lambda: followed == ["started"] or None, timeout=60, what="the followed log's first line")
+        go.touch()  # the lines after this one are written while the log is followed
+        reader.join(timeout=60)
+        assert followed == ["started", "step 0", "step 1", "step 2", "done"]
+        assert list(fs.logs("talker", tail_lines=2)) == ["step 2", "done"]
+    finally:
+        go.touch()
+        fs.delete("talker", wait=True, timeout=60)
