@@ -8,7 +8,7 @@ from typing import Any
 
 from fairshare.cli import kubeargs
 
-PAGE_SIZE = 5000  # a LIST page; 15,000 jobs are 3 requests, each small enough for the API server's memory
+PAGE_SIZE = 5000  # a LIST page of whole objects, where the CRD predates the queue columns (fairshare.client.jobtable)
 
 
 def register(sub: Any) -> None:
