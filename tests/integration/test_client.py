@@ -280,6 +280,7 @@ def runner(local_cluster: ClusterState, tmp_path_factory: pytest.TempPathFactory
 PRINTER = """
 import pathlib, sys, time
 print("started", flush=True)
+print("waiting", flush=True)
 go = pathlib.Path(sys.argv[1])
 for _ in range(1200):
     if go.exists():
@@ -304,8 +305,9 @@ def test_logs_streams_a_worker_pods_lines_and_follows_new_ones(home: Path, team:
     fs.submit(body)
     try:
         fs.wait("talker", phases={"Running"}, timeout=120)
-        assert wait_for(lambda: list(fs.logs("talker")) == ["started"] or None, timeout=60,
-                        what="the worker's first line in its log")
+        assert wait_for(lambda: list(fs.logs("talker")) == ["started", "waiting"] or None, timeout=60,
+                        what="the worker's first lines in its log")
+        assert list(fs.logs("talker", tail_lines=1)) == ["waiting"]
         followed: list[str] = []
 
         def follow() -> None:
@@ -316,11 +318,16 @@ def test_logs_streams_a_worker_pods_lines_and_follows_new_ones(home: Path, team:
 
         reader = threading.Thread(target=follow, daemon=True)
         reader.start()
-        wait_for(lambda: followed == ["started"] or None, timeout=60, what="the followed log's first line")
+        wait_for(lambda: followed == ["started", "waiting"] or None, timeout=60, what="the followed log's lines")
         go.touch()  # the lines after this one are written while the log is followed
         reader.join(timeout=60)
-        assert followed == ["started", "step 0", "step 1", "step 2", "done"]
-        assert list(fs.logs("talker", tail_lines=2)) == ["step 2", "done"]
+        assert followed == ["started", "waiting", "step 0", "step 1", "step 2", "done"]
+        # Its cost, charged when it released its GPUs, is the Cost column of `kubectl get tj -o wide`.
+        assert fs.wait("talker", timeout=120)["status"]["phase"] == "Succeeded"
+        credits = wait_for(lambda: (fs.get("talker")["status"].get("cost") or {}).get("credits") or None,
+                           timeout=60, what="the finished job's cost")
+        columns, cells = fs.api.table(paths.training_jobs(team.namespace), {"fieldSelector": "metadata.name=talker"})
+        assert credits > 0 and cells[0][columns.index("Cost")] == credits
     finally:
         go.touch()
         fs.delete("talker", wait=True, timeout=60)
