@@ -2,7 +2,7 @@
 
 A waiting job's object is 2.5 KB of JSON (half of it `managedFields`); the queue view reads 15 of its fields. The
 TrainingJob CRD prints each of them as a column (`kubectl get tj -o wide` shows them), so a LIST asked for as a Table
-with `includeObject=None` brings ~400 bytes a job, and each row becomes the sparse job body that `views` reads. The
+with `includeObject=None` brings ~370 bytes a job, and each row becomes a job body of those fields for `views`. The
 CRD also declares `.status.phase` selectable, so the API server leaves out the jobs that no longer wait. A CRD older
 than these (the chart not yet upgraded) is met by reading what it serves: the objects, every phase.
 """
