@@ -7,9 +7,11 @@ subresource so that every run reads the same 15,000 objects, and no operator com
 
 Measured, each `--runs` times, as a user runs it (a fresh `python -m fairshare.cli.main` process, wall clock):
 queue -A, queue -A -o wide, queue --tenant, queue -n, shares. Then where the time of `queue -A` goes (imports,
-kubeconfig, the LIST, JSON parsing, rows, formatting), LIST page sizes, and the same LIST through the Kubernetes
-client (CustomObjectsApi, as `fairshare explain` did before) for comparison. The load average is printed before and
-after: the machine is shared.
+kubeconfig, the Table LIST, turning rows into jobs, queue rows, formatting; the Table's bytes and parsing alone; a
+Table LIST whose selector matches no job, the floor a cluster of mostly finished jobs would cost; and the whole objects
+as the command read them before), Table page sizes, and the objects through the Kubernetes client
+(CustomObjectsApi, as `fairshare explain` did before) for comparison. The load average is printed before and after:
+the machine is shared.
 
     .venv/bin/python benchmarks/queue_views.py --jobs 15000 --tenants 20 --runs 5 --json out.json
     .venv/bin/python benchmarks/queue_views.py --kubeconfig KC   # reuse a cluster populated by an earlier --keep
@@ -21,6 +23,7 @@ import argparse
 import concurrent.futures
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -102,48 +105,87 @@ def populate(kubeconfig: str, jobs: int, tenants: int, threads: int = 8) -> floa
     return time.perf_counter() - start
 
 
-def timed_cli(kubeconfig: str, args: list[str], runs: int) -> dict[str, Any]:
-    """Wall seconds of `fairshare <args>` as a fresh process, `runs` times; its output's line count."""
-    env = {**os.environ, "KUBECONFIG": kubeconfig, "PYTHONPATH": str(REPO / "operator")}
-    times, lines = [], 0
-    for _ in range(runs):
+def timed_cli(kubeconfig: str, args: list[str], runs: int, baseline: Path | None = None) -> dict[str, Any]:
+    """Wall seconds of `fairshare <args>` as a fresh process, `runs` times, and its output's line count. With
+    `baseline` (another checkout), its CLI runs right after each run of this one, so both see the same load, and
+    the two outputs must be the same but for the WAITING column's ages."""
+    def once(repo: Path) -> tuple[float, str]:
+        env = {**os.environ, "KUBECONFIG": kubeconfig, "PYTHONPATH": str(repo / "operator")}
         start = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "fairshare.cli.main", *args], env=env, capture_output=True,
                               text=True, timeout=120, check=True)
-        times.append(time.perf_counter() - start)
-        lines = len(proc.stdout.splitlines())
-    return {"args": " ".join(args), "median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
-            "lines": lines}
+        return time.perf_counter() - start, proc.stdout
+
+    times, base_times, lines, same = [], [], 0, True
+    for _ in range(runs):
+        took, out = once(REPO)
+        times.append(took)
+        lines = len(out.splitlines())
+        if baseline is not None:
+            took, base_out = once(baseline)
+            base_times.append(took)
+            same = same and without_ages(out) == without_ages(base_out)
+    result: dict[str, Any] = {"args": " ".join(args), "median_s": statistics.median(times), "min_s": min(times),
+                              "max_s": max(times), "lines": lines}
+    if baseline is not None:
+        result.update(baseline_median_s=statistics.median(base_times), baseline_min_s=min(base_times),
+                      baseline_max_s=max(base_times), same_output_as_baseline=same)
+    return result
+
+
+def without_ages(text: str) -> list[str]:
+    """The output's lines without the WAITING column (ages move on between two runs), spaces collapsed (widths may
+    then differ); the column is cut where the header places it."""
+    lines = text.splitlines()
+    if not lines or "WAITING" not in lines[0]:
+        return [" ".join(line.split()) for line in lines]
+    start = lines[0].index("WAITING")
+    after = re.search(r"\s\S", lines[0][start:])
+    end = start + after.end() - 1 if after else None
+    return [" ".join((line[:start] + (line[end:] if end else "")).split()) for line in lines]
 
 
 def breakdown(kubeconfig: str, runs: int) -> dict[str, Any]:
-    """Where `queue -A`'s time goes, in a fresh interpreter per run (imports counted), medians."""
+    """Where `queue -A`'s time goes, in a fresh interpreter per run (imports counted), medians: the Table read as the
+    command reads it, then the same jobs as whole objects (how it read them before) for comparison."""
     program = f"""
 import json, time
 t0 = time.perf_counter()
 from fairshare.cli import queue_cmd
-from fairshare.client import paths, views
+from fairshare.client import jobtable, paths, views
 from fairshare.client.kubeconfig import load
-from fairshare.client.transport import Transport
+from fairshare.client.transport import TABLE, Transport
 t1 = time.perf_counter()
 api = Transport(load({kubeconfig!r}))
+path = paths.training_jobs()
 t2 = time.perf_counter()
-items = api.list(paths.training_jobs(), limit=queue_cmd.PAGE_SIZE)
+columns, cells = api.table(path, {{"fieldSelector": jobtable.WAITING_SELECTOR}})  # as the command: one request
 t3 = time.perf_counter()
-rows = views.pending_rows(items, views.now_utc())
+jobs = jobtable.jobs_from_table(columns, cells)
 t4 = time.perf_counter()
-text = views.queue_table(rows, namespaces=True)
+rows = views.pending_rows(jobs, views.now_utc())
 t5 = time.perf_counter()
-raw = api._send("GET", paths.training_jobs(), None, None, "", api._open(60)).read()
+text = views.queue_table(rows, namespaces=True)
 t6 = time.perf_counter()
-json.loads(raw)
+query = {{"includeObject": "None", "fieldSelector": jobtable.WAITING_SELECTOR}}
+table_raw = api._send("GET", path, query, None, "", api._open(60), TABLE).read()
 t7 = time.perf_counter()
 from pydantic_core import from_json
-from_json(raw)
+from_json(table_raw)
 t8 = time.perf_counter()
-print(json.dumps({{"imports": t1 - t0, "kubeconfig": t2 - t1, "list_with_json": t3 - t2, "rows": t4 - t3,
-                  "format": t5 - t4, "json_loads_alone": t7 - t6, "from_json_alone": t8 - t7, "bytes": len(raw),
-                  "items": len(items)}}))
+api._send("GET", path, {{**query, "fieldSelector": "status.phase=Succeeded"}}, None, "", api._open(60), TABLE).read()
+t9 = time.perf_counter()
+items = api.list(path, limit=queue_cmd.PAGE_SIZE)
+t10 = time.perf_counter()
+raw = api._send("GET", path, None, None, "", api._open(60)).read()
+t11 = time.perf_counter()
+from_json(raw)
+t12 = time.perf_counter()
+print(json.dumps({{"imports": t1 - t0, "kubeconfig": t2 - t1, "table_list": t3 - t2, "table_to_jobs": t4 - t3,
+                  "rows": t5 - t4, "format": t6 - t5, "table_unpaged_fetch": t7 - t6, "table_parse_alone": t8 - t7,
+                  "table_bytes": len(table_raw), "table_selecting_none": t9 - t8, "objects_list": t10 - t9,
+                  "objects_unpaged_fetch": t11 - t10, "objects_parse_alone": t12 - t11, "objects_bytes": len(raw),
+                  "rows_printed": len(rows), "items": len(items)}}))
 """
     env = {**os.environ, "PYTHONPATH": str(REPO / "operator")}
     samples = [json.loads(subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True,
@@ -152,14 +194,16 @@ print(json.dumps({{"imports": t1 - t0, "kubeconfig": t2 - t1, "list_with_json": 
 
 
 def page_sizes(kubeconfig: str, runs: int) -> dict[str, float]:
-    """Median seconds of the full LIST (request, read, parse) by page size, in this process."""
+    """Median seconds of the whole Table read (request, read, parse) by page size, in this process."""
+    from fairshare.client import jobtable
+
     api = Transport(load(kubeconfig))
     out = {}
-    for limit in (500, 5000, None):
+    for limit in (1000, 5000, None):
         times = []
         for _ in range(runs):
             start = time.perf_counter()
-            api.list(paths.training_jobs(), limit=limit)
+            api.table(paths.training_jobs(), {"fieldSelector": jobtable.WAITING_SELECTOR}, limit)
             times.append(time.perf_counter() - start)
         out[str(limit or "unpaged")] = statistics.median(times)
     return out
@@ -190,6 +234,8 @@ def main() -> int:
     parser.add_argument("--kubeconfig", help="a cluster populated by an earlier run with --keep (skips populating)")
     parser.add_argument("--keep", action="store_true", help="leave the cluster running; print its kubeconfig")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--baseline", type=Path, help="another checkout (e.g. `git worktree add /tmp/base main`): "
+                                                      "time its CLI alternately with this one's, and compare outputs")
     parser.add_argument("--skip-comparisons", action="store_true",
                         help="only the commands and the breakdown (no page sizes, no Kubernetes client)")
     args = parser.parse_args()
@@ -214,12 +260,12 @@ def main() -> int:
             result["populate_s"] = populate(kubeconfig, args.jobs, args.tenants)
             print(f"populated {args.jobs} jobs in {result['populate_s']:.0f} s", flush=True)
         result["loadavg_before"] = os.getloadavg()
-        result["cli"] = [timed_cli(kubeconfig, a, args.runs) for a in (
+        result["cli"] = [timed_cli(kubeconfig, a, args.runs, args.baseline) for a in (
             ["queue", "-A"], ["queue", "-A", "-o", "wide"], ["queue", "--tenant", tenant_name(3)],
             ["queue", "-n", tenant_name(3)], ["shares"], ["--help"])]
         result["breakdown_queue_all"] = breakdown(kubeconfig, args.runs)
         if not args.skip_comparisons:
-            result["list_by_page_size_s"] = page_sizes(kubeconfig, args.runs)
+            result["table_by_page_size_s"] = page_sizes(kubeconfig, args.runs)
             result["kubernetes_client_list_s"] = kubernetes_client(kubeconfig, max(1, args.runs // 2))
         result["loadavg_after"] = os.getloadavg()
         print(json.dumps(result, indent=2))

@@ -4,6 +4,7 @@ per-tenant, per-class fair-share factors (as Slurm's squeue and sshare show them
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +46,11 @@ def timestamp(text: object) -> datetime | None:
     """An RFC 3339 time from the API (`...Z`), or None."""
     if not isinstance(text, str) or not text:
         return None
+    return _parse_time(text)
+
+
+@functools.lru_cache(maxsize=4096)  # thousands of jobs, created and requeued within the same few seconds
+def _parse_time(text: str) -> datetime | None:
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -65,11 +71,16 @@ def waiting_since(job: Mapping[str, Any]) -> datetime | None:
 def ask_text(spec: Mapping[str, Any]) -> str:
     """`2x4 a100,h100 bid 2.5`: workers (a range when elastic) x GPUs per worker, the classes, the bid."""
     workers = spec.get("workers") or {}
-    low, high = workers.get("min"), workers.get("max")
-    size = f"{low}" if low == high else f"{low}-{high}"
-    text = f"{size}x{spec.get('gpusPerWorker')} {','.join(spec.get('gpuClasses') or []) or 'any'}"
     bid = spec.get("maxPricePerGPUHour")
-    return text + (f" bid {bid:g}" if isinstance(bid, int | float) else "")
+    return _ask(workers.get("min"), workers.get("max"), spec.get("gpusPerWorker"),
+                tuple(spec.get("gpuClasses") or ()), bid if isinstance(bid, int | float) else None)
+
+
+@functools.lru_cache(maxsize=4096)  # a few distinct asks among thousands of jobs
+def _ask(low: object, high: object, gpus: object, classes: tuple[str, ...], bid: float | None) -> str:
+    size = f"{low}" if low == high else f"{low}-{high}"
+    text = f"{size}x{gpus} {','.join(classes) or 'any'}"
+    return text + (f" bid {bid:g}" if bid is not None else "")
 
 
 def pending_rows(jobs: Iterable[Mapping[str, Any]], now: datetime, tenant: str | None = None) -> list[QueueRow]:
@@ -132,8 +143,9 @@ def _num(value: float | int | None, fmt: str = "g") -> str:
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     """Columns padded to their widest cell, as kubectl prints them."""
     cells = [list(headers), *([str(c) for c in row] for row in rows)]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    return "\n".join("   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells)
+    widths = [max(map(len, column)) for column in zip(*cells, strict=True)]
+    line = "   ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join(line.format(*row).rstrip() for row in cells)
 
 
 def queue_table(rows: Sequence[QueueRow], wide: bool = False, namespaces: bool = True) -> str:

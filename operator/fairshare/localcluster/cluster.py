@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fairshare.localcluster import pki, processes, toolchain
+from fairshare.localcluster import kwoklogs, pki, processes, toolchain
 from fairshare.localcluster.processes import ProcessRecord, free_port
 from fairshare.localcluster.shape import DEFAULT_POOLS, NodePool, node_manifest
 
@@ -160,11 +160,16 @@ class LocalCluster:
         ], logs)
         stages = self.data_dir / "kwok-stages.yaml"
         stages.write_text(resources.files("fairshare.localcluster").joinpath("kwok-stages.yaml").read_text())
+        self._install_logs_crd()
         self._spawn("kwok", [
             str(b.kwok), f"--kubeconfig={kubeconfig}", f"--config={stages}", "--manage-all-nodes=false",
             "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-            "--manage-nodes-with-label-selector=", "--cidr=10.244.0.1/16", "--node-ip=10.0.0.2",
-            f"--server-address=127.0.0.1:{ports['kwok']}",
+            "--manage-nodes-with-label-selector=", "--cidr=10.244.0.1/16",
+            # The API server asks a node for pod logs at its InternalIP and kubelet port, over HTTPS: kwok answers
+            # there (fairshare.localcluster.kwoklogs), with the apiserver's own loopback serving certificate.
+            "--node-ip=127.0.0.1", f"--node-port={ports['kwok']}", f"--server-address=127.0.0.1:{ports['kwok']}",
+            f"--tls-cert-file={certs.serving_cert}", f"--tls-private-key-file={certs.serving_key}",
+            "--enable-crds=Logs",
             # Heartbeat through Leases rather than Node status writes: far cheaper at thousands of nodes.
             "--node-lease-duration-seconds=40",
         ], logs)
@@ -173,6 +178,19 @@ class LocalCluster:
             processes.wait_until(lambda p=port: processes.http_ok(f"https://127.0.0.1:{p}/healthz", insecure),
                                  record, timeout, "healthy")
         timings["controllers"] = round(time.monotonic() - step, 2)
+
+    def _install_logs_crd(self) -> None:
+        """kwok's `Logs` resource, which the local pod runner creates for each pod it runs."""
+        from kubernetes import client, config
+        from kubernetes.client.exceptions import ApiException
+
+        assert self.state is not None
+        api = client.ApiextensionsV1Api(config.new_client_from_config(config_file=self.state.kubeconfig))
+        try:
+            api.create_custom_resource_definition(kwoklogs.LOGS_CRD)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
 
     def _core_api(self) -> Any:
         from kubernetes import client, config  # imported lazily: the toolchain CLI must work without it

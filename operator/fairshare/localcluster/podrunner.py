@@ -6,7 +6,8 @@ Addresses that only exist inside a cluster network are rewritten to loopback: ev
 address (127.x.y.z, all of 127.0.0.0/8 reaches this machine) as its `status.podIP`, where its trainer serves
 metrics on the pod's own `metrics` port (FAIRSHARE_METRICS_ADDR). The operator then reads the real trainer as it
 would in a cluster, at pod IP and port, and nothing a tenant writes names where. Like a kubelet, it reports phase
-and exit codes on the pod's status, and on deletion sends SIGTERM, waits for the grace period, then removes the pod.
+and exit codes on the pod's status, keeps the pod's output for `kubectl logs` (through kwok: localcluster.kwoklogs),
+and on deletion sends SIGTERM, waits for the grace period, then removes the pod.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
+from fairshare.localcluster import kwoklogs
 from fairshare.localcluster.processes import free_port
 
 RUN_LOCALLY = "localcluster.fairshare.dev/run-locally"
@@ -124,6 +126,7 @@ class LocalPodRunner:
 
     def __init__(self, kubeconfig: str, workdir: Path, extra_env: dict[str, str] | None = None) -> None:
         self.api = client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig))
+        self.custom = client.CustomObjectsApi(self.api.api_client)
         self.workdir = workdir
         self.base_env = {**os.environ, **(extra_env or {})}
         self.pods: dict[tuple[str, str], LocalPod] = {}
@@ -200,12 +203,22 @@ class LocalPodRunner:
             argv = list(container.get("command") or []) + list(container.get("args") or [])
             if not argv:
                 raise ValueError("container has no command: the image's entrypoint cannot run locally")
-            with open(log_path, "ab") as out:
-                proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        cwd=self.workdir, start_new_session=True)
+            proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, cwd=self.workdir, start_new_session=True)
         except (OSError, ValueError) as exc:
             self._patch_status(*key, self._terminated_status(pod, 127, "StartError", str(exc)))
             return
+        # The output as written (log_path), and as a kubelet keeps it, for `kubectl logs` through kwok.
+        cri_path = log_path.with_suffix(".cri.log")
+        assert proc.stdout is not None
+        kwoklogs.copy_output(proc.stdout, log_path, cri_path)
+        try:
+            self.custom.create_namespaced_custom_object(
+                kwoklogs.GROUP, kwoklogs.VERSION, meta["namespace"], kwoklogs.PLURAL,
+                kwoklogs.logs_object(pod, container["name"], cri_path))
+        except ApiException as exc:
+            if exc.status != 409:  # a pod started again by a new runner: its Logs object is there
+                log.warning("no Logs object for %s/%s (kubectl logs will not work): %s", *key, exc.reason)
         grace = float(spec.get("terminationGracePeriodSeconds", 30))
         with self._lock:
             self.pods[key] = LocalPod(*key, proc, pod_ip, grace, log_path)

@@ -82,7 +82,9 @@ def test_spec_arrays_and_strings_are_bounded(kind: str) -> None:
         pytest.param("GPUClass", ["Capacity", "Allocated", "Foreign", "Idle", "Price", "Age"], id="GPUClass"),
         pytest.param("Tenant", ["Weight", "Allocated", "Share", "Spend", "Age"], id="Tenant"),
         pytest.param("TrainingJob", ["Tenant", "Phase", "Class", "GPUs", "Workers", "Price", "Throughput", "Restarts",
-                                     "Failure", "Position", "Reason", "Progress", "Age", "ETA", "Message"],
+                                     "Failure", "Position", "Reason", "Progress", "Age", "Cost", "Min-Workers",
+                                     "Max-Workers", "GPUs/Worker", "Classes", "Bid", "Admitted", "Since", "Created",
+                                     "Namespace", "ETA", "Message"],
                      id="TrainingJob"),
     ],
 )
@@ -91,12 +93,38 @@ def test_printer_columns_point_at_fields_of_their_type(kind: str, columns: list[
     printed = version["additionalPrinterColumns"]
     assert [column["name"] for column in printed] == columns
     for column in printed:
-        if column["jsonPath"] == ".metadata.creationTimestamp":
-            assert column["type"] == "date"
+        if column["jsonPath"] in METADATA_COLUMNS:
+            assert (column["type"], column.get("format")) in METADATA_COLUMNS[column["jsonPath"]], column
             continue
-        node = node_at(kind, column["jsonPath"].lstrip("."))
+        # `.status.conditions[?(@.type=="Admitted")].status`: a field of the list's items
+        node = node_at(kind, re.sub(r"\[\?\(.*?\)\]", "[]", column["jsonPath"]).lstrip("."))
         assert node is not None, column
-        assert node["type"] == column["type"], column
+        # a list prints as JSON in a string column (the API server's Table)
+        assert node["type"] == column["type"] or (node["type"], column["type"]) == ("array", "string"), column
+
+
+METADATA_COLUMNS = {  # metadata has no schema in a CRD
+    ".metadata.creationTimestamp": {("date", None), ("string", "date-time")},
+    ".metadata.namespace": {("string", None)},
+}
+
+
+def test_the_queue_views_columns_are_printed() -> None:
+    """`fairshare queue` reads the Table of these columns instead of the objects (fairshare.client.jobtable)."""
+    from fairshare.client.jobtable import QUEUE_COLUMNS
+
+    (version,) = load_crd("TrainingJob")["spec"]["versions"]
+    printed = {column["name"]: column["jsonPath"] for column in version["additionalPrinterColumns"]}
+    for name, where in QUEUE_COLUMNS.items():
+        if name == "Name":
+            continue
+        path = where if where[1] != "conditions" else (*where[:2], f'[?(@.type=="{where[2]}")]', where[3])
+        assert printed[name] == "." + ".".join(path).replace(".[", "["), name
+
+
+def test_phase_and_tenant_are_selectable() -> None:
+    (version,) = load_crd("TrainingJob")["spec"]["versions"]
+    assert version["selectableFields"] == [{"jsonPath": ".status.phase"}, {"jsonPath": ".status.tenant"}]
 
 
 # Each rule the API reference promises, found by the schema node it sits on and a piece of its text.

@@ -9,6 +9,7 @@ import pytest
 from fairshare.client import errors
 from fairshare.client.transport import api_error, continue_token
 
+COLUMNS = json.dumps([{"name": f"C{i}", "type": "string", "description": "d" * 200} for i in range(30)])
 ITEMS = json.dumps([{"metadata": {"name": f"job-{i}"}, "spec": {"x": "y" * 50}} for i in range(200)])
 
 
@@ -22,6 +23,8 @@ ITEMS = json.dumps([{"metadata": {"name": f"job-{i}"}, "spec": {"x": "y" * 50}} 
                  id="metadata after items: the whole page is parsed"),
     pytest.param('{"kind":"L","metadata":{"continue":"' + "t" * 5000 + '"},"items":[]}', "t" * 5000,
                  id="a token longer than the bytes read first"),
+    pytest.param('{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{"continue":"abc"},"columnDefinitions":'
+                 + COLUMNS + ',"rows":[]}', "abc", id="a Table: metadata before columnDefinitions and rows"),
 ])
 def test_continue_token(payload: str, want: str | None) -> None:
     assert continue_token(payload.encode()) == want

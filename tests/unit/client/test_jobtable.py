@@ -1,0 +1,81 @@
+"""Rows of the API server's TrainingJob Table as the sparse job bodies the queue view reads (the server's own Table is
+compared with the objects in tests/integration/test_client.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from fairshare.api.jobstatus import Phase
+from fairshare.client import jobtable, views
+
+NOW = datetime(2026, 12, 6, 12, 0, 0, tzinfo=UTC)
+
+# The columns as the CRD prints them, in its order (Name first, columns the view does not read in between).
+COLUMNS = ["Name", "Tenant", "Phase", "Class", "GPUs", "Position", "Reason", "Age", "Min-Workers", "Max-Workers",
+           "GPUs/Worker", "Classes", "Bid", "Admitted", "Since", "Created", "Namespace", "ETA", "Message"]
+
+
+def row(**cells: Any) -> list[Any]:
+    return [cells.get(name) for name in COLUMNS]
+
+
+WAITING = {"metadata": {"namespace": "nlp", "name": "bert", "creationTimestamp": "2026-12-06T11:55:00Z"},
+           "spec": {"workers": {"min": 1, "max": 4}, "gpusPerWorker": 8, "gpuClasses": ["a100", "h100"],
+                    "maxPricePerGPUHour": 2.5},
+           "status": {"tenant": "nlp", "phase": "Queued",
+                      "queue": {"position": 0, "reasonCode": "BidBelowPrice", "reason": "bid 2.5 < price 2.6"},
+                      "conditions": [{"type": "Admitted", "status": "False",
+                                      "lastTransitionTime": "2026-12-06T11:57:30Z"}]}}
+UNSEEN = {"metadata": {"namespace": "cv", "name": "new", "creationTimestamp": "2026-12-06T11:59:57Z"},
+          "spec": {"workers": {"min": 2, "max": 2}, "gpusPerWorker": 4}}
+REQUEUED = {"metadata": {"namespace": "cv", "name": "old", "creationTimestamp": "2026-12-06T09:00:00Z"},
+            "spec": {"workers": {"min": 2, "max": 2}, "gpusPerWorker": 4, "gpuClasses": []},
+            "status": {"tenant": "cv", "phase": "Queued", "queue": {"position": 3, "reason": "x" * 80},
+                       "conditions": [{"type": "Admitted", "status": "True",
+                                       "lastTransitionTime": "2026-12-06T10:00:00Z"}]}}
+
+
+@pytest.mark.parametrize(("job", "cells"), [
+    pytest.param(WAITING, row(
+        Name="bert", Tenant="nlp", Phase="Queued", Position=0, Reason="BidBelowPrice", Age="5m", Namespace="nlp",
+        Created="2026-12-06T11:55:00Z", Classes='["a100","h100"]', Bid=2.5, Admitted="False",
+        Since="2026-12-06T11:57:30Z", Message="bid 2.5 < price 2.6",
+        **{"Min-Workers": 1, "Max-Workers": 4, "GPUs/Worker": 8}), id="waiting: every field the view reads"),
+    pytest.param(UNSEEN, row(Name="new", Age="3s", Created="2026-12-06T11:59:57Z", Namespace="cv",
+                             **{"Min-Workers": 2, "Max-Workers": 2, "GPUs/Worker": 4}),
+                 id="not yet seen by the operator: empty cells, waiting since creation"),
+    pytest.param(REQUEUED, row(Name="old", Tenant="cv", Phase="Queued", Position=3, Age="3h", Namespace="cv",
+                               Created="2026-12-06T09:00:00Z", Classes="[]", Admitted="True",
+                               Since="2026-12-06T10:00:00Z", Message="x" * 80,
+                               **{"Min-Workers": 2, "Max-Workers": 2, "GPUs/Worker": 4}),
+                 id="no code, an Admitted condition that is not False: waiting since creation"),
+])
+def test_a_row_shows_in_the_queue_as_its_object_does(job: dict[str, Any], cells: list[Any]) -> None:
+    """`cells` is what the API server prints for `job` (compared on the real server in the integration test)."""
+    from_table = jobtable.jobs_from_table(COLUMNS, [cells])
+    assert views.pending_rows(from_table, NOW) == views.pending_rows([job], NOW)
+    assert views.queue_table(views.pending_rows(from_table, NOW), wide=True) == \
+        views.queue_table(views.pending_rows([job], NOW), wide=True)
+
+
+def test_a_row_becomes_the_printed_fields() -> None:
+    (job,) = jobtable.jobs_from_table(COLUMNS, [row(Name="new", Namespace="cv", Classes='["l4"]', Admitted="False")])
+    assert job["metadata"] == {"name": "new", "namespace": "cv", "creationTimestamp": None}
+    assert job["spec"]["gpuClasses"] == ["l4"]
+    assert job["status"]["conditions"] == [{"type": "Admitted", "status": "False", "lastTransitionTime": None}]
+
+
+def test_a_table_without_the_queue_columns_names_them() -> None:
+    older = ["Name", "Tenant", "Phase", "Position", "Reason", "Age", "Message"]
+    assert jobtable.missing_columns(older) == ["Namespace", "Created", "Min-Workers", "Max-Workers", "GPUs/Worker",
+                                               "Classes", "Bid", "Admitted", "Since"]
+    with pytest.raises(ValueError, match="prints no column Namespace, Created, Min-Workers"):
+        jobtable.jobs_from_table(older, [])
+
+
+def test_the_selector_leaves_out_every_phase_but_queued() -> None:
+    assert set(jobtable.SETTLED_PHASES) == {p.value for p in Phase} - {Phase.QUEUED.value}
+    assert jobtable.WAITING_SELECTOR.split(",")[0] == "status.phase!=Admitted"
