@@ -59,6 +59,13 @@ class TenantSpec(SpecModel):
         return self.borrowing_limit.get(gpu_class)
 
 
+class LedgerStatus(StatusModel):
+    """What the tenant's jobs were charged this period: per job still there (UID -> credits), and by those deleted."""
+
+    closed_credits: float | None = Field(default=None, ge=0)
+    jobs: dict[str, float] = Field(default_factory=dict)
+
+
 class TenantStatus(StatusModel):
     """What the tenant holds and has spent, and the fair share the allocator computed for it."""
 
@@ -72,6 +79,7 @@ class TenantStatus(StatusModel):
     spend_this_period: float | None = Field(default=None, ge=0)
     credits_left: float | None = None
     period_start: datetime | None = None
+    ledger: LedgerStatus | None = None
     conditions: list[Condition] = Field(default_factory=list)
 
 

@@ -1,0 +1,81 @@
+"""A Tenant's spend this period, summed from its jobs' charges (core/ledger.py) as this cycle leaves them.
+
+The jobs' charges are read from their statuses, or taken from this cycle's own cost writes (a release or a periodic
+charge), so that the Tenant's figure is written in the same cycle as the charge: a job deleted right after its last
+charge keeps it. Jobs are told apart by UID, so a job deleted and created again under the same name is another job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from fairshare.api import Tenant as TenantCR
+from fairshare.control import cost
+from fairshare.control.actions import Action, PatchStatus
+from fairshare.control.snapshot import World
+from fairshare.control.store import TRAINING_JOBS
+from fairshare.core.ledger import JobCharges, TenantLedger, post
+
+
+def planned_costs(actions: Iterable[Action]) -> dict[str, dict[str, Any]]:
+    """Job key -> the `status.cost` this cycle writes for it (its last, when it writes more than one)."""
+    out: dict[str, dict[str, Any]] = {}
+    for action in actions:
+        if isinstance(action, PatchStatus) and action.kind == TRAINING_JOBS and isinstance(
+                action.status.get("cost"), dict) and "credits" in action.status["cost"]:
+            out[action.key] = action.status["cost"]
+    return out
+
+
+def stored(tenant: TenantCR) -> TenantLedger | None:
+    """The ledger the Tenant's status holds, for the period its periodStart names; None before the first. A status
+    written before there was a ledger carries its spend over as the deleted jobs' part (its jobs' charges in the
+    period were not recorded apart; they count from now on)."""
+    status = tenant.status
+    if status is None or status.period_start is None:
+        return None
+    if status.ledger is None:
+        return TenantLedger(status.period_start.timestamp(), status.spend_this_period or 0.0, {})
+    return TenantLedger(status.period_start.timestamp(), status.ledger.closed_credits or 0.0,
+                        dict(status.ledger.jobs))
+
+
+def job_charges(world: World, name: str, planned: Mapping[str, Mapping[str, Any]]) -> dict[str, JobCharges]:
+    """UID -> charges of every job the Tenant `name` has now (a job without a UID, as in a test's world, by key)."""
+    out: dict[str, JobCharges] = {}
+    for key, view in world.jobs.items():
+        if view.tenant != name:
+            continue
+        uid = str(view.body.get("metadata", {}).get("uid") or key)
+        out[uid] = cost.from_cost_status(planned[key]) if key in planned else cost.recorded(view)
+    return out
+
+
+def tenant_ledger(world: World, name: str, tenant: TenantCR, planned: Mapping[str, Mapping[str, Any]],
+                  now: float) -> TenantLedger:
+    """The Tenant's ledger once this cycle's charges land, in its current budget period (cost.budget_period)."""
+    period = cost.budget_period(tenant, now)
+    assert period is not None
+    return post(stored(tenant), period, job_charges(world, name, planned))
+
+
+def ledger_status(ledger: TenantLedger, tenant: TenantCR) -> dict[str, Any]:
+    """The status fields the ledger sets, as a merge patch (a job's entry that left is sent as null)."""
+    before = tenant.status.ledger.jobs if tenant.status and tenant.status.ledger else {}
+    jobs: dict[str, Any] = {uid: None for uid in before if uid not in ledger.jobs}
+    jobs.update({uid: round(v, 6) for uid, v in ledger.jobs.items()})
+    return {"spendThisPeriod": round(ledger.spend, 6),
+            "ledger": {"closedCredits": round(ledger.closed, 6), "jobs": jobs}}
+
+
+def changed(ledger: TenantLedger, tenant: TenantCR) -> bool:
+    """Whether the ledger differs from what the Tenant's status holds (to the 6 decimals written)."""
+    was = stored(tenant)
+    status = tenant.status
+    if was is None or was.period_start != ledger.period_start or status is None or status.ledger is None:
+        return True
+    return (round(was.closed, 6) != round(ledger.closed, 6)
+            or {k: round(v, 6) for k, v in was.jobs.items()} != {k: round(v, 6) for k, v in ledger.jobs.items()}
+            or status.spend_this_period is None
+            or round(status.spend_this_period, 6) != round(ledger.spend, 6))
