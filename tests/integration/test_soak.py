@@ -8,6 +8,8 @@ duration per window, how long a new job waits for its first status, violations (
 
 What it asserts is behaviour, not speed: the operator keeps cycling under load, every new job gets a status, its
 memory stops growing once the population is steady (no leak proportional to churn), and no invariant breaks.
+And the ledger is exact: each tenant's spendThisPeriod equals the sum of its jobs' charges in the period (those it
+still has, and those the soak deleted, read as they were deleted) within 0.5%.
 """
 
 from __future__ import annotations
@@ -108,6 +110,49 @@ def soak_jobs(custom: client.CustomObjectsApi, run_id: str) -> list[dict[str, An
     return list(json.loads(response.data)["items"])
 
 
+def period_credits(job: dict[str, Any]) -> float:
+    """What a job was charged in its tenant's current budget period (status.cost.periodCredits)."""
+    return float((((job.get("status") or {}).get("cost") or {}).get("periodCredits")) or 0.0)
+
+
+def charges_by_namespace(jobs: list[dict[str, Any]]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for job in jobs:
+        ns = job["metadata"]["namespace"]
+        out[ns] = out.get(ns, 0.0) + period_credits(job)
+    return out
+
+
+def ledger_check(custom: client.CustomObjectsApi, run_id: str, teams: list[Team], deleted: dict[str, float],
+                 rounds: int = 20) -> dict[str, Any]:
+    """Each tenant's spendThisPeriod against the sum of its jobs' charges (those it has, plus `deleted`: namespace ->
+    credits of the jobs deleted, read as they were). A tenant is compared in a window where its jobs' charges did
+    not move (read before and after its Tenant), as a charge written between the reads would count on one side
+    only; up to `rounds` windows, until every tenant was compared."""
+    compared: dict[str, tuple[float, float]] = {}  # tenant -> (spendThisPeriod, sum of its jobs' charges)
+    for _ in range(rounds):
+        before = charges_by_namespace(soak_jobs(custom, run_id))
+        spends = {t["metadata"]["name"]: float((t.get("status") or {}).get("spendThisPeriod") or 0.0)
+                  for t in custom.list_cluster_custom_object(GROUP, VERSION, "tenants")["items"]}
+        after = charges_by_namespace(soak_jobs(custom, run_id))
+        for team in teams:
+            ns = team.namespace
+            if team.name not in compared and before.get(ns, 0.0) == after.get(ns, 0.0):
+                compared[team.name] = (spends.get(team.name, 0.0), deleted.get(ns, 0.0) + after.get(ns, 0.0))
+        if len(compared) == len(teams):
+            break
+        time.sleep(1)
+    errors = {name: abs(spend - charged) / charged for name, (spend, charged) in compared.items() if charged > 0}
+    spend_total = sum(s for s, _ in compared.values())
+    charged_total = sum(c for _, c in compared.values())
+    return {"tenants": len(teams), "compared": len(compared), "with_charges": len(errors),
+            "spend_total": round(spend_total, 4), "charges_total": round(charged_total, 4),
+            "max_relative_error": round(max(errors.values()), 6) if errors else None,
+            "total_relative_error": (round(abs(spend_total - charged_total) / charged_total, 6) if charged_total
+                                     else None),
+            "worst": sorted(((round(e, 6), n, *compared[n]) for n, e in errors.items()), reverse=True)[:3]}
+
+
 def class_prices(custom: client.CustomObjectsApi) -> dict[str, float]:
     items = custom.list_cluster_custom_object(GROUP, VERSION, "gpuclasses")["items"]
     return {c["metadata"]["name"]: float(p) for c in items
@@ -146,8 +191,10 @@ def test_thousands_of_pending_jobs_keep_the_operator_responsive_and_its_memory_b
     rnd = random.Random(11)
     run_id = f"run-{rnd.randrange(10**6):06d}"
     custom = client.CustomObjectsApi(kube_api_client)
-    teams += [Team(kube_api_client, f"soak{i:03d}", {"weight": rnd.choice((1, 1, 2, 4))})
-                   for i in range(load.tenants)]
+    soak_teams = [Team(kube_api_client, f"soak{i:03d}", {"weight": rnd.choice((1, 1, 2, 4))})
+                  for i in range(load.tenants)]
+    teams += soak_teams
+    deleted: dict[str, float] = {}  # namespace -> credits its deleted jobs had been charged this period
     started = time.monotonic()
     serial = 0
 
@@ -187,6 +234,7 @@ def test_thousands_of_pending_jobs_keep_the_operator_responsive_and_its_memory_b
                     if exc.status != 404:
                         raise
                     continue  # deleted by an earlier pass: already replaced
+                deleted[ns] = deleted.get(ns, 0.0) + period_credits(job)  # terminal: its last charge is in
                 done += 1
                 submit(next(t for t in teams if t.namespace == ns))
         if elapsed >= next_sample:
@@ -208,6 +256,7 @@ def test_thousands_of_pending_jobs_keep_the_operator_responsive_and_its_memory_b
             next_sample = elapsed + load.sample_seconds
         time.sleep(2)
 
+    ledger = ledger_check(custom, run_id, soak_teams, deleted)
     report = {
         "tenants": load.tenants, "jobs": load.jobs, "soak_seconds": load.soak_seconds,
         "submit_seconds": round(submit_seconds, 1), "jobs_finished_and_replaced": done,
@@ -224,10 +273,14 @@ def test_thousands_of_pending_jobs_keep_the_operator_responsive_and_its_memory_b
                                                        "p99": round(sorted(a)[int(0.99 * (len(a) - 1))], 1),
                                                        "max": round(max(a), 1), "samples": len(a)}
                                      for p, a in reason_ages.items() if a},
+        "ledger": ledger,
     }
     print("\nsoak report: " + json.dumps(report))
     assert watch.violations == [], report
     assert done > 0, "no job finished during the soak: the population never churned"
+    # The ledger is exact: every tenant with charges compared, its spend the sum of its jobs' charges within 0.5%.
+    assert ledger["with_charges"] > 0 and ledger["compared"] >= len(soak_teams) // 2, report
+    assert ledger["max_relative_error"] <= 0.005, report
     # Cycling went on throughout: every window after the first saw cycles complete.
     assert all(b.cycles > a.cycles for a, b in zip(samples, samples[1:], strict=False)), report
     # Memory is bounded: with the population steady, the second half's peak is at most 15% (or 40 MiB) above the
