@@ -55,6 +55,19 @@ def policy_from_env(environ: Mapping[str, str]) -> PolicyConfig:
     return dataclasses.replace(defaults, **values)
 
 
+METRICS_AUTH_MODES = ("none", "tokenreview")
+
+
+def metrics_auth_from_env(environ: Mapping[str, str]) -> bool:
+    """FAIRSHARE_METRICS_AUTH: `tokenreview` makes /metrics require a bearer token that a TokenReview authenticates
+    and a SubjectAccessReview allows to get /metrics; `none` (the default) serves it to anyone who reaches the port."""
+    raw = environ.get("FAIRSHARE_METRICS_AUTH", "").strip() or "none"
+    if raw not in METRICS_AUTH_MODES:
+        raise ValueError(f"FAIRSHARE_METRICS_AUTH={raw!r}: expected one of {', '.join(METRICS_AUTH_MODES)} "
+                         "(the chart's metrics.auth.enabled sets it)")
+    return raw == "tokenreview"
+
+
 def feedback_from_env(environ: Mapping[str, str]) -> FeedbackSettings:
     """FAIRSHARE_FEEDBACK_SOURCE (scrape|prometheus|off), FAIRSHARE_PROMETHEUS_URL,
     FAIRSHARE_FEEDBACK_PERIOD_SECONDS, FAIRSHARE_FEEDBACK_WARMUP_SECONDS."""

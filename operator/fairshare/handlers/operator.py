@@ -10,7 +10,6 @@ import os
 from typing import Any
 
 import kopf
-from prometheus_client import start_http_server
 
 from fairshare.api import SpecError, parse_training_job
 from fairshare.api.constants import GROUP, PLURAL_GPU_CLASSES, PLURAL_TENANTS, PLURAL_TRAINING_JOBS, VERSION
@@ -28,11 +27,14 @@ from fairshare.k8s.client import api_client
 from fairshare.k8s.election import LeaderElector, campaign
 from fairshare.k8s.lease import KubeLease, WriteGate
 from fairshare.k8s.lister import list_all
+from fairshare.k8s.metricsauth import ApiReviews, MetricsAuth
 from fairshare.metrics import OperatorMetrics
+from fairshare.metricsserver import start_metrics_server
 from fairshare.settings import (
     election_from_env,
     feedback_from_env,
     lifecycle_from_env,
+    metrics_auth_from_env,
     policy_from_env,
     protected_namespaces_from_env,
     render_from_env,
@@ -75,10 +77,11 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.reconnect_backoff = 1.0
 
     metrics = OperatorMetrics()
+    api = api_client()
     port = int(os.environ.get("FAIRSHARE_METRICS_PORT", "8080"))
     if port:
-        start_http_server(port, addr=os.environ.get("FAIRSHARE_METRICS_ADDR", "0.0.0.0"), registry=metrics.registry)
-    api = api_client()
+        check = MetricsAuth(ApiReviews(api)).check if metrics_auth_from_env(os.environ) else None
+        start_metrics_server(port, os.environ.get("FAIRSHARE_METRICS_ADDR", "0.0.0.0"), metrics.registry, check)
     store = RUNTIME.store
 
     def resync() -> None:
