@@ -562,3 +562,39 @@ def test_of_two_replicas_one_leads_and_the_other_takes_over_when_it_stops(
     finally:
         second.stop()
         print(f"--- second replica log tail ---\n{tail(second.log, 30)}")
+
+
+def test_the_release_ships_a_network_policy_admitting_only_the_monitoring_namespace_to_metrics(
+        kube_api_client: client.ApiClient, release: Release) -> None:
+    """The API server accepted the chart's default NetworkPolicy: the operator's pods take ingress on the metrics port
+    only from the namespace named monitoring, and on the health port (the kubelet's probes)."""
+    policy = client.NetworkingV1Api(kube_api_client).read_namespaced_network_policy(
+        f"{RELEASE}-fairshare-operator", release.namespace)
+    assert policy.spec.pod_selector.match_labels == release.deployment["spec"]["selector"]["matchLabels"]
+    rules = [([p.port for p in rule.ports], [(peer.namespace_selector.match_labels if peer.namespace_selector else None)
+                                              for peer in (rule._from or [])]) for rule in policy.spec.ingress]
+    assert rules == [(["metrics"], [{"kubernetes.io/metadata.name": "monitoring"}]), (["health"], [])]
+
+
+def test_the_api_server_accepts_the_chart_with_metrics_auth_and_a_custom_policy(
+        local_cluster: ClusterState, kubectl: Kubectl, tmp_path: Path) -> None:
+    """helm lint, then a server-side dry run of every object the chart renders with a bearer token required and
+    Prometheus's pods as the only scrapers: the real API server validates them (NetworkPolicy peers, the
+    nonResourceURL role, the reviews' RBAC)."""
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump({"metrics": {
+        "auth": {"enabled": True, "scrapers": [{"name": "prometheus-k8s", "namespace": "monitoring"}]},
+        "networkPolicy": {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+                                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}]}}}))
+    linted = helm(local_cluster.kubeconfig, "lint", "--strict", str(CHART), "-f", str(values))
+    assert "0 chart(s) failed" in linted.stdout, linted.stdout
+    namespace = f"dry-{uuid.uuid4().hex[:6]}"
+    kubectl("create", "namespace", namespace)
+    try:
+        rendered = helm(local_cluster.kubeconfig, "template", "dry", str(CHART), "--namespace", namespace,
+                        "-f", str(values)).stdout
+        applied = kubectl("apply", "--dry-run=server", "-n", namespace, "-f", "-", stdin=rendered)
+        assert "networkpolicy.networking.k8s.io/dry-fairshare-operator created (server dry run)" in applied.stdout
+        assert "clusterrole.rbac.authorization.k8s.io/dry-fairshare-operator-metrics-reader created" in applied.stdout
+    finally:
+        kubectl("delete", "namespace", namespace, "--wait=false")

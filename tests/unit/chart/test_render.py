@@ -87,7 +87,7 @@ def test_helm_lint_strict_passes(tmp_path: Path) -> None:
 def test_default_render_has_exactly_the_core_objects(defaults: list[dict[str, Any]]) -> None:
     assert kinds(defaults) == sorted(["ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding",
                                       "Deployment", "Service", "ServiceAccount", "PodDisruptionBudget", "Role",
-                                      "RoleBinding"] + ["ConfigMap"] * 5)
+                                      "RoleBinding", "NetworkPolicy"] + ["ConfigMap"] * 5)
     for obj in defaults:
         if obj["kind"] not in ("ClusterRole", "ClusterRoleBinding"):
             assert obj["metadata"]["namespace"] == NAMESPACE, obj["metadata"]
@@ -227,7 +227,7 @@ def test_probes_hit_kopfs_healthz_and_the_metrics_port_the_cli_is_given(defaults
     args = build_parser().parse_args(container["args"])  # the real CLI accepts what the chart passes
     assert (args.liveness_port, args.metrics_port) == (ports["health"], ports["metrics"]) == (8081, 8080)
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
-    assert container["readinessProbe"]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
 
 
 def test_ports_follow_values(tmp_path: Path) -> None:
