@@ -41,23 +41,24 @@ def stored(tenant: TenantCR) -> TenantLedger | None:
                         dict(status.ledger.jobs))
 
 
-def job_charges(world: World, name: str, planned: Mapping[str, Mapping[str, Any]]) -> dict[str, JobCharges]:
-    """UID -> charges of every job the Tenant `name` has now (a job without a UID, as in a test's world, by key)."""
-    out: dict[str, JobCharges] = {}
+def job_charges(world: World, planned: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, JobCharges]]:
+    """Tenant -> UID -> charges of every job it has now (a job without a UID, as in a test's world, by its key)."""
+    out: dict[str, dict[str, JobCharges]] = {}
     for key, view in world.jobs.items():
-        if view.tenant != name:
+        if view.tenant is None:
             continue
         uid = str(view.body.get("metadata", {}).get("uid") or key)
-        out[uid] = cost.from_cost_status(planned[key]) if key in planned else cost.recorded(view)
+        charges = cost.from_cost_status(planned[key]) if key in planned else cost.recorded(view)
+        out.setdefault(view.tenant, {})[uid] = charges
     return out
 
 
-def tenant_ledger(world: World, name: str, tenant: TenantCR, planned: Mapping[str, Mapping[str, Any]],
-                  now: float) -> TenantLedger:
-    """The Tenant's ledger once this cycle's charges land, in its current budget period (cost.budget_period)."""
+def tenant_ledger(tenant: TenantCR, charges: Mapping[str, JobCharges], now: float) -> TenantLedger:
+    """The Tenant's ledger once this cycle's charges land (`charges`: its entry of job_charges), in its current
+    budget period (cost.budget_period)."""
     period = cost.budget_period(tenant, now)
     assert period is not None
-    return post(stored(tenant), period, job_charges(world, name, planned))
+    return post(stored(tenant), period, charges)
 
 
 def ledger_status(ledger: TenantLedger, tenant: TenantCR) -> dict[str, Any]:

@@ -699,13 +699,14 @@ def tenant_status_actions(world: World, snapshot: core.Snapshot, result: CycleRe
     for job in snapshot.jobs:
         if job.allocation is not None:
             holding[job.tenant] = holding.get(job.tenant, 0) + job.allocation.workers * job.gpus_per_worker
+    charges = ledger.job_charges(world, planned or {})
     actions: list[Action] = []
     for name, tenant in sorted(world.tenants.items()):
         allocated = {c: v for (t, c), v in sorted(held.items()) if t == name and v}
         shares = {c: round(v, 3) for c, v in sorted((result.fair_shares.get(name) or {}).items())}
         current = tenant.status.model_dump(by_alias=True, exclude_none=True) if tenant.status else {}
         metered = meter(tenant, holding.get(name, 0), now, half_life_hours)
-        book = ledger.tenant_ledger(world, name, tenant, planned or {}, now)
+        book = ledger.tenant_ledger(tenant, charges.get(name, {}), now)
         # Usage moves every cycle while GPUs are held: it is written at most every cost.ACCRUAL_MIN_SECONDS (or when
         # the clock starts), and otherwise with a change of the rest; spend is written whenever a charge moves it.
         due = metered.elapsed >= cost.ACCRUAL_MIN_SECONDS or "usageUpdatedAt" not in current
