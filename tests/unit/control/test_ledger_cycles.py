@@ -69,3 +69,21 @@ def test_spend_is_the_sum_of_the_jobs_charges_through_crashes_and_deletions(seed
     jobs = sum(period_credits(b) for b in d.store.all(TRAINING_JOBS))
     assert deleted > 0 and jobs > 0
     assert spend(d) == pytest.approx(deleted + jobs, abs=1e-5)
+
+
+@pytest.mark.parametrize(("phase", "accrued_ago", "want"), [
+    pytest.param("Running", 3600, 90.0 + 8 * 2.0, id="an hour since its last charge: budgets read it accruing"),
+    pytest.param("Running", 0, 90.0, id="charged just now: the charged figure"),
+    pytest.param("Admitted", 3600, 90.0, id="a gang still starting accrues nothing"),
+])
+def test_budgets_read_the_charged_spend_plus_what_running_jobs_accrue(phase: str, accrued_ago: float,
+                                                                      want: float) -> None:
+    from fairshare.control.snapshot import build_world
+    from tests.unit.control.builders import NOW, gpu_class, node, store_of, tenant, ts
+
+    job = (training_job("nlp/j").gpus(8).phase(phase).allocation("a100", "n0", admitted_ago=7200, price=2.0)
+           .cost(credits=5.0, accrued_ago=accrued_ago))
+    world = build_world(store_of(gpu_class("a100"), node("n0").gpu_class("a100").gpus(8), job,
+                                 tenant("nlp").budget(100).status(spendThisPeriod=90.0, periodStart=ts(7200))), NOW)
+    (core_tenant,) = world.snapshot.tenants
+    assert core_tenant.spent_this_period == pytest.approx(want)
