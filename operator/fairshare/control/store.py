@@ -23,6 +23,13 @@ def object_key(body: Mapping[str, Any]) -> str:
     return f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else str(meta["name"])
 
 
+MAX_TOMBSTONES = 20_000  # deletions remembered (the oldest forgotten first): far more than a resync's LIST spans
+
+
+def _uid(body: Mapping[str, Any]) -> str:
+    return str((body.get("metadata") or {}).get("uid") or "")
+
+
 def _resource_version(body: Mapping[str, Any]) -> int:
     try:
         return int(body["metadata"].get("resourceVersion", 0))
@@ -57,19 +64,37 @@ class Store:
     # were refused at creation (too large, invalid, denied by admission), so they will be refused again.
     rejected: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
 
+    # (kind, key) -> (uid, resourceVersion) of objects deleted lately: a body of the same object no newer than its
+    # deletion (a resync's LIST taken before it, a write's response read after it) does not bring it back.
+    tombstones: dict[tuple[str, str], tuple[str, int]] = dataclasses.field(default_factory=dict)
+
     def put(self, kind: str, body: Mapping[str, Any]) -> bool:
-        """Store a body unless a newer one is already held; True when the store changed."""
+        """Store a body unless a newer one is already held, or the object was deleted since; True when the store
+        changed."""
         key = object_key(body)
         held = self.objects[kind].get(key)
-        if held is not None and _resource_version(held) >= _resource_version(body) > 0:
+        version = _resource_version(body)
+        if held is not None and _resource_version(held) >= version > 0:
             return False  # older, or the watch echo of a write whose response is already held
+        tomb = self.tombstones.get((kind, key))
+        if tomb is not None:
+            if tomb[0] == _uid(body) and version <= tomb[1]:
+                return False  # a ghost: this object was deleted after this version of it
+            del self.tombstones[(kind, key)]  # created again (another uid), or a newer version
         self.objects[kind][key] = json_copy(dict(body))
         return True
 
     def delete(self, kind: str, body: Mapping[str, Any]) -> bool:
+        key = object_key(body)
         if kind == TRAINING_JOBS:
-            self.rejected.pop(object_key(body), None)
-        return self.objects[kind].pop(object_key(body), None) is not None
+            self.rejected.pop(key, None)
+        held = self.objects[kind].pop(key, None)
+        version = max(_resource_version(body), _resource_version(held) if held is not None else 0)
+        self.tombstones.pop((kind, key), None)
+        self.tombstones[(kind, key)] = (_uid(body) or (_uid(held) if held is not None else ""), version)
+        while len(self.tombstones) > MAX_TOMBSTONES:
+            del self.tombstones[next(iter(self.tombstones))]
+        return held is not None
 
     def get(self, kind: str, key: str) -> Body | None:
         return self.objects[kind].get(key)

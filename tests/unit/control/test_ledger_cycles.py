@@ -87,3 +87,26 @@ def test_budgets_read_the_charged_spend_plus_what_running_jobs_accrue(phase: str
                                  tenant("nlp").budget(100).status(spendThisPeriod=90.0, periodStart=ts(7200))), NOW)
     (core_tenant,) = world.snapshot.tenants
     assert core_tenant.spent_this_period == pytest.approx(want)
+
+
+@pytest.mark.parametrize(("late", "back"), [
+    pytest.param({"uid": "u1", "resourceVersion": "5"}, False,
+                 id="a resync's LIST taken before the deletion: the job stays gone"),
+    pytest.param({"uid": "u1", "resourceVersion": "9"}, False, id="the deleted version itself: gone"),
+    pytest.param({"uid": "u2", "resourceVersion": "3"}, True, id="created again under the same name: back"),
+    pytest.param({"uid": "u1", "resourceVersion": "12"}, True, id="a newer version than the deletion: back"),
+])
+def test_a_deleted_job_is_not_brought_back_by_an_older_body(late: dict[str, str], back: bool) -> None:
+    """A ghost would put a deleted job's charges back in its Tenant's ledger, and count them twice once it left
+    again (the soak measured 12% too much before)."""
+    from fairshare.control.store import Store
+
+    store = Store()
+    body = training_job("nlp/j").body()
+    body["metadata"].update(uid="u1", resourceVersion="9")
+    store.put(TRAINING_JOBS, body)
+    store.delete(TRAINING_JOBS, body)
+    ghost = training_job("nlp/j").body()
+    ghost["metadata"].update(late)
+    assert store.put(TRAINING_JOBS, ghost) is back
+    assert (store.get(TRAINING_JOBS, "nlp/j") is not None) is back
