@@ -143,6 +143,20 @@ def ledger_check(custom: client.CustomObjectsApi, run_id: str, teams: list[Team]
             break
         time.sleep(1)
     errors = {name: abs(spend - charged) / charged for name, (spend, charged) in compared.items() if charged > 0}
+    # Where the worst tenant's figure parts from its jobs': its closedCredits against its deleted jobs', and its
+    # per-job entries against the jobs it has (entries too large, entries of no job there).
+    by_name = {t.name: t for t in teams}
+    tenants = {t["metadata"]["name"]: t for t in custom.list_cluster_custom_object(GROUP, VERSION, "tenants")["items"]}
+    live = {j["metadata"]["uid"]: period_credits(j) for j in soak_jobs(custom, run_id)}
+    parts = {}
+    for name in sorted(errors, key=lambda n: -errors[n])[:2]:
+        book = (tenants.get(name, {}).get("status") or {}).get("ledger") or {}
+        entries = book.get("jobs") or {}
+        parts[name] = {"closed": book.get("closedCredits"),
+                       "deleted": round(deleted.get(by_name[name].namespace, 0.0), 6),
+                       "entries": round(sum(entries.values()), 6), "entries_no_job": len(set(entries) - set(live)),
+                       "entries_over": sum(1 for u, v in entries.items() if u in live and v > live[u] + 1e-6),
+                       "over_by": round(sum(v - live[u] for u, v in entries.items() if u in live and v > live[u]), 6)}
     spend_total = sum(s for s, _ in compared.values())
     charged_total = sum(c for _, c in compared.values())
     return {"tenants": len(teams), "compared": len(compared), "with_charges": len(errors),
@@ -150,7 +164,8 @@ def ledger_check(custom: client.CustomObjectsApi, run_id: str, teams: list[Team]
             "max_relative_error": round(max(errors.values()), 6) if errors else None,
             "total_relative_error": (round(abs(spend_total - charged_total) / charged_total, 6) if charged_total
                                      else None),
-            "worst": sorted(((round(e, 6), n, *compared[n]) for n, e in errors.items()), reverse=True)[:3]}
+            "worst": sorted(((round(e, 6), n, *compared[n]) for n, e in errors.items()), reverse=True)[:3],
+            "worst_parts": parts}
 
 
 def drain(custom: client.CustomObjectsApi, run_id: str, deleted: dict[str, float], port: int) -> int:
