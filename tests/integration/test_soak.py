@@ -123,8 +123,43 @@ def charges_by_namespace(jobs: list[dict[str, Any]]) -> dict[str, float]:
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class Deleted:
+    """A job the soak deleted, as it read the job just before: its namespace, charges in the period, and phase."""
+
+    namespace: str
+    credits: float
+    phase: str | None
+
+
+def record_deletion(job: dict[str, Any], deleted: dict[str, float], by_uid: dict[str, Deleted]) -> None:
+    ns = job["metadata"]["namespace"]
+    deleted[ns] = deleted.get(ns, 0.0) + period_credits(job)
+    by_uid[job["metadata"]["uid"]] = Deleted(ns, period_credits(job), (job.get("status") or {}).get("phase"))
+
+
+def entries_against_deletions(tenants: dict[str, dict[str, Any]], by_uid: dict[str, Deleted],
+                              live: dict[str, float]) -> dict[str, Any]:
+    """Every Tenant's ledger entry of a job the soak deleted against what the soak read of the job before deleting
+    it: how many differ, by how much, at what phase the soak read them; and entries of no job the soak knows (neither
+    live nor deleted by it: a foreign pod, or a job of another test)."""
+    entries: dict[str, float] = {}
+    for tenant in tenants.values():
+        entries.update(((tenant.get("status") or {}).get("ledger") or {}).get("jobs") or {})
+    differ = sorted(((round(entries.get(uid, 0.0) - d.credits, 6), uid, d.phase) for uid, d in by_uid.items()
+                     if abs(entries.get(uid, 0.0) - d.credits) > 1e-6), reverse=True)
+    phases: dict[str, int] = {}
+    for _, _, phase in differ:
+        phases[str(phase)] = phases.get(str(phase), 0) + 1
+    return {"deleted_jobs": len(by_uid), "entries_differ": len(differ),
+            "over_by": round(sum(d for d, _, _ in differ if d > 0), 6),
+            "under_by": round(sum(d for d, _, _ in differ if d < 0), 6),
+            "differ_by_phase_read": phases, "largest": differ[:5],
+            "entries_of_no_soak_job": len(set(entries) - set(by_uid) - set(live))}
+
+
 def ledger_check(custom: client.CustomObjectsApi, run_id: str, teams: list[Team], deleted: dict[str, float],
-                 rounds: int = 20) -> dict[str, Any]:
+                 by_uid: dict[str, Deleted], rounds: int = 20) -> dict[str, Any]:
     """Each tenant's spendThisPeriod against the sum of its jobs' charges (those it has, plus `deleted`: namespace ->
     credits of the jobs deleted, read as they were). A tenant is compared in a window where its jobs' charges did
     not move (read before and after its Tenant), as a charge written between the reads would count on one side
@@ -148,11 +183,13 @@ def ledger_check(custom: client.CustomObjectsApi, run_id: str, teams: list[Team]
     by_name = {t.name: t for t in teams}
     tenants = {t["metadata"]["name"]: t for t in custom.list_cluster_custom_object(GROUP, VERSION, "tenants")["items"]}
     live = {j["metadata"]["uid"]: period_credits(j) for j in soak_jobs(custom, run_id)}
-    parts = {}
+    parts: dict[str, Any] = {"per_uid": entries_against_deletions(tenants, by_uid, live)}
     for name in sorted(errors, key=lambda n: -errors[n])[:2]:
         book = (tenants.get(name, {}).get("status") or {}).get("ledger") or {}
         entries = book.get("jobs") or {}
         parts[name] = {"closed": book.get("closedCredits"),
+                       "closed_entries": round(sum(v for u, v in entries.items() if u in (book.get("closedAt") or {})),
+                                               6),
                        "deleted": round(deleted.get(by_name[name].namespace, 0.0), 6),
                        "entries": round(sum(entries.values()), 6), "entries_no_job": len(set(entries) - set(live)),
                        "entries_over": sum(1 for u, v in entries.items() if u in live and v > live[u] + 1e-6),
@@ -168,7 +205,8 @@ def ledger_check(custom: client.CustomObjectsApi, run_id: str, teams: list[Team]
             "worst_parts": parts}
 
 
-def drain(custom: client.CustomObjectsApi, run_id: str, deleted: dict[str, float], port: int) -> int:
+def drain(custom: client.CustomObjectsApi, run_id: str, deleted: dict[str, float], by_uid: dict[str, Deleted],
+          port: int) -> int:
     """Stop the churn and let every charge land: delete the jobs that wait (recording what any of them was charged
     before a preemption), until every job left has finished; then wait two more cycles, so that the Tenants' figures
     carry the last charges. Returns the jobs deleted."""
@@ -186,8 +224,7 @@ def drain(custom: client.CustomObjectsApi, run_id: str, deleted: dict[str, float
                     if exc.status != 404:
                         raise
                     continue
-                ns = job["metadata"]["namespace"]
-                deleted[ns] = deleted.get(ns, 0.0) + period_credits(job)
+                record_deletion(job, deleted, by_uid)
                 removed += 1
         return all((j.get("status") or {}).get("phase") in TERMINAL for j in jobs)
 
@@ -240,6 +277,7 @@ def test_thousands_of_pending_jobs_keep_the_operator_responsive_and_its_memory_b
                   for i in range(load.tenants)]
     teams += soak_teams
     deleted: dict[str, float] = {}  # namespace -> credits its deleted jobs had been charged this period
+    by_uid: dict[str, Deleted] = {}  # and each deleted job, by UID
     started = time.monotonic()
     serial = 0
 
@@ -279,7 +317,7 @@ def test_thousands_of_pending_jobs_keep_the_operator_responsive_and_its_memory_b
                     if exc.status != 404:
                         raise
                     continue  # deleted by an earlier pass: already replaced
-                deleted[ns] = deleted.get(ns, 0.0) + period_credits(job)  # terminal: its last charge is in
+                record_deletion(job, deleted, by_uid)  # terminal: its last charge is in
                 done += 1
                 submit(next(t for t in teams if t.namespace == ns))
         if elapsed >= next_sample:
@@ -303,8 +341,8 @@ def test_thousands_of_pending_jobs_keep_the_operator_responsive_and_its_memory_b
 
     # The ledger, once no charge moves: while jobs run, a job's charge and its Tenant's figure are written a moment
     # apart in the same cycle, and a LIST between the two would see one and not the other.
-    drained = drain(custom, run_id, deleted, operator.metrics_port)
-    ledger = {"drained_jobs": drained, **ledger_check(custom, run_id, soak_teams, deleted)}
+    drained = drain(custom, run_id, deleted, by_uid, operator.metrics_port)
+    ledger = {"drained_jobs": drained, **ledger_check(custom, run_id, soak_teams, deleted, by_uid)}
     report = {
         "tenants": load.tenants, "jobs": load.jobs, "soak_seconds": load.soak_seconds,
         "submit_seconds": round(submit_seconds, 1), "jobs_finished_and_replaced": done,
