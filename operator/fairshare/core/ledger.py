@@ -7,7 +7,9 @@ one that was written is never redone: charges are idempotent under retries and c
 
 A tenant's spend this period is derived from them, not metered apart: the sum, over its jobs, of what each was charged
 in the period. Its status keeps one figure per job charged in the period (absolute, so writing it twice changes
-nothing) and, for jobs deleted since, what they had been charged (`closed`): a deleted job keeps its charges.
+nothing), kept after the job is gone for a grace time (so a job seen gone and then again is not counted twice), then
+folded into what the jobs gone had been charged (`closed`): a deleted job keeps its charges. Foreign pods, which have
+no status, are charged in the tenant's ledger itself, from a mark of its own.
 """
 
 from __future__ import annotations
