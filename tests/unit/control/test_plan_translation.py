@@ -324,6 +324,19 @@ def test_tenant_spend_is_the_sum_of_its_jobs_charges_written_in_the_cycle_that_c
     assert patch.resource_version is not None, "a conditional write: a stale ledger is never written over a new one"
 
 
+def test_a_charge_not_written_to_a_job_being_deleted_is_not_in_its_tenants_ledger() -> None:
+    """A running job being deleted gets no status write (its periodic charge is not sent), so its Tenant's entry stays
+    at what the job records: the ledger holds only charges its jobs hold."""
+    ledger = {"closedCredits": 0.0, "jobs": {"uid-nlp-j": 30.5}}
+    bodies = [CLUSTER[0], tenant("nlp").rv(5).status(spendThisPeriod=30.5, periodStart=ts(HOUR),
+                                                     usageUpdatedAt=ts(3600), ledger=ledger),
+              *CLUSTER[2:], charged_job("j", 30.5, accrued_ago=3600).deleting(), *gang()]
+    result = plan(bodies, scheduler=told(charges={"nlp/j": 2.0}))
+    assert [a for a in of_kind(result.actions, PatchStatus) if a.kind == TRAINING_JOBS] == []
+    [patch] = [a for a in of_kind(result.actions, PatchStatus) if a.kind == TENANTS]
+    assert (patch.status["spendThisPeriod"], patch.status["ledger"]["jobs"]) == (30.5, {"uid-nlp-j": 30.5})
+
+
 def test_a_ledger_that_agrees_with_the_jobs_is_not_written_again() -> None:
     ledger = {"closedCredits": 0.0, "jobs": {"uid-nlp-j": 30.5}}
     bodies = [CLUSTER[0], tenant("nlp").status(**TENANT_OWNED, spendThisPeriod=30.5, periodStart=ts(HOUR),
