@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from fairshare.core import gavel
 from fairshare.core.decisions import Migrate
-from fairshare.core.policies import POLICIES, GavelPolicy
 from fairshare.core.types import Snapshot
+from fairshare.simulator.policies import gavel
+from fairshare.simulator.policies.registry import POLICIES, GavelPolicy
 from tests.builders import cluster, job, tenant
 from tests.unit.core.helpers import summary
 
