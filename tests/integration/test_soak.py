@@ -8,6 +8,8 @@ duration per window, how long a new job waits for its first status, violations (
 
 What it asserts is behaviour, not speed: the operator keeps cycling under load, every new job gets a status, its
 memory stops growing once the population is steady (no leak proportional to churn), and no invariant breaks.
+And the ledger is exact: each tenant's spendThisPeriod equals the sum of its jobs' charges in the period (those it
+still has, and those the soak deleted, read as they were deleted) within 0.5%.
 """
 
 from __future__ import annotations
@@ -108,6 +110,140 @@ def soak_jobs(custom: client.CustomObjectsApi, run_id: str) -> list[dict[str, An
     return list(json.loads(response.data)["items"])
 
 
+def period_credits(job: dict[str, Any]) -> float:
+    """What a job was charged in its tenant's current budget period (status.cost.periodCredits)."""
+    return float((((job.get("status") or {}).get("cost") or {}).get("periodCredits")) or 0.0)
+
+
+def charges_by_namespace(jobs: list[dict[str, Any]]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for job in jobs:
+        ns = job["metadata"]["namespace"]
+        out[ns] = out.get(ns, 0.0) + period_credits(job)
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Deleted:
+    """A job the soak deleted, as it read the job just before: its namespace, charges in the period, and phase."""
+
+    namespace: str
+    credits: float
+    phase: str | None
+
+
+def delete_as_read(custom: client.CustomObjectsApi, job: dict[str, Any]) -> bool:
+    """Delete the job only as the soak read it (preconditions on its UID and resourceVersion), so that what the soak
+    records of its charges is what it had when it went; False when it is gone already or changed since (a job read
+    as Queued may be admitted, run and charged before the DELETE reaches it: docs/reliability.md#ledger)."""
+    meta = job["metadata"]
+    options = client.V1DeleteOptions(preconditions=client.V1Preconditions(resource_version=meta["resourceVersion"],
+                                                                          uid=meta["uid"]))
+    try:
+        custom.delete_namespaced_custom_object(GROUP, VERSION, meta["namespace"], "trainingjobs", meta["name"],
+                                               body=options)
+    except ApiException as exc:
+        if exc.status in (404, 409):
+            return False
+        raise
+    return True
+
+
+def record_deletion(job: dict[str, Any], deleted: dict[str, float], by_uid: dict[str, Deleted]) -> None:
+    ns = job["metadata"]["namespace"]
+    deleted[ns] = deleted.get(ns, 0.0) + period_credits(job)
+    by_uid[job["metadata"]["uid"]] = Deleted(ns, period_credits(job), (job.get("status") or {}).get("phase"))
+
+
+def entries_against_deletions(tenants: dict[str, dict[str, Any]], by_uid: dict[str, Deleted],
+                              live: dict[str, float]) -> dict[str, Any]:
+    """Every Tenant's ledger entry of a job the soak deleted against what the soak read of the job before deleting
+    it: how many differ, by how much, at what phase the soak read them; and entries of no job the soak knows (neither
+    live nor deleted by it: a foreign pod, or a job of another test)."""
+    entries: dict[str, float] = {}
+    for tenant in tenants.values():
+        entries.update(((tenant.get("status") or {}).get("ledger") or {}).get("jobs") or {})
+    differ = sorted(((round(entries.get(uid, 0.0) - d.credits, 6), uid, d.phase) for uid, d in by_uid.items()
+                     if abs(entries.get(uid, 0.0) - d.credits) > 1e-6), reverse=True)
+    phases: dict[str, int] = {}
+    for _, _, phase in differ:
+        phases[str(phase)] = phases.get(str(phase), 0) + 1
+    return {"deleted_jobs": len(by_uid), "entries_differ": len(differ),
+            "over_by": round(sum(d for d, _, _ in differ if d > 0), 6),
+            "under_by": round(sum(d for d, _, _ in differ if d < 0), 6),
+            "differ_by_phase_read": phases, "largest": differ[:5],
+            "entries_of_no_soak_job": len(set(entries) - set(by_uid) - set(live))}
+
+
+def ledger_check(custom: client.CustomObjectsApi, run_id: str, teams: list[Team], deleted: dict[str, float],
+                 by_uid: dict[str, Deleted], rounds: int = 20) -> dict[str, Any]:
+    """Each tenant's spendThisPeriod against the sum of its jobs' charges (those it has, plus `deleted`: namespace ->
+    credits of the jobs deleted, read as they were). A tenant is compared in a window where its jobs' charges did
+    not move (read before and after its Tenant), as a charge written between the reads would count on one side
+    only; up to `rounds` windows, until every tenant was compared."""
+    compared: dict[str, tuple[float, float]] = {}  # tenant -> (spendThisPeriod, sum of its jobs' charges)
+    for _ in range(rounds):
+        before = charges_by_namespace(soak_jobs(custom, run_id))
+        spends = {t["metadata"]["name"]: float((t.get("status") or {}).get("spendThisPeriod") or 0.0)
+                  for t in custom.list_cluster_custom_object(GROUP, VERSION, "tenants")["items"]}
+        after = charges_by_namespace(soak_jobs(custom, run_id))
+        for team in teams:
+            ns = team.namespace
+            if team.name not in compared and before.get(ns, 0.0) == after.get(ns, 0.0):
+                compared[team.name] = (spends.get(team.name, 0.0), deleted.get(ns, 0.0) + after.get(ns, 0.0))
+        if len(compared) == len(teams):
+            break
+        time.sleep(1)
+    errors = {name: abs(spend - charged) / charged for name, (spend, charged) in compared.items() if charged > 0}
+    # Where the worst tenant's figure parts from its jobs': its closedCredits against its deleted jobs', and its
+    # per-job entries against the jobs it has (entries too large, entries of no job there).
+    by_name = {t.name: t for t in teams}
+    tenants = {t["metadata"]["name"]: t for t in custom.list_cluster_custom_object(GROUP, VERSION, "tenants")["items"]}
+    live = {j["metadata"]["uid"]: period_credits(j) for j in soak_jobs(custom, run_id)}
+    parts: dict[str, Any] = {"per_uid": entries_against_deletions(tenants, by_uid, live)}
+    for name in sorted(errors, key=lambda n: -errors[n])[:2]:
+        book = (tenants.get(name, {}).get("status") or {}).get("ledger") or {}
+        entries = book.get("jobs") or {}
+        parts[name] = {"closed": book.get("closedCredits"),
+                       "closed_entries": round(sum(v for u, v in entries.items() if u in (book.get("closedAt") or {})),
+                                               6),
+                       "deleted": round(deleted.get(by_name[name].namespace, 0.0), 6),
+                       "entries": round(sum(entries.values()), 6), "entries_no_job": len(set(entries) - set(live)),
+                       "entries_over": sum(1 for u, v in entries.items() if u in live and v > live[u] + 1e-6),
+                       "over_by": round(sum(v - live[u] for u, v in entries.items() if u in live and v > live[u]), 6)}
+    spend_total = sum(s for s, _ in compared.values())
+    charged_total = sum(c for _, c in compared.values())
+    return {"tenants": len(teams), "compared": len(compared), "with_charges": len(errors),
+            "spend_total": round(spend_total, 4), "charges_total": round(charged_total, 4),
+            "max_relative_error": round(max(errors.values()), 6) if errors else None,
+            "total_relative_error": (round(abs(spend_total - charged_total) / charged_total, 6) if charged_total
+                                     else None),
+            "worst": sorted(((round(e, 6), n, *compared[n]) for n, e in errors.items()), reverse=True)[:3],
+            "worst_parts": parts}
+
+
+def drain(custom: client.CustomObjectsApi, run_id: str, deleted: dict[str, float], by_uid: dict[str, Deleted],
+          port: int) -> int:
+    """Stop the churn and let every charge land: delete the jobs that wait (recording what any of them was charged
+    before a preemption), until every job left has finished; then wait two more cycles, so that the Tenants' figures
+    carry the last charges. Returns the jobs deleted."""
+    removed = 0
+
+    def settled() -> bool:
+        nonlocal removed
+        jobs = soak_jobs(custom, run_id)
+        for job in jobs:
+            if (job.get("status") or {}).get("phase") in (None, "Queued") and delete_as_read(custom, job):
+                record_deletion(job, deleted, by_uid)
+                removed += 1
+        return all((j.get("status") or {}).get("phase") in TERMINAL for j in jobs)
+
+    wait_for(settled, timeout=300, what="every soak job finished or deleted")
+    done = cycle_totals(port)[0]
+    wait_for(lambda: cycle_totals(port)[0] >= done + 2, timeout=120, what="two cycles after the last charge")
+    return removed
+
+
 def class_prices(custom: client.CustomObjectsApi) -> dict[str, float]:
     items = custom.list_cluster_custom_object(GROUP, VERSION, "gpuclasses")["items"]
     return {c["metadata"]["name"]: float(p) for c in items
@@ -147,8 +283,11 @@ def test_thousands_of_pending_jobs_keep_the_operator_responsive_and_its_memory_b
     rnd = random.Random(11)
     run_id = f"run-{rnd.randrange(10**6):06d}"
     custom = client.CustomObjectsApi(kube_api_client)
-    teams += [Team(kube_api_client, f"soak{i:03d}", {"weight": rnd.choice((1, 1, 2, 4))})
-                   for i in range(load.tenants)]
+    soak_teams = [Team(kube_api_client, f"soak{i:03d}", {"weight": rnd.choice((1, 1, 2, 4))})
+                  for i in range(load.tenants)]
+    teams += soak_teams
+    deleted: dict[str, float] = {}  # namespace -> credits its deleted jobs had been charged this period
+    by_uid: dict[str, Deleted] = {}  # and each deleted job, by UID
     started = time.monotonic()
     serial = 0
 
@@ -181,13 +320,10 @@ def test_thousands_of_pending_jobs_keep_the_operator_responsive_and_its_memory_b
         # Steady population: each finished job is deleted and replaced by a new one of the same tenant.
         for job in jobs:
             if (job.get("status") or {}).get("phase") in TERMINAL and not job["metadata"].get("deletionTimestamp"):
-                ns, name = job["metadata"]["namespace"], job["metadata"]["name"]
-                try:
-                    custom.delete_namespaced_custom_object(GROUP, VERSION, ns, "trainingjobs", name)
-                except ApiException as exc:
-                    if exc.status != 404:
-                        raise
-                    continue  # deleted by an earlier pass: already replaced
+                ns = job["metadata"]["namespace"]
+                if not delete_as_read(custom, job):
+                    continue  # deleted by an earlier pass (already replaced), or changed since: the next pass
+                record_deletion(job, deleted, by_uid)  # terminal: its last charge is in
                 done += 1
                 submit(next(t for t in teams if t.namespace == ns))
         if elapsed >= next_sample:
@@ -209,6 +345,10 @@ def test_thousands_of_pending_jobs_keep_the_operator_responsive_and_its_memory_b
             next_sample = elapsed + load.sample_seconds
         time.sleep(2)
 
+    # The ledger, once no charge moves: while jobs run, a job's charge and its Tenant's figure are written a moment
+    # apart in the same cycle, and a LIST between the two would see one and not the other.
+    drained = drain(custom, run_id, deleted, by_uid, operator.metrics_port)
+    ledger = {"drained_jobs": drained, **ledger_check(custom, run_id, soak_teams, deleted, by_uid)}
     report = {
         "tenants": load.tenants, "jobs": load.jobs, "soak_seconds": load.soak_seconds,
         "submit_seconds": round(submit_seconds, 1), "jobs_finished_and_replaced": done,
@@ -225,10 +365,15 @@ def test_thousands_of_pending_jobs_keep_the_operator_responsive_and_its_memory_b
                                                        "p99": round(sorted(a)[int(0.99 * (len(a) - 1))], 1),
                                                        "max": round(max(a), 1), "samples": len(a)}
                                      for p, a in reason_ages.items() if a},
+        "ledger": ledger,
     }
     print("\nsoak report: " + json.dumps(report))
     assert watch.violations == [], report
     assert done > 0, "no job finished during the soak: the population never churned"
+    # The ledger is exact: every tenant with charges compared, each tenant's spend the sum of its jobs' charges within
+    # 0.5% (issue 22; docs/reliability.md#ledger).
+    assert ledger["with_charges"] > 0 and ledger["compared"] >= len(soak_teams) // 2, report
+    assert ledger["max_relative_error"] <= 0.005, report
     # Cycling went on throughout: every window after the first saw cycles complete.
     assert all(b.cycles > a.cycles for a, b in zip(samples, samples[1:], strict=False)), report
     # Memory is bounded: with the population steady, the second half's peak is at most 15% (or 40 MiB) above the

@@ -70,12 +70,14 @@ class ThroughputSample(StatusModel):
 
 
 class CostStatus(StatusModel):
-    """What the job has consumed so far."""
+    """What the job has consumed so far, and of its credits those charged in its tenant's current budget period."""
 
     credits: float | None = Field(default=None, ge=0)
     gpu_hours: float | None = Field(default=None, ge=0)
     energy_kwh: float | None = Field(default=None, alias="energyKWh", ge=0)
     accrued_at: datetime | None = None
+    period_start: datetime | None = None
+    period_credits: float | None = Field(default=None, ge=0)
 
 
 class FailureStatus(StatusModel):

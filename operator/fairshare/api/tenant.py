@@ -59,6 +59,16 @@ class TenantSpec(SpecModel):
         return self.borrowing_limit.get(gpu_class)
 
 
+class LedgerStatus(StatusModel):
+    """What the tenant's jobs (and foreign pods) were charged this period: per UID (those gone lately included, with
+    when they went), what those gone longer had been charged, and until when its foreign pods are charged."""
+
+    closed_credits: float | None = Field(default=None, ge=0)
+    jobs: dict[str, float] = Field(default_factory=dict)
+    closed_at: dict[str, datetime] = Field(default_factory=dict)
+    foreign_charged_through: datetime | None = None
+
+
 class TenantStatus(StatusModel):
     """What the tenant holds and has spent, and the fair share the allocator computed for it."""
 
@@ -73,6 +83,7 @@ class TenantStatus(StatusModel):
     spend_this_period: float | None = Field(default=None, ge=0)
     credits_left: float | None = None
     period_start: datetime | None = None
+    ledger: LedgerStatus | None = None
     conditions: list[Condition] = Field(default_factory=list)
 
 

@@ -7,15 +7,22 @@ pays now, a printer column) up to date. A gang is charged only once every worker
 starting, or stuck and never started) its GPUs count in its tenant's usage and share but cost nothing, and the
 Running transition starts its charge afresh (`accruedAt`). `accruedAt` makes every charge idempotent: the next one
 covers only the time after it, and a write that loses its race is redone from the same start by the next cycle.
+The part of the credits in the tenant's current budget period (`periodCredits`) is what the tenant's spend sums
+(control/ledger.py; the arithmetic is core/ledger.py's).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from fairshare.api import Phase
+from fairshare.api import Tenant as TenantCR
+from fairshare.api.tenant import DEFAULT_PERIOD_HOURS
 from fairshare.control import conditions as cond
 from fairshare.control.snapshot import JobView, World
+from fairshare.core.ledger import JobCharges, Rate, charge, period_start
 
 ACCRUAL_MIN_SECONDS = 30.0  # charge a running job at most this often
 # Over all running jobs, at most about this many periodic cost writes a second: with more running jobs than
@@ -50,26 +57,73 @@ def seconds_uncharged(view: JobView, now: float) -> float | None:
     return None if since is None else max(0.0, now - since.timestamp())
 
 
+def budget_period(tenant: TenantCR | None, now: float) -> float | None:
+    """Start of the tenant's current budget period: periods of spec.budget.periodHours (720 without a budget)
+    counted from status.periodStart, or from the Tenant's creation until one is written; None without a Tenant."""
+    if tenant is None:
+        return None
+    status = tenant.status
+    anchor = (status.period_start if status and status.period_start else tenant.metadata.creation_timestamp)
+    hours = tenant.spec.budget.period_hours if tenant.spec.budget else DEFAULT_PERIOD_HOURS
+    return period_start(anchor.timestamp() if anchor else now, hours, now)
+
+
+def _seconds(value: datetime | None) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+def recorded(view: JobView) -> JobCharges:
+    """What the job's status records of its charges (all zero before the first)."""
+    status = view.model.status if view.model else None
+    c = status.cost if status else None
+    if c is None:
+        return JobCharges()
+    return JobCharges(c.credits or 0.0, c.gpu_hours or 0.0, c.energy_kwh or 0.0, _seconds(c.period_start),
+                      c.period_credits or 0.0, _seconds(c.accrued_at))
+
+
+def cost_status(charges: JobCharges) -> dict[str, Any]:
+    """The job's `status.cost` as written."""
+    out: dict[str, Any] = {"credits": round(charges.credits, 6), "gpuHours": round(charges.gpu_hours, 6),
+                           "energyKWh": round(charges.energy_kwh, 6), "periodCredits": round(charges.period_credits, 6)}
+    if charges.charged_through is not None:
+        out["accruedAt"] = cond.rfc3339(charges.charged_through)
+    if charges.period_start is not None:
+        out["periodStart"] = cond.rfc3339(charges.period_start)
+    return out
+
+
+def from_cost_status(cost: Mapping[str, Any]) -> JobCharges:
+    """JobCharges from a `status.cost` as written (cost_status), e.g. one this cycle is about to write."""
+    def when(key: str) -> float | None:
+        value = cost.get(key)
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() if isinstance(value, str) else None
+
+    def number(key: str) -> float:
+        value = cost.get(key)
+        return float(value) if isinstance(value, int | float) else 0.0
+
+    return JobCharges(number("credits"), number("gpuHours"), number("energyKWh"), when("periodStart"),
+                      number("periodCredits"), when("accruedAt"))
+
+
 def charged_through(view: JobView, world: World, now: float, price: float) -> dict[str, Any] | None:
-    """The job's `status.cost` with its allocation charged up to `now` at `price`; None if it holds no allocation."""
+    """The job's `status.cost` with its allocation charged up to `now` (to the whole second, core.ledger.charge) at
+    `price`, its credits since the start of its tenant's budget period counted in that period; None if it holds no
+    allocation."""
     seconds = seconds_uncharged(view, now)
     if seconds is None or view.model is None or view.model.status is None:
         return None
     alloc = view.model.status.allocation
     assert alloc is not None
-    cost = view.model.status.cost
-    hours = seconds / 3600.0
-    gpus = alloc.gpus or 0
     gpu_class = world.gpu_classes.get(alloc.gpu_class or "")
     watts = gpu_class.spec.power_watts if gpu_class is not None else 0.0
-
-    def plus(before: float | None, amount: float) -> float:
-        return round((before or 0.0) + amount, 6)
-
-    return {"credits": plus(cost.credits if cost else None, price * gpus * hours),
-            "gpuHours": plus(cost.gpu_hours if cost else None, gpus * hours),
-            "energyKWh": plus(cost.energy_kwh if cost else None, gpus * watts * hours / 1000.0),
-            "accruedAt": cond.rfc3339(now)}
+    period = budget_period(world.tenants.get(view.tenant or ""), now)
+    before = recorded(view)
+    if period is None:  # no Tenant to charge it to (it is being requeued): its period figure stays as it was
+        period = before.period_start if before.period_start is not None else now
+    charges = charge(before, now - seconds, now, Rate(alloc.gpus or 0, price, watts), period)
+    return cost_status(charges)
 
 
 def final_charge(view: JobView, world: World, now: float) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from fairshare.api import Phase
 from fairshare.control.ownership import ForeignPod
 from fairshare.control.snapshot import World
+from fairshare.core.ledger import Rate
 
 HOLDING = (Phase.ADMITTED, Phase.RUNNING)
 
@@ -52,15 +53,29 @@ def foreign_by_tenant(world: World) -> dict[tuple[str, str], int]:
     return out
 
 
-def foreign_charges(world: World, prices: Mapping[str, float]) -> dict[str, tuple[int, float]]:
-    """tenant -> (foreign GPUs it is charged for, credits per hour they cost at each class's current price)."""
-    out: dict[str, tuple[int, float]] = {}
-    for (tenant, gpu_class), gpus in sorted(foreign_by_tenant(world).items()):
+def foreign_gpus(world: World) -> dict[str, int]:
+    """tenant -> the foreign GPUs it is charged for (in its usage)."""
+    out: dict[str, int] = {}
+    for (tenant, _), gpus in sorted(foreign_by_tenant(world).items()):
+        out[tenant] = out.get(tenant, 0) + gpus
+    return out
+
+
+def foreign_rates(world: World, prices: Mapping[str, float]) -> dict[str, dict[str, Rate]]:
+    """Rule: a foreign pod charged to a tenant (foreign_by_tenant) costs its GPUs at its node's class's current price
+    (its list price before the core has one); tenant -> pod UID (its key if it has none) -> that rate, for the
+    tenant's ledger (core/ledger.py, foreign_entries)."""
+    out: dict[str, dict[str, Rate]] = {}
+    for held in world.foreign:
+        tenant = world.namespace_tenant.get(held.namespace)
+        gpu_class = world.node_class.get(held.node)
+        if tenant is None or gpu_class is None:
+            continue
         price = prices.get(gpu_class)
         if price is None and gpu_class in world.gpu_classes:
             price = world.gpu_classes[gpu_class].spec.price_per_gpu_hour
-        held, rate = out.get(tenant, (0, 0.0))
-        out[tenant] = (held + gpus, rate + gpus * (price or 0.0))
+        out.setdefault(tenant, {})[held.uid or held.key] = Rate(min(world.node_capacity.get(held.node, 0), held.gpus),
+                                                                price or 0.0)
     return out
 
 

@@ -21,6 +21,7 @@ class ForeignPod:
     key: str
     node: str
     gpus: int
+    uid: str = ""  # what the tenant's ledger charges it under (its key when the pod has none)
 
     @property
     def namespace(self) -> str:

@@ -17,12 +17,11 @@ from typing import Any, TypeVar
 
 from fairshare.api import Phase
 from fairshare.api import Tenant as TenantCR
-from fairshare.api.tenant import DEFAULT_PERIOD_HOURS
 from fairshare.control import conditions as cond
-from fairshare.control import cost
+from fairshare.control import cost, ledger
 from fairshare.control.actions import Action, DeletePods, EnsureChildren, PatchStatus, RecordEvent
 from fairshare.control.feedback import feedback_actions
-from fairshare.control.foreign import displacing, foreign_by_class, foreign_by_tenant, foreign_charges
+from fairshare.control.foreign import displacing, foreign_by_class, foreign_by_tenant, foreign_gpus, foreign_rates
 from fairshare.control.isolation import INVALID_SPEC, SetAside, SetAsideLog, schedule_isolating
 from fairshare.control.lifecycle import observe
 from fairshare.control.orphans import orphan_transition
@@ -36,6 +35,7 @@ from fairshare.core import types as core
 from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig
 from fairshare.core.decisions import Admit, CycleResult, Decision, Migrate, Preempt, Resize, Wait
+from fairshare.core.ledger import Foreign
 from fairshare.core.usage import decay_usage
 from fairshare.feedback.readings import Reading
 from fairshare.render import RenderSettings, WorkerAllocation, build_headless_service, build_worker_pods
@@ -165,8 +165,11 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
     bookkeeping += _isolated(log, GPU_CLASSES, functools.partial(gpu_class_status_actions, snapshot=snapshot,
                                                                  result=result, now=now, capacities=capacity), in_use)
     in_use = dataclasses.replace(world, tenants={k: t for k, t in world.tenants.items() if not log.holds(TENANTS, k)})
+    # Only the charges that will be written: a job being deleted gets none, so its Tenant's entry keeps its last.
+    planned = ledger.planned_costs(without_writes_to_deleted_jobs(releases + grants + bookkeeping, world))
     bookkeeping += _isolated(log, TENANTS, functools.partial(tenant_status_actions, snapshot=snapshot, result=result,
-                                                             now=now, half_life_hours=config.half_life_hours), in_use)
+                                                             now=now, half_life_hours=config.half_life_hours,
+                                                             planned=planned), in_use)
     set_aside = {**world.set_aside, **log.entries}
     bookkeeping += set_aside_actions(world, set_aside, now)
     return CyclePlan(result=result, releases=without_writes_to_deleted_jobs(releases, world),
@@ -635,35 +638,23 @@ def gpu_class_status_actions(world: World, snapshot: core.Snapshot, result: Cycl
 
 @dataclasses.dataclass(frozen=True)
 class TenantMeter:
-    """A tenant's usage and spend brought up to `now`, integrated from `usageUpdatedAt` over what it held."""
+    """A tenant's decayed usage brought up to `now`, integrated from `usageUpdatedAt` over the GPUs it held."""
 
     decayed_gpu_hours: float
-    spend_this_period: float
-    period_start: float
     elapsed: float  # seconds integrated; 0 when the clock starts now
 
 
-def meter(tenant: TenantCR, gpus_held: int, credits_per_hour: float, now: float, half_life_hours: float) -> TenantMeter:
-    """Decayed GPU-hours and this period's spend, integrated over the GPUs (and credits per hour) the tenant held
-    since the stored `usageUpdatedAt`. Integrating from the stored time makes it idempotent: a lost write is
-    redone over the longer interval by the next cycle; a job deleted since keeps what it was charged; the spend
-    restarts when a new budget period begins (periods are counted from the first one, `periodStart`)."""
+def meter(tenant: TenantCR, gpus_held: int, now: float, half_life_hours: float) -> TenantMeter:
+    """Decayed GPU-hours, integrated over the GPUs the tenant held since the stored `usageUpdatedAt`. Integrating
+    from the stored time makes it idempotent: a lost write is redone over the longer interval by the next cycle.
+    (Spend is not metered here: it is the sum of the jobs' charges, control/ledger.py.)"""
     status = tenant.status
     usage = (status.decayed_usage_gpu_hours or 0.0) if status else 0.0
-    spend = (status.spend_this_period or 0.0) if status else 0.0
     since = status.usage_updated_at.timestamp() if status and status.usage_updated_at else None
-    start = status.period_start.timestamp() if status and status.period_start else now
     if since is None:
-        return TenantMeter(usage, spend, start, 0.0)
+        return TenantMeter(usage, 0.0)
     elapsed = max(0.0, now - since)
-    period = 3600.0 * (tenant.spec.budget.period_hours if tenant.spec.budget else DEFAULT_PERIOD_HOURS)
-    if now >= start + period:
-        start += period * ((now - start) // period)
-        spend, charged_seconds = 0.0, min(elapsed, now - start)  # only the part of the interval in this period
-    else:
-        charged_seconds = elapsed
-    return TenantMeter(decay_usage(usage, gpus_held, elapsed / 3600.0, half_life_hours),
-                       spend + credits_per_hour * charged_seconds / 3600.0, start, elapsed)
+    return TenantMeter(decay_usage(usage, gpus_held, elapsed / 3600.0, half_life_hours), elapsed)
 
 
 def namespace_conflict(world: World, name: str) -> str | None:
@@ -724,31 +715,34 @@ def share_ratio(result: CycleResult, tenant: str) -> float | None:
 
 
 def tenant_status_actions(world: World, snapshot: core.Snapshot, result: CycleResult, now: float,
-                          half_life_hours: float) -> list[Action]:
+                          half_life_hours: float,
+                          planned: Mapping[str, Mapping[str, Any]] | None = None) -> list[Action]:
+    """Each Tenant's status: what it holds and its fair share (written when they change), its decayed usage (every
+    cost.ACCRUAL_MIN_SECONDS), and its spend this period, the sum of its jobs' charges as this cycle leaves them
+    (`planned`: job key -> the status.cost this cycle writes), written in the cycle that charges them."""
     held = _held(snapshot, result)
     holding: dict[str, int] = {}  # GPUs each tenant held during the interval that ends now (before decisions)
-    charging: dict[str, float] = {}  # and the credits per hour they cost (the prices this cycle charges)
     for job in snapshot.jobs:
         if job.allocation is not None:
-            gpus = job.allocation.workers * job.gpus_per_worker
-            holding[job.tenant] = holding.get(job.tenant, 0) + gpus
-            view = world.jobs.get(job.key)
-            if view is None or cost.charged_phase(view):  # a gang still starting counts in usage, costs nothing
-                charging[job.tenant] = charging.get(job.tenant, 0.0) + gpus * result.charges.get(job.key, 0.0)
-    for name, (gpus, credits_per_hour) in foreign_charges(world, result.prices).items():
+            holding[job.tenant] = holding.get(job.tenant, 0) + job.allocation.workers * job.gpus_per_worker
+    for name, gpus in foreign_gpus(world).items():
         holding[name] = holding.get(name, 0) + gpus  # pods of its namespaces the operator did not create
-        charging[name] = charging.get(name, 0.0) + credits_per_hour
     foreign = foreign_by_tenant(world)
+    rates = foreign_rates(world, result.prices)
+    charges = ledger.job_charges(world, planned or {})
     actions: list[Action] = []
     for name, tenant in sorted(world.tenants.items()):
         allocated = {c: v for (t, c), v in sorted(held.items()) if t == name and v}
         foreign_held = {c: v for (t, c), v in sorted(foreign.items()) if t == name and v}
         shares = {c: round(v, 3) for c, v in sorted((result.fair_shares.get(name) or {}).items())}
         current = tenant.status.model_dump(by_alias=True, exclude_none=True) if tenant.status else {}
-        metered = meter(tenant, holding.get(name, 0), charging.get(name, 0.0), now, half_life_hours)
-        # Usage and spend move every cycle while GPUs are held: they are written at most every
-        # cost.ACCRUAL_MIN_SECONDS (or when the clock starts), and otherwise only with a change of the rest.
+        metered = meter(tenant, holding.get(name, 0), now, half_life_hours)
+        book = ledger.tenant_ledger(tenant, charges.get(name, {}), now,
+                                    Foreign(rates.get(name, {}), ledger.foreign_due(tenant, now)))
+        # Usage moves every cycle while GPUs are held: it is written at most every cost.ACCRUAL_MIN_SECONDS (or when
+        # the clock starts), and otherwise with a change of the rest; spend is written whenever a charge moves it.
         due = metered.elapsed >= cost.ACCRUAL_MIN_SECONDS or "usageUpdatedAt" not in current
+        charged = ledger.changed(book, tenant)
         desired: dict[str, Any] = {"allocated": allocated, "allocatedGPUs": sum(allocated.values()),
                                    "fairShare": shares}
         if foreign_held or current.get("foreign"):
@@ -759,14 +753,14 @@ def tenant_status_actions(world: World, snapshot: core.Snapshot, result: CycleRe
         conditions = tenant_conditions(world, name, tenant, now)
         if not cond.same_conditions(conditions, current.get("conditions") or []):
             desired["conditions"] = conditions
-        if any(current.get(k) != v for k, v in desired.items()) or due:
+        if any(current.get(k) != v for k, v in desired.items()) or due or charged:
             if due:
                 desired.update(decayedUsageGPUHours=round(metered.decayed_gpu_hours, 6),
-                               spendThisPeriod=round(metered.spend_this_period, 6),
-                               periodStart=cond.rfc3339(metered.period_start), usageUpdatedAt=cond.rfc3339(now))
+                               usageUpdatedAt=cond.rfc3339(now))
+            if due or charged:
+                desired.update(ledger.ledger_status(book, tenant), periodStart=cond.rfc3339(book.period_start))
                 if tenant.spec.budget:
-                    desired["creditsLeft"] = round(tenant.spec.budget.credits_per_period
-                                                   - metered.spend_this_period, 6)
+                    desired["creditsLeft"] = round(tenant.spec.budget.credits_per_period - book.spend, 6)
             actions.append(PatchStatus(TENANTS, name, {
                 **desired,
                 # A merge patch merges maps: a class that dropped out must be sent as null to disappear.
@@ -774,5 +768,5 @@ def tenant_status_actions(world: World, snapshot: core.Snapshot, result: CycleRe
                 "fairShare": merge_patch_map(current.get("fairShare") or {}, shares),
                 **({"foreign": merge_patch_map(current.get("foreign") or {}, foreign_held)} if "foreign" in desired
                    else {})},
-                tenant.metadata.resource_version if due else None))
+                tenant.metadata.resource_version if due or charged else None))
     return actions

@@ -98,14 +98,10 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     store = RUNTIME.store
 
     def resync() -> None:
-        """Level-triggered: replace the store with a fresh LIST of everything."""
+        """Level-triggered: bring the store to a fresh LIST of everything (newer bodies the watch brought stay)."""
         listed = list_all(api)
         for kind in KINDS:
-            keep = {object_key(body) for body in listed[kind]}
-            for body in listed[kind]:
-                store.put(kind, body)
-            for gone in [b for b in store.all(kind) if object_key(b) not in keep]:
-                store.delete(kind, gone)
+            store.resync(kind, listed[kind].items, listed[kind].resource_version)
         log.info("resynced %d objects", len(store))
 
     policy = policy_from_env(os.environ)

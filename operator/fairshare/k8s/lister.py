@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from kubernetes import client
@@ -11,8 +12,16 @@ from fairshare.control.snapshot import tracked_pod
 from fairshare.control.store import GPU_CLASSES, NODES, PODS, TENANTS, TRAINING_JOBS
 
 
-def list_all(api: client.ApiClient) -> dict[str, list[dict[str, Any]]]:
-    """kind -> bodies, as plain dicts (the same shape watch events carry)."""
+@dataclasses.dataclass(frozen=True)
+class Listing:
+    """One kind's full LIST: the bodies, and the LIST's own metadata.resourceVersion (the state it shows)."""
+
+    items: list[dict[str, Any]]
+    resource_version: str | None
+
+
+def list_all(api: client.ApiClient) -> dict[str, Listing]:
+    """kind -> its LIST: bodies as plain dicts (the same shape watch events carry), and the LIST's resourceVersion."""
     core = client.CoreV1Api(api)
     custom = client.CustomObjectsApi(api)
 
@@ -23,13 +32,13 @@ def list_all(api: client.ApiClient) -> dict[str, list[dict[str, Any]]]:
             body.setdefault("apiVersion", api_version)
         return bodies
 
-    custom_items = {
-        kind: custom.list_cluster_custom_object(GROUP, VERSION, plural)["items"]
-        for kind, plural in ((TRAINING_JOBS, PLURAL_TRAINING_JOBS), (TENANTS, PLURAL_TENANTS),
-                             (GPU_CLASSES, PLURAL_GPU_CLASSES))
-    }
-    return {
-        NODES: plain(core.list_node().items, "Node", "v1"),
-        PODS: [p for p in plain(core.list_pod_for_all_namespaces().items, "Pod", "v1") if tracked_pod(p)],
-        **custom_items,
-    }
+    out: dict[str, Listing] = {}
+    for kind, plural in ((TRAINING_JOBS, PLURAL_TRAINING_JOBS), (TENANTS, PLURAL_TENANTS),
+                         (GPU_CLASSES, PLURAL_GPU_CLASSES)):
+        listed = custom.list_cluster_custom_object(GROUP, VERSION, plural)
+        out[kind] = Listing(listed["items"], (listed.get("metadata") or {}).get("resourceVersion"))
+    nodes = core.list_node()
+    out[NODES] = Listing(plain(nodes.items, "Node", "v1"), nodes.metadata.resource_version)
+    pods = core.list_pod_for_all_namespaces()
+    out[PODS] = Listing([p for p in plain(pods.items, "Pod", "v1") if tracked_pod(p)], pods.metadata.resource_version)
+    return out

@@ -68,9 +68,10 @@ def test_admitted_job_runs_and_a_steady_state_writes_only_cost() -> None:
     d.cycle()
     assert d.state() == ("Running", None, 1, [("j-worker-0", "1", "Running"), ("j-worker-1", "1", "Running")])
     steady = [[(r[0], r[1]) for r in rows(d.cycle().actions)] for _ in range(6)]
-    assert steady == [[], [("patch", "nlp")], [("patch", KEY)], [], [("patch", "nlp")], [("patch", KEY)]], (
-        "every 30 s the tenant's metered usage and spend, and the job's cost from when it started running; nothing "
-        "else")
+    assert steady == [[], [("patch", "nlp")], [("patch", KEY), ("patch", "nlp")], [], [("patch", "nlp")],
+                      [("patch", KEY), ("patch", "nlp")]], (
+        "every 30 s the tenant's decayed usage, and the job's cost from when it started running with its tenant's "
+        "spend in the same cycle; nothing else")
     assert d.job()["cost"]["gpuHours"] > 0
     tenant = d.store.get(TENANTS, "nlp")
     assert tenant is not None and tenant["status"]["decayedUsageGPUHours"] > 0

@@ -7,10 +7,11 @@ from typing import Any
 import pytest
 
 from fairshare.control.actions import PatchStatus
-from fairshare.control.foreign import displacing, foreign_by_class, foreign_by_tenant, foreign_charges
+from fairshare.control.foreign import displacing, foreign_by_class, foreign_by_tenant, foreign_gpus, foreign_rates
 from fairshare.control.lifecycle import observe
 from fairshare.control.snapshot import build_world
 from fairshare.control.store import GPU_CLASSES, TENANTS
+from fairshare.core.ledger import Rate
 from tests.unit.control.builders import NOW, gpu_class, node, pod, store_of, tenant, training_job, ts, worker
 from tests.unit.control.helpers import plan, told
 
@@ -44,7 +45,8 @@ def test_foreign_gpus(bodies: list[Any], by_class: dict[str, int], by_tenant: di
 def test_charges_at_the_current_price_else_the_list_price() -> None:
     world = build_world(store_of(*CLUSTER, pod("nlp/a").on("a0").gpus(2).phase("Running"),
                                  pod("nlp/h").on("h0").gpus(1).phase("Running")), NOW)
-    assert foreign_charges(world, {"a100": 1.5}) == {"nlp": (3, 2 * 1.5 + 1 * 4.0)}
+    assert (foreign_gpus(world), foreign_rates(world, {"a100": 1.5})) == (
+        {"nlp": 3}, {"nlp": {"nlp/a": Rate(2, 1.5), "nlp/h": Rate(1, 4.0)}})  # by pod UID; by key for a pod with none
 
 
 def _status(kind: str, name: str, actions: Any) -> dict[str, Any]:
@@ -64,12 +66,13 @@ def test_an_hour_of_a_foreign_pod_is_charged_to_the_tenant_at_the_class_price() 
     """Usage and spend count a foreign pod in the tenant's namespace as if it were one of its jobs, at the current
     price of its node's class (no job: no bid, no job charge to read)."""
     metered = {"decayedUsageGPUHours": 0.0, "spendThisPeriod": 1.0, "periodStart": ts(7200),
-               "usageUpdatedAt": ts(3600)}
+               "usageUpdatedAt": ts(3600), "ledger": {"closedCredits": 1.0, "foreignChargedThrough": ts(3600)}}
     bodies = [*CLUSTER[:2], tenant("nlp").status(**metered), *CLUSTER[3:],
               pod("nlp/mine").on("h0").gpus(3).phase("Running")]
     actions = plan(bodies, scheduler=told(prices={"a100": 1.5, "h100": 3.0})).actions
     nlp = _status(TENANTS, "nlp", actions)
     assert (nlp["spendThisPeriod"], nlp["foreign"], nlp["allocatedGPUs"]) == (1.0 + 3 * 3.0, {"h100": 3}, 0)
+    assert nlp["ledger"]["jobs"] == {"nlp/mine": 3 * 3.0}  # under the pod's UID (here, with none, its key)
 
 
 # --- a gang displaced by a foreign pod -----------------------------------------------------------------------------

@@ -137,7 +137,8 @@ def test_running_job_is_charged_by_the_core_price_since_accrued_at() -> None:
     [patch] = [a for a in of_kind(result.actions, PatchStatus) if a.key == "nlp/run"]
     assert patch == PatchStatus(TRAINING_JOBS, "nlp/run", {"cost": {
         "credits": round(1.0 + price * 8 * 0.5, 6), "gpuHours": 6.0, "energyKWh": round(0.5 + 8 * 400 * 0.5 / 1000, 6),
-        "accruedAt": ts(0)}, "allocation": {"pricePerGPUHour": price}}, "1")
+        "periodCredits": round(price * 8 * 0.5, 6), "accruedAt": ts(0), "periodStart": ts(0)},
+        "allocation": {"pricePerGPUHour": price}}, "1")
 
 
 def test_a_job_that_just_started_running_still_counts_against_its_tenant() -> None:
@@ -162,7 +163,8 @@ def test_gpu_class_and_tenant_status_written_when_changed_only() -> None:
         "nlp": {"allocated": {"a100": 8}, "allocatedGPUs": 8,
                 "fairShare": {"a100": round(first.result.fair_shares["nlp"]["a100"], 3)},
                 "shareRatio": round(first.result.share_ratios["nlp"], 2), "spendThisPeriod": 0.0,
-                "decayedUsageGPUHours": 0.0, "periodStart": ts(0), "usageUpdatedAt": ts(0)}}
+                "decayedUsageGPUHours": 0.0, "periodStart": ts(0), "usageUpdatedAt": ts(0),
+                "ledger": {"closedCredits": 0.0, "jobs": {}}}}
     FakeCluster(store).apply(first.actions)
     assert plan(store, NOW + 10).actions == ()
 

@@ -131,18 +131,21 @@ def test_wait_writes_only_changes(status: dict[str, Any], want: list[Any]) -> No
 
 @pytest.mark.parametrize(("job", "charge", "want_cost"), [
     pytest.param(running_job().cost(credits=10, gpu_hours=1, energy_kwh=2, accrued_ago=3600), 2.0,
-                 {"credits": 26.0, "gpuHours": 9.0, "energyKWh": 6.0, "accruedAt": ts(0)},
+                 {"credits": 26.0, "gpuHours": 9.0, "energyKWh": 6.0, "periodCredits": 16.0, "accruedAt": ts(0),
+                  "periodStart": ts(0)},
                  id="an hour since accruedAt: price x GPUs x hours, plus energy"),
     pytest.param(running_job(2).cost(accrued_ago=900), 3.0,
-                 {"credits": 12.0, "gpuHours": 4.0, "energyKWh": 2.0, "accruedAt": ts(0)},
+                 {"credits": 12.0, "gpuHours": 4.0, "energyKWh": 2.0, "periodCredits": 12.0, "accruedAt": ts(0),
+                  "periodStart": ts(0)},
                  id="a quarter hour on 16 GPUs"),
     pytest.param(running_job().cost(accrued_ago=30), 3.6,
                  {"credits": 0.24, "gpuHours": round(8 * 30 / 3600, 6), "energyKWh": round(4 * 30 / 3600, 6),
-                  "accruedAt": ts(0)}, id="exactly 30 s: charged"),
+                  "periodCredits": 0.24, "accruedAt": ts(0), "periodStart": ts(0)}, id="exactly 30 s: charged"),
     pytest.param(running_job().cost(accrued_ago=29), 2.0, None, id="under 30 s: nothing"),
     pytest.param(running_job().cost(accrued_ago=0), 2.0, None, id="already accrued now: idempotent"),
     pytest.param(running_job().status(cost=None).allocation("a100", "n0", admitted_ago=1800), 1.0,
-                 {"credits": 4.0, "gpuHours": 4.0, "energyKWh": 2.0, "accruedAt": ts(0)},
+                 {"credits": 4.0, "gpuHours": 4.0, "energyKWh": 2.0, "periodCredits": 4.0, "accruedAt": ts(0),
+                  "periodStart": ts(0)},
                  id="never accrued: from admittedAt"),
 ])
 def test_accrual(job: JobBuilder, charge: float, want_cost: dict[str, Any] | None) -> None:
@@ -191,7 +194,8 @@ def test_a_job_releasing_its_gpus_is_charged_in_the_releasing_patch(workers: int
     actions = job_actions([job, *extra], *([decision] if decision else []), charges={"nlp/j": 9.0})
     costly = [a for a in actions if isinstance(a, PatchStatus) and "cost" in a.status]
     gpus = 8 * workers  # 8 GPUs a worker, 500 W each, for one hour
-    want = {"credits": 5 + 2.5 * gpus, "gpuHours": 1.0 + gpus, "energyKWh": 1 + gpus * 0.5, "accruedAt": ts(0)}
+    want = {"credits": 5 + 2.5 * gpus, "gpuHours": 1.0 + gpus, "energyKWh": 1 + gpus * 0.5,
+            "periodCredits": 2.5 * gpus, "accruedAt": ts(0), "periodStart": ts(0)}
     assert [(a.status.get("phase"), a.status["cost"]) for a in costly] == [(phase, want)]
 
 
@@ -207,14 +211,16 @@ def test_a_job_with_no_allocation_is_not_charged_on_release() -> None:
 CLASS_STATUS = {"capacity": 24, "allocated": 8, "foreign": 0, "idle": 16, "currentPricePerGPUHour": 1.5}
 TENANT_OWNED = {"allocated": {"a100": 8}, "allocatedGPUs": 8, "fairShare": {"a100": 12.0}}
 # Usage and spend were metered just now: they are not due again for 30 s.
-METERED_NOW = {"decayedUsageGPUHours": 0.0, "spendThisPeriod": 3.0, "periodStart": ts(0), "usageUpdatedAt": ts(0)}
+METERED_NOW = {"decayedUsageGPUHours": 0.0, "spendThisPeriod": 3.0, "periodStart": ts(0), "usageUpdatedAt": ts(0),
+               "ledger": {"closedCredits": 3.0, "jobs": {}}}
 TENANT_STATUS = {**TENANT_OWNED, **METERED_NOW}
 
 
 @pytest.mark.parametrize(("class_status", "tenant_status", "want"), [
     pytest.param(CLASS_STATUS, TENANT_STATUS, [], id="unchanged: nothing"),
     pytest.param(None, None, [(GPU_CLASSES, "a100", CLASS_STATUS),
-                              (TENANTS, "nlp", {**TENANT_OWNED, **METERED_NOW, "spendThisPeriod": 0.0})],
+                              (TENANTS, "nlp", {**TENANT_OWNED, **METERED_NOW, "spendThisPeriod": 0.0,
+                                                "ledger": {"closedCredits": 0.0, "jobs": {}}})],
                  id="no status yet: both written, the metering clock started"),
     pytest.param({**CLASS_STATUS, "currentPricePerGPUHour": 1.4}, TENANT_STATUS,
                  [(GPU_CLASSES, "a100", CLASS_STATUS)], id="price moved: class written whole"),
@@ -227,10 +233,13 @@ TENANT_STATUS = {**TENANT_OWNED, **METERED_NOW}
                  [(TENANTS, "nlp", {**TENANT_OWNED, "fairShare": {"a100": 12.0, "l4": None}})],
                  id="a fair share that vanished is nulled"),
     pytest.param(CLASS_STATUS, {**TENANT_STATUS, "decayedUsageGPUHours": 10.0, "usageUpdatedAt": ts(3600)},
-                 [(TENANTS, "nlp", {**TENANT_OWNED, **METERED_NOW, "spendThisPeriod": 3.0 + 8 * 1.5,
-                                    "decayedUsageGPUHours": pytest.approx(
+                 [(TENANTS, "nlp", {**TENANT_OWNED, **METERED_NOW, "decayedUsageGPUHours": pytest.approx(
                      10.0 * 0.5 ** (1 / 24) + 8 * 24 / math.log(2) * (1 - 0.5 ** (1 / 24)), rel=1e-6)})],
-                 id="an hour holding 8 GPUs at 1.5: usage decays and grows, spend grows by 12"),
+                 id="an hour holding 8 GPUs: usage decays and grows; spend moves only with the job's charges"),
+    pytest.param(CLASS_STATUS, {**TENANT_STATUS, "ledger": None},
+                 [(TENANTS, "nlp", {**TENANT_OWNED, "spendThisPeriod": 3.0, "periodStart": ts(0),
+                                    "ledger": {"closedCredits": 3.0, "jobs": {}}})],
+                 id="written before the ledger: its spend is carried over as the deleted jobs' part"),
 ])
 def test_class_and_tenant_status_are_patched_only_when_changed(
         class_status: dict[str, Any] | None, tenant_status: dict[str, Any] | None, want: list[Any]) -> None:
@@ -272,36 +281,69 @@ HOUR = 3600.0
 WEEK = 168 * HOUR
 
 
-@pytest.mark.parametrize(("status", "held", "rate", "want"), [
-    pytest.param(None, 8, 16.0, (0.0, NOW, 0.0), id="no status: the clock starts, nothing charged yet"),
-    pytest.param({"spendThisPeriod": 5.0, "periodStart": ts(2 * HOUR), "usageUpdatedAt": ts(HOUR)}, 8, 16.0,
-                 (21.0, NOW - 2 * HOUR, HOUR), id="an hour at 16 credits/hour"),
-    pytest.param({"spendThisPeriod": 90.0, "periodStart": ts(WEEK + 0.5 * HOUR), "usageUpdatedAt": ts(HOUR)}, 8,
-                 16.0, (8.0, NOW - 0.5 * HOUR, HOUR), id="a new period began half an hour ago: spend restarts"),
-    pytest.param({"spendThisPeriod": 90.0, "periodStart": ts(3 * WEEK + HOUR), "usageUpdatedAt": ts(3 * WEEK)}, 0,
-                 0.0, (0.0, NOW - HOUR, 3 * WEEK), id="weeks idle: periods counted from the first"),
+@pytest.mark.parametrize(("created", "status", "want"), [
+    pytest.param(None, None, NOW, id="no creation time, no status: the period starts now"),
+    pytest.param(2 * HOUR, None, NOW - 2 * HOUR, id="before any status: counted from the Tenant's creation"),
+    pytest.param(3 * WEEK, {"periodStart": ts(WEEK + 0.5 * HOUR)}, NOW - 0.5 * HOUR,
+                 id="a new period began half an hour ago"),
+    pytest.param(9 * WEEK, {"periodStart": ts(3 * WEEK + HOUR)}, NOW - HOUR,
+                 id="weeks idle: periods counted from the first"),
 ])
-def test_spend_is_metered_per_budget_period(status: dict[str, Any] | None, held: int, rate: float,
-                                            want: tuple[float, float, float]) -> None:
+def test_budget_period(created: float | None, status: dict[str, Any] | None, want: float) -> None:
     from fairshare.api import parse_tenant
-    from fairshare.control.plan import meter
 
     built = tenant("nlp").budget(100)
     built._body["spec"]["budget"]["periodHours"] = 168
+    if created is not None:
+        built = built.created(created)
     if status is not None:
         built = built.status(**status)
-    metered = meter(parse_tenant(built.body()), held, rate, NOW, half_life_hours=24.0)
-    assert (round(metered.spend_this_period, 6), metered.period_start, metered.elapsed) == want
+    assert cost.budget_period(parse_tenant(built.body()), NOW) == want
 
 
-def test_tenant_with_budget_reports_credits_left_from_the_metered_spend() -> None:
-    bodies = [CLUSTER[0], tenant("nlp").budget(100).status(spendThisPeriod=30.5, periodStart=ts(HOUR),
-                                                           usageUpdatedAt=ts(HOUR)),
-              *CLUSTER[2:], running_job().cost(credits=30.5, accrued_ago=0), *gang(),
-              training_job("nlp/old").phase("Succeeded")]
+def charged_job(name: str, credits: float, accrued_ago: float, period_ago: float = HOUR) -> JobBuilder:
+    built = (training_job(f"nlp/{name}").gpus(8).rv(77).phase("Running").started(3000)
+             .allocation("a100", "n0", admitted_ago=2 * HOUR).cost(credits=credits, accrued_ago=accrued_ago))
+    built._status["cost"].update(periodCredits=credits, periodStart=ts(period_ago))
+    return built
+
+
+def test_tenant_spend_is_the_sum_of_its_jobs_charges_written_in_the_cycle_that_charges_them() -> None:
+    """A periodic charge (an hour at 2.0 on 8 GPUs) and a job deleted since (its last entry kept): the Tenant's spend
+    is the ledger's sum, and its credits left are counted from it."""
+    ledger = {"closedCredits": 1.0, "jobs": {"uid-nlp-j": 30.5, "uid-nlp-gone": 4.0}}
+    bodies = [CLUSTER[0], tenant("nlp").budget(100).rv(5).status(spendThisPeriod=35.5, periodStart=ts(HOUR),
+                                                           usageUpdatedAt=ts(0), ledger=ledger),
+              *CLUSTER[2:], charged_job("j", 30.5, accrued_ago=3600), *gang()]
     result = plan(bodies, scheduler=told(charges={"nlp/j": 2.0}))
     [patch] = [a for a in of_kind(result.actions, PatchStatus) if a.kind == TENANTS]
-    assert (patch.status["spendThisPeriod"], patch.status["creditsLeft"]) == (30.5 + 16.0, 100 - 46.5)
+    assert {k: patch.status[k] for k in ("spendThisPeriod", "creditsLeft", "ledger")} == {
+        "spendThisPeriod": 1.0 + 4.0 + 30.5 + 16.0, "creditsLeft": 100 - 51.5,
+        "ledger": {"closedCredits": 1.0, "jobs": {"uid-nlp-gone": 4.0, "uid-nlp-j": 46.5},
+                   "closedAt": {"uid-nlp-gone": ts(0)}}}  # the deleted job's entry stays, closed, for its grace
+    assert patch.resource_version is not None, "a conditional write: a stale ledger is never written over a new one"
+
+
+def test_a_charge_not_written_to_a_job_being_deleted_is_not_in_its_tenants_ledger() -> None:
+    """A running job being deleted gets no status write (its periodic charge is not sent), so its Tenant's entry stays
+    at what the job records: the ledger holds only charges its jobs hold."""
+    ledger = {"closedCredits": 0.0, "jobs": {"uid-nlp-j": 30.5}}
+    bodies = [CLUSTER[0], tenant("nlp").rv(5).status(spendThisPeriod=30.5, periodStart=ts(HOUR),
+                                                     usageUpdatedAt=ts(3600), ledger=ledger),
+              *CLUSTER[2:], charged_job("j", 30.5, accrued_ago=3600).deleting(), *gang()]
+    result = plan(bodies, scheduler=told(charges={"nlp/j": 2.0}))
+    assert [a for a in of_kind(result.actions, PatchStatus) if a.kind == TRAINING_JOBS] == []
+    [patch] = [a for a in of_kind(result.actions, PatchStatus) if a.kind == TENANTS]
+    assert (patch.status["spendThisPeriod"], patch.status["ledger"]["jobs"]) == (30.5, {"uid-nlp-j": 30.5})
+
+
+def test_a_ledger_that_agrees_with_the_jobs_is_not_written_again() -> None:
+    ledger = {"closedCredits": 0.0, "jobs": {"uid-nlp-j": 30.5}}
+    bodies = [CLUSTER[0], tenant("nlp").status(**TENANT_OWNED, spendThisPeriod=30.5, periodStart=ts(HOUR),
+                                               decayedUsageGPUHours=0.0, usageUpdatedAt=ts(0), ledger=ledger),
+              *CLUSTER[2:], charged_job("j", 30.5, accrued_ago=0), *gang()]
+    result = plan(bodies, scheduler=told(charges={"nlp/j": 2.0}, fair_shares={"nlp": {"a100": 12.0}}))
+    assert [a for a in of_kind(result.actions, PatchStatus) if a.kind == TENANTS] == []
 
 
 @pytest.mark.parametrize(("decision", "want_allocated"), [

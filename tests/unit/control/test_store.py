@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from fairshare.control.store import KINDS, NODES, PODS, TRAINING_JOBS, Store, json_copy, object_key
+from fairshare.control.store import KINDS, NODES, PODS, TOMBSTONE_SECONDS, TRAINING_JOBS, Store, json_copy, object_key
 from tests.unit.control.builders import node, pod, training_job
 
 
@@ -106,3 +106,109 @@ def test_all_is_a_snapshot_that_survives_deletes_while_iterating() -> None:
         seen.append(body["metadata"]["name"])
         store.delete(NODES, body)
     assert (seen, len(store)) == (["a", "b", "c"], 0)
+
+
+# --- ghosts: a deleted object is not brought back by a body read before its deletion -----------------------------
+
+def _job(uid: str, rv: str, phase: str = "Queued") -> dict[str, Any]:
+    body = training_job("nlp/j").phase(phase).body()
+    body["metadata"].update(uid=uid, resourceVersion=rv)
+    return body
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(("late", "back"), [
+    pytest.param(_job("u1", "5"), False, id="a resync's LIST taken before the deletion: the job stays gone"),
+    pytest.param(_job("u1", "9"), False, id="the deleted version itself: gone"),
+    pytest.param(_job("u1", "8", "Running"), False,
+                 id="a write's response read after the deletion (older than it): gone"),
+    pytest.param(_job("u2", "3"), True, id="created again under the same name (another UID): back"),
+    pytest.param(_job("u1", "12"), True, id="a newer version than the deletion: back"),
+    pytest.param(_job("u1", "abc"), True, id="a version that is not a number: back, as before tombstones"),
+])
+def test_a_deleted_job_is_not_brought_back_by_an_older_body(late: dict[str, Any], back: bool) -> None:
+    store = Store()
+    store.put(TRAINING_JOBS, _job("u1", "7"))
+    store.delete(TRAINING_JOBS, _job("u1", "9"))  # the DELETED event carries the deletion's version
+    assert store.put(TRAINING_JOBS, late) is back
+    assert (store.get(TRAINING_JOBS, "nlp/j") is not None) is back
+
+
+def test_a_tombstone_expires() -> None:
+    clock = Clock()
+    store = Store(clock=clock)
+    store.delete(TRAINING_JOBS, _job("u1", "9"))
+    clock.now += TOMBSTONE_SECONDS
+    assert store.put(TRAINING_JOBS, _job("u1", "5")) is True
+    assert store.tombstones == {}
+
+
+def test_tombstones_are_bounded_in_time_and_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock()
+    store = Store(clock=clock)
+
+    def delete(name: str) -> None:
+        body = _job(f"uid-{name}", "9")
+        body["metadata"]["name"] = name
+        store.delete(TRAINING_JOBS, body)
+
+    for name in ("j0", "j1", "j2"):
+        delete(name)
+        clock.now += TOMBSTONE_SECONDS / 2
+    assert [key for _, key in store.tombstones] == ["nlp/j1", "nlp/j2"]  # j0's expired as j2's was recorded
+    monkeypatch.setattr("fairshare.control.store.MAX_TOMBSTONES", 2)
+    clock.now -= TOMBSTONE_SECONDS / 2  # j1's and j2's are in time
+    delete("j3")
+    assert [key for _, key in store.tombstones] == ["nlp/j2", "nlp/j3"]  # past the cap, the oldest go first
+
+
+@pytest.mark.parametrize(("stored_rv", "list_rv", "stays"), [
+    pytest.param("12", "10", True, id="created after the LIST's snapshot, seen by the watch: stays"),
+    pytest.param("10", "10", False, id="no newer than the LIST, which lacks it: deleted before it, removed"),
+    pytest.param("7", "10", False, id="older than the LIST: removed"),
+    pytest.param("7", None, False, id="a LIST without a version: removed, as before"),
+    pytest.param("7", "not-a-number", False, id="a LIST version that is not a number: removed, as before"),
+])
+def test_resync_removes_only_what_its_list_lacks_and_is_no_newer(stored_rv: str, list_rv: str | None,
+                                                                 stays: bool) -> None:
+    store = Store()
+    store.put(TRAINING_JOBS, _job("u1", stored_rv))
+    store.resync(TRAINING_JOBS, [], list_rv)
+    assert (store.get(TRAINING_JOBS, "nlp/j") is not None) is stays
+    if stays:  # and its later bodies go in: no tombstone refuses the job (the failover test's job without status)
+        assert store.put(TRAINING_JOBS, _job("u1", str(int(stored_rv) + 1), "Admitted")) is True
+        assert _phase(store, "nlp/j") == "Admitted"
+
+
+def test_a_list_taken_before_a_deletion_and_applied_after_it_does_not_bring_the_job_back() -> None:
+    """The LIST (at 10) holds the job; the watch's DELETED (at 11) arrives while the LIST is read; then the LIST is
+    applied."""
+    store = Store()
+    store.put(TRAINING_JOBS, _job("u1", "8"))
+    store.delete(TRAINING_JOBS, _job("u1", "11"))
+    store.resync(TRAINING_JOBS, [_job("u1", "8")], "10")
+    assert store.get(TRAINING_JOBS, "nlp/j") is None
+
+
+def test_a_list_item_older_than_the_watched_body_does_not_replace_it() -> None:
+    store = Store()
+    store.put(TRAINING_JOBS, _job("u1", "12", "Running"))
+    store.resync(TRAINING_JOBS, [_job("u1", "8", "Queued")], "10")
+    assert _phase(store, "nlp/j") == "Running"
+
+
+def test_an_object_a_resync_found_gone_refuses_the_bodies_read_before() -> None:
+    """A resync removes a job whose DELETED event was missed; a write's response older than the LIST that found it
+    gone does not bring it back, a new job of the same name does."""
+    store = Store()
+    store.put(TRAINING_JOBS, _job("u1", "8"))
+    store.resync(TRAINING_JOBS, [], "10")
+    assert store.put(TRAINING_JOBS, _job("u1", "9", "Running")) is False
+    assert store.put(TRAINING_JOBS, _job("u2", "11")) is True
