@@ -25,8 +25,8 @@ from price_stability import CLASSES, TENANTS, fleet
 import fairshare
 from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig
-from fairshare.core.replay import apply
 from fairshare.core.types import Job, JobPhase, Snapshot, Tenant
+from fairshare.simulator.replay import apply
 
 CYCLE_S = 10.0
 METER_S = 30.0

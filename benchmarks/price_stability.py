@@ -4,7 +4,7 @@
     PYTHONPATH=/tmp/wt-before/operator .venv/bin/python benchmarks/price_stability.py   # another tree, side by side
 
 A seeded churn workload runs through the core's `schedule` cycle after cycle, as the operator runs it: each cycle's
-decisions applied (core.replay.apply), its prices carried into GPUClass.current_price and its fair shares into
+decisions applied (simulator.replay.apply), its prices carried into GPUClass.current_price and its fair shares into
 Tenant.fair_share for the next. Jobs arrive at random (Poisson) from four tenants with unequal weights, ask for 1-8
 GPUs on one or several of the `make up` fleet's classes (4 x 8 h100, 8 x 8 a100, 8 x 4 l4), and finish after an
 exponential run time; a few ask for gangs no node can hold. It reports, over every class and consecutive pair of
@@ -24,8 +24,8 @@ from dataclasses import replace
 import fairshare
 from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig
-from fairshare.core.replay import apply
 from fairshare.core.types import GPUClass, Job, JobPhase, Node, Snapshot, Tenant
+from fairshare.simulator.replay import apply
 
 CLASSES = (GPUClass("h100", 4.0, 700.0, 3.0), GPUClass("a100", 2.5, 400.0, 2.0), GPUClass("l4", 0.8, 72.0, 0.6))
 FLEET = (("h100", 4, 8), ("a100", 8, 8), ("l4", 8, 4))

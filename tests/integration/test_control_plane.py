@@ -9,7 +9,8 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from fairshare.localcluster.shape import GPU_CLASS_LABEL, GPU_RESOURCE
+from fairshare.api.constants import GPU_RESOURCE
+from fairshare.localcluster.shape import GPU_CLASS_LABEL
 from tests.support.kube import gone, read_pod
 from tests.support.wait import wait_for
 

@@ -19,6 +19,9 @@ SHORT_NAME_TENANT = "tn"
 SHORT_NAME_TRAINING_JOB = "tj"
 CATEGORY = "fairshare"
 
+# The extended resource a GPU node advertises and a worker pod requests (the NVIDIA device plugin's name).
+GPU_RESOURCE = "nvidia.com/gpu"
+
 # Labels the operator puts on every child it creates; the k8s layer selects children by them.
 LABEL_PREFIX = f"{GROUP}/"
 LABEL_JOB = f"{GROUP}/job"

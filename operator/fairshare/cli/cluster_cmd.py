@@ -13,12 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fairshare.api.constants import GPU_RESOURCE
 from fairshare.demo import scenario
 from fairshare.localcluster import toolchain
 from fairshare.localcluster.cluster import ClusterState, LocalCluster, attach_process, default_data_dir, stop_cluster
 from fairshare.localcluster.operatorenv import local_operator_env
 from fairshare.localcluster.processes import free_port
-from fairshare.localcluster.shape import GPU_CLASS_LABEL, GPU_RESOURCE, load_pools
+from fairshare.localcluster.shape import GPU_CLASS_LABEL, load_pools
 
 
 def register(sub: Any) -> None:

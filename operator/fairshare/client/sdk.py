@@ -20,6 +20,7 @@ from typing import Any
 
 from fairshare.client import paths
 from fairshare.client.errors import ApiError, ClientError, Forbidden, NotFound
+from fairshare.client.explanation import explain_text
 from fairshare.client.kubeconfig import Connection, load
 from fairshare.client.transport import Transport
 
@@ -155,8 +156,6 @@ class FairshareClient:
 
     def explain(self, name: str, namespace: str | None = None) -> str:
         """Why the job waits, where it runs and what it costs, in words (what `fairshare explain` prints)."""
-        from fairshare.cli.explain_cmd import explain_text
-
         job, tenant, events = self.explain_inputs(name, namespace)
         return explain_text(job, tenant, [{"reason": e.get("reason"), "message": e.get("message")} for e in events])
 

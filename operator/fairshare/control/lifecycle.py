@@ -12,13 +12,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from fairshare.api import Phase
-from fairshare.api.constants import LABEL_RANK
+from fairshare.api.constants import GPU_RESOURCE, LABEL_RANK
 from fairshare.control import conditions as cond
 from fairshare.control.actions import DeletePods, PatchStatus, RecordEvent
 from fairshare.control.ownership import ForeignPod
 from fairshare.control.podstate import PodProblem, failure, pod_phase, start_problem, terminating, timestamp
 from fairshare.control.queue import FOREIGN_POD, UNSCHEDULABLE, queue_entry
-from fairshare.control.snapshot import GPU_RESOURCE, JobView
+from fairshare.control.snapshot import JobView
 from fairshare.control.store import TRAINING_JOBS
 from fairshare.control.transition import (
     DEFAULT_LIFECYCLE,

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-# Codes of waits decided outside the core (the core's own: fairshare.core.index.WAIT_CODES).
+# Codes of waits decided outside the core (the core's own: fairshare.core.cycle.WAIT_CODES).
 NO_TENANT = "NoTenant"  # no Tenant lists the job's namespace
 NO_NODE_FITS = "NoNodeFits"  # no node of any acceptable class can hold one worker (cpu, memory, taints)
 BACK_OFF = "BackOff"  # restarting after a worker failure, after a back-off delay

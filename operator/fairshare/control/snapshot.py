@@ -11,7 +11,7 @@ from fairshare.api import GPUClass as GPUClassCR
 from fairshare.api import Phase, SpecError, parse_gpu_class, parse_tenant, parse_training_job
 from fairshare.api import Tenant as TenantCR
 from fairshare.api import TrainingJob as TrainingJobCR
-from fairshare.api.constants import LABEL_RANK
+from fairshare.api.constants import GPU_RESOURCE, LABEL_RANK
 from fairshare.api.jobstatus import TrainingJobStatus
 from fairshare.api.quantity import QuantityError, whole_count
 from fairshare.control import conditions as cond
@@ -24,7 +24,6 @@ from fairshare.control.parsecache import ParseCache
 from fairshare.control.store import GPU_CLASSES, NODES, PODS, TENANTS, TRAINING_JOBS, Body, Store, object_key
 from fairshare.core import types as core
 
-GPU_RESOURCE = "nvidia.com/gpu"
 ACTIVE_POD_PHASES = ("Pending", "Running", "Unknown")
 # The most GPUs one node is believed to have. The core sizes per-node tables by the largest node, so a Node reporting
 # 1Ei GPUs (the API server accepts any whole extended-resource quantity) is set aside rather than passed on.

@@ -14,12 +14,9 @@ COMPILED_FROM = _compiled.activate(__path__)  # the compiled build's folder in u
 from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig
 from fairshare.core.decisions import Admit, CycleResult, Decision, Migrate, Preempt, Resize, Wait
-from fairshare.core.policies import POLICIES, Policy
-from fairshare.core.replay import apply
 from fairshare.core.types import Allocation, GPUClass, Job, JobPhase, Node, Snapshot, Tenant, Throughput
 
 __all__ = [
-    "COMPILED_FROM", "POLICIES", "Admit", "Allocation", "CycleResult", "Decision", "GPUClass", "Job", "JobPhase",
-    "Node", "Policy",
-    "Migrate", "PolicyConfig", "Preempt", "Resize", "Snapshot", "Tenant", "Throughput", "Wait", "apply", "schedule",
+    "COMPILED_FROM", "Admit", "Allocation", "CycleResult", "Decision", "GPUClass", "Job", "JobPhase", "Migrate",
+    "Node", "PolicyConfig", "Preempt", "Resize", "Snapshot", "Tenant", "Throughput", "Wait", "schedule",
 ]

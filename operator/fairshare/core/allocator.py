@@ -12,14 +12,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fairshare.core import demand, explain, index, outcome
-from fairshare.core.admission import admit_on_idle_capacity, admit_within_guarantees, admit_within_shares
+from fairshare.core.admission import admit_on_idle_capacity, admit_within_guarantees
+from fairshare.core.attained import serve_least_attained
 from fairshare.core.config import PolicyConfig
+from fairshare.core.cycle import Cycle
 from fairshare.core.decisions import CycleResult
 from fairshare.core.elastic import grow_elastic_jobs
 from fairshare.core.fairshare import entitlements
 from fairshare.core.market import solve
 from fairshare.core.migration import migrate_running_jobs
-from fairshare.core.service import serve_least_attained
+from fairshare.core.share_admission import admit_within_shares
 from fairshare.core.types import Snapshot
 from fairshare.core.wake import next_wake
 
@@ -126,7 +128,7 @@ def _schedule(snapshot: Snapshot, now: float, config: PolicyConfig, clock: Clock
     return result
 
 
-def _last_spending(cycle: index.Cycle, names: list[str]) -> NDArray[np.float64] | None:
+def _last_spending(cycle: Cycle, names: list[str]) -> NDArray[np.float64] | None:
     """What each tenant spent per class at the last cycle's equilibrium (its fair share x that cycle's price), to
     start this cycle's market from; None unless every class carries its last price."""
     last = [cs.gpu_class.current_price for cs in cycle.classes.values()]
@@ -164,7 +166,7 @@ def damped_price(equilibrium: float, last: float | None, floor: float, list_pric
     return min(max(price, floor), max(list_price, floor))
 
 
-def _settle_prices(cycle: index.Cycle, demands: demand.Demand,
+def _settle_prices(cycle: Cycle, demands: demand.Demand,
                    budgets: dict[str, float]) -> dict[str, dict[str, float]]:
     """Solve the market, set class prices, and charge running jobs: returns tenant -> class -> fair share."""
     names, market = demand.market(cycle, demands, budgets)

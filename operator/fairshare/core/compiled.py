@@ -16,10 +16,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# Not compiled: this loader and the package's __init__ (they run before any compiled module can), and `policies`,
-# whose runtime-checkable Protocol mypyc cannot compile, and `types`, whose dataclasses accept lists where they
-# declare tuples (they convert in __post_init__; compiled constructors reject them first).
-INTERPRETED = frozenset({"__init__", "compiled", "policies"})
+# Not compiled: this loader and the package's __init__ (they run before any compiled module can).
+INTERPRETED = frozenset({"__init__", "compiled"})
 
 
 def sources() -> list[Path]:

@@ -81,7 +81,7 @@ class Preempt:
 @dataclass(frozen=True, slots=True)
 class Wait:
     """Keep a pending job queued; `position` counts the jobs of its tenant ahead of it (0 = next to be considered),
-    and `code` is a stable CamelCase name of what holds it back (index.WAIT_CODES), for columns, alerts and
+    and `code` is a stable CamelCase name of what holds it back (cycle.WAIT_CODES), for columns, alerts and
     scripts: required, so no wait goes out without one."""
 
     job_key: str

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from fairshare.core.cycle import ClassState, Cycle, TenantState, informative
 from fairshare.core.fairshare import Claim, usage_discounted_weights
-from fairshare.core.index import ClassState, Cycle, TenantState, informative
 from fairshare.core.market import Market
 from fairshare.core.throughput import Curves, normalized_speeds
 from fairshare.core.types import GPUClass

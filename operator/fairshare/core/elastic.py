@@ -6,8 +6,8 @@ import heapq
 from dataclasses import dataclass
 
 from fairshare.core import explain
+from fairshare.core.cycle import ClassState, Cycle, PendingJob, RunState, TenantState
 from fairshare.core.decisions import Admit, Resize
-from fairshare.core.index import ClassState, Cycle, PendingJob, RunState, TenantState
 from fairshare.core.rules import within_guarantee, within_limit
 from fairshare.core.throughput import marginal_efficiency
 from fairshare.core.types import GPUClass, Job

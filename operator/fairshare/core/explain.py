@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fairshare.core.index import Cause, ClassState, PendingJob, RunState, TenantState
+from fairshare.core.cycle import Cause, ClassState, PendingJob, RunState, TenantState
 
 
 def share_status(ts: TenantState) -> str:

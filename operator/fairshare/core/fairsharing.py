@@ -22,7 +22,7 @@ from __future__ import annotations
 import heapq
 import math
 
-from fairshare.core.index import ClassState, Cycle, PendingJob, RunState, TenantState
+from fairshare.core.cycle import ClassState, Cycle, PendingJob, RunState, TenantState
 from fairshare.core.preemption import Plan, keeps_own_guarantee, ran_long_enough, reclaim, share_victim_order, victims
 from fairshare.core.rules import EPS
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from fairshare.core import explain
+from fairshare.core.cycle import ClassState, Cycle, RunState
 from fairshare.core.decisions import Migrate
-from fairshare.core.index import ClassState, Cycle, RunState
 from fairshare.core.rules import within_guarantee, within_limit
 from fairshare.core.throughput import Curves, estimate, interpolate
 from fairshare.core.types import GPUClass

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fairshare.core import explain
+from fairshare.core.cycle import WAIT_CODES, Cause, Cycle, TenantState
 from fairshare.core.decisions import Decision, Wait
-from fairshare.core.index import WAIT_CODES, Cause, Cycle, TenantState
 from fairshare.core.rules import ranked_options
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from fairshare.core.index import ClassState, PendingJob, RunState
+from fairshare.core.cycle import ClassState, PendingJob, RunState
 
 # (victim, GPUs it would give up) -> may it?
 MayTake = Callable[[RunState, int], bool]
 
 
-def victim_order(run: RunState) -> tuple[int, int, float, str]:
+def least_harm_first(run: RunState) -> tuple[int, int, float, str]:
     """Who goes first: jobs on idle capacity, then lowest priority, then least work lost since the last checkpoint."""
     return (0 if run.opportunistic else 1, run.job.priority, run.lost_gpu_hours, run.job.key)
 
@@ -41,9 +41,9 @@ def idle_yield_order(run: RunState) -> tuple[int, float, float, int, float, floa
 
 
 def victims(cls: ClassState) -> list[RunState]:
-    """The preemptible jobs running on a class, in victim order (computed once per cycle)."""
+    """The preemptible jobs running on a class, least harm first (computed once per cycle)."""
     if cls.victims is None:
-        cls.victims = sorted((r for r in cls.running if r.job.preemptible), key=victim_order)
+        cls.victims = sorted((r for r in cls.running if r.job.preemptible), key=least_harm_first)
     return cls.victims
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fairshare.core.index import ClassState, Cycle, PendingJob, TenantState
+from fairshare.core.cycle import ClassState, Cycle, PendingJob, TenantState
 from fairshare.core.throughput import normalized_speeds
 
 EPS = 1e-9  # slack for float sums of prices

@@ -1,11 +1,8 @@
-"""Usage and spend as pure functions: decayed GPU-hours (half-life) and credits metered per job and tenant."""
+"""Usage and spend as pure functions: decayed GPU-hours (half-life) and credits for GPUs held at a price."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-
-from fairshare.core.types import Job, JobPhase
 
 
 def decay_factor(elapsed_hours: float, half_life_hours: float) -> float:
@@ -27,31 +24,3 @@ def decay_usage(decayed_gpu_hours: float, gpus_in_use: float, elapsed_hours: flo
 def spend(gpus: float, price_per_gpu_hour: float, elapsed_hours: float) -> float:
     """Credits for holding `gpus` GPUs at a price for a while: allocation x price x elapsed hours."""
     return gpus * price_per_gpu_hour * max(0.0, elapsed_hours)
-
-
-def job_gpus(job: Job) -> int:
-    """GPUs a job holds right now (0 unless it is running): a terminal job is never charged again."""
-    if job.phase is not JobPhase.RUNNING or job.allocation is None:
-        return 0
-    return job.allocation.workers * job.gpus_per_worker
-
-
-def tenant_spend(jobs: Iterable[Job], charges: Mapping[str, float], elapsed_hours: float) -> dict[str, float]:
-    """Credits each tenant owes for an interval, from the jobs it ran and the prices of the last cycle's `charges`."""
-    out: dict[str, float] = {}
-    for job in jobs:
-        gpus = job_gpus(job)
-        price = charges.get(job.key)
-        if gpus and price is not None:
-            out[job.tenant] = out.get(job.tenant, 0.0) + spend(gpus, price, elapsed_hours)
-    return out
-
-
-def tenant_gpus(jobs: Iterable[Job]) -> dict[str, int]:
-    """GPUs each tenant holds right now, for decay_usage."""
-    out: dict[str, int] = {}
-    for job in jobs:
-        gpus = job_gpus(job)
-        if gpus:
-            out[job.tenant] = out.get(job.tenant, 0) + gpus
-    return out

@@ -19,8 +19,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from fairshare.core.cycle import ClassState, Cycle, TenantState, service_band
 from fairshare.core.fairsharing import below_fair_share
-from fairshare.core.index import ClassState, Cycle, TenantState, service_band
 from fairshare.core.rules import EPS, guarantee_room, within_guarantee
 from fairshare.core.throughput import estimate, interpolate
 from fairshare.core.types import GPUClass, Job
@@ -287,7 +287,7 @@ def budget_runs_out(cycle: Cycle, gangs: list[Holder]) -> float:
 
 
 def _may_be_yielded(h: Holder, waiting: Waiting) -> bool:
-    """Step 5: a gang on idle capacity yields to a waiting job within its share (admission.try_yield)."""
+    """Step 5: a gang on idle capacity yields to a waiting job within its share (ShareAdmission.try_yield)."""
     return h.job.preemptible and waiting.yielded_to(h)
 
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import yaml
 
-GPU_RESOURCE = "nvidia.com/gpu"
+from fairshare.api.constants import GPU_RESOURCE
+
 GPU_CLASS_LABEL = "fairshare.dev/gpu-class"
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")

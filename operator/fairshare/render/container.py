@@ -9,6 +9,7 @@ from fairshare.api.constants import (
     FAIRSHARE_GPU_CLASS,
     FAIRSHARE_JOB,
     FAIRSHARE_METRICS_PORT,
+    GPU_RESOURCE,
     SHM_MOUNT_PATH,
     TMP_MOUNT_PATH,
     is_reserved_env_name,
@@ -16,7 +17,6 @@ from fairshare.api.constants import (
 from fairshare.api.podtemplate import Container, ContainerResources, ResourceList
 from fairshare.api.trainingjob import TrainingJobSpec
 
-GPU_RESOURCE = "nvidia.com/gpu"
 TRAINER_CONTAINER = "trainer"
 TMP_VOLUME = "fairshare-tmp"
 SHM_VOLUME = "fairshare-shm"

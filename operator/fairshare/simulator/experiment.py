@@ -125,7 +125,7 @@ def with_oracle(policy: Any, workload: Workload, cluster: clusters.ClusterSpec) 
 def run_experiment(spec: ExperimentSpec, data_dir: Path,
                    on_result: Callable[[RunResult, PolicySummary], None] | None = None) -> Experiment:
     from fairshare.core.config import PolicyConfig
-    from fairshare.core.policies import POLICIES
+    from fairshare.simulator.policies import POLICIES
 
     rng = random.Random(spec.seed)
     cluster = load_cluster(spec.cluster, data_dir, rng)

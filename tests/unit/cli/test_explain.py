@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fairshare.cli.explain_cmd import explain_text
+from fairshare.client.explanation import explain_text
 
 WAITING: dict[str, Any] = {
     "metadata": {"namespace": "nlp", "name": "bert"},

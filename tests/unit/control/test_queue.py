@@ -17,8 +17,8 @@ from fairshare.control.queue import (
     queue_entry,
     reason_kind,
 )
+from fairshare.core.cycle import WAIT_CODES
 from fairshare.core.decisions import Wait
-from fairshare.core.index import WAIT_CODES
 from tests.unit.control.builders import NOW, gpu_class, node, tenant, training_job, ts
 from tests.unit.control.helpers import plan, rows, told
 

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig
-from fairshare.core.replay import apply
 from fairshare.core.types import GPUClass, Job, JobPhase, Node, Snapshot, Tenant, Throughput
+from fairshare.simulator.replay import apply
 
 CLASS_NAMES = ("a100", "h100", "t4")
 TENANT_NAMES = ("cv", "nlp", "rl", "speech")

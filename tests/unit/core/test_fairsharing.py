@@ -15,8 +15,8 @@ from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig
 from fairshare.core.decisions import Admit, CycleResult, Preempt, PreemptCause, Resize
 from fairshare.core.fairsharing import ends_no_higher
-from fairshare.core.replay import apply
 from fairshare.core.types import GPUClass, Job, JobPhase, Node, Snapshot, Tenant
+from fairshare.simulator.replay import apply
 from tests.builders import ClusterBuilder, cluster, job, tenant
 from tests.unit.core.helpers import examples, reason
 

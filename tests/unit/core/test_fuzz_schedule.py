@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig
 from fairshare.core.decisions import Admit, CycleResult, Preempt, Wait
-from fairshare.core.replay import apply
 from fairshare.core.types import Allocation, GPUClass, Job, JobPhase, Node, Snapshot, Tenant, Throughput
+from fairshare.simulator.replay import apply
 from tests.unit.core.helpers import examples, summary
 from tests.unit.core.test_properties import check_capacity, check_decisions_are_well_formed, usage
 

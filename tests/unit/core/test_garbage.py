@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from fairshare.core.config import PolicyConfig
-from fairshare.core.policies import POLICIES
 from fairshare.core.types import Snapshot
+from fairshare.simulator.policies import POLICIES
 from tests.builders import cluster, job, tenant
 
 

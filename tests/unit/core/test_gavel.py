@@ -1,14 +1,14 @@
-"""Gavel's max-min LP, its round priorities and its round-based mechanism (core/gavel.py), as named cases."""
+"""Gavel's max-min LP, its round priorities and its round-based mechanism (simulator/policies/gavel.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from fairshare.core import gavel
 from fairshare.core.decisions import Migrate
-from fairshare.core.policies import POLICIES, GavelPolicy
 from fairshare.core.types import Snapshot
+from fairshare.simulator.policies import gavel
+from fairshare.simulator.policies.registry import POLICIES, GavelPolicy
 from tests.builders import cluster, job, tenant
 from tests.unit.core.helpers import summary
 

@@ -7,8 +7,8 @@ import pytest
 from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig
 from fairshare.core.decisions import Migrate
-from fairshare.core.replay import apply
 from fairshare.core.types import Snapshot
+from fairshare.simulator.replay import apply
 from tests.builders import ClusterBuilder, cluster, job, tenant
 
 NOW = 100_000.0

@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 
 from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig
+from fairshare.core.cycle import service_band
 from fairshare.core.decisions import Admit, CycleResult, Migrate, Preempt, Resize, Wait
-from fairshare.core.index import service_band
-from fairshare.core.policies import POLICIES
-from fairshare.core.replay import apply
 from fairshare.core.types import Job, JobPhase, Snapshot
+from fairshare.simulator.policies import POLICIES
+from fairshare.simulator.replay import apply
 from tests.unit.core.helpers import examples
 from tests.unit.core.strategies import reachable
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fairshare.core.index import PendingJob, TenantState, queue_order, sort_by_submission, sort_queue
+from fairshare.core.cycle import PendingJob, TenantState, queue_order, sort_by_submission, sort_queue
 from fairshare.core.types import Job, Tenant
 
 jobs = st.lists(st.tuples(st.integers(-2, 2), st.integers(0, 2), st.sampled_from([0.0, 1.0, 2.5, 1e9]),

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from fairshare.core import index
 from fairshare.core.config import PolicyConfig
-from fairshare.core.index import Cycle, RunState
+from fairshare.core.cycle import Cycle, RunState
 from fairshare.core.migration import _speedup, _swap_candidates, movable
 from fairshare.core.types import Snapshot
 from tests.builders import cluster, job

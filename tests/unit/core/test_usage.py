@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fairshare.core.usage import decay_factor, decay_usage, spend, tenant_gpus, tenant_spend
-from tests.builders import job
+from fairshare.core.usage import decay_factor, decay_usage, spend
 
 
 @pytest.mark.parametrize(
@@ -36,13 +35,3 @@ def test_decay_does_not_depend_on_how_often_it_is_called() -> None:
 )
 def test_spend(gpus: float, price: float, hours: float, want: float) -> None:
     assert spend(gpus, price, hours) == want
-
-
-def test_tenant_spend_charges_running_jobs_at_their_cycle_price_and_never_terminal_ones() -> None:
-    jobs = [job("a/x").workers(2).gpus(4).running("gpu", "n0", "n1").obj(),
-            job("a/y").gpus(1).running("gpu", "n0").obj(),
-            job("b/z").gpus(8).obj(),
-            job("b/done").gpus(8).terminal().obj()]
-    charges = {"a/x": 2.0, "a/y": 0.5, "b/done": 9.0}
-    assert tenant_spend(jobs, charges, elapsed_hours=0.5) == {"a": 8 * 2.0 * 0.5 + 1 * 0.5 * 0.5}
-    assert tenant_gpus(jobs) == {"a": 9}

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from fairshare.core.allocator import schedule
+from fairshare.core.cycle import WAIT_CODES, Cause
 from fairshare.core.decisions import Wait
-from fairshare.core.index import WAIT_CODES, Cause
 from fairshare.core.types import Snapshot
 from tests.builders import cluster, job, tenant
 

@@ -12,9 +12,9 @@ from hypothesis import given
 from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig
 from fairshare.core.decisions import CycleResult, Wait
-from fairshare.core.policies import POLICIES
-from fairshare.core.replay import apply
 from fairshare.core.types import Snapshot
+from fairshare.simulator.policies import POLICIES
+from fairshare.simulator.replay import apply
 from tests.builders import cluster, job, tenant
 from tests.unit.core.helpers import examples
 from tests.unit.core.strategies import reachable

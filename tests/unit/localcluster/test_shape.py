@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from fairshare.api.constants import GPU_RESOURCE
 from fairshare.localcluster.shape import (
     DEFAULT_POOLS,
     GPU_CLASS_LABEL,
-    GPU_RESOURCE,
     KWOK_NODE_ANNOTATION,
     NodePool,
     ShapeError,

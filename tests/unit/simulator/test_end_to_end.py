@@ -8,10 +8,10 @@ import pytest
 
 from fairshare.core.config import PolicyConfig
 from fairshare.core.decisions import PreemptCause
-from fairshare.core.policies import POLICIES
 from fairshare.simulator.churn import ROUNDING_SLACK
 from fairshare.simulator.core_adapter import UNSPECIFIED_CAUSE
 from fairshare.simulator.metrics import summarize
+from fairshare.simulator.policies import POLICIES
 from fairshare.simulator.synthetic import SyntheticSpec, generate
 from tests.unit.simulator.builders import make_cluster, replay, tiny_matrix
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from fairshare.core.decisions import Admit, CycleResult
-from fairshare.core.policies import POLICIES
 from fairshare.core.types import Snapshot
+from fairshare.simulator.policies import POLICIES
 from fairshare.simulator.workload import Phase
 from tests.unit.simulator.builders import (
     R18,

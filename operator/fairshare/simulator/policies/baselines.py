@@ -1,5 +1,5 @@
 """Baselines for the simulator, on the same snapshot and decisions: FIFO, static quotas, weighted max-min and a
-greedy heterogeneity-aware admission. (Gavel itself, LP and rounds, is core/gavel.py.)
+greedy heterogeneity-aware admission. (Gavel itself, LP and rounds, is gavel.py beside it.)
 
 They know nothing of prices, budgets or bids: every GPU costs its list price and bids are ignored. FIFO, static
 quotas and weighted max-min are heterogeneity-agnostic: they choose a class without regard to speed, the one with
@@ -19,9 +19,9 @@ from fairshare.core import index, outcome
 from fairshare.core.admission import admit, admit_within_guarantees, round_robin
 from fairshare.core.allocator import Clock, StepTimer
 from fairshare.core.config import PolicyConfig
+from fairshare.core.cycle import Cause, ClassState, Cycle, PendingJob, TenantState, queue_order, sort_by_submission
 from fairshare.core.decisions import CycleResult
 from fairshare.core.fairshare import water_fill
-from fairshare.core.index import Cause, ClassState, Cycle, PendingJob, TenantState
 from fairshare.core.rules import can_ever_fit, within_limit
 from fairshare.core.throughput import normalized_speeds
 from fairshare.core.types import JobPhase, Snapshot
@@ -99,7 +99,7 @@ def fifo(snapshot: Snapshot, now: float, config: PolicyConfig, clock: Clock = ti
     with timer.step("admission"):
         blocked = False
         order = list(cycle.pending)
-        index.sort_by_submission(order)
+        sort_by_submission(order)
         for p in order:
             if blocked:
                 p.note(Cause.ORDER, p.options[0] if p.options else None)
@@ -127,7 +127,7 @@ def static_quota(snapshot: Snapshot, now: float, config: PolicyConfig,
     with timer.step("nominal"):
         admit_within_guarantees(cycle)
     with timer.step("borrowing"):
-        for p in sorted(cycle.pending, key=index.queue_order):
+        for p in sorted(cycle.pending, key=queue_order):
             if p.admitted is not None or not p.tenant.known:
                 continue
             allowed = tuple(cs for cs in p.options if within_limit(p.tenant, cs, p.need))
@@ -190,7 +190,7 @@ def greedy_hetero(snapshot: Snapshot, now: float, config: PolicyConfig,
                   clock: Clock = time.perf_counter) -> CycleResult:
     """Gavel's objective without Gavel's mechanism: the tenant with the least normalised throughput per weight
     admits next, each job on the fastest class (for that job) with room; no LP, no time-slicing, no moves. Named
-    `greedy-hetero`: it is not Gavel (core/gavel.py is), and runs well behind it (docs/benchmarks/policies.md)."""
+    `greedy-hetero`: it is not Gavel (gavel.py is), and runs well behind it (docs/benchmarks/policies.md)."""
     timer = StepTimer(clock)
     with timer.step("index"):
         cycle = _start(snapshot, now, config)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from fairshare.core.config import PolicyConfig
-from fairshare.core.policies import POLICIES, MarketPolicy, Policy
 from fairshare.core.types import Snapshot
+from fairshare.simulator.policies.registry import POLICIES, MarketPolicy, Policy
 from tests.builders import cluster, job, tenant
 from tests.unit.core.helpers import Row, reason, summary
 

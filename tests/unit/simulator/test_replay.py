@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig
-from fairshare.core.replay import apply
 from fairshare.core.types import Allocation, JobPhase
+from fairshare.simulator.replay import apply
 from tests.builders import cluster, job, tenant
 
 NOW = 100_000.0

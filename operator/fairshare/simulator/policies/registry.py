@@ -1,4 +1,4 @@
-"""Policies behind one interface: ours (the market) and the baselines the simulator compares it with."""
+"""The policies behind one interface (the Policy protocol): ours (the market) and the baselines it is compared with."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol, runtime_checkable
 
-from fairshare.core import allocator, baselines, gavel
+from fairshare.core import allocator
 from fairshare.core.config import PolicyConfig
 from fairshare.core.decisions import CycleResult
 from fairshare.core.types import Snapshot
+from fairshare.simulator.policies import baselines, gavel
 
 Clock = Callable[[], float]
 
@@ -91,7 +92,7 @@ class GreedyHeteroPolicy:
 
 @dataclass(frozen=True, slots=True)
 class GavelPolicy:
-    """Gavel's max-min fairness LP with its round-based mechanism (core/gavel.py); `hierarchical` for §4.3.
+    """Gavel's max-min fairness LP with its round-based mechanism (gavel.py beside this); `hierarchical` for §4.3.
 
     It reads true throughput from `rate` (an oracle, as Gavel's simulator does); the replay gives it one with
     `with_oracle`, which also starts a fresh round state. Without one it estimates from the snapshot

@@ -3,7 +3,7 @@ that have held more GPU-hours (a later band), once those have run their minimum 
 
 Job lengths are unknown, but in training workloads the time a job has already run predicts how long it has left
 (Tiresias, Gu et al., NSDI'19): serving the least-served first lets short jobs finish instead of queueing behind
-long ones. Bands (index.service_band) grow geometrically, so a job is set aside only a few times over its life.
+long ones. Bands (cycle.service_band) grow geometrically, so a job is set aside only a few times over its life.
 This only reorders a tenant's own work; what each tenant holds, and so fairness between tenants, is unchanged: the
 newcomer never makes its tenant hold more of the class than its share or limit allows, and when the gang it
 displaced was bigger than itself, the tenant's next waiting jobs take the rest of those GPUs at once (a long 8-GPU
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from fairshare.core import explain
 from fairshare.core.admission import admit, commit
+from fairshare.core.cycle import ClassState, Cycle, PendingJob, RunState, TenantState
 from fairshare.core.decisions import PreemptCause
-from fairshare.core.index import ClassState, Cycle, PendingJob, RunState, TenantState
 from fairshare.core.preemption import Plan, ran_long_enough, reclaim, undo
 from fairshare.core.rules import bid_covers, can_ever_fit, choice_order, within_limit, within_share
 
@@ -33,13 +33,13 @@ def served_more(run: RunState, p: PendingJob) -> bool:
     return run.tenant is p.tenant and run.band > p.band and run.job.priority <= p.job.priority
 
 
-def victim_order(run: RunState) -> tuple[int, float, float, str]:
+def most_served_first(run: RunState) -> tuple[int, float, float, str]:
     """Most served first: latest band, then most GPU-hours held, then least work lost since the last checkpoint."""
     return (-run.band, -run.attained, run.lost_gpu_hours, run.job.key)
 
 
 def _replace_on(cycle: Cycle, p: PendingJob, cs: ClassState, runs: list[RunState]) -> tuple[int, bool] | None:
-    """Make room for `p` on `cs` from `runs` (in victim order); keep the plan only if the tenant stays within its
+    """Make room for `p` on `cs` from `runs` (most served first); keep the plan only if the tenant stays within its
     share and limit. Returns the GPUs freed beyond what `p` took and whether they were held on idle capacity (None:
     nothing done)."""
     candidates = [r for r in runs if r.cls is cs and r.preempted is None and served_more(r, p)]
@@ -93,7 +93,7 @@ def _by_class(runs: list[RunState]) -> dict[str, list[RunState]]:
 
 def _serve_tenant(cycle: Cycle, ts: TenantState, runs: list[RunState]) -> None:
     misses, lookahead = 0, cycle.config.lookahead
-    runs.sort(key=victim_order)  # once: each attempt filters this order instead of sorting again
+    runs.sort(key=most_served_first)  # once: each attempt filters this order instead of sorting again
     on_class = _by_class(runs)
     top = max(r.band for r in runs)
     for p in ts.queue:

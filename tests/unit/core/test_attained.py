@@ -6,9 +6,10 @@ import pytest
 
 from fairshare.core.allocator import schedule
 from fairshare.core.config import PolicyConfig
-from fairshare.core.index import build, service_band
-from fairshare.core.policies import POLICIES
+from fairshare.core.cycle import service_band
+from fairshare.core.index import build
 from fairshare.core.types import Snapshot
+from fairshare.simulator.policies import POLICIES
 from tests.builders import cluster, job
 from tests.unit.core.helpers import Row, summary
 
