@@ -40,6 +40,8 @@ def register(sub: Any) -> None:
     w.add_argument("--max-jobs", type=int, default=None, help="keep the first N jobs by arrival")
     w.add_argument("--measured-sizes-only", action="store_true",
                    help="keep only jobs whose (model, GPUs) the throughput matrix measures, as Gavel's simulator")
+    w.add_argument("--one-tenant", action="store_true",
+                   help="put every job in one tenant (the cost of tenant fairness: compare with the same run without)")
     w.add_argument("--sample", type=float, default=1.0, help="keep a seeded random fraction of the jobs")
     w.add_argument("--arrival-rate", type=float, default=1.0,
                    help="multiply the arrival rate (0.2 = arrivals 5x further apart)")
@@ -95,7 +97,8 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
         overrides["half_life_hours"] = args.half_life_hours
     return ExperimentSpec(
         workload=args.workload, cluster=args.cluster, policies=policies, seed=args.seed, max_jobs=args.max_jobs,
-        sample=args.sample, measured_sizes_only=args.measured_sizes_only, arrival_rate=args.arrival_rate,
+        sample=args.sample, measured_sizes_only=args.measured_sizes_only, one_tenant=args.one_tenant,
+        arrival_rate=args.arrival_rate,
         tenants_file=args.tenants,
         guarantee_fraction=args.guarantee_fraction, budget_per_period=args.budget,
         shockwave_trace=args.shockwave_trace, shockwave_tenants=args.shockwave_tenants,

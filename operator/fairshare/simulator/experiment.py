@@ -23,6 +23,7 @@ from fairshare.simulator.workload import (
     drop_jobs_that_cannot_run,
     drop_unmeasured_sizes,
     first_jobs,
+    one_tenant,
     sample_jobs,
     scale_arrival_rate,
 )
@@ -41,6 +42,7 @@ class ExperimentSpec:
     max_jobs: int | None = None
     sample: float = 1.0
     measured_sizes_only: bool = False
+    one_tenant: bool = False
     arrival_rate: float = 1.0
     tenants_file: Path | None = None
     guarantee_fraction: float = 1.0
@@ -92,6 +94,8 @@ def prepare(workload: Workload, cluster: clusters.ClusterSpec, spec: ExperimentS
         workload = drop_unmeasured_sizes(workload)
     workload = sample_jobs(workload, spec.sample, rng)
     workload = first_jobs(workload, spec.max_jobs)
+    if spec.one_tenant:
+        workload = one_tenant(workload)
     return scale_arrival_rate(workload, spec.arrival_rate)
 
 

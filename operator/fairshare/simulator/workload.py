@@ -75,6 +75,12 @@ def first_jobs(workload: Workload, count: int | None) -> Workload:
     return workload.replace_jobs(workload.jobs[:count])
 
 
+def one_tenant(workload: Workload, name: str = "all") -> Workload:
+    """Every job in one tenant: the same jobs without tenant fairness (to tell its cost from the scheduler's)."""
+    return dataclasses.replace(workload, jobs=tuple(dataclasses.replace(j, tenant=name) for j in workload.jobs),
+                               tenants=(name,) if workload.jobs else ())
+
+
 def sample_jobs(workload: Workload, fraction: float, rng: random.Random) -> Workload:
     """A seeded random `fraction` of the jobs, keeping their arrival times."""
     if fraction >= 1.0:

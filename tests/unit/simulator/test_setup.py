@@ -12,7 +12,13 @@ from fairshare.cli import simulate_cmd
 from fairshare.simulator.cluster import from_shape_file, preset, relative_speeds
 from fairshare.simulator.datadir import resolve_data_dir
 from fairshare.simulator.tenants import apply_overrides, default_tenants, equal_split
-from fairshare.simulator.workload import drop_jobs_larger_than, first_jobs, sample_jobs, scale_arrival_rate
+from fairshare.simulator.workload import (
+    drop_jobs_larger_than,
+    first_jobs,
+    one_tenant,
+    sample_jobs,
+    scale_arrival_rate,
+)
 from tests.unit.simulator.builders import make_job, make_workload, tiny_matrix
 
 
@@ -73,6 +79,15 @@ def test_workload_transforms() -> None:
     assert [j.arrival_s for j in scale_arrival_rate(first_jobs(workload, 3), 0.5).jobs] == [100.0, 120.0, 140.0]
     assert len(drop_jobs_larger_than(workload, 2).jobs) == 7 and drop_jobs_larger_than(workload, 2).dropped == 3
     assert 0 < len(sample_jobs(workload, 0.5, random.Random(0)).jobs) < 10
+
+
+def test_one_tenant_keeps_the_jobs_and_puts_them_in_one_tenant() -> None:
+    workload = make_workload(make_job("a/j0").at(100.0).obj(), make_job("b/j0").at(50.0).gpus(2).obj())
+    merged = one_tenant(workload)
+    assert [(j.key, j.tenant, j.arrival_s, j.gpus) for j in merged.jobs] == [("b/j0", "all", 50.0, 2),
+                                                                            ("a/j0", "all", 100.0, 1)]
+    assert merged.tenants == ("all",)
+    assert simulate_cmd.spec_from_args(_parse("--one-tenant")).one_tenant
 
 
 def test_data_dir_order_flag_then_env_then_default(tmp_path: Path) -> None:
