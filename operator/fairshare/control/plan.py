@@ -26,8 +26,8 @@ from fairshare.control.foreign import displacing, foreign_by_class, foreign_by_t
 from fairshare.control.isolation import INVALID_SPEC, SetAside, SetAsideLog, schedule_isolating
 from fairshare.control.lifecycle import observe
 from fairshare.control.orphans import orphan_transition
-from fairshare.control.ownership import ForeignPod
-from fairshare.control.queue import NO_NODE_FITS, NO_TENANT, queue_changed, queue_entry
+from fairshare.control.ownership import ForeignPod, name_taken_message
+from fairshare.control.queue import NO_NODE_FITS, NO_TENANT, POD_NAME_TAKEN, queue_changed, queue_entry
 from fairshare.control.reconcile import lost_nodes, missing_ranks, unwanted_pod_actions
 from fairshare.control.snapshot import JobView, World, admitted_priority
 from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS
@@ -346,6 +346,11 @@ def unschedulable_status(view: JobView, now: float) -> list[Action]:
         return _held_back(view, status, NO_TENANT, view.tenant_problem, {}, now)
     if view.tenant is not None and view.fit.problem:
         return _held_back(view, status, NO_NODE_FITS, view.fit.problem, {"tenant": view.tenant}, now)
+    blocking = {r: k for r, k in view.squatted_ranks().items() if view.model and r < view.model.spec.workers.min}
+    if view.tenant is not None and blocking:
+        return _held_back(view, status, POD_NAME_TAKEN, name_taken_message(blocking, "it stays queued until the "
+                                                                           "name is free"), {"tenant": view.tenant},
+                          now)
     return []
 
 

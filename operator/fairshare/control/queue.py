@@ -31,7 +31,8 @@ NO_NODE_FITS = "NoNodeFits"  # no node of any acceptable class can hold one work
 BACK_OFF = "BackOff"  # restarting after a worker failure, after a back-off delay
 UNSCHEDULABLE = "Unschedulable"  # kube-scheduler could not place an admitted worker; requeued
 FOREIGN_POD = "ForeignPod"  # pods the operator did not create took an admitted gang's GPUs; requeued
-HELD_BACK_CODES = (NO_TENANT, NO_NODE_FITS, BACK_OFF, UNSCHEDULABLE, FOREIGN_POD)
+POD_NAME_TAKEN = "PodNameTaken"  # a pod the operator did not create has the name of a worker the gang needs
+HELD_BACK_CODES = (NO_TENANT, NO_NODE_FITS, BACK_OFF, UNSCHEDULABLE, FOREIGN_POD, POD_NAME_TAKEN)
 
 EXACT_POSITIONS = 3
 POSITION_SLACK = 0.2
