@@ -27,7 +27,17 @@ from fairshare.control.isolation import INVALID_SPEC, SetAside, SetAsideLog, sch
 from fairshare.control.lifecycle import observe
 from fairshare.control.orphans import orphan_transition
 from fairshare.control.ownership import ForeignPod, name_taken_message
-from fairshare.control.queue import NO_NODE_FITS, NO_TENANT, POD_NAME_TAKEN, queue_changed, queue_entry
+from fairshare.control.queue import (
+    AT_ONCE,
+    NO_NODE_FITS,
+    NO_TENANT,
+    POD_NAME_TAKEN,
+    QueueRefresh,
+    queue_entry,
+    queue_write,
+    ration_refreshes,
+    written_at,
+)
 from fairshare.control.reconcile import lost_nodes, missing_ranks, unwanted_pod_actions
 from fairshare.control.snapshot import JobView, World, admitted_priority
 from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS
@@ -131,6 +141,7 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
         bookkeeping += parts[2]
     if release_failed:
         grants = []  # they may count on GPUs that a release (or a resize or move) which could not be written holds
+    bookkeeping = ration_refreshes(bookkeeping)  # queue entries rewritten only because they moved: a few a cycle
 
     aside.update({e.key: True for e in log.entries.values() if e.kind == TRAINING_JOBS})
     decided = {d.job_key for d in result.decisions} | set(transitioned)
@@ -495,16 +506,21 @@ def wait_actions(view: JobView, decision: Wait, now: float) -> list[Action]:
     queue = queue_entry(decision.code, decision.reason, decision.position)
     stored = status.get("queue")
     waiting = [c for c in cond.well_formed(status.get("conditions") or []) if c.get("type") == cond.ADMITTED]
+    why = AT_ONCE
     if (status.get("phase") == Phase.QUEUED.value and status.get("tenant") == view.tenant
-            and isinstance(stored, dict) and not queue_changed(stored, queue, now)
+            and isinstance(stored, dict)
             and [(c.get("status"), c.get("reason"), c.get("message")) for c in waiting]
             == [("False", "Waiting", stored.get("reason"))]):
-        return []
+        why = queue_write(stored, queue, now)
+        if why is None:
+            return []
     conditions = cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False, "Waiting",
                                     decision.reason, now)
-    return [PatchStatus(TRAINING_JOBS, view.key, {"phase": Phase.QUEUED.value, "tenant": view.tenant,
-                                                  "queue": {**queue, "updatedAt": cond.rfc3339(now)},
-                                                  "conditions": conditions})]
+    patch = {"phase": Phase.QUEUED.value, "tenant": view.tenant, "queue": {**queue, "updatedAt": cond.rfc3339(now)},
+             "conditions": conditions}
+    if why == AT_ONCE:
+        return [PatchStatus(TRAINING_JOBS, view.key, patch)]
+    return [QueueRefresh(TRAINING_JOBS, view.key, patch, written_at=written_at(stored))]
 
 
 def accrual_actions(world: World, charges: Mapping[str, float], now: float, skip: set[str]) -> list[Action]:
