@@ -57,12 +57,17 @@ def controlling_job(pod: Mapping[str, Any]) -> str | None:
 def created_for(pod: Mapping[str, Any], job_uid: str | None, generation: int) -> bool:
     """Rule (a pod's owner): a pod is a worker of a job's current gang only when the operator created it for that
     gang: its controller owner reference names the TrainingJob by its uid (not only its name: a job deleted and
-    created again is another job), its generation label is the job's current allocation generation, and its rank
-    label is a number. Labels alone never count."""
-    if not job_uid or controller_uid(pod) != job_uid:
+    created again is another job), its generation label is the job's current allocation generation, its rank label
+    is a number, and its name is the one the operator gives that rank (`<job>-worker-<rank>`: a pod of another name
+    that copied the owner reference is not a worker, and reconcile deletes it). Labels alone never count."""
+    ref = _controller(pod)
+    if not job_uid or ref is None or str(ref.get("uid") or "") != job_uid:
         return False
-    labels = (pod.get("metadata") or {}).get("labels") or {}
-    return labels.get(LABEL_GENERATION) == str(generation) and str(labels.get(LABEL_RANK, "")).isdigit()
+    metadata = pod.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    rank = str(labels.get(LABEL_RANK, ""))
+    return (labels.get(LABEL_GENERATION) == str(generation) and rank.isdigit()
+            and metadata.get("name") == worker_pod_name(str(ref.get("name") or ""), int(rank)))
 
 
 def name_squatters(namespace: str, job_name: str, ranks: int, pods: Mapping[str, Mapping[str, Any]]) \
