@@ -55,6 +55,7 @@ def run(jobs: int, strays: int, batch: int, gc_cycles: int, settle_first: bool =
     order = sorted(b.body()["metadata"]["namespace"] + "/" + b.body()["metadata"]["name"] for b in bodies)
     marked: dict[str, int] = {}  # job key -> the cycle it was marked in
     total = to_deleting = 0
+    rewrites: dict[str, int] = {}  # job key -> queue rewrites of a job still waiting (its position or reason moved)
     start = cycle
     while order or marked:
         for key in order[:batch]:
@@ -74,10 +75,16 @@ def run(jobs: int, strays: int, batch: int, gc_cycles: int, settle_first: bool =
         patches = one_cycle()
         total += len(patches)
         to_deleting += sum(1 for p in patches if p.key in marked)
+        for p in patches:
+            if p.status.get("phase") == "Queued" and isinstance(p.status.get("queue"), dict) and "allocation" \
+                    not in p.status:
+                rewrites[p.key] = rewrites.get(p.key, 0) + 1
     return {"jobs": jobs, "strays_of_no_tenant": strays, "settled_before_deletion": settle_first,
             "marked_per_cycle": batch, "gc_after_cycles": gc_cycles,
             "settle_cycles": settle, "deletion_cycles": cycle - start, "status_patches": total,
-            "status_patches_to_jobs_being_deleted": to_deleting, "operator_code": fairshare.__file__}
+            "status_patches_to_jobs_being_deleted": to_deleting, "queue_rewrites": sum(rewrites.values()),
+            "jobs_rewritten": len(rewrites), "most_rewrites_of_one_job": max(rewrites.values(), default=0),
+            "operator_code": fairshare.__file__}
 
 
 def main() -> int:

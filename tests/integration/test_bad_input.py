@@ -332,6 +332,34 @@ def test_a_user_pod_posing_as_a_worker_does_not_stop_scheduling(
     assert cycle_errors(operator.metrics_port) == errors_before
 
 
+def test_a_pod_squatting_a_workers_name_holds_the_job_naming_it_and_is_never_adopted(
+        kube_api_client: client.ApiClient, operator: OperatorProcess, cleanup: Cleanup) -> None:
+    """A user who may create pods (the built-in `edit` role) creates `<job>-worker-0` before the operator does, so
+    the operator's create of that worker is refused (AlreadyExists). The job must not hang Admitted holding GPUs
+    nor adopt the pod: it stays Queued with reason code PodNameTaken naming the pod and the fix, the pod keeps no
+    owner reference and is not deleted; once the user deletes it, the job runs."""
+    core = client.CoreV1Api(kube_api_client)
+    user = cleanup.team(kube_api_client, "squat")
+    core.create_namespaced_pod(user.namespace, {
+        "metadata": {"name": "victim-worker-0"},
+        "spec": {"containers": [{"name": "c", "image": TEST_IMAGE}]}})
+    user.submit("victim", gpus=1, classes=("l4",))
+    held = wait_for(lambda: (user.status("victim").get("queue") or {}).get("reasonCode") == "PodNameTaken"
+                    and user.status("victim"), timeout=60, what=lambda: describe(user))
+    more_cycles(operator)
+    squatter = core.read_namespaced_pod("victim-worker-0", user.namespace)
+    assert (user.phases().get("victim"), user.status("victim").get("allocation"), squatter.metadata.owner_references,
+            squatter.metadata.deletion_timestamp) == ("Queued", None, None, None), describe(user)
+    assert (f"pod {user.namespace}/victim-worker-0 (rank 0), which the operator did not create"
+            in held["queue"]["reason"]), held["queue"]
+    assert f"kubectl delete pod -n {user.namespace} victim-worker-0" in held["queue"]["reason"], held["queue"]
+    core.delete_namespaced_pod("victim-worker-0", user.namespace, grace_period_seconds=0)
+    wait_for(lambda: user.phases().get("victim") == "Running" or None, timeout=90, what=lambda: describe(user))
+    worker = core.read_namespaced_pod("victim-worker-0", user.namespace)
+    assert [(r.kind, r.name, r.controller) for r in worker.metadata.owner_references or []] == [
+        ("TrainingJob", "victim", True)]
+
+
 def _free_h100_nodes(core: client.CoreV1Api) -> list[str]:
     """h100 nodes no active pod is bound to, by name."""
     busy = {p.spec.node_name for p in core.list_pod_for_all_namespaces().items

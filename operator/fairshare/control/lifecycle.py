@@ -15,9 +15,9 @@ from fairshare.api import Phase
 from fairshare.api.constants import GPU_RESOURCE, LABEL_RANK
 from fairshare.control import conditions as cond
 from fairshare.control.actions import DeletePods, PatchStatus, RecordEvent
-from fairshare.control.ownership import ForeignPod
+from fairshare.control.ownership import ForeignPod, name_taken_message
 from fairshare.control.podstate import PodProblem, failure, pod_phase, start_problem, terminating, timestamp
-from fairshare.control.queue import FOREIGN_POD, UNSCHEDULABLE, queue_entry
+from fairshare.control.queue import FOREIGN_POD, POD_NAME_TAKEN, UNSCHEDULABLE, queue_entry
 from fairshare.control.snapshot import JobView
 from fairshare.control.store import TRAINING_JOBS
 from fairshare.control.transition import (
@@ -246,6 +246,21 @@ def rule_foreign_pod(view: JobView, ctx: Context) -> Transition | None:
     return None
 
 
+def rule_name_taken(view: JobView, ctx: Context) -> Transition | None:
+    """An admitted gang one of whose workers' names a pod the operator did not create holds (ownership.name_squatters)
+    cannot start: the create of that worker is refused, and the pod is never adopted. The gang goes back to the
+    queue at once, freeing its GPUs, with a reason naming the pod and the fix (it is admitted again, smaller or
+    once the name is free). Not a restart: the job did nothing wrong."""
+    if view.phase is not Phase.ADMITTED:
+        return None
+    present = {str((p["metadata"].get("labels") or {}).get(LABEL_RANK)) for p in view.current_pods()}
+    blocking = {rank: key for rank, key in view.squatted_ranks().items()
+                if rank < len(_allocation_nodes(view)) and str(rank) not in present}
+    if not blocking:
+        return None
+    return _requeue(view, ctx, POD_NAME_TAKEN, name_taken_message(blocking, "requeued"))
+
+
 def _requeue(view: JobView, ctx: Context, reason: str, message: str) -> Transition:
     """Back to the queue with `reason` (its reason code too), its pods deleted and its GPUs freed; not counted as a
     restart."""
@@ -276,7 +291,7 @@ def rule_drained(view: JobView, ctx: Context) -> Transition | None:
 Rule = Callable[[JobView, Context], Transition | None]
 ACTIVE_RULES: tuple[Rule, ...] = (
     rule_succeeded, rule_node_lost, rule_worker_failed, rule_deadline, rule_rejected, rule_worker_lost,
-    rule_start_failed, rule_all_running, rule_foreign_pod, rule_unschedulable,
+    rule_name_taken, rule_start_failed, rule_all_running, rule_foreign_pod, rule_unschedulable,
 )
 
 

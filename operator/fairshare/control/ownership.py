@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fairshare.api.constants import GROUP, KIND_TRAINING_JOB, LABEL_GENERATION, LABEL_RANK
+from fairshare.render.names import worker_pod_name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,9 +58,41 @@ def controlling_job(pod: Mapping[str, Any]) -> str | None:
 def created_for(pod: Mapping[str, Any], job_uid: str | None, generation: int) -> bool:
     """Rule (a pod's owner): a pod is a worker of a job's current gang only when the operator created it for that
     gang: its controller owner reference names the TrainingJob by its uid (not only its name: a job deleted and
-    created again is another job), its generation label is the job's current allocation generation, and its rank
-    label is a number. Labels alone never count."""
-    if not job_uid or controller_uid(pod) != job_uid:
+    created again is another job), its generation label is the job's current allocation generation, its rank label
+    is a number, and its name is the one the operator gives that rank (`<job>-worker-<rank>`: a pod of another name
+    that copied the owner reference is not a worker, and reconcile deletes it). Labels alone never count."""
+    ref = _controller(pod)
+    if not job_uid or ref is None or str(ref.get("uid") or "") != job_uid:
         return False
-    labels = (pod.get("metadata") or {}).get("labels") or {}
-    return labels.get(LABEL_GENERATION) == str(generation) and str(labels.get(LABEL_RANK, "")).isdigit()
+    metadata = pod.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    rank = str(labels.get(LABEL_RANK, ""))
+    return (labels.get(LABEL_GENERATION) == str(generation) and rank.isdigit()
+            and metadata.get("name") == worker_pod_name(str(ref.get("name") or ""), int(rank)))
+
+
+def name_squatters(namespace: str, job_name: str, ranks: int, pods: Mapping[str, Mapping[str, Any]]) \
+        -> dict[int, str]:
+    """Rule (a worker's name taken): a pod that no TrainingJob controls but has the name the operator gives one of
+    the job's first `ranks` workers (`<job>-worker-<rank>`, render/names.py) blocks that worker: the operator's
+    create of it is refused (AlreadyExists), and the pod is never adopted. rank -> `namespace/name` of each such pod,
+    from `pods` (every stored pod, by `namespace/name`). A pod a TrainingJob controls (an earlier job's of the same
+    name, still terminating) is not one: the operator deletes it, and the name frees."""
+    out: dict[int, str] = {}
+    for rank in range(ranks):
+        key = f"{namespace}/{worker_pod_name(job_name, rank)}"
+        pod = pods.get(key)
+        if pod is not None and controller_uid(pod) is None:
+            out[rank] = key
+    return out
+
+
+def name_taken_message(squatters: Mapping[int, str], held: str) -> str:
+    """Why a job cannot start the workers whose names other pods took, and the fix."""
+    first = min(squatters)
+    pods = ", ".join(f"{key} (rank {rank})" for rank, key in sorted(squatters.items()))
+    namespace, name = squatters[first].split("/", 1)
+    plural = "s" if len(squatters) > 1 else ""
+    return (f"pod{plural} {pods}, which the operator did not create, ha{'ve' if plural else 's'} the name of this "
+            f"job's worker{plural}; {held}: delete {'them' if plural else 'it'} (kubectl delete pod -n {namespace} "
+            f"{name}{' ...' if plural else ''}), or submit the job under another name")

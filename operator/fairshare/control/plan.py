@@ -25,8 +25,18 @@ from fairshare.control.foreign import displacing, foreign_by_class, foreign_by_t
 from fairshare.control.isolation import INVALID_SPEC, SetAside, SetAsideLog, schedule_isolating
 from fairshare.control.lifecycle import observe
 from fairshare.control.orphans import orphan_transition
-from fairshare.control.ownership import ForeignPod
-from fairshare.control.queue import NO_NODE_FITS, NO_TENANT, queue_changed, queue_entry
+from fairshare.control.ownership import ForeignPod, name_taken_message
+from fairshare.control.queue import (
+    AT_ONCE,
+    NO_NODE_FITS,
+    NO_TENANT,
+    POD_NAME_TAKEN,
+    QueueRefresh,
+    queue_entry,
+    queue_write,
+    ration_refreshes,
+    written_at,
+)
 from fairshare.control.reconcile import lost_nodes, missing_ranks, unwanted_pod_actions
 from fairshare.control.snapshot import JobView, World, admitted_priority
 from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS
@@ -131,6 +141,7 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
         bookkeeping += parts[2]
     if release_failed:
         grants = []  # they may count on GPUs that a release (or a resize or move) which could not be written holds
+    bookkeeping = ration_refreshes(bookkeeping)  # queue entries rewritten only because they moved: a few a cycle
 
     aside.update({e.key: True for e in log.entries.values() if e.kind == TRAINING_JOBS})
     decided = {d.job_key for d in result.decisions} | set(transitioned)
@@ -349,6 +360,11 @@ def unschedulable_status(view: JobView, now: float) -> list[Action]:
         return _held_back(view, status, NO_TENANT, view.tenant_problem, {}, now)
     if view.tenant is not None and view.fit.problem:
         return _held_back(view, status, NO_NODE_FITS, view.fit.problem, {"tenant": view.tenant}, now)
+    blocking = {r: k for r, k in view.squatted_ranks().items() if view.model and r < view.model.spec.workers.min}
+    if view.tenant is not None and blocking:
+        return _held_back(view, status, POD_NAME_TAKEN, name_taken_message(blocking, "it stays queued until the "
+                                                                           "name is free"), {"tenant": view.tenant},
+                          now)
     return []
 
 
@@ -493,16 +509,21 @@ def wait_actions(view: JobView, decision: Wait, now: float) -> list[Action]:
     queue = queue_entry(decision.code, decision.reason, decision.position)
     stored = status.get("queue")
     waiting = [c for c in cond.well_formed(status.get("conditions") or []) if c.get("type") == cond.ADMITTED]
+    why = AT_ONCE
     if (status.get("phase") == Phase.QUEUED.value and status.get("tenant") == view.tenant
-            and isinstance(stored, dict) and not queue_changed(stored, queue, now)
+            and isinstance(stored, dict)
             and [(c.get("status"), c.get("reason"), c.get("message")) for c in waiting]
             == [("False", "Waiting", stored.get("reason"))]):
-        return []
+        why = queue_write(stored, queue, now)
+        if why is None:
+            return []
     conditions = cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False, "Waiting",
                                     decision.reason, now)
-    return [PatchStatus(TRAINING_JOBS, view.key, {"phase": Phase.QUEUED.value, "tenant": view.tenant,
-                                                  "queue": {**queue, "updatedAt": cond.rfc3339(now)},
-                                                  "conditions": conditions})]
+    patch = {"phase": Phase.QUEUED.value, "tenant": view.tenant, "queue": {**queue, "updatedAt": cond.rfc3339(now)},
+             "conditions": conditions}
+    if why == AT_ONCE:
+        return [PatchStatus(TRAINING_JOBS, view.key, patch)]
+    return [QueueRefresh(TRAINING_JOBS, view.key, patch, written_at=written_at(stored))]
 
 
 def accrual_actions(world: World, charges: Mapping[str, float], now: float, skip: set[str]) -> list[Action]:

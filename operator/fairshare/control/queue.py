@@ -11,6 +11,12 @@ in 40 s with 1,000 jobs of 20 tenants, tests/integration/test_soak.py). So a wai
   REASON_REFRESH_SECONDS. The second limit is there because the cheapest class, and whether a tenant is over or
   under its share, flip from cycle to cycle while prices move: with 5,000 waiting jobs the 30-s limit alone still
   let through ~40,000 rewrites in 10 minutes.
+- and those slow rewrites (a job that keeps waiting, its entry rewritten only because its position or reason moved)
+  are rationed: at most REFRESHES_PER_CYCLE a cycle, the longest unwritten first (`ration_refreshes`). When a
+  queue of thousands shrinks fast (all of it deleted, or a large class coming back) nearly every entry falls due at
+  once: 5,000 queued jobs deleted 50 per cycle cost 5,497 such rewrites, about one per job, for positions that were
+  gone a minute later (benchmarks/deletion_replay.py, docs/reliability.md). A due entry left out stays due, so it
+  is written at a later cycle: no entry starves, and an entry at the front (EXACT_POSITIONS) is never rationed.
 Figures, and away from the front even the kind of obstacle, in a stored reason can therefore lag the live ones;
 `fairshare explain` computes them afresh. A change of reason code is a change of kind, under the same limit.
 
@@ -20,10 +26,13 @@ for the jobs it queues, and the codes below for the jobs held back before the co
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
+
+from fairshare.control.actions import Action, PatchStatus
 
 # Codes of waits decided outside the core (the core's own: fairshare.core.cycle.WAIT_CODES).
 NO_TENANT = "NoTenant"  # no Tenant lists the job's namespace
@@ -31,12 +40,14 @@ NO_NODE_FITS = "NoNodeFits"  # no node of any acceptable class can hold one work
 BACK_OFF = "BackOff"  # restarting after a worker failure, after a back-off delay
 UNSCHEDULABLE = "Unschedulable"  # kube-scheduler could not place an admitted worker; requeued
 FOREIGN_POD = "ForeignPod"  # pods the operator did not create took an admitted gang's GPUs; requeued
-HELD_BACK_CODES = (NO_TENANT, NO_NODE_FITS, BACK_OFF, UNSCHEDULABLE, FOREIGN_POD)
+POD_NAME_TAKEN = "PodNameTaken"  # a pod the operator did not create has the name of a worker the gang needs
+HELD_BACK_CODES = (NO_TENANT, NO_NODE_FITS, BACK_OFF, UNSCHEDULABLE, FOREIGN_POD, POD_NAME_TAKEN)
 
 EXACT_POSITIONS = 3
 POSITION_SLACK = 0.2
 REFRESH_SECONDS = 30.0
 REASON_REFRESH_SECONDS = 300.0
+REFRESHES_PER_CYCLE = 20
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -72,15 +83,49 @@ def _written_at(entry: Mapping[str, Any]) -> float | None:
 def queue_changed(old: Mapping[str, Any] | None, new: Mapping[str, Any], now: float) -> bool:
     """Whether the stored queue entry `old` ({position, reasonCode, reason, updatedAt}) should be replaced by the live
     `new`; an entry without a code (written before codes existed) is replaced at once."""
+    return queue_write(old, new, now) is not None
+
+
+AT_ONCE, REFRESH = "at-once", "refresh"
+
+
+def queue_write(old: Mapping[str, Any] | None, new: Mapping[str, Any], now: float) -> str | None:
+    """Why the stored entry `old` is to be replaced by `new`: AT_ONCE (the job starts or stops being queued by
+    position, its entry has no code, or its position changed at the front), REFRESH (a slow rewrite: its position or
+    its reason moved enough, and the entry is old enough), or None (kept)."""
     if not old or not old.get("reasonCode"):
-        return True
+        return AT_ONCE
     before, after = old.get("position"), new.get("position")
     if (before is None) != (after is None) or (before != after and min(before or 0, after or 0) <= EXACT_POSITIONS):
-        return True
+        return AT_ONCE
     written = _written_at(old)
     age = now - written if written is not None else float("inf")
     if age < REFRESH_SECONDS:
-        return False
+        return None
     kind_changed = (old.get("reasonCode") != new.get("reasonCode")
                     or reason_kind(old.get("reason")) != reason_kind(new.get("reason")))
-    return position_moved(before, after) or (age >= REASON_REFRESH_SECONDS and kind_changed)
+    return REFRESH if position_moved(before, after) or (age >= REASON_REFRESH_SECONDS and kind_changed) else None
+
+
+@dataclasses.dataclass(frozen=True)
+class QueueRefresh(PatchStatus):
+    """A waiting job's queue entry rewritten only because it moved (queue_write's REFRESH): rationed per cycle.
+    `written_at` is when the entry it replaces was written (Unix seconds; 0 when unknown)."""
+
+    written_at: float = 0.0
+
+
+def written_at(entry: Mapping[str, Any] | None) -> float:
+    """When a stored queue entry was written (its `updatedAt`), 0.0 when it does not say."""
+    return (_written_at(entry) or 0.0) if entry else 0.0
+
+
+def ration_refreshes(actions: Iterable[Action], budget: int = REFRESHES_PER_CYCLE) -> list[Action]:
+    """Rule (queue refreshes are rationed): of a cycle's QueueRefresh writes, only the `budget` whose entries were
+    written longest ago go out (then by position, front first); every other action is kept, in order. The others
+    stay due and go out at a later cycle."""
+    actions = list(actions)
+    refreshes = sorted((a for a in actions if isinstance(a, QueueRefresh)),
+                       key=lambda a: (a.written_at, (a.status.get("queue") or {}).get("position") or 0, a.key))
+    kept = {id(a) for a in refreshes[:max(0, budget)]}
+    return [a for a in actions if not isinstance(a, QueueRefresh) or id(a) in kept]

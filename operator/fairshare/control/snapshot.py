@@ -19,10 +19,11 @@ from fairshare.control.fit import Fit, NodeResources, fit_classes, node_allocata
 from fairshare.control.isolation import INVALID_SPEC, SetAside, SetAsideLog, key_of, ref
 from fairshare.control.namespaces import DEFAULT_PROTECTED_NAMESPACES, is_system_namespace
 from fairshare.control.nodes import NodeState, node_state
-from fairshare.control.ownership import ForeignPod, controller_uid, controlling_job, created_for
+from fairshare.control.ownership import ForeignPod, controller_uid, controlling_job, created_for, name_squatters
 from fairshare.control.parsecache import ParseCache
 from fairshare.control.store import GPU_CLASSES, NODES, PODS, TENANTS, TRAINING_JOBS, Body, Store, object_key
 from fairshare.core import types as core
+from fairshare.render.names import has_worker_name
 
 ACTIVE_POD_PHASES = ("Pending", "Running", "Unknown")
 # The most GPUs one node is believed to have. The core sizes per-node tables by the largest node, so a Node reporting
@@ -43,6 +44,8 @@ class JobView:
     pods: tuple[Body, ...]
     fit: Fit = Fit()  # the classes whose nodes can hold one of its workers, or why none can
     rejected: str | None = None  # the API server's refusal of the current generation's pods, if it refused them
+    squatters: tuple[tuple[int, str], ...] = ()  # (rank, pod) for each pod no TrainingJob controls with a worker's
+    # name the job may need (ownership.name_squatters)
 
     @property
     def phase(self) -> Phase | None:
@@ -52,6 +55,10 @@ class JobView:
     def deleting(self) -> bool:
         """The TrainingJob is being deleted (it has a deletionTimestamp): nothing starts for it any more."""
         return bool(self.body["metadata"].get("deletionTimestamp"))
+
+    def squatted_ranks(self) -> dict[int, str]:
+        """rank -> `namespace/name` of the pod, not the operator's, that holds that worker's name."""
+        return dict(self.squatters)
 
     @property
     def generation(self) -> int:
@@ -153,10 +160,13 @@ def _gpus_in(resources: Mapping[str, Any], part: str, field: str) -> int:
 
 
 def tracked_pod(pod: Mapping[str, Any]) -> bool:
-    """Pods the operator keeps: those a TrainingJob controls (its workers), and any other pod holding GPUs (their GPUs
-    are not free). A pod it cannot read is kept too: the cycle counts it as holding its node's GPUs, and reports it."""
+    """Pods the operator keeps: those a TrainingJob controls (its workers), any other pod holding GPUs (their GPUs
+    are not free), and any pod named as a worker could be (it may hold the name a job's worker needs:
+    ownership.name_squatters). A pod it cannot read is kept too: the cycle counts it as holding its node's GPUs,
+    and reports it."""
     try:
-        return controller_uid(pod) is not None or pod_gpus(pod) > 0
+        name = str((pod.get("metadata") or {}).get("name") or "")
+        return controller_uid(pod) is not None or has_worker_name(name) or pod_gpus(pod) > 0
     except Exception:
         return True
 
@@ -253,7 +263,7 @@ def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR]
     for body in store.all(TRAINING_JOBS):
         key = key_of(body)
         view = log.attempt(TRAINING_JOBS, key, _job_view, body, jobs_parsed, ns_tenant, class_nodes, pods_by_job,
-                           protected_namespaces, invalid_claims, store.rejected)
+                           protected_namespaces, invalid_claims, store.rejected, store.objects[PODS])
         if view is not None:
             if view.error is not None and _raw_phase(body) not in TERMINAL_PHASES:
                 # Failed by the plan's InvalidSpec path (once failed, it is done with, and no longer counted).
@@ -324,7 +334,8 @@ def _job_view(body: Body, jobs_parsed: ParseCache[TrainingJobCR] | None, ns_tena
               class_nodes: Mapping[str, list[NodeResources]], pods_by_job: Mapping[str, list[Body]],
               protected: frozenset[str] = DEFAULT_PROTECTED_NAMESPACES,
               invalid_claims: Mapping[str, str] | None = None,
-              rejections: Mapping[str, tuple[str, str]] | None = None) -> JobView:
+              rejections: Mapping[str, tuple[str, str]] | None = None,
+              pods_by_key: Mapping[str, Body] | None = None) -> JobView:
     key = object_key(body)
     ns = body["metadata"]["namespace"]
     model: TrainingJobCR | None = None
@@ -343,7 +354,17 @@ def _job_view(body: Body, jobs_parsed: ParseCache[TrainingJobCR] | None, ns_tena
     refused = (rejections or {}).get(key)
     rejected = refused[1] if refused is not None and model is not None and refused[0] == str(
         (model.status.allocation.generation or 0) if model.status and model.status.allocation else 0) else None
-    return JobView(key, body, model, error, tenant, problem, tuple(pods_by_job.get(key, ())), fit, rejected)
+    squatters = name_squatters(ns, body["metadata"]["name"], _worker_names_needed(model), pods_by_key or {})
+    return JobView(key, body, model, error, tenant, problem, tuple(pods_by_job.get(key, ())), fit, rejected,
+                   tuple(sorted(squatters.items())))
+
+
+def _worker_names_needed(model: TrainingJobCR | None) -> int:
+    """How many worker names a job may need: up to spec.workers.max, or its current allocation's workers if more."""
+    if model is None:
+        return 0
+    alloc = model.status.allocation if model.status else None
+    return max(model.spec.workers.max, len(alloc.nodes) if alloc else 0)
 
 
 def _core_parts(view: JobView, now: float) -> tuple[core.Job | None, list[core.Throughput]]:
@@ -537,7 +558,10 @@ def core_job(view: JobView, now: float) -> core.Job | None:
     current = status.allocation.gpu_class if status and status.allocation else None
     if current and view.fit.classes is not None and current not in classes:
         classes = (current, *classes)  # admitted before it was narrowed: its own class stays allowed
-    base = dict(key=view.key, tenant=view.tenant, min_workers=spec.workers.min, max_workers=spec.workers.max,
+    workers = _workers_with_free_names(view, len(status.allocation.nodes) if status and status.allocation else 0)
+    if workers is None:
+        return None  # a worker it needs to start has its name taken: held back (plan.unschedulable_status)
+    base = dict(key=view.key, tenant=view.tenant, min_workers=spec.workers.min, max_workers=workers,
                 gpus_per_worker=spec.gpus_per_worker, gpu_classes=classes, priority=admitted_priority(view),
                 preemptible=spec.preemptible, max_price_per_gpu_hour=spec.max_price_per_gpu_hour,
                 submitted_at=submitted, attained_gpu_hours=_attained_before(status))
@@ -555,6 +579,20 @@ def core_job(view: JobView, now: float) -> core.Job | None:
         # (pods of a restarted gang still going: their names are taken)
         return core.Job(**base, phase=core.JobPhase.PENDING)
     return None  # Preempted (pods draining), backing off after a failure, or terminal: the lifecycle moves it on
+
+
+def _workers_with_free_names(view: JobView, holding: int) -> int | None:
+    """Rule: a job grows only to the workers whose names no other pod took (ownership.name_squatters): its most
+    workers are capped below the first taken rank (never below the `holding` it has); None when even its minimum
+    gang has a name taken, so it cannot start (its worker's create would be refused)."""
+    assert view.model is not None
+    workers = view.model.spec.workers
+    taken = min(view.squatted_ranks(), default=None)
+    if taken is None:
+        return workers.max
+    if taken < workers.min and holding == 0:
+        return None
+    return max(workers.min, holding, min(workers.max, taken))
 
 
 def admitted_priority(view: JobView) -> int:

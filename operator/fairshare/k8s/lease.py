@@ -16,6 +16,9 @@ from urllib3.connectionpool import HTTPConnectionPool
 from fairshare.k8s.election import ElectionSettings, LeaseConflict, LeaseRecord
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# No retry of any kind: urllib3's default (3) retried a Lease GET that timed out, on a new connection each time, so
+# one read bounded at 2 s took up to 8 s, past the renew deadline it was meant to keep.
+NO_RETRIES = urllib3.Retry(total=0, connect=0, read=0, redirect=0, status=0, other=0, raise_on_redirect=False)
 
 
 def micro_time(unix: float | None) -> str | None:
@@ -34,10 +37,12 @@ class KubeLease:
     seconds (connect and read), so an attempt never outlasts the retry period by much.
 
     The timeout goes to the client as a (connect, read) pair: its REST layer takes an int or a pair and silently
-    drops anything else, so the float it was once given (2.0) left every Lease call unbounded."""
+    drops anything else, so the float it was once given (2.0) left every Lease call unbounded. And each call is one
+    attempt (`without_retries`): a failed one is retried by the elector at its next retry period, never hidden
+    inside the call, so one attempt lasts at most connect + read."""
 
     def __init__(self, api: client.ApiClient, settings: ElectionSettings, timeout: float | None = None) -> None:
-        self.coordination = client.CoordinationV1Api(api)
+        self.coordination = client.CoordinationV1Api(without_retries(api))
         self.namespace, self.name = settings.namespace, settings.name
         seconds = float(timeout if timeout is not None else max(1.0, settings.retry_period_seconds))
         self.timeout: tuple[float, float] = (seconds, seconds)
@@ -83,6 +88,17 @@ class KubeLease:
             if exc.status in (404, 409):
                 raise LeaseConflict(str(exc.reason)) from None
             raise
+
+
+def without_retries(api: client.ApiClient) -> client.ApiClient:
+    """Make every request `api` sends one attempt (NO_RETRIES): the pools it opens from now on get no retries, and
+    those already open are dropped. The client is the Lease's own (the operator gives it one), so no other caller
+    loses its retries."""
+    api.configuration.retries = NO_RETRIES
+    pools = api.rest_client.pool_manager
+    pools.connection_pool_kw["retries"] = NO_RETRIES
+    pools.clear()
+    return api
 
 
 class NotLeader(ApiException):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fairshare.api.constants import (
@@ -28,6 +29,14 @@ def service_name(job_name: str) -> str:
 def worker_pod_name(job_name: str, rank: int) -> str:
     """`<job>-worker-<rank>`: the same name for the same rank, so creation is create-if-absent."""
     return f"{job_name}{WORKER_SUFFIX}{rank}"
+
+
+_WORKER_NAME = re.compile(rf".{WORKER_SUFFIX}[0-9]+$")
+
+
+def has_worker_name(pod_name: str) -> bool:
+    """Whether a pod's name is one a worker of some job could get (`<job>-worker-<rank>`), whoever made it."""
+    return bool(_WORKER_NAME.search(pod_name))
 
 
 def master_addr(job_name: str, service: str, namespace: str) -> str:

@@ -117,3 +117,20 @@ def test_a_gang_displaced_by_a_foreign_pod_is_requeued_naming_it(
         got = (patch.status["conditions"][0]["reason"], patch.status["queue"]["reason"])
         assert (patch.status["phase"], transition.releases_gpus) == ("Queued", True)
     assert (found, got) == (displaced, want)
+
+
+@pytest.mark.parametrize("namespace", [
+    pytest.param("other", id="a namespace no Tenant lists"),
+    pytest.param("kube-system", id="a system namespace"),
+])
+def test_a_foreign_pod_in_a_namespace_of_no_tenant_takes_capacity_shows_as_foreign_and_is_charged_to_nobody(
+        namespace: str) -> None:
+    """docs/api.md, "Pods the operator did not create": counted against its node's capacity (the core sees 3 fewer
+    GPUs there), shown as foreign in the GPUClass status, and in no Tenant's foreign GPUs or spend."""
+    bodies = [*CLUSTER, pod(f"{namespace}/x").on("h0").gpus(3).phase("Running")]
+    world = build_world(store_of(*bodies), NOW)
+    actions = plan(bodies).actions
+    h100, nlp = _status(GPU_CLASSES, "h100", actions), _status(TENANTS, "nlp", actions)
+    assert ({n.name: n.gpus for n in world.snapshot.nodes}, {k: h100[k] for k in ("capacity", "foreign", "idle")},
+            foreign_by_tenant(world), nlp.get("foreign") or {}, nlp["spendThisPeriod"]) == (
+        {"a0": 8, "h0": 5}, {"capacity": 8, "foreign": 3, "idle": 5}, {}, {}, 0.0)

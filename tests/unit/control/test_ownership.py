@@ -43,6 +43,10 @@ def _not_controller(built: Any) -> Any:
                  id="an owner reference that is not the controller"),
     pytest.param(pod("nlp/x").job("j").generation(2)._label("fairshare.dev/rank", "zero").owned_by(UID).body(),
                  "nlp/j", False, id="a rank that is not a number"),
+    pytest.param(pod("nlp/mine").job("j").generation(2).rank(0).owned_by(UID).body(), "nlp/j", False,
+                 id="the job's owner reference and labels copied onto a pod of another name: not a worker"),
+    pytest.param(pod("nlp/j-worker-1").job("j").generation(2).rank(0).owned_by(UID).body(), "nlp/j", False,
+                 id="another rank's name"),
 ])
 def test_created_for(body: Any, job: str | None, current: bool) -> None:
     assert (controlling_job(body), created_for(body, UID, 2)) == (job, current)
@@ -63,3 +67,14 @@ def test_a_pod_labelled_as_a_running_jobs_worker_is_foreign_and_left_alone() -> 
     assert ([p["metadata"]["name"] for p in view.current_pods()], world.foreign,
             [n.gpus for n in world.snapshot.nodes], deleted) == (
         ["j-worker-0"], (ForeignPod("nlp/mine", "n0", 4),), [4], [])
+
+
+def test_a_pod_that_copied_a_jobs_owner_reference_under_another_name_is_deleted_not_counted() -> None:
+    """A user who copies the job's uid into a controller owner reference (and its labels) on a pod of another name:
+    not one of the job's workers, and, as it claims to be the operator's, deleted like any pod the status does not
+    hold."""
+    forged = pod("nlp/mine").job("j").generation(2).rank(0).owned_by(UID).on("n0").gpus(4).phase("Running")
+    bodies = (*CLUSTER, RUNNING, worker("nlp/j", 0, generation=2, node_name="n0", gpus=4).owned_by(UID), forged)
+    world = build_world(store_of(*bodies), NOW)
+    deleted = [name for a in plan(bodies).actions if isinstance(a, DeletePods) for name in a.names]
+    assert ([p["metadata"]["name"] for p in world.jobs["nlp/j"].current_pods()], deleted) == (["j-worker-0"], ["mine"])

@@ -8,13 +8,17 @@ from typing import Any
 import pytest
 import yaml
 
+from fairshare.control.actions import PatchStatus
 from fairshare.control.isolation import INVALID_SPEC, REASONS
 from fairshare.control.queue import (
     HELD_BACK_CODES,
     REASON_REFRESH_SECONDS,
+    REFRESHES_PER_CYCLE,
+    QueueRefresh,
     position_moved,
     queue_changed,
     queue_entry,
+    ration_refreshes,
     reason_kind,
 )
 from fairshare.core.cycle import WAIT_CODES
@@ -121,3 +125,39 @@ def test_every_code_a_wait_can_carry_is_documented() -> None:
     table = (ROOT / "docs" / "api.md").read_text().split("### Wait reasons", 1)[1].split("###", 1)[0]
     assert sorted(c for c in codes if c not in described) == []
     assert sorted(c for c in codes if f"`{c}`" not in table) == []
+
+
+def _refresh(key: str, written_at: float, position: int) -> QueueRefresh:
+    return QueueRefresh("trainingjobs", key, {"queue": {"position": position}}, written_at=written_at)
+
+
+@pytest.mark.parametrize(("refreshes", "budget", "kept"), [
+    pytest.param([("a", 10.0, 9), ("b", 5.0, 50), ("c", 7.0, 20)], 2, ["b", "c"],
+                 id="the longest unwritten first, whatever their positions"),
+    pytest.param([("a", 5.0, 90), ("b", 5.0, 40), ("c", 5.0, 60)], 2, ["b", "c"],
+                 id="written at the same time: front first"),
+    pytest.param([("a", 1.0, 9)], 0, [], id="no budget: none"),
+    pytest.param([("a", 1.0, 9), ("b", 2.0, 10)], 5, ["a", "b"], id="within the budget: all"),
+])
+def test_queue_refreshes_are_rationed_and_every_other_write_kept_in_order(
+        refreshes: list[tuple[str, float, int]], budget: int, kept: list[str]) -> None:
+    urgent = PatchStatus("trainingjobs", "ns/urgent", {"phase": "Admitted"})
+    actions = [urgent, *(_refresh(f"ns/{k}", at, pos) for k, at, pos in refreshes), urgent]
+    out = ration_refreshes(actions, budget)
+    assert [a.key for a in out] == ["ns/urgent", *sorted(f"ns/{k}" for k in kept), "ns/urgent"]
+
+
+def test_a_cycle_sends_at_most_its_ration_of_refreshes_and_the_front_at_once() -> None:
+    """40 waiting jobs whose entries, written 60 s ago, all moved by more than 20 %: REFRESHES_PER_CYCLE of them are
+    rewritten; the jobs at the front (positions 0 to 3) are rewritten at once, outside the ration."""
+    stale = ts(60)
+    jobs = [training_job(f"nlp/j{i:02d}").gpus(8).phase("Queued").created(3600 - i).status(
+        tenant="nlp", queue={"position": 2 * i + 10, "reasonCode": CAPACITY, "reason": "x", "updatedAt": stale},
+        conditions=[{"type": "Admitted", "status": "False", "reason": "Waiting", "message": "x",
+                     "lastTransitionTime": stale}]) for i in range(40)]
+    busy = [training_job(f"nlp/run{i}").gpus(8).phase("Running").allocation("a100", f"n{i}") for i in range(2)]
+    actions = plan([*CLUSTER, *busy, *jobs]).actions
+    queued = [a for a in actions if isinstance(a, PatchStatus) and a.status.get("phase") == "Queued"
+              and a.key.startswith("nlp/j")]
+    front = [a.key for a in queued if not isinstance(a, QueueRefresh)]
+    assert (len(queued) - len(front), front) == (REFRESHES_PER_CYCLE, ["nlp/j00", "nlp/j01", "nlp/j02", "nlp/j03"])

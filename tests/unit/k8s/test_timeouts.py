@@ -105,3 +105,38 @@ def test_a_gated_write_is_bounded_and_counted_as_sent(silent: str) -> None:
     result = outcome(lambda: api.request("PATCH", f"{silent}/api/v1/namespaces/a/pods/p", body={}))
     assert read_timed_out(result), result
     assert sent == ["sent"]
+
+
+@pytest.fixture
+def silent_relay() -> Iterator[Relay]:
+    relay = Relay(("127.0.0.1", 9)).start()
+    relay.black_hole()
+    yield relay
+    relay.close()
+
+
+def _settings() -> ElectionSettings:
+    return ElectionSettings(retry_period_seconds=0.4, renew_deadline_seconds=1, lease_duration_seconds=2)
+
+
+def test_a_lease_call_is_one_attempt_no_hidden_retries(silent_relay: Relay) -> None:
+    """A Lease GET that times out is not retried inside the call (urllib3's default retried it 3 times, each on a new
+    connection: a 2 s read took up to 8 s, past the renew deadline): one connection, one timeout."""
+    url = f"http://127.0.0.1:{silent_relay.port}"
+    lease = KubeLease(client.ApiClient(client.Configuration(host=url)), _settings(), timeout=0.3)
+    assert read_timed_out(outcome(lease.get))
+    assert silent_relay.accepted == 1
+
+
+def test_the_default_client_retries_a_timed_out_get_which_is_why_the_lease_opts_out(silent_relay: Relay) -> None:
+    """The control: the client as the operator builds it for its other calls retries the same GET 3 times."""
+    url = f"http://127.0.0.1:{silent_relay.port}"
+    assert read_timed_out(outcome(lambda: bounded(url).request("GET", f"{url}/apis/coordination.k8s.io/v1")))
+    assert silent_relay.accepted == 4
+
+
+def test_the_lease_clients_pools_have_no_retries() -> None:
+    api = client.ApiClient(client.Configuration(host="http://127.0.0.1:9"))
+    KubeLease(api, _settings())
+    pool = api.rest_client.pool_manager.connection_from_url("http://127.0.0.1:9")
+    assert (pool.retries.total, api.configuration.retries.total) == (0, 0)
