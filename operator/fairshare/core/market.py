@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from fairshare.core.market_lists import BUDGET_SLACK, SUPPLY_SLACK, ListMarket, solve_lists
+from fairshare.core.market_lists import BUDGET_SLACK, PER_CREDIT_BITS, SUPPLY_SLACK, ListMarket, solve_lists
 
 Array = NDArray[np.float64]
 
@@ -177,7 +177,7 @@ def _within_budget(bids: Array, budgets: Array, a: Array, prices: Array) -> Arra
         return bids
     sub = bids[:, cols]
     over = total[cols] - budgets[cols]
-    order = np.argsort(a[:, cols] / prices[:, None], axis=0, kind="stable")
+    order = np.argsort(_per_credit(a[:, cols], prices[:, None]), axis=0, kind="stable")
     rows = np.arange(cols.size)
     for rank in range(bids.shape[0]):
         g = order[rank]
@@ -187,6 +187,16 @@ def _within_budget(bids: Array, budgets: Array, a: Array, prices: Array) -> Arra
     out = bids.copy()
     out[:, cols] = sub
     return out
+
+
+def _per_credit(values: Array, prices: Array) -> Array:
+    """Utility per credit rounded to PER_CREDIT_BITS of mantissa, as market_lists._per_credit (ties by class)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        raw = values / prices
+    mantissa, exponent = np.frexp(raw)
+    rounded: Array = np.where(np.isfinite(raw), np.ldexp(np.round(mantissa * 2.0 ** PER_CREDIT_BITS),
+                                                          exponent - PER_CREDIT_BITS), raw)
+    return rounded
 
 
 def solve(market: Market, iterations: int, tolerance: float, start: Array | None = None,

@@ -22,6 +22,11 @@ SUPPLY_SLACK = 1e-9
 # fraction of the budget. A buyer whose budget buys exactly its caps is not capped everywhere (it has nothing left
 # to offer in proportion): the last class to close must close with a margin, not by a rounding step of its cost.
 BUDGET_SLACK = 1e-9
+# Utility per credit is compared to this many bits of mantissa when a buyer over its budget picks what to give up
+# first: two classes its utilities value alike at prices equal in the equilibrium come out a few ulps apart, the
+# two solvers' sums in different orders put those ulps on different sides, and an unrounded sort then cut
+# different classes (hypothesis: prices 1.33 against 1.17). Rounded, they are a tie, broken by class index in both.
+PER_CREDIT_BITS = 30
 
 
 def _ratio(change: float, base: float) -> float:
@@ -170,9 +175,17 @@ class ListMarket:
 
 
 def _per_credit(value: float, price: float) -> float:
+    """Utility per credit, rounded to PER_CREDIT_BITS of mantissa (market._per_credit does the same on arrays)."""
     if price > 0.0:
-        return value / price
+        return rounded_mantissa(value / price)
     return _INF if value > 0.0 else math.nan
+
+
+def rounded_mantissa(x: float) -> float:
+    """`x` rounded to PER_CREDIT_BITS bits of mantissa, half to even (as numpy rounds): values a few ulps apart
+    become equal unless a rounding boundary falls between them."""
+    mantissa, exponent = math.frexp(x)
+    return math.ldexp(round(mantissa * 2.0 ** PER_CREDIT_BITS), exponent - PER_CREDIT_BITS)
 
 
 def solve_lists(m: ListMarket, iterations: int, tolerance: float, start: Grid | None, settle: float,
