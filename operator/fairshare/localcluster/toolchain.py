@@ -1,14 +1,14 @@
 """Build and cache the control-plane binaries (etcd, kube-*, kubectl, kwok, helm, kueue) outside the repo.
 
 Runs with the standard library only, so it works before any virtual environment exists:
-``python3 -m fairshare.localcluster.toolchain [--json]`` from ``operator/``.
+``python3 -m fairshare.localcluster.toolchain [--json] [--kueue]`` from ``operator/``.
 
 Kubernetes cannot be ``go install``-ed (its go.mod replaces staging modules with local paths), so a
 throwaway wrapper module requires ``k8s.io/kubernetes`` and replaces each staging module with its
 published ``v0.<minor>.<patch>`` tag, derived from Kubernetes' own go.mod. etcd's server is already in
 that module graph, so a three-line ``etcdmain.Main`` wrapper builds it from the same dependencies.
-Kueue's manager (for the side-by-side scale benchmark) is a plain ``go install`` of ``cmd/kueue``; its
-performance-harness configs are read from the same module, downloaded by ``go mod download``.
+Kueue's manager (for the side-by-side scale benchmark, with ``--kueue`` only) is a plain ``go install`` of
+``cmd/kueue``; its performance-harness configs are read from the same module, downloaded by ``go mod download``.
 """
 
 from __future__ import annotations
@@ -267,8 +267,9 @@ def ensure(verbose: bool = True, with_kueue: bool = False) -> tuple[Binaries, li
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the step report as JSON")
+    parser.add_argument("--kueue", action="store_true", help="also build Kueue's manager (for the scale benchmark)")
     args = parser.parse_args(argv)
-    bins, reports = ensure(with_kueue=True)
+    bins, reports = ensure(with_kueue=args.kueue)
     if args.json:
         print(json.dumps({"binaries": {k: str(v) for k, v in dataclasses.asdict(bins).items()},
                           "steps": [dataclasses.asdict(r) for r in reports]}, indent=2))
