@@ -207,7 +207,15 @@ def summarize(plan: Plan, system: str, start: float, created: dict[str, float], 
     nominal: dict[str, int] = {}
     for q in plan.queues:
         nominal[q.queue_class] = nominal.get(q.queue_class, 0) + q.nominal
+    series = [0.0] * (int(wall) + 1)  # GPUs held in each second since the start, over all queues
+    for a in plan.arrivals:
+        k = f"{systems.namespace(system, a.queue)}/{a.name}"
+        if k in w.admitted:
+            lo, hi = w.admitted[k] - start, w.finished.get(k, end) - start
+            for second in range(max(0, int(lo)), min(len(series), int(hi) + 1)):
+                series[second] += a.request * max(0.0, min(hi, second + 1) - max(lo, second))
     return {
+        "usage_over_time_pct": [round(100 * g / sum(nominal.values()), 1) for g in series],
         "jobs": len(plan.arrivals), "admitted": len(w.admitted), "finished": len(w.finished),
         "wall_s": round(wall, 1),
         "time_to_admission": {c: {"count": len(v), "avg_s": round(statistics.fmean(v), 2),
@@ -302,10 +310,11 @@ def run(config_name: str, scale: float, order: list[str], gpus_per_node: int, th
             kubectl = [str(cluster.binaries.kubectl), f"--kubeconfig={state.kubeconfig}"]
             crds = [str(REPO / "crds")] if "operator" in order else []
             crds += [str(p) for p in systems.kueue_crds()] if "kueue" in order else []
-            for path in crds:
-                subprocess.run([*kubectl, "apply", "--server-side", "-f", path], check=True, capture_output=True)
-                subprocess.run([*kubectl, "wait", "--for=condition=Established", "-f", path], check=True,
-                               capture_output=True)
+            for verb in (["apply", "--server-side"], ["wait", "--for=condition=Established", "--timeout=300s"]):
+                for path in crds:
+                    done = subprocess.run([*kubectl, *verb, "-f", path], capture_output=True, text=True)
+                    if done.returncode:
+                        raise RuntimeError(f"kubectl {verb[0]} -f {path}: {done.stderr}")
             if "kueue" in order:
                 subprocess.run([*kubectl, "create", "namespace", "kueue-system"], check=True, capture_output=True)
             api = config.new_client_from_config(config_file=state.kubeconfig)
@@ -315,7 +324,8 @@ def run(config_name: str, scale: float, order: list[str], gpus_per_node: int, th
                 print(f"[kueue-harness] {system}: {len(plan.arrivals)} jobs over {len(plan.queues)} queues",
                       file=sys.stderr, flush=True)
                 results[system] = run_system(system, plan, api, state, work, gpus_per_node, threads, timeout)
-                print(f"[kueue-harness] {system}: {json.dumps(results[system])}", file=sys.stderr, flush=True)
+                brief = {k: v for k, v in results[system].items() if k != "usage_over_time_pct"}
+                print(f"[kueue-harness] {system}: {json.dumps(brief)}", file=sys.stderr, flush=True)
         finally:
             cluster.stop()
     return {"config": config_name, "kueue_version": toolchain.KUEUE_VERSION, "scale": scale,
@@ -390,6 +400,46 @@ def table(report: dict[str, Any]) -> str:
     return "\n".join("| " + " | ".join(r) + " |" for r in rows)
 
 
+def plot(report: dict[str, Any], prefix: Path) -> list[Path]:
+    """Two figures: average and p99 time to admission by size class per system, and usage over time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = report["results"]
+    title = (f"Kueue {report['config']} shape, scale {report['scale']} "
+             f"({report['jobs']} jobs, {report['queues']} queues)")
+    classes = sorted({c for r in results.values() for c in r["time_to_admission"]})
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / max(1, len(results))
+    for i, (name, r) in enumerate(results.items()):
+        xs = [j + i * width for j in range(len(classes))]
+        avg = [r["time_to_admission"].get(c, {}).get("avg_s", 0) for c in classes]
+        p99 = [r["time_to_admission"].get(c, {}).get("p99_s", 0) for c in classes]
+        ax.bar(xs, avg, width, label=f"{name} (average)")
+        ax.scatter(xs, p99, marker="_", s=300, color="black", zorder=3, label="p99" if i == 0 else None)
+    ax.set_xticks([j + width * (len(results) - 1) / 2 for j in range(len(classes))], classes)
+    ax.set_ylabel("time to admission (s)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    paths = [prefix.with_name(prefix.name + "_admission.png")]
+    fig.savefig(paths[0], dpi=100)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for name, r in results.items():
+        ax.plot(range(len(r["usage_over_time_pct"])), r["usage_over_time_pct"], label=name, linewidth=1)
+    ax.set_xlabel("seconds since the first job was created")
+    ax.set_ylabel("GPUs held / summed nominal quota (%)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    paths.append(prefix.with_name(prefix.name + "_usage.png"))
+    fig.savefig(paths[1], dpi=100)
+    plt.close("all")
+    return paths
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="baseline", help="Kueue's scenario folder (default: %(default)s)")
@@ -404,16 +454,20 @@ def main() -> int:
                         help="exit 1 when a result misses the thresholds of this profile of thresholds.yaml")
     parser.add_argument("--keep", type=Path, help="keep the controllers' logs in this folder")
     parser.add_argument("--json", type=Path, help="also write the raw report here")
+    parser.add_argument("--plot", type=Path, metavar="PREFIX", help="write PREFIX_admission.png and PREFIX_usage.png")
     args = parser.parse_args()
     order = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = sorted(set(order) - set(systems.SYSTEMS))
     if unknown:
         parser.error(f"--systems: unknown {unknown}; choose from {', '.join(systems.SYSTEMS)}")
     report = run(args.config, args.scale, order, args.gpus_per_node, args.client_threads, args.timeout, args.keep)
-    print(json.dumps(report["results"], indent=2))
+    print(json.dumps({n: {k: v for k, v in r.items() if k != "usage_over_time_pct"}
+                      for n, r in report["results"].items()}, indent=2))
     print(table(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
+    if args.plot:
+        plot(report, args.plot)
     if args.check:
         failures = check(report, args.check)
         for f in failures:

@@ -30,6 +30,7 @@ KUEUE_API = "kueue.x-k8s.io/v1beta2"
 JOB_LABEL = "bench.fairshare.dev/job"
 SIMULATE = {"localcluster.fairshare.dev/simulate-result": "Succeeded"}
 SYSTEMS = ("bare", "operator", "kueue")
+METRICS_CERTS = Path("/etc/kueue/metrics/certs")
 
 
 def pool(system: str, cohort: str) -> str:
@@ -151,9 +152,11 @@ def kueue_config(work: Path, data_dir: Path) -> tuple[Path, int]:
     100, the same controller concurrency), batch/Job integration only, no leader election, no internal cert
     management (the webhook server gets the cluster's serving certificate). Returns the file and the health port."""
     certs = work / "kueue-certs"
-    certs.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(data_dir / "pki" / "apiserver.crt", certs / "tls.crt")
-    shutil.copyfile(data_dir / "pki" / "apiserver.key", certs / "tls.key")
+    # Without internal cert management Kueue v0.17 reads its metrics certificate from this fixed path (cmd/kueue).
+    for folder in (certs, METRICS_CERTS):
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(data_dir / "pki" / "apiserver.crt", folder / "tls.crt")
+        shutil.copyfile(data_dir / "pki" / "apiserver.key", folder / "tls.key")
     health = free_port()
     text = f"""apiVersion: config.kueue.x-k8s.io/v1beta2
 kind: Configuration
