@@ -39,6 +39,7 @@ import yaml
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 from kueue_shape import Plan, expand, nodes_for
+from operator_admission import cycle_steps
 
 from fairshare.localcluster import toolchain
 from fairshare.localcluster.cluster import LocalCluster
@@ -239,10 +240,11 @@ def run_system(system: str, plan: Plan, api: client.ApiClient, state: Any, work:
             time.sleep(0.5)
     controller: subprocess.Popen[bytes] | None = None
     env = dict(os.environ)
+    metrics_port = free_port()
     if system == "operator":
         log = open(work / "operator.log", "wb")  # noqa: SIM115 (closed with the process)
         controller = subprocess.Popen(
-            [sys.executable, "-m", "fairshare.cli.main", "operator", "--metrics-port", str(free_port()),
+            [sys.executable, "-m", "fairshare.cli.main", "operator", "--metrics-port", str(metrics_port),
              "--liveness-port", "0", "--period", "5", "--no-leader-election"],
             env=local_operator_env({**env, "KUBECONFIG": state.kubeconfig}), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 180
@@ -284,6 +286,8 @@ def run_system(system: str, plan: Plan, api: client.ApiClient, state: Any, work:
         result["cpu_seconds"] = {n: round(_cpu_seconds(p) - cpu_before[n], 1) for n, p in pids.items()}
         if controller is not None:
             result["controller_peak_rss_mib"] = _peak_rss_mib(controller.pid)
+        if system == "operator":  # where its cycles went: mean ms per step, from its own histogram
+            result["operator_cycle_step_mean_ms"] = cycle_steps(metrics_port)
         return result
     finally:
         if controller is not None:
