@@ -92,8 +92,10 @@ class Watcher(threading.Thread):
         super().__init__(daemon=True)
         self.api, self.system, self.expected = api, system, expected  # job key -> objects that make it up
         self.parts: dict[str, dict[str, tuple[bool, bool]]] = {}
-        self.admitted: dict[str, float] = {}
+        self.admitted: dict[str, float] = {}  # first admission
         self.finished: dict[str, float] = {}
+        self.holding: dict[str, float] = {}  # admitted now (not finished, not evicted) since
+        self.held: dict[str, float] = {}  # seconds admitted over past admissions (an evicted job holds nothing)
         self.stop = threading.Event()
         self.done = threading.Event()
 
@@ -114,9 +116,15 @@ class Watcher(threading.Thread):
         parts[(obj.get("metadata") or {}).get("name", "")] = systems.state(self.system, obj)
         if len(parts) < self.expected[job]:
             return
-        if job not in self.admitted and all(a or f for a, f in parts.values()):
+        admitted = all(a or f for a, f in parts.values())
+        if job not in self.admitted and admitted:
             self.admitted[job] = now
-        if job not in self.finished and all(f for _, f in parts.values()):
+        if admitted and job not in self.holding and job not in self.finished:
+            self.holding[job] = now
+        finished = all(f for _, f in parts.values())
+        if job in self.holding and (finished or not admitted):
+            self.held[job] = self.held.get(job, 0.0) + now - self.holding.pop(job)
+        if job not in self.finished and finished:
             self.finished[job] = now
             self.admitted.setdefault(job, now)
             if len(self.finished) == len(self.expected):
@@ -193,7 +201,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def summarize(plan: Plan, system: str, start: float, created: dict[str, float], w: Watcher) -> dict[str, Any]:
     """Wall time, time to admission per size class and usage per queue class, as Kueue's recorder reports them."""
-    end = max(w.finished.values(), default=time.monotonic())
+    end = max(w.finished.values(), default=time.monotonic()) if w.done.is_set() else time.monotonic()
     wall = end - start
     classes: dict[str, list[float]] = {}
     held: dict[str, float] = {}
@@ -204,7 +212,7 @@ def summarize(plan: Plan, system: str, start: float, created: dict[str, float], 
             classes.setdefault(a.size_class, []).append(max(0.0, w.admitted[k] - created[k]))
         if k in w.admitted:
             qc = queue_of[a.queue].queue_class
-            held[qc] = held.get(qc, 0.0) + a.request * (w.finished.get(k, end) - w.admitted[k])
+            held[qc] = held.get(qc, 0.0) + a.request * (w.held.get(k, 0.0) + max(0.0, end - w.holding.get(k, end)))
     nominal: dict[str, int] = {}
     for q in plan.queues:
         nominal[q.queue_class] = nominal.get(q.queue_class, 0) + q.nominal
