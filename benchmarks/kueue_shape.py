@@ -138,3 +138,14 @@ def nodes_for(capacity: int, gpus_per_node: int) -> int:
         raise ShapeError(f"--gpus-per-node: a cohort's quota of {capacity} GPUs does not fill nodes of "
                          f"{gpus_per_node}; pick a divisor of it")
     return capacity // gpus_per_node
+
+
+def deep_queue(depth: int, capacity: int, runtime_ms: int) -> Plan:
+    """One tenant whose `depth` one-GPU jobs all arrive at once on a pool of `capacity` GPUs (its quota): the queue
+    can only drain as fast as running jobs finish, capacity / runtime jobs a second (issue #19, deep queues)."""
+    if depth < 1 or capacity < 1 or runtime_ms < 1:
+        raise ShapeError(f"--deep-queue: depth, capacity and runtime must be positive, got {depth}, {capacity}, "
+                         f"{runtime_ms}")
+    queue = Queue("deep-0-0-pool-0", "pool-0", "deep", capacity, 0)
+    return Plan((queue,), tuple(Arrival(0.0, f"job-{i:04d}", queue.name, "deep", runtime_ms, 0, 1)
+                                for i in range(depth)))
