@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 
-import kueue_harness  # noqa: E402
+import kueue_report  # noqa: E402
 import kueue_systems  # noqa: E402
 from kueue_shape import Arrival, Queue  # noqa: E402
 
@@ -79,7 +79,7 @@ RANGESPEC = {"cmd": {"maxWallMs": 425_000}, "wlClassesMaxAvgTimeToAdmissionMs": 
 ])
 def test_check_ci_profile(scale: float, results: dict[str, Any], missed: list[str]) -> None:
     report = {"scale": scale, "kueue_thresholds": RANGESPEC, "results": results}
-    failures = kueue_harness.check(report, "ci")
+    failures = kueue_report.check(report, "ci")
     assert [f for f in failures if not any(f.startswith(m) for m in missed)] == []
     assert all(any(f.startswith(m) for f in failures) for m in missed)
 
@@ -89,6 +89,6 @@ def test_check_ci_profile(scale: float, results: dict[str, Any], missed: list[st
     pytest.param(result(430, 12), ["operator: wall", "operator: large"], id="over wall time and large admission"),
 ])
 def test_check_full_profile_applies_kueues_rangespec(operator: dict[str, Any], missed: list[str]) -> None:
-    failures = kueue_harness.check({"scale": 1, "kueue_thresholds": RANGESPEC, "results": {"operator": operator}},
+    failures = kueue_report.check({"scale": 1, "kueue_thresholds": RANGESPEC, "results": {"operator": operator}},
                                    "full")
     assert [f.split(" ")[0] + " " + f.split(" ")[1] for f in failures] == missed
