@@ -13,7 +13,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 UP_ARGS ?=
 
-.PHONY: up down test lint venv core toolchain system-deps clean-cache
+.PHONY: up down test lint venv core toolchain system-deps clean-cache scale-check
 
 ## up: the embedded default: local control plane with kwok GPU nodes, the operator, sample tenants and jobs
 up: venv core system-deps toolchain
@@ -28,6 +28,11 @@ test: venv core system-deps toolchain
 	@set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; that is a failure here" >&2; exit 1; fi; \
 	exit $$rc
+
+## scale-check: Kueue's baseline shape at a tenth (1,500 jobs, 30 tenants) on the local control plane, the
+## operator's wall time and time to admission against bare pods' on the same run (benchmarks/thresholds.yaml, ci)
+scale-check: venv core toolchain
+	PYTHONPATH=operator:benchmarks timeout 900 $(PY) benchmarks/kueue_harness.py --scale 0.1 --systems bare,operator --check ci
 
 ## lint: ruff, mypy on the pure core and the SDK, and the import contracts (a pure core; no torch outside the trainer)
 lint: venv

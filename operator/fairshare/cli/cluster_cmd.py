@@ -23,8 +23,10 @@ from fairshare.localcluster.shape import GPU_CLASS_LABEL, load_pools
 
 
 def register(sub: Any) -> None:
-    tc = sub.add_parser("toolchain", help="build (once) and cache etcd, kube-*, kubectl, kwok and helm")
+    tc = sub.add_parser("toolchain", help="build (once) and cache etcd, kube-*, kubectl, kwok and helm (and kueue)")
     tc.add_argument("--json", action="store_true", help="print binary paths and step timings as JSON")
+    tc.add_argument("--kueue", action="store_true",
+                    help="also build Kueue's manager, for benchmarks/kueue_harness.py (not needed otherwise)")
     tc.set_defaults(func=cmd_toolchain)
 
     up = sub.add_parser("up", help="the embedded default: local cluster, operator, sample tenants and jobs")
@@ -54,7 +56,7 @@ def _cluster_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_toolchain(args: argparse.Namespace) -> int:
-    bins, reports = toolchain.ensure()
+    bins, reports = toolchain.ensure(with_kueue=args.kueue)
     if args.json:
         print(json.dumps({"binaries": {k: str(v) for k, v in dataclasses.asdict(bins).items()},
                           "steps": [dataclasses.asdict(r) for r in reports]}, indent=2))

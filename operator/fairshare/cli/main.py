@@ -15,7 +15,7 @@ from collections.abc import Sequence
 # command -> (module under fairshare.cli that registers it, its one-line help); a unit test checks each help against
 # the module's own.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "toolchain": ("cluster_cmd", "build (once) and cache etcd, kube-*, kubectl, kwok and helm"),
+    "toolchain": ("cluster_cmd", "build (once) and cache etcd, kube-*, kubectl, kwok and helm (and kueue)"),
     "up": ("cluster_cmd", "the embedded default: local cluster, operator, sample tenants and jobs"),
     "down": ("cluster_cmd", "stop everything `fairshare up` started"),
     "cluster": ("cluster_cmd", "manage the local control plane"),

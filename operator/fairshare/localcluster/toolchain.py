@@ -1,12 +1,14 @@
-"""Build and cache the control-plane binaries (etcd, kube-*, kubectl, kwok, helm) outside the repo.
+"""Build and cache the control-plane binaries (etcd, kube-*, kubectl, kwok, helm, kueue) outside the repo.
 
 Runs with the standard library only, so it works before any virtual environment exists:
-``python3 -m fairshare.localcluster.toolchain [--json]`` from ``operator/``.
+``python3 -m fairshare.localcluster.toolchain [--json] [--kueue]`` from ``operator/``.
 
 Kubernetes cannot be ``go install``-ed (its go.mod replaces staging modules with local paths), so a
 throwaway wrapper module requires ``k8s.io/kubernetes`` and replaces each staging module with its
 published ``v0.<minor>.<patch>`` tag, derived from Kubernetes' own go.mod. etcd's server is already in
 that module graph, so a three-line ``etcdmain.Main`` wrapper builds it from the same dependencies.
+Kueue's manager (for the side-by-side scale benchmark, with ``--kueue`` only) is a plain ``go install`` of
+``cmd/kueue``; its performance-harness configs are read from the same module, downloaded by ``go mod download``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from pathlib import Path
 K8S_VERSION = "v1.34.4"
 KWOK_VERSION = "v0.7.0"
 HELM_VERSION = "v3.21.4"
+KUEUE_VERSION = "v0.17.0"
+KUEUE_MODULE = "sigs.k8s.io/kueue"
 
 K8S_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
 
@@ -68,6 +72,26 @@ def kwok_bin_dir() -> Path:
 
 def helm_bin_dir() -> Path:
     return cache_root() / "bin" / f"helm-{HELM_VERSION}"
+
+
+def kueue_bin_dir() -> Path:
+    return cache_root() / "bin" / f"kueue-{KUEUE_VERSION}"
+
+
+def kueue_manager() -> Path:
+    """Kueue's manager binary, built by ``fairshare toolchain`` (only the scale benchmark needs it)."""
+    return kueue_bin_dir() / "kueue"
+
+
+def kueue_module_dir() -> Path:
+    """The unpacked Kueue module (its performance-harness configs and CRDs), fetched through the Go module proxy."""
+    env = _go_env()
+    proc = subprocess.run(["go", "mod", "download", "-json", f"{KUEUE_MODULE}@{KUEUE_VERSION}"], env=env,
+                          cwd=tempfile.gettempdir(), capture_output=True, text=True)
+    info = json.loads(proc.stdout or "{}")
+    if proc.returncode != 0 or "Dir" not in info:
+        raise RuntimeError(f"go mod download {KUEUE_MODULE}@{KUEUE_VERSION} failed: {info.get('Error', proc.stderr)}")
+    return Path(info["Dir"])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,8 +231,9 @@ def _install_dir(src: Path, dest: Path) -> None:
     staging.rename(dest)
 
 
-def ensure(verbose: bool = True) -> tuple[Binaries, list[StepReport]]:
-    """Build whatever binary is missing from the cache; return their paths and a report per step."""
+def ensure(verbose: bool = True, with_kueue: bool = False) -> tuple[Binaries, list[StepReport]]:
+    """Build whatever binary is missing from the cache (Kueue's manager too when asked); return their paths and a
+    report per step."""
     if shutil.which("go") is None:
         raise RuntimeError("Go is required to build the control plane: install Go >= 1.24 and retry")
     reports: list[StepReport] = []
@@ -218,6 +243,9 @@ def ensure(verbose: bool = True) -> tuple[Binaries, list[StepReport]]:
         (kwok_bin_dir(), "kwok", lambda d: build_go_install("kwok", f"sigs.k8s.io/kwok/cmd/kwok@{KWOK_VERSION}", d)),
         (helm_bin_dir(), "helm", lambda d: build_go_install("helm", f"helm.sh/helm/v3/cmd/helm@{HELM_VERSION}", d)),
     ]
+    if with_kueue:
+        targets.append((kueue_bin_dir(), "kueue",
+                        lambda d: build_go_install("kueue", f"{KUEUE_MODULE}/cmd/kueue@{KUEUE_VERSION}", d)))
     for dest, label, build in targets:
         start = time.monotonic()
         if dest.is_dir() and any(dest.iterdir()):
@@ -226,6 +254,8 @@ def ensure(verbose: bool = True) -> tuple[Binaries, list[StepReport]]:
             continue
         reports.extend(build(dest))
     bins = binaries()
+    if with_kueue and not kueue_manager().is_file():
+        raise RuntimeError(f"toolchain incomplete, missing: {kueue_manager()}")
     if bins.missing():
         raise RuntimeError(f"toolchain incomplete, missing: {', '.join(map(str, bins.missing()))}")
     if verbose:
@@ -237,8 +267,9 @@ def ensure(verbose: bool = True) -> tuple[Binaries, list[StepReport]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the step report as JSON")
+    parser.add_argument("--kueue", action="store_true", help="also build Kueue's manager (for the scale benchmark)")
     args = parser.parse_args(argv)
-    bins, reports = ensure()
+    bins, reports = ensure(with_kueue=args.kueue)
     if args.json:
         print(json.dumps({"binaries": {k: str(v) for k, v in dataclasses.asdict(bins).items()},
                           "steps": [dataclasses.asdict(r) for r in reports]}, indent=2))

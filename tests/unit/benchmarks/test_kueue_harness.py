@@ -1,0 +1,94 @@
+"""The Kueue harness's manifests per system and its threshold check, on made-up results (no cluster)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
+
+import kueue_report  # noqa: E402
+import kueue_systems  # noqa: E402
+from kueue_shape import Arrival, Queue  # noqa: E402
+
+LARGE = Arrival(1.2, "large-2-0-0", "cq-0-0-cohort-0", "large", 1000, 200, 20)
+QUEUE = Queue("cq-0-0-cohort-0", "cohort-0", "cq", 20, 100)
+
+
+def test_operator_job_is_a_gang_on_its_cohorts_class() -> None:
+    (tj,) = kueue_systems.job("operator", LARGE, "cohort-0", 10)
+    assert tj["kind"] == "TrainingJob" and tj["metadata"]["namespace"] == "op-cq-0-0-cohort-0"
+    assert tj["spec"]["workers"] == {"min": 2, "max": 2} and tj["spec"]["gpusPerWorker"] == 10
+    assert tj["spec"]["gpuClasses"] == ["operator-cohort-0"] and tj["spec"]["priority"] == 200
+    assert tj["spec"]["podTemplate"]["metadata"]["annotations"]["localcluster.fairshare.dev/simulate-duration"] == \
+        "1000ms"
+
+
+def test_kueue_job_is_created_suspended_in_its_local_queue() -> None:
+    (job,) = kueue_systems.job("kueue", LARGE, "cohort-0", 10)
+    assert job["spec"]["suspend"] is True and job["spec"]["parallelism"] == job["spec"]["completions"] == 2
+    assert job["metadata"]["labels"] == {"kueue.x-k8s.io/queue-name": "lq", "kueue.x-k8s.io/priority-class": "p200"}
+    limits = job["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert limits == {"nvidia.com/gpu": "10"}
+
+
+def test_bare_job_is_one_pod_per_worker_pinned_to_its_pool() -> None:
+    pods = kueue_systems.job("bare", LARGE, "cohort-0", 10)
+    assert [p["metadata"]["name"] for p in pods] == ["large-2-0-0-0", "large-2-0-0-1"]
+    assert {p["spec"]["nodeSelector"]["fairshare.dev/gpu-class"] for p in pods} == {"bare-cohort-0"}
+
+
+@pytest.mark.parametrize(("system", "kinds"), [
+    pytest.param("operator", ["Namespace", "GPUClass", "Tenant"], id="operator: a tenant per queue"),
+    pytest.param("kueue", ["Namespace", "ResourceFlavor", "WorkloadPriorityClass", "WorkloadPriorityClass",
+                           "WorkloadPriorityClass", "WorkloadPriorityClass", "ClusterQueue", "LocalQueue"],
+                 id="kueue: a cluster queue and local queue per queue"),
+    pytest.param("bare", ["Namespace"], id="bare: namespaces only"),
+])
+def test_setup_objects(system: str, kinds: list[str]) -> None:
+    assert [d["kind"] for d in kueue_systems.setup_objects(system, (QUEUE,))] == kinds
+
+
+def test_tenant_carries_quota_and_borrowing_limit() -> None:
+    tenant = kueue_systems.setup_objects("operator", (QUEUE,))[-1]
+    assert tenant["spec"]["guaranteed"] == {"operator-cohort-0": 20}
+    assert tenant["spec"]["borrowingLimit"] == {"operator-cohort-0": 100}
+
+
+def result(wall: float, large: float, completed: bool = True) -> dict[str, Any]:
+    return {"completed": completed, "jobs": 10, "finished": 10 if completed else 5, "wall_s": wall,
+            "usage_pct": {"cq": 60.0}, "time_to_admission": {"large": {"avg_s": large, "p99_s": large}}}
+
+
+RANGESPEC = {"cmd": {"maxWallMs": 425_000}, "wlClassesMaxAvgTimeToAdmissionMs": {"large": 11_000},
+             "clusterQueueClassesMinUsage": {"cq": 55}}
+
+
+@pytest.mark.parametrize(("scale", "results", "missed"), [
+    pytest.param(0.1, {"bare": result(100, 10), "operator": result(300, 100)}, [], id="within the ratios"),
+    pytest.param(0.1, {"bare": result(100, 10), "operator": result(500, 100)}, ["operator: wall"],
+                 id="wall time over 4.5x the bare pods'"),
+    pytest.param(0.1, {"bare": result(100, 10), "operator": result(300, 250)}, ["operator: large"],
+                 id="large jobs wait too long beyond the floor"),
+    pytest.param(0.1, {"operator": result(300, 100)}, ["operator: ratios need"], id="no floor to compare with"),
+    pytest.param(0.1, {"bare": result(100, 10), "operator": result(300, 100, completed=False)},
+                 ["operator: 5 of 10"], id="unfinished run"),
+])
+def test_check_ci_profile(scale: float, results: dict[str, Any], missed: list[str]) -> None:
+    report = {"scale": scale, "kueue_thresholds": RANGESPEC, "results": results}
+    failures = kueue_report.check(report, "ci")
+    assert [f for f in failures if not any(f.startswith(m) for m in missed)] == []
+    assert all(any(f.startswith(m) for f in failures) for m in missed)
+
+
+@pytest.mark.parametrize(("operator", "missed"), [
+    pytest.param(result(400, 10), [], id="meets Kueue's rangespec"),
+    pytest.param(result(430, 12), ["operator: wall", "operator: large"], id="over wall time and large admission"),
+])
+def test_check_full_profile_applies_kueues_rangespec(operator: dict[str, Any], missed: list[str]) -> None:
+    failures = kueue_report.check({"scale": 1, "kueue_thresholds": RANGESPEC, "results": {"operator": operator}},
+                                   "full")
+    assert [f.split(" ")[0] + " " + f.split(" ")[1] for f in failures] == missed
