@@ -107,10 +107,12 @@ def from_cost_status(cost: Mapping[str, Any]) -> JobCharges:
                       number("periodCredits"), when("accruedAt"))
 
 
-def charged_through(view: JobView, world: World, now: float, price: float) -> dict[str, Any] | None:
+def charged_through(view: JobView, world: World, now: float, price: float,
+                    releasing: bool = False) -> dict[str, Any] | None:
     """The job's `status.cost` with its allocation charged up to `now` (to the whole second, core.ledger.charge) at
     `price`, its credits since the start of its tenant's budget period counted in that period; None if it holds no
-    allocation."""
+    allocation. A `releasing` charge (the allocation's last) runs to the next whole second
+    (core.ledger.release_mark)."""
     seconds = seconds_uncharged(view, now)
     if seconds is None or view.model is None or view.model.status is None:
         return None
@@ -122,7 +124,7 @@ def charged_through(view: JobView, world: World, now: float, price: float) -> di
     before = recorded(view)
     if period is None:  # no Tenant to charge it to (it is being requeued): its period figure stays as it was
         period = before.period_start if before.period_start is not None else now
-    charges = charge(before, now - seconds, now, Rate(alloc.gpus or 0, price, watts), period)
+    charges = charge(before, now - seconds, now, Rate(alloc.gpus or 0, price, watts), period, releasing)
     return cost_status(charges)
 
 
@@ -131,4 +133,4 @@ def final_charge(view: JobView, world: World, now: float) -> dict[str, Any] | No
     None if nothing is left to charge (nothing since the last charge, or a gang that never ran)."""
     if not charged_phase(view) or not seconds_uncharged(view, now):
         return None
-    return charged_through(view, world, now, last_price(view))
+    return charged_through(view, world, now, last_price(view), releasing=True)

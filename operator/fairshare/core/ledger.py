@@ -36,6 +36,13 @@ def charge_mark(now: float) -> float:
     return float(math.floor(now))
 
 
+def release_mark(now: float) -> float:
+    """Rule: the charge that releases an allocation (its last) runs up to the next whole second, so the fraction of
+    a second since the last whole one is charged rather than lost: a gang seen Running and finished within one
+    second would otherwise be charged nothing."""
+    return float(math.ceil(now))
+
+
 @dataclasses.dataclass(frozen=True)
 class JobCharges:
     """What a job's status records of its charges: life totals, the part in one budget period, and until when."""
@@ -61,12 +68,14 @@ class Rate:
     watts_per_gpu: float = 0.0
 
 
-def charge(before: JobCharges, since: float, now: float, rate: Rate, period: float) -> JobCharges:
+def charge(before: JobCharges, since: float, now: float, rate: Rate, period: float,
+           releasing: bool = False) -> JobCharges:
     """Rule: a job is charged GPUs x price x the hours from `since` (its last mark, or when it began to pay) to the
     whole second at or before `now`; the part from the start of the tenant's current budget `period` counts in that
     period, and a job whose credits counted in an earlier period starts the new one at what falls after its start.
-    A job's first charge counts whole in the current period (it has no earlier one to count in)."""
-    mark = max(since, charge_mark(now))
+    A job's first charge counts whole in the current period (it has no earlier one to count in). The charge that
+    releases the allocation (`releasing`) runs to the next whole second instead (release_mark)."""
+    mark = max(since, release_mark(now) if releasing else charge_mark(now))
     hours = (mark - since) / SECONDS_PER_HOUR
     counted_from = since if before.period_start is None else max(since, period)
     in_period = max(0.0, mark - counted_from) / SECONDS_PER_HOUR

@@ -57,6 +57,21 @@ def test_charge(before: JobCharges, since: float, now: float, period: float, wan
     assert _rounded(got) == _rounded(want)
 
 
+SECOND = 1.0 / HOUR
+
+
+@pytest.mark.parametrize(("since", "now", "want_through"), [
+    pytest.param(T0, T0 + 0.4, T0 + 1, id="seen running and released within one second: one second, not nothing"),
+    pytest.param(T0, T0 + HOUR + 0.75, T0 + HOUR + 1, id="the fraction after the last whole second is charged"),
+    pytest.param(T0, T0 + HOUR, T0 + HOUR, id="released on a whole second: exactly to it"),
+])
+def test_a_release_charges_up_to_the_next_whole_second(since: float, now: float, want_through: float) -> None:
+    got = charge(JobCharges(), since, now, EIGHT_AT_2, T0, releasing=True)
+    assert got.charged_through == want_through
+    assert got.gpu_hours == pytest.approx(8 * (want_through - since) * SECOND)
+    assert got.credits > 0
+
+
 def _rounded(c: JobCharges) -> tuple[float | None, ...]:
     return tuple(round(v, 9) if v is not None else None for v in
                  (c.credits, c.gpu_hours, c.energy_kwh, c.period_start, c.period_credits, c.charged_through))
