@@ -40,7 +40,7 @@ import yaml
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 from kueue_shape import Plan, deep_queue, expand, nodes_for
-from operator_admission import cycle_steps
+from operator_admission import cpu_seconds, cycle_steps
 
 from fairshare.localcluster import toolchain
 from fairshare.localcluster.cluster import LocalCluster
@@ -179,14 +179,6 @@ def create_all(api: client.ApiClient, bodies: list[tuple[float, list[dict[str, A
     return start
 
 
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -286,7 +278,7 @@ def run_system(system: str, plan: Plan, api: client.ApiClient, state: Any, work:
         pids = {p.name: p.pid for p in state.processes} | {"harness": os.getpid()}
         if controller is not None:
             pids[system] = controller.pid
-        cpu_before = {n: _cpu_seconds(p) for n, p in pids.items()}
+        cpu_before = {n: cpu_seconds(p) for n, p in pids.items()}
         load = Path("/proc/loadavg").read_text().split()[:3]
         created: dict[str, float] = {}
         start = create_all(api, bodies, threads, created, keys)
@@ -295,7 +287,7 @@ def run_system(system: str, plan: Plan, api: client.ApiClient, state: Any, work:
         result = summarize(plan, system, start, created, w)
         result["completed"] = finished_in_time
         result["loadavg_at_start"] = [float(x) for x in load]
-        result["cpu_seconds"] = {n: round(_cpu_seconds(p) - cpu_before[n], 1) for n, p in pids.items()}
+        result["cpu_seconds"] = {n: round(cpu_seconds(p) - cpu_before[n], 1) for n, p in pids.items()}
         if controller is not None:
             result["controller_peak_rss_mib"] = _peak_rss_mib(controller.pid)
         if system == "operator":  # where its cycles went: mean ms per step, from its own histogram

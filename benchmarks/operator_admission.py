@@ -122,7 +122,7 @@ def _requests_between(before: dict[str, float], after: dict[str, float]) -> dict
     return dict(sorted(((k, v) for k, v in delta.items() if v >= 50), key=lambda kv: -kv[1]))
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds a process has used so far (all its threads); 0 once it is gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -139,10 +139,10 @@ class CpuMeter:
         self.before: dict[str, float] = {}
 
     def start(self) -> None:
-        self.before = {name: _cpu_seconds(pid) for name, pid in self.pids.items()}
+        self.before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
 
     def stop(self) -> dict[str, float]:
-        return {name: round(_cpu_seconds(pid) - self.before.get(name, 0.0), 1) for name, pid in self.pids.items()}
+        return {name: round(cpu_seconds(pid) - self.before.get(name, 0.0), 1) for name, pid in self.pids.items()}
 
 
 def _loadavg() -> float:
