@@ -21,6 +21,7 @@ from fairshare.api import Phase
 from fairshare.api import Tenant as TenantCR
 from fairshare.api.tenant import DEFAULT_PERIOD_HOURS
 from fairshare.control import conditions as cond
+from fairshare.control.podstate import ran_since
 from fairshare.control.snapshot import JobView, World
 from fairshare.core.ledger import JobCharges, Rate, charge, period_start
 
@@ -45,6 +46,18 @@ def charged_phase(view: JobView) -> bool:
     """Rule: a job pays for its GPUs from when every worker runs (Running), not while its gang is starting
     (Admitted): a user does not pay for pods that never ran."""
     return view.phase is not Phase.ADMITTED
+
+
+def gang_ran_since(view: JobView) -> float | None:
+    """Rule: a gang the operator never saw Running (its pods started and ended between two cycles) still ran, from
+    when its last worker's containers started (their own `startedAt`); None unless every worker of its allocation
+    started."""
+    alloc = view.model.status.allocation if view.model and view.model.status else None
+    pods = view.current_pods()
+    if alloc is None or not pods or len(pods) != (alloc.workers or 0):
+        return None
+    starts = [ran_since(p) for p in pods]
+    return None if any(s is None for s in starts) else max(s for s in starts if s is not None)
 
 
 def seconds_uncharged(view: JobView, now: float) -> float | None:
@@ -108,12 +121,14 @@ def from_cost_status(cost: Mapping[str, Any]) -> JobCharges:
 
 
 def charged_through(view: JobView, world: World, now: float, price: float,
-                    releasing: bool = False) -> dict[str, Any] | None:
+                    releasing: bool = False, since: float | None = None) -> dict[str, Any] | None:
     """The job's `status.cost` with its allocation charged up to `now` (to the whole second, core.ledger.charge) at
     `price`, its credits since the start of its tenant's budget period counted in that period; None if it holds no
     allocation. A `releasing` charge (the allocation's last) runs to the next whole second
-    (core.ledger.release_mark)."""
+    (core.ledger.release_mark). `since`: charge from then instead of from the last charge (gang_ran_since)."""
     seconds = seconds_uncharged(view, now)
+    if seconds is not None and since is not None:
+        seconds = max(0.0, now - since)
     if seconds is None or view.model is None or view.model.status is None:
         return None
     alloc = view.model.status.allocation
@@ -130,7 +145,13 @@ def charged_through(view: JobView, world: World, now: float, price: float,
 
 def final_charge(view: JobView, world: World, now: float) -> dict[str, Any] | None:
     """For the patch that releases the job's GPUs: its allocation charged up to now at the price it last paid;
-    None if nothing is left to charge (nothing since the last charge, or a gang that never ran)."""
-    if not charged_phase(view) or not seconds_uncharged(view, now):
+    None if nothing is left to charge (nothing since the last charge, or a gang that never ran). A gang released
+    before the operator saw it Running is charged from when its workers' containers started, if they all did."""
+    if not charged_phase(view):
+        started = gang_ran_since(view)
+        if started is None:
+            return None
+        return charged_through(view, world, now, last_price(view), releasing=True, since=started)
+    if not seconds_uncharged(view, now):
         return None
     return charged_through(view, world, now, last_price(view), releasing=True)

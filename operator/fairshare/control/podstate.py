@@ -87,6 +87,21 @@ def _container_statuses(pod: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [s for s in listed if isinstance(s, dict)]
 
 
+def ran_since(pod: Mapping[str, Any]) -> float | None:
+    """When every main container of the pod had started, by their own `running` or `terminated` state's `startedAt`;
+    None if one never started (still waiting, or no container statuses)."""
+    statuses = [s for s in (pod.get("status") or {}).get("containerStatuses") or [] if isinstance(s, dict)]
+    starts: list[float] = []
+    for status in statuses:
+        state = status.get("state") or {}
+        started = (timestamp((state.get("running") or {}).get("startedAt"))
+                   or timestamp((state.get("terminated") or {}).get("startedAt")))
+        if started is None:
+            return None
+        starts.append(started)
+    return max(starts, default=None)
+
+
 def failure(pod: Mapping[str, Any]) -> PodProblem:
     """Why a Failed pod failed: the first container that ended badly (reason, exit code, message), else the pod's
     own reason (Evicted, DeadlineExceeded, ...)."""

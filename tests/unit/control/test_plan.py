@@ -182,3 +182,38 @@ def test_a_queued_job_past_its_deadline_fails_and_is_neither_admitted_nor_requeu
     assert (result.result.decisions, rows(result.actions, key), result.transitioned) == (
         (), [("patch", key, "Failed", "1"), ("event", key, "Warning", "DeadlineExceeded")], {key})
     assert patch.status["conditions"][0]["reason"] == "DeadlineExceeded"
+
+
+def _ran(pod: Any, started_ago: float | None, state: str = "terminated") -> Any:
+    """The worker's container `state`, started `started_ago` seconds before NOW (None: still waiting)."""
+    container = ({"waiting": {"reason": "ContainerCreating"}} if started_ago is None
+                 else {state: {"startedAt": ts(started_ago), **({"exitCode": 0} if state == "terminated" else {})}})
+    body = pod.body()
+    body["status"]["containerStatuses"] = [{"name": "trainer", "state": container}]
+    return body
+
+
+@pytest.mark.parametrize(("phase", "started_ago", "want_seconds"), [
+    pytest.param("Succeeded", 40.0, 40.0, id="ran 40 s between two cycles, never seen Running: charged 40 s"),
+    pytest.param("Running", 90.0, 90.0, id="preempted while seen Admitted, its container running 90 s: charged"),
+    pytest.param("Succeeded", None, None, id="no container ever started: not charged"),
+])
+def test_a_gang_released_before_it_was_seen_running_is_charged_from_its_containers_start(
+        phase: str, started_ago: float | None, want_seconds: float | None) -> None:
+    """Charging starts at the Running transition; a gang whose pods started and ended between two cycles was never
+    seen Running, and without its containers' own start times it ran uncharged."""
+    job = training_job("nlp/quick").gpus(8).phase("Admitted").allocation("a100", "a100-000", admitted_ago=300,
+                                                                         price=2.0)
+    pod = worker("nlp/quick", 0, phase=phase, node_name="a100-000", gpus=8)
+    if phase == "Running":  # a deleted Tenant stops it: the release path of a gang the operator saw only Admitted
+        bodies = [CLUSTER[0], *CLUSTER[2:], job, _ran(pod, started_ago, "running")]
+    else:
+        bodies = [*CLUSTER, job, _ran(pod, started_ago)]
+    result = plan(bodies)
+    charged = [a for a in of_kind(result.actions, PatchStatus) if a.key == "nlp/quick" and "cost" in a.status]
+    if want_seconds is None:
+        assert not any(a.status["cost"].get("credits") for a in charged)
+        return
+    [patch] = charged
+    assert patch.status["cost"]["gpuHours"] == pytest.approx(8 * want_seconds / 3600, abs=1e-6)
+    assert patch.status["cost"]["credits"] == pytest.approx(2.0 * 8 * want_seconds / 3600, abs=1e-6)
