@@ -50,14 +50,17 @@ def charged_phase(view: JobView) -> bool:
 
 def gang_ran_since(view: JobView) -> float | None:
     """Rule: a gang the operator never saw Running (its pods started and ended between two cycles) still ran, from
-    when its last worker's containers started (their own `startedAt`); None unless every worker of its allocation
-    started."""
+    when its last worker's containers started (their own `startedAt`), never before its admission (a node's clock
+    may be wrong); None unless every worker of its allocation started."""
     alloc = view.model.status.allocation if view.model and view.model.status else None
     pods = view.current_pods()
     if alloc is None or not pods or len(pods) != (alloc.workers or 0):
         return None
     starts = [ran_since(p) for p in pods]
-    return None if any(s is None for s in starts) else max(s for s in starts if s is not None)
+    if any(s is None for s in starts):
+        return None
+    admitted = alloc.admitted_at.timestamp() if alloc.admitted_at else None
+    return max([s for s in starts if s is not None] + ([admitted] if admitted is not None else []))
 
 
 def seconds_uncharged(view: JobView, now: float) -> float | None:

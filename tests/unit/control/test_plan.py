@@ -197,6 +197,7 @@ def _ran(pod: Any, started_ago: float | None, state: str = "terminated") -> Any:
     pytest.param("Succeeded", 40.0, 40.0, id="ran 40 s between two cycles, never seen Running: charged 40 s"),
     pytest.param("Running", 90.0, 90.0, id="preempted while seen Admitted, its container running 90 s: charged"),
     pytest.param("Succeeded", None, None, id="no container ever started: not charged"),
+    pytest.param("Succeeded", 900.0, 300.0, id="a start before its admission (a wrong node clock): from admission"),
 ])
 def test_a_gang_released_before_it_was_seen_running_is_charged_from_its_containers_start(
         phase: str, started_ago: float | None, want_seconds: float | None) -> None:
