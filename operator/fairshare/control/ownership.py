@@ -77,12 +77,17 @@ def name_squatters(namespace: str, job_name: str, ranks: int, pods: Mapping[str,
     the job's first `ranks` workers (`<job>-worker-<rank>`, render/names.py) blocks that worker: the operator's
     create of it is refused (AlreadyExists), and the pod is never adopted. rank -> `namespace/name` of each such pod,
     from `pods` (every stored pod, by `namespace/name`). A pod a TrainingJob controls (an earlier job's of the same
-    name, still terminating) is not one: the operator deletes it, and the name frees."""
+    name, still terminating) is not one: the operator deletes it, and the name frees.
+    The work is in proportion to `pods`, not to `ranks` (spec.workers.max may be 1,024 on every job): the cycle
+    passes only the pods no TrainingJob controls, usually none."""
     out: dict[int, str] = {}
-    for rank in range(ranks):
-        key = f"{namespace}/{worker_pod_name(job_name, rank)}"
-        pod = pods.get(key)
-        if pod is not None and controller_uid(pod) is None:
+    for key, pod in pods.items():
+        pod_namespace, _, name = key.partition("/")
+        head, _, tail = name.rpartition("-worker-")
+        if pod_namespace != namespace or head != job_name or not tail.isdigit():
+            continue
+        rank = int(tail)
+        if rank < ranks and worker_pod_name(job_name, rank) == name and controller_uid(pod) is None:
             out[rank] = key
     return out
 
