@@ -254,19 +254,23 @@ def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR]
                                                                                          class_age, log)
 
     pods_by_job: dict[str, list[Body]] = {}
-    uncontrolled: dict[str, Body] = {}
+    # Pods no TrainingJob controls, by (namespace, the job name their name would be a worker of): only such a pod can
+    # squat a worker's name (ownership.name_squatters), and each job looks at its own few.
+    uncontrolled: dict[tuple[str, str], dict[str, Body]] = {}
     for pod in store.all(PODS):
         job = log.attempt(PODS, key_of(pod), controlling_job, pod)
         if job:
             pods_by_job.setdefault(job, []).append(pod)
         elif not log.holds(PODS, key_of(pod)):
-            uncontrolled[key_of(pod)] = pod  # no TrainingJob controls it: only such a pod can squat a worker's name
+            pod_namespace, _, pod_name = key_of(pod).partition("/")
+            uncontrolled.setdefault((pod_namespace, pod_name.rpartition("-worker-")[0]), {})[key_of(pod)] = pod
 
     views: dict[str, JobView] = {}
     for body in store.all(TRAINING_JOBS):
         key = key_of(body)
         view = log.attempt(TRAINING_JOBS, key, _job_view, body, jobs_parsed, ns_tenant, class_nodes, pods_by_job,
-                           protected_namespaces, invalid_claims, store.rejected, uncontrolled)
+                           protected_namespaces, invalid_claims, store.rejected,
+                           uncontrolled.get((key.partition("/")[0], key.partition("/")[2]), {}))
         if view is not None:
             if view.error is not None and _raw_phase(body) not in TERMINAL_PHASES:
                 # Failed by the plan's InvalidSpec path (once failed, it is done with, and no longer counted).
