@@ -38,16 +38,22 @@ class OperatorMetrics:
                                     "Time from a job's latest entry to the queue (its submission, or its requeue "
                                     "after a preemption, a restart or an unschedulable gang) to its admission.",
                                     ["tenant"], buckets=QUEUE_WAIT_BUCKETS, registry=r)
-        self.pending_jobs = Gauge("fairshare_pending_jobs", "Jobs waiting for admission, by tenant.",
+        self.pending_jobs = Gauge("fairshare_pending_jobs", "Jobs still waiting for admission after the last cycle's "
+                                  "decisions, by tenant.",
                                   ["tenant"], registry=r)
-        self.running_jobs = Gauge("fairshare_running_jobs", "Admitted jobs holding GPUs, by tenant.",
+        self.running_jobs = Gauge("fairshare_running_jobs", "Jobs holding GPUs after the last cycle's decisions "
+                                  "(admitted this cycle included, preempted ones not), by tenant.",
                                   ["tenant"], registry=r)
-        self.capacity_gpus = Gauge("fairshare_gpu_capacity", "Allocatable GPUs on Ready, schedulable nodes (and those "
-                                   "gangs still hold on cordoned or NotReady ones), by class.",
+        self.capacity_gpus = Gauge("fairshare_gpu_capacity", "A class's capacity, as GPUClass status.capacity: the "
+                                   "allocatable GPUs of its Ready, uncordoned nodes, plus, on a cordoned or NotReady "
+                                   "node, only the GPUs its gangs still hold after the last cycle; a node counts for "
+                                   "the oldest GPUClass whose nodeSelector matches it. By class.",
                                    ["gpu_class"], registry=r)
-        self.allocated_gpus = Gauge("fairshare_gpus_allocated", "GPUs allocated, by tenant and class.",
+        self.allocated_gpus = Gauge("fairshare_gpus_allocated", "GPUs jobs hold after the last cycle's decisions, by "
+                                    "tenant and class (Tenant status.allocated; summed, GPUClass status.allocated).",
                                     ["tenant", "gpu_class"], registry=r)
-        self.idle_gpus = Gauge("fairshare_gpus_idle", "GPUs of a class held by no job and no foreign pod.",
+        self.idle_gpus = Gauge("fairshare_gpus_idle", "GPUs of a class's capacity held by no job and no foreign pod "
+                               "after the last cycle's decisions (GPUClass status.idle).",
                                ["gpu_class"], registry=r)
         self.foreign_gpus = Gauge("fairshare_gpus_foreign", "GPUs of a class held by pods the operator did not "
                                   "create (control/ownership.py), by class.", ["gpu_class"], registry=r)
@@ -59,7 +65,8 @@ class OperatorMetrics:
                                  "figure queue reasons and Tenant status.shareRatio quote.", ["tenant"], registry=r)
         self.guaranteed = Gauge("fairshare_guaranteed_gpus", "A tenant's guaranteed GPUs of a class.",
                                 ["tenant", "gpu_class"], registry=r)
-        self.price = Gauge("fairshare_price_credits_per_gpu_hour", "Current market price of a class.",
+        self.price = Gauge("fairshare_price_credits_per_gpu_hour", "A class's market price after the last cycle (its "
+                           "list price until the core prices it), as GPUClass status.currentPricePerGPUHour.",
                            ["gpu_class"], registry=r)
         self.spend = Counter("fairshare_spend_credits", "Credits charged to a tenant.", ["tenant"], registry=r)
         self.budget_remaining = Gauge("fairshare_budget_remaining_credits",

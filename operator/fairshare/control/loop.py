@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping
 from fairshare.api import Phase, SpecError, TrainingJob, parse_training_job
 from fairshare.control.actions import Action, PatchStatus
 from fairshare.control.feedback import feedback_targets
-from fairshare.control.foreign import foreign_by_class
 from fairshare.control.isolation import KIND_NAMES, REASONS, SetAside
 from fairshare.control.namespaces import DEFAULT_PROTECTED_NAMESPACES
 from fairshare.control.parsecache import ParseCache
@@ -143,28 +142,17 @@ class SchedulingLoop:
         self._report_set_aside(plan.set_aside)
         m.observe_cycle_steps({**plan.result.step_seconds, **io_seconds})
         m.last_cycle.set(time.time())
-        m.set_per_label(m.price, {(c,): p for c, p in plan.result.prices.items()})
-        m.set_per_label(m.fair_share, {(t, c): v for t, shares in plan.result.fair_shares.items()
+        m.set_per_label(m.price, {(c,): p for c, p in plan.tallies.prices.items()})
+        m.set_per_label(m.fair_share, {(t, c): v for t, shares in plan.tallies.fair_shares.items()
                                        for c, v in shares.items()})
-        tenants = [t.name for t in world.snapshot.tenants]
-        jobs = world.snapshot.jobs
-        m.set_per_label(m.pending_jobs, {(t,): sum(1 for j in jobs if j.tenant == t and j.allocation is None)
-                                         for t in tenants})
-        m.set_per_label(m.running_jobs, {(t,): sum(1 for j in jobs if j.tenant == t and j.allocation is not None)
-                                         for t in tenants})
-        capacity = dict(plan.capacity)  # GPUs of Ready, uncordoned nodes (plan.class_capacity)
-        allocated: dict[tuple[str, str], float] = {}
-        for j in jobs:
-            if j.allocation is not None:
-                k = (j.tenant, j.allocation.gpu_class)
-                allocated[k] = allocated.get(k, 0) + j.allocation.workers * j.gpus_per_worker
-        m.set_per_label(m.capacity_gpus, {(c,): v for c, v in capacity.items()})
-        m.set_per_label(m.allocated_gpus, allocated)
-        foreign = foreign_by_class(world)
-        m.set_per_label(m.foreign_gpus, {(c,): v for c, v in foreign.items()})
-        m.set_per_label(m.idle_gpus, {(c,): max(0.0, v - foreign.get(c, 0)
-                                                - sum(a for (_, ac), a in allocated.items() if ac == c))
-                                      for c, v in capacity.items()})
+        # The cycle's tallies, after its decisions: the same figures GPUClass and Tenant status got this cycle.
+        tallies = plan.tallies
+        m.set_per_label(m.pending_jobs, {(t,): n for t, n in tallies.pending.items()})
+        m.set_per_label(m.running_jobs, {(t,): n for t, n in tallies.running.items()})
+        m.set_per_label(m.capacity_gpus, {(c,): v for c, v in tallies.capacity.items()})
+        m.set_per_label(m.allocated_gpus, {k: v for k, v in tallies.held.items()})
+        m.set_per_label(m.foreign_gpus, {(c,): v for c, v in tallies.foreign.items()})
+        m.set_per_label(m.idle_gpus, {(c,): tallies.idle(c) for c in tallies.capacity})
         throughput: dict[tuple[str, str], float] = {}
         for target in self.targets:
             view = world.jobs[target.job_key]
@@ -192,8 +180,8 @@ class SchedulingLoop:
                 if charged > 0:
                     m.spend.labels(tenant=owner).inc(charged)
         m.set_per_label(m.guaranteed, {(t.name, c): g for t in world.snapshot.tenants for c, g in t.guaranteed.items()})
-        m.set_per_label(m.share_ratio, {(t,): r for t, r in plan.result.share_ratios.items()})
-        by_key = {j.key: j for j in jobs}
+        m.set_per_label(m.share_ratio, {(t,): r for t, r in plan.tallies.share_ratios.items()})
+        by_key = {j.key: j for j in world.snapshot.jobs}
         now = self.clock()
         for d in plan.result.decisions:
             view = world.jobs.get(d.job_key)

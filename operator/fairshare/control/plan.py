@@ -21,7 +21,7 @@ from fairshare.control import conditions as cond
 from fairshare.control import cost, ledger
 from fairshare.control.actions import Action, DeletePods, EnsureChildren, PatchStatus, RecordEvent
 from fairshare.control.feedback import feedback_actions
-from fairshare.control.foreign import displacing, foreign_by_class, foreign_by_tenant, foreign_gpus, foreign_rates
+from fairshare.control.foreign import displacing, foreign_rates
 from fairshare.control.isolation import INVALID_SPEC, SetAside, SetAsideLog, schedule_isolating
 from fairshare.control.lifecycle import observe
 from fairshare.control.orphans import orphan_transition
@@ -40,6 +40,7 @@ from fairshare.control.queue import (
 from fairshare.control.reconcile import lost_nodes, missing_ranks, unwanted_pod_actions
 from fairshare.control.snapshot import JobView, World, admitted_priority
 from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS
+from fairshare.control.tallies import CycleTallies, tally
 from fairshare.control.transition import DEFAULT_LIFECYCLE, NODE_LOSS, LifecycleSettings
 from fairshare.core import types as core
 from fairshare.core.allocator import schedule
@@ -74,9 +75,9 @@ class CyclePlan:
     grants: tuple[Action, ...]
     bookkeeping: tuple[Action, ...]
     transitioned: frozenset[str]
+    tallies: CycleTallies  # counted once after the decisions: GPUClass and Tenant status and the metrics read them
     set_aside: Mapping[str, SetAside] = dataclasses.field(default_factory=dict)  # the World's, and the plan's own
     node_losses: frozenset[str] = frozenset()  # jobs stopped because a node under them was lost
-    capacity: Mapping[str, int] = dataclasses.field(default_factory=dict)  # GPUClass -> capacity after the cycle
 
     @property
     def actions(self) -> tuple[Action, ...]:
@@ -169,25 +170,26 @@ def plan_cycle(world: World, now: float, config: PolicyConfig, settings: RenderS
         bookkeeping += _isolated(log, TRAINING_JOBS, functools.partial(
             feedback_actions, readings=readings, alpha=config.throughput_smoothing, warmup_seconds=warmup_seconds,
             skip=decided), world)
-    capacity = class_capacity(world, snapshot, result)
+    tallies = tally(world, snapshot, result)
     # A GPUClass or Tenant set aside while planning gets no status but its Ready False (set_aside_actions).
     in_use = dataclasses.replace(world, gpu_classes={k: c for k, c in world.gpu_classes.items()
                                                      if not log.holds(GPU_CLASSES, k)})
-    bookkeeping += _isolated(log, GPU_CLASSES, functools.partial(gpu_class_status_actions, snapshot=snapshot,
-                                                                 result=result, now=now, capacities=capacity), in_use)
+    bookkeeping += _isolated(log, GPU_CLASSES, functools.partial(gpu_class_status_actions, tallies=tallies, now=now),
+                              in_use)
     in_use = dataclasses.replace(world, tenants={k: t for k, t in world.tenants.items() if not log.holds(TENANTS, k)})
     # Only the charges that will be written: a job being deleted gets none, so its Tenant's entry keeps its last.
     planned = ledger.planned_costs(without_writes_to_deleted_jobs(releases + grants + bookkeeping, world))
-    bookkeeping += _isolated(log, TENANTS, functools.partial(tenant_status_actions, snapshot=snapshot, result=result,
-                                                             now=now, half_life_hours=config.half_life_hours,
-                                                             planned=planned), in_use)
+    bookkeeping += _isolated(log, TENANTS, functools.partial(tenant_status_actions, snapshot=snapshot, tallies=tallies,
+                                                             now=now,
+                                                             half_life_hours=config.half_life_hours, planned=planned),
+                              in_use)
     set_aside = {**world.set_aside, **log.entries}
     bookkeeping += set_aside_actions(world, set_aside, now)
     return CyclePlan(result=result, releases=without_writes_to_deleted_jobs(releases, world),
                      grants=without_writes_to_deleted_jobs(grants, world),
                      bookkeeping=without_writes_to_deleted_jobs(bookkeeping, world),
                      transitioned=frozenset(transitioned), set_aside=set_aside, node_losses=frozenset(node_losses),
-                     capacity=capacity)
+                     tallies=tallies)
 
 
 def decision_actions(decision: Decision, world: World, running: Mapping[str, int], now: float,
@@ -561,24 +563,6 @@ def charged_on_release(actions: Sequence[Action], view: JobView, world: World, n
     return out
 
 
-def _held(snapshot: core.Snapshot, result: CycleResult) -> dict[tuple[str, str], int]:
-    """(tenant, class) -> GPUs held after this cycle's decisions."""
-    by_key = {j.key: j for j in snapshot.jobs}
-    held: dict[tuple[str, str], int] = {}
-    for job in snapshot.jobs:
-        if job.allocation is not None and not isinstance(result.for_job(job.key), Preempt | Resize | Migrate):
-            k = (job.tenant, job.allocation.gpu_class)
-            held[k] = held.get(k, 0) + job.allocation.workers * job.gpus_per_worker
-    for d in result.decisions:
-        if isinstance(d, Admit | Resize | Migrate):
-            job = by_key[d.job_key]
-            gpu_class = d.gpu_class if isinstance(d, Admit | Migrate) else (
-                job.allocation.gpu_class if job.allocation else "")
-            k = (job.tenant, gpu_class)
-            held[k] = held.get(k, 0) + d.workers * job.gpus_per_worker
-    return held
-
-
 def merge_patch_map(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON merge patch turning map `current` into `desired`: removed keys become null."""
     return {**{k: None for k in current if k not in desired}, **desired}
@@ -609,40 +593,15 @@ def selector_conflict(world: World, name: str) -> str | None:
             "name); make the nodeSelectors disjoint")
 
 
-def class_capacity(world: World, snapshot: core.Snapshot, result: CycleResult) -> dict[str, int]:
-    """Rule: a class's capacity is the allocatable GPUs of its Ready, uncordoned nodes, plus, on a cordoned or NotReady
-    node, only the GPUs the gangs still on it hold after this cycle (its idle GPUs serve no one); a lost node holds
-    none once its gang has left. Every class is listed, 0 when it has no node."""
-    held_on: dict[str, int] = {}
-    by_key = {j.key: j for j in snapshot.jobs}
-    for job in snapshot.jobs:
-        if job.allocation is not None and not isinstance(result.for_job(job.key), Preempt | Resize | Migrate):
-            for node in job.allocation.nodes:
-                held_on[node] = held_on.get(node, 0) + job.gpus_per_worker
-    for d in result.decisions:
-        if isinstance(d, Admit | Resize | Migrate) and d.job_key in by_key:
-            for node in d.nodes:
-                held_on[node] = held_on.get(node, 0) + by_key[d.job_key].gpus_per_worker
-    capacity = {name: 0 for name in world.gpu_classes}
-    for node, gpus in world.node_capacity.items():
-        name = world.node_class[node]
-        capacity[name] = capacity.get(name, 0) + (gpus if world.node_usable(node) else min(gpus, held_on.get(node, 0)))
-    return capacity
-
-
-def gpu_class_status_actions(world: World, snapshot: core.Snapshot, result: CycleResult, now: float,
-                             capacities: Mapping[str, int] | None = None) -> list[Action]:
-    held = _held(snapshot, result)
-    capacities = class_capacity(world, snapshot, result) if capacities is None else capacities
-    foreign = foreign_by_class(world)
+def gpu_class_status_actions(world: World, tallies: CycleTallies, now: float) -> list[Action]:
+    """Each GPUClass's status: its capacity, allocated, foreign and idle GPUs and its price, as the cycle's tallies
+    have them, and its node-selector conflicts; written when any of them changes."""
     actions: list[Action] = []
     for name, gpu_class in sorted(world.gpu_classes.items()):
-        capacity = capacities.get(name, 0)
-        allocated = sum(v for (_, c), v in held.items() if c == name)
         desired: dict[str, Any] = {
-            "capacity": capacity, "allocated": allocated, "foreign": foreign.get(name, 0),
-            "idle": max(0, capacity - allocated - foreign.get(name, 0)),
-            "currentPricePerGPUHour": round(result.prices.get(name, gpu_class.spec.price_per_gpu_hour), 6)}
+            "capacity": tallies.capacity.get(name, 0), "allocated": tallies.allocated(name),
+            "foreign": tallies.foreign.get(name, 0), "idle": tallies.idle(name),
+            "currentPricePerGPUHour": round(tallies.prices.get(name, gpu_class.spec.price_per_gpu_hour), 6)}
         current = gpu_class.status.model_dump(by_alias=True, exclude_none=True) if gpu_class.status else {}
         written = [c.model_dump(mode="json", by_alias=True, exclude_none=True)
                    for c in (gpu_class.status.conditions if gpu_class.status else [])]
@@ -727,35 +686,35 @@ def tenant_conditions(world: World, name: str, tenant: TenantCR, now: float) -> 
     return cond.ready_again(conditions, now, generation)
 
 
-def share_ratio(result: CycleResult, tenant: str) -> float | None:
+def share_ratio(tallies: CycleTallies, tenant: str) -> float | None:
     """The tenant's share ratio as its status shows it: the core's, to the two decimals the queue reasons quote (so
     the status changes only when the quoted figure does); None (no field) when the core has none for it or it is
     infinite (GPUs held at full price with no entitlement), which JSON cannot carry."""
-    ratio = result.share_ratios.get(tenant)
+    ratio = tallies.share_ratios.get(tenant)
     return round(ratio, 2) if ratio is not None and math.isfinite(ratio) else None
 
 
-def tenant_status_actions(world: World, snapshot: core.Snapshot, result: CycleResult, now: float,
+def tenant_status_actions(world: World, snapshot: core.Snapshot, tallies: CycleTallies, now: float,
                           half_life_hours: float,
                           planned: Mapping[str, Mapping[str, Any]] | None = None) -> list[Action]:
     """Each Tenant's status: what it holds and its fair share (written when they change), its decayed usage (every
     cost.ACCRUAL_MIN_SECONDS), and its spend this period, the sum of its jobs' charges as this cycle leaves them
     (`planned`: job key -> the status.cost this cycle writes), written in the cycle that charges them."""
-    held = _held(snapshot, result)
+    held = tallies.held
     holding: dict[str, int] = {}  # GPUs each tenant held during the interval that ends now (before decisions)
     for job in snapshot.jobs:
         if job.allocation is not None:
             holding[job.tenant] = holding.get(job.tenant, 0) + job.allocation.workers * job.gpus_per_worker
-    for name, gpus in foreign_gpus(world).items():
+    for (name, _), gpus in sorted(tallies.foreign_held.items()):
         holding[name] = holding.get(name, 0) + gpus  # pods of its namespaces the operator did not create
-    foreign = foreign_by_tenant(world)
-    rates = foreign_rates(world, result.prices)
+    foreign = tallies.foreign_held
+    rates = foreign_rates(world, tallies.prices)
     charges = ledger.job_charges(world, planned or {})
     actions: list[Action] = []
     for name, tenant in sorted(world.tenants.items()):
         allocated = {c: v for (t, c), v in sorted(held.items()) if t == name and v}
         foreign_held = {c: v for (t, c), v in sorted(foreign.items()) if t == name and v}
-        shares = {c: round(v, 3) for c, v in sorted((result.fair_shares.get(name) or {}).items())}
+        shares = {c: round(v, 3) for c, v in sorted((tallies.fair_shares.get(name) or {}).items())}
         current = tenant.status.model_dump(by_alias=True, exclude_none=True) if tenant.status else {}
         metered = meter(tenant, holding.get(name, 0), now, half_life_hours)
         book = ledger.tenant_ledger(tenant, charges.get(name, {}), now,
@@ -768,7 +727,7 @@ def tenant_status_actions(world: World, snapshot: core.Snapshot, result: CycleRe
                                    "fairShare": shares}
         if foreign_held or current.get("foreign"):
             desired["foreign"] = foreign_held
-        ratio = share_ratio(result, name)
+        ratio = share_ratio(tallies, name)
         if ratio is not None or "shareRatio" in current:
             desired["shareRatio"] = ratio  # null drops one the tenant no longer has
         conditions = tenant_conditions(world, name, tenant, now)

@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from fairshare.control.actions import Action
+from fairshare.control.actions import Action, PatchStatus
 from fairshare.control.loop import LoopSettings, SchedulingLoop
 from fairshare.control.plan import Scheduler, default_scheduler
-from fairshare.control.store import NODES, PODS, Store
+from fairshare.control.store import GPU_CLASSES, NODES, PODS, TENANTS, Store
 from fairshare.core.config import PolicyConfig
 from fairshare.core.decisions import Admit, Preempt, PreemptCause
 from fairshare.metrics import OperatorMetrics
 from fairshare.render import DEFAULT_SETTINGS
-from tests.unit.control.builders import NOW, gpu_class, node, store_of, tenant, training_job, ts, worker
+from tests.unit.control.builders import NOW, gpu_class, node, pod, store_of, tenant, training_job, ts, worker
 from tests.unit.control.helpers import rows, told
 
 
@@ -82,8 +82,9 @@ def test_run_cycle_applies_the_plan_and_records_metrics() -> None:
         "total steps": sample(metrics, "fairshare_cycle_duration_seconds_count", step="total"),
     } == {
         "cycles event": 1.0, "cycles periodic": None, "admissions": 1.0, "queue wait count": 1.0,
-        "queue wait sum": 3600.0, "pending nlp": 1.0, "running cv": 1.0, "capacity": 16.0, "allocated cv": 4.0,
-        "idle": 12.0, "guaranteed nlp": 8.0, "price": plan.result.prices["a100"], "total steps": 1.0,
+        # After this cycle's admission of nlp/new (8 GPUs): nothing of nlp pending, 16 - 4 - 8 idle.
+        "queue wait sum": 3600.0, "pending nlp": 0.0, "running cv": 1.0, "capacity": 16.0, "allocated cv": 4.0,
+        "idle": 4.0, "guaranteed nlp": 8.0, "price": plan.result.prices["a100"], "total steps": 1.0,
     }
     assert loop.cycles == 1
     assert plan.result.share_ratios, "the core reports every tenant's share ratio"
@@ -272,3 +273,58 @@ def test_a_gang_stopped_by_a_lost_node_is_counted_as_a_node_loss_preemption() ->
     assert plan.node_losses == {"nlp/c"}
     assert series(metrics, "fairshare_preemptions_total") == {("nlp", "h100", "node-loss"): 1.0}
     assert series(metrics, "fairshare_gpu_capacity") == {("a100",): 16.0, ("h100",): 0.0}
+
+
+def gauge_world() -> Store:
+    """Two a100 nodes: cv/run holds 4 GPUs of a100-001, a pod of no job holds 2 GPUs of a100-000 in namespace cv, and
+    nlp/new (8 GPUs) and nlp/next (4 GPUs) wait."""
+    return store_of(gpu_class("a100").price(2.0), tenant("nlp").guaranteed(a100=8), tenant("cv"),
+                    node("a100-000").gpu_class("a100").gpus(8), node("a100-001").gpu_class("a100").gpus(8),
+                    training_job("nlp/new").gpus(8), training_job("nlp/next").gpus(4),
+                    training_job("cv/run").gpus(4).phase("Running").allocation("a100", "a100-001")
+                    .cost(accrued_ago=0),
+                    worker("cv/run", 0, node_name="a100-001", gpus=4),
+                    pod("cv/notebook").on("a100-000").gpus(2).phase("Running"))
+
+
+@pytest.mark.parametrize(("scheduler", "want_allocated", "want_jobs"), [
+    pytest.param(told(Admit("nlp/new", "a100", 1, ("a100-000",), 2.0), prices={"a100": 2.5},
+                      fair_shares={"nlp": {"a100": 10.0}, "cv": {"a100": 6.0}}),
+                 {("nlp", "a100"): 8, ("cv", "a100"): 4}, {"nlp": (1, 1), "cv": (1, 0)},
+                 id="an admission: the GPUs it takes count this cycle"),
+    pytest.param(told(Admit("nlp/next", "a100", 1, ("a100-001",), 2.0), Preempt("cv/run", "r", PreemptCause.GUARANTEE),
+                      prices={"a100": 3.0}),
+                 {("nlp", "a100"): 4}, {"nlp": (1, 1), "cv": (0, 0)},
+                 id="a preemption and an admission: the victim's GPUs leave with it"),
+    pytest.param(told(), {("cv", "a100"): 4}, {"nlp": (0, 2), "cv": (1, 0)},
+                 id="no decision, no price from the core: the list price"),
+    pytest.param(default_scheduler, {("nlp", "a100"): 12}, {"nlp": (2, 0), "cv": (0, 0)},
+                 id="the core's own decisions"),
+])
+def test_the_gauges_equal_the_status_written_in_the_same_cycle(scheduler: Scheduler,
+                                                               want_allocated: dict[tuple[str, str], int],
+                                                               want_jobs: dict[str, tuple[int, int]]) -> None:
+    """GPUClass and Tenant status and the gauges, all after the cycle's decisions; want_jobs: (running, pending)."""
+    metrics = OperatorMetrics()
+    plan = asyncio.run(make_loop(gauge_world(), Recorder(), metrics, scheduler=scheduler).run_cycle("event"))
+    patches = {(a.kind, a.key): a.status for a in plan.actions if isinstance(a, PatchStatus)}
+    written_class = patches[(GPU_CLASSES, "a100")]
+    gauges_class = {
+        "capacity": sample(metrics, "fairshare_gpu_capacity", gpu_class="a100"),
+        "allocated": sum(v for (_, c), v in series(metrics, "fairshare_gpus_allocated").items() if c == "a100"),
+        "foreign": sample(metrics, "fairshare_gpus_foreign", gpu_class="a100"),
+        "idle": sample(metrics, "fairshare_gpus_idle", gpu_class="a100"),
+        "currentPricePerGPUHour": round(sample(metrics, "fairshare_price_credits_per_gpu_hour", gpu_class="a100")
+                                        or -1.0, 6),
+    }
+    written_tenants = {(t, c): v for t in ("nlp", "cv") for c, v in patches[(TENANTS, t)]["allocated"].items()
+                       if v is not None}
+    written_shares = {(t, c): v for t in ("nlp", "cv") for c, v in patches[(TENANTS, t)]["fairShare"].items()
+                      if v is not None}
+    gauge_shares = {k: round(v, 3) for k, v in series(metrics, "fairshare_fair_share_gpus").items()}
+    assert (gauges_class, series(metrics, "fairshare_gpus_allocated"), gauge_shares) == (
+        {k: written_class[k] for k in gauges_class}, written_tenants, written_shares)
+    assert (series(metrics, "fairshare_gpus_allocated"),
+            {t: (sample(metrics, "fairshare_running_jobs", tenant=t),
+                 sample(metrics, "fairshare_pending_jobs", tenant=t)) for t in ("nlp", "cv")}) == (want_allocated,
+                                                                                                   want_jobs)
