@@ -60,7 +60,7 @@ def job_body(namespace: str, i: int) -> dict[str, Any]:
 
 
 def job_status(tenant: str, position: int) -> dict[str, Any]:
-    """What the operator writes on a waiting job (control/plan.py, control/transition.py)."""
+    """What the operator writes on a waiting job (control/job_status.py, control/transition.py)."""
     reason = (f"tenant {tenant} is at 1.40x its fair share of a100; {position} jobs ahead; bid 3.5 < price 4.1 on "
               "h100 and a100 holds no room for 1 x 8 GPUs")
     return {"observedGeneration": 1, "tenant": tenant, "phase": "Queued",

@@ -11,7 +11,7 @@ What counts, and why:
   hold by their status never exceed their class's capacity (the operator's own accounting).
 - tenant limits: the GPUs a tenant's Admitted and Running jobs hold in a class never exceed its guarantee plus its
   borrowing limit for that class (no `borrowingLimit`, or a class missing from it, means no limit: core/types.py
-  Tenant.limit). A namespace two Tenants claim belongs to the oldest (control/snapshot.py namespace_owners).
+  Tenant.limit). A namespace two Tenants claim belongs to the oldest (control/namespaces.py namespace_owners).
 - gangs: while a job is Admitted or Running, the live pods it controls (controller owner reference) of its current
   allocation generation (labels fairshare.dev/generation and fairshare.dev/rank, as JobView.current_pods reads
   them) are exactly its workers;

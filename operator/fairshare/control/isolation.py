@@ -4,7 +4,7 @@ Every watched object is input that someone else wrote (a Pod, a Node's allocatab
 so reading one may raise. Each step that reads or plans one object does so through `SetAsideLog.attempt`: an
 exception leaves that object out of this cycle, recorded with its kind, key, a bounded reason and a message naming
 the field where one is known, and the cycle goes on for everyone else. The plan reports what was set aside on the
-object where the operator may write (control/plan.py), the loop logs each once and counts them by kind and reason
+object where the operator may write (control/set_aside.py), the loop logs each once and counts them by kind and reason
 (`fairshare_objects_set_aside`).
 """
 

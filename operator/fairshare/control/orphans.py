@@ -25,7 +25,7 @@ HOLDING_PHASES = (Phase.ADMITTED, Phase.RUNNING)
 
 def _requeue(view: JobView, now: float, reason: str, message: str, **extra: object) -> Transition:
     """Preempted with `reason` on every condition it touches; the drained rule requeues it once its pods are gone.
-    The patch also charges it up to now (plan.charged_on_release)."""
+    The patch also charges it up to now (accrual.charged_on_release)."""
     status = dict(view.body.get("status") or {})
     conditions = cond.set_condition(status.get("conditions") or [], cond.PREEMPTED, True, reason, message, now)
     conditions = cond.set_condition(conditions, cond.ADMITTED, False, reason, message, now)

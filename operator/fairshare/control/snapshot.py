@@ -17,7 +17,13 @@ from fairshare.api.quantity import QuantityError, whole_count
 from fairshare.control import conditions as cond
 from fairshare.control.fit import Fit, NodeResources, fit_classes, node_allocatable
 from fairshare.control.isolation import INVALID_SPEC, SetAside, SetAsideLog, key_of, ref
-from fairshare.control.namespaces import DEFAULT_PROTECTED_NAMESPACES, is_system_namespace
+from fairshare.control.namespaces import (
+    DEFAULT_PROTECTED_NAMESPACES,
+    age_order,
+    is_system_namespace,
+    namespace_owners,
+    system_namespace_claims,
+)
 from fairshare.control.nodes import NodeState, node_state
 from fairshare.control.ownership import ForeignPod, controller_uid, controlling_job, created_for, name_squatters
 from fairshare.control.parsecache import ParseCache
@@ -175,37 +181,6 @@ def _matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
 
 
-def _age_order(item: tuple[str, TenantCR | GPUClassCR]) -> tuple[float, str]:
-    created = item[1].metadata.creation_timestamp
-    return (created.timestamp() if created else float("inf"), item[0])
-
-
-def namespace_owners(tenants: Mapping[str, TenantCR], protected: frozenset[str] = DEFAULT_PROTECTED_NAMESPACES) \
-        -> tuple[dict[str, str], dict[str, dict[str, str]]]:
-    """Rule: a namespace belongs to the oldest Tenant that lists it (by creationTimestamp, then name); a later
-    claim is ignored, so creating a Tenant can never take a namespace, and its jobs, from another. A system
-    namespace (control/namespaces.py) belongs to no Tenant. Returns namespace -> tenant, and tenant -> {namespace it
-    lost -> the tenant holding it}."""
-    owners: dict[str, str] = {}
-    lost: dict[str, dict[str, str]] = {}
-    for name, tenant in sorted(tenants.items(), key=_age_order):
-        for ns in tenant.spec.namespaces:
-            if is_system_namespace(ns, protected):
-                continue
-            if ns in owners:
-                lost.setdefault(name, {})[ns] = owners[ns]
-            else:
-                owners[ns] = name
-    return owners, lost
-
-
-def system_namespace_claims(tenants: Mapping[str, TenantCR], protected: frozenset[str]) -> dict[str, tuple[str, ...]]:
-    """tenant -> the system namespaces its spec.namespaces lists, which it does not get."""
-    claims = {name: tuple(ns for ns in t.spec.namespaces if is_system_namespace(ns, protected))
-              for name, t in tenants.items()}
-    return {name: namespaces for name, namespaces in claims.items() if namespaces}
-
-
 def _no_tenant(namespace: str, protected: frozenset[str], invalid: str | None) -> str:
     """Why a job in `namespace` has no tenant, and what would give it one."""
     if is_system_namespace(namespace, protected):
@@ -249,7 +224,7 @@ def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR]
             entry = log.entries.get(ref(TENANTS, key_of(body)))
             _invalid_claims(body, entry.message if entry else "unreadable", invalid_claims)
     ns_tenant, ns_conflicts = namespace_owners(tenants, protected_namespaces)
-    class_age = {name: _age_order((name, c)) for name, c in gpu_classes.items()}
+    class_age = {name: age_order((name, c)) for name, c in gpu_classes.items()}
     node_class, node_capacity, nodes, class_nodes, class_conflicts, node_states = _nodes(store, gpu_classes,
                                                                                          class_age, log)
 
@@ -567,7 +542,7 @@ def core_job(view: JobView, now: float) -> core.Job | None:
         classes = (current, *classes)  # admitted before it was narrowed: its own class stays allowed
     workers = _workers_with_free_names(view, len(status.allocation.nodes) if status and status.allocation else 0)
     if workers is None:
-        return None  # a worker it needs to start has its name taken: held back (plan.unschedulable_status)
+        return None  # a worker it needs to start has its name taken: held back (job_status.unschedulable_status)
     base = dict(key=view.key, tenant=view.tenant, min_workers=spec.workers.min, max_workers=workers,
                 gpus_per_worker=spec.gpus_per_worker, gpu_classes=classes, priority=admitted_priority(view),
                 preemptible=spec.preemptible, max_price_per_gpu_hour=spec.max_price_per_gpu_hour,

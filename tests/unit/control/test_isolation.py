@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+import fairshare.control.job_status as job_status_module
 import fairshare.control.plan as plan_module
 from fairshare.control.actions import PatchStatus, RecordEvent
 from fairshare.control.isolation import SCHEDULING_ERROR, schedule_isolating
@@ -262,7 +263,7 @@ def test_a_release_that_cannot_be_written_defers_every_grant(monkeypatch: pytest
     def preempt_actions(*_: Any) -> Any:
         raise RuntimeError("broken")
 
-    monkeypatch.setattr(plan_module, "preempt_actions", preempt_actions)
+    monkeypatch.setattr(job_status_module, "preempt_actions", preempt_actions)
     running = training_job("cv/run").classes("a100").gpus(8).phase("Running").allocation("a100", "a100-0")
     scheduler = told(Preempt("cv/run", "for nlp", PreemptCause.GUARANTEE), Admit("nlp/good", "a100", 1, ("a100-0",),
                                                                                 1.0))

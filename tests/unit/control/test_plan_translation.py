@@ -9,8 +9,8 @@ import pytest
 
 from fairshare.control import cost
 from fairshare.control.actions import DeletePods, EnsureChildren, PatchStatus, RecordEvent
-from fairshare.control.plan import merge_patch_map
 from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS
+from fairshare.control.tenant_status import merge_patch_map
 from fairshare.core import types as core
 from fairshare.core.decisions import Admit, Migrate, Preempt, Resize, Wait
 from tests.unit.control.builders import NOW, JobBuilder, gpu_class, node, tenant, training_job, ts, worker
