@@ -22,6 +22,7 @@ from fairshare.api.jobstatus import (
     CostStatus,
     FailureStatus,
     Phase,
+    ProgressStatus,
     QueueStatus,
     ThroughputSample,
     TrainingJobStatus,
@@ -34,7 +35,7 @@ from fairshare.api.parse import (
     parse_training_job,
 )
 from fairshare.api.podtemplate import Container, EnvVar, PodTemplate, Volume, VolumeMount
-from fairshare.api.tenant import Budget, Tenant, TenantSpec, TenantStatus
+from fairshare.api.tenant import Budget, LedgerStatus, Tenant, TenantSpec, TenantStatus
 from fairshare.api.trainingjob import (
     IMMUTABLE_SPEC_FIELDS,
     Checkpoint,
@@ -49,10 +50,9 @@ __all__ = [
     "API_VERSION", "GROUP", "IMMUTABLE_SPEC_FIELDS", "KIND_GPU_CLASS", "KIND_TENANT", "KIND_TRAINING_JOB",
     "PLURAL_GPU_CLASSES", "PLURAL_TENANTS", "PLURAL_TRAINING_JOBS", "RESERVED_ENV_NAMES", "RESERVED_ENV_PREFIX",
     "VERSION", "AllocationStatus", "Budget", "CRModel", "Checkpoint", "Condition", "Container", "CostStatus",
-    "CustomResource", "EnvVar", "FailureStatus", "GPUClass", "GPUClassSpec", "GPUClassStatus", "ObjectMeta", "Phase",
-    "PodTemplate",
-    "QueueStatus", "RunPolicy", "SpecError", "SpecModel", "StatusModel", "Tenant", "TenantSpec", "TenantStatus",
-    "ThroughputSample", "TrainingJob", "TrainingJobSpec", "TrainingJobStatus", "Volume", "VolumeMount",
-    "WorkerRange", "WorkerResources", "changed_immutable_fields", "is_reserved_env_name", "parse_gpu_class",
-    "parse_model", "parse_tenant", "parse_training_job",
+    "CustomResource", "EnvVar", "FailureStatus", "GPUClass", "GPUClassSpec", "GPUClassStatus", "LedgerStatus",
+    "ObjectMeta", "Phase", "PodTemplate", "ProgressStatus", "QueueStatus", "RunPolicy", "SpecError", "SpecModel",
+    "StatusModel", "Tenant", "TenantSpec", "TenantStatus", "ThroughputSample", "TrainingJob", "TrainingJobSpec",
+    "TrainingJobStatus", "Volume", "VolumeMount", "WorkerRange", "WorkerResources", "changed_immutable_fields",
+    "is_reserved_env_name", "parse_gpu_class", "parse_model", "parse_tenant", "parse_training_job",
 ]

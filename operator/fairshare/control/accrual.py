@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
+from fairshare.api import AllocationStatus, TrainingJobStatus
 from fairshare.control import cost
 from fairshare.control.actions import Action, PatchStatus
 from fairshare.control.snapshot import JobView, World
@@ -25,9 +26,9 @@ def accrual_actions(world: World, charges: Mapping[str, float], now: float, skip
         if seconds is None or seconds < interval:
             continue
         charged = cost.charged_through(view, world, now, price)
-        actions.append(PatchStatus(TRAINING_JOBS, key, {"cost": charged,
-                                                        "allocation": {"pricePerGPUHour": round(price, 6)}},
-                                   view.body["metadata"].get("resourceVersion")))
+        patch = TrainingJobStatus.merge_patch(
+            cost=charged, allocation=AllocationStatus.merge_patch(price_per_gpu_hour=round(price, 6)))
+        actions.append(PatchStatus(TRAINING_JOBS, key, patch, view.body["metadata"].get("resourceVersion")))
     return actions
 
 
@@ -41,6 +42,7 @@ def charged_on_release(actions: Sequence[Action], view: JobView, world: World, n
         return out
     for i, action in enumerate(out):
         if isinstance(action, PatchStatus) and action.kind == TRAINING_JOBS and action.key == view.key:
-            out[i] = dataclasses.replace(action, status={**action.status, "cost": charged})
+            status = {**action.status, **TrainingJobStatus.merge_patch(cost=charged)}
+            out[i] = dataclasses.replace(action, status=status)
             break
     return out

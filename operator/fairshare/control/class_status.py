@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
+from fairshare.api import GPUClassStatus
 from fairshare.control import conditions as cond
 from fairshare.control.actions import Action, PatchStatus
 from fairshare.control.snapshot import World
@@ -41,10 +41,10 @@ def gpu_class_status_actions(world: World, tallies: CycleTallies, now: float) ->
     have them, and its node-selector conflicts; written when any of them changes."""
     actions: list[Action] = []
     for name, gpu_class in sorted(world.gpu_classes.items()):
-        desired: dict[str, Any] = {
-            "capacity": tallies.capacity.get(name, 0), "allocated": tallies.allocated(name),
-            "foreign": tallies.foreign.get(name, 0), "idle": tallies.idle(name),
-            "currentPricePerGPUHour": round(tallies.prices.get(name, gpu_class.spec.price_per_gpu_hour), 6)}
+        desired = GPUClassStatus.merge_patch(
+            capacity=tallies.capacity.get(name, 0), allocated=tallies.allocated(name),
+            foreign=tallies.foreign.get(name, 0), idle=tallies.idle(name),
+            current_price_per_gpu_hour=round(tallies.prices.get(name, gpu_class.spec.price_per_gpu_hour), 6))
         current = gpu_class.status.model_dump(by_alias=True, exclude_none=True) if gpu_class.status else {}
         written = [c.model_dump(mode="json", by_alias=True, exclude_none=True)
                    for c in (gpu_class.status.conditions if gpu_class.status else [])]
@@ -53,7 +53,7 @@ def gpu_class_status_actions(world: World, tallies: CycleTallies, now: float) ->
                                  gpu_class.metadata.generation)
         conditions = cond.ready_again(conditions, now, gpu_class.metadata.generation)  # set aside earlier: Ready
         if not cond.same_conditions(conditions, written):
-            desired["conditions"] = conditions
+            desired.update(GPUClassStatus.merge_patch(conditions=conditions))
         if any(current.get(k) != v for k, v in desired.items()):
             actions.append(PatchStatus(GPU_CLASSES, name, desired))
     return actions

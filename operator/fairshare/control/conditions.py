@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from fairshare.api import Condition
+
 ADMITTED = "Admitted"
 RUNNING = "Running"
 PREEMPTED = "Preempted"
@@ -35,10 +37,10 @@ def set_condition(conditions: list[dict[str, Any]], type_: str, status: bool, re
     out = [dict(c) for c in conditions if c.get("type") != type_]
     previous = next((c for c in conditions if c.get("type") == type_), None)
     since = previous["lastTransitionTime"] if previous and previous.get("status") == value else rfc3339(now)
-    condition = {"type": type_, "status": value, "reason": reason, "message": message[:32768],
-                 "lastTransitionTime": since}
+    condition = Condition.merge_patch(type=type_, status=value, reason=reason, message=message[:32768],
+                                      last_transition_time=since)
     if observed_generation is not None:
-        condition["observedGeneration"] = observed_generation
+        condition.update(Condition.merge_patch(observed_generation=observed_generation))
     out.append(condition)
     return sorted(out, key=lambda c: str(c["type"]))
 

@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from fairshare.api import Phase
+from fairshare.api import CostStatus, Phase
 from fairshare.api import Tenant as TenantCR
+from fairshare.api.base import wire_names
 from fairshare.api.tenant import DEFAULT_PERIOD_HOURS
 from fairshare.control import conditions as cond
 from fairshare.control.podstate import ran_since
@@ -91,7 +92,10 @@ def _seconds(value: datetime | None) -> float | None:
 def recorded(view: JobView) -> JobCharges:
     """What the job's status records of its charges (all zero before the first)."""
     status = view.model.status if view.model else None
-    c = status.cost if status else None
+    return _charges(status.cost if status else None)
+
+
+def _charges(c: CostStatus | None) -> JobCharges:
     if c is None:
         return JobCharges()
     return JobCharges(c.credits or 0.0, c.gpu_hours or 0.0, c.energy_kwh or 0.0, _seconds(c.period_start),
@@ -100,27 +104,29 @@ def recorded(view: JobView) -> JobCharges:
 
 def cost_status(charges: JobCharges) -> dict[str, Any]:
     """The job's `status.cost` as written."""
-    out: dict[str, Any] = {"credits": round(charges.credits, 6), "gpuHours": round(charges.gpu_hours, 6),
-                           "energyKWh": round(charges.energy_kwh, 6), "periodCredits": round(charges.period_credits, 6)}
+    out = CostStatus.merge_patch(credits=round(charges.credits, 6), gpu_hours=round(charges.gpu_hours, 6),
+                                 energy_kwh=round(charges.energy_kwh, 6),
+                                 period_credits=round(charges.period_credits, 6))
     if charges.charged_through is not None:
-        out["accruedAt"] = cond.rfc3339(charges.charged_through)
+        out.update(CostStatus.merge_patch(accrued_at=cond.rfc3339(charges.charged_through)))
     if charges.period_start is not None:
-        out["periodStart"] = cond.rfc3339(charges.period_start)
+        out.update(CostStatus.merge_patch(period_start=cond.rfc3339(charges.period_start)))
     return out
 
 
 def from_cost_status(cost: Mapping[str, Any]) -> JobCharges:
-    """JobCharges from a `status.cost` as written (cost_status), e.g. one this cycle is about to write."""
+    """JobCharges from a `status.cost` as written (cost_status), e.g. one this cycle is about to write; a value that is
+    not of its type (a stored status written around the CRD schema) counts as absent."""
     def when(key: str) -> float | None:
-        value = cost.get(key)
+        value = cost.get(wire_names(CostStatus)[key])
         return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() if isinstance(value, str) else None
 
     def number(key: str) -> float:
-        value = cost.get(key)
+        value = cost.get(wire_names(CostStatus)[key])
         return float(value) if isinstance(value, int | float) else 0.0
 
-    return JobCharges(number("credits"), number("gpuHours"), number("energyKWh"), when("periodStart"),
-                      number("periodCredits"), when("accruedAt"))
+    return JobCharges(number("credits"), number("gpu_hours"), number("energy_kwh"), when("period_start"),
+                      number("period_credits"), when("accrued_at"))
 
 
 def charged_through(view: JobView, world: World, now: float, price: float,

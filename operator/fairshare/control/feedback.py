@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from fairshare.api import Phase
+from fairshare.api import Phase, ThroughputSample, TrainingJobStatus
 from fairshare.control import conditions as cond
 from fairshare.control.actions import Action, PatchStatus
 from fairshare.control.progress import progress_status
@@ -95,11 +95,13 @@ def smoothed_samples(previous: Iterable[Mapping[str, Any]], target: Target, read
             if measured_at >= math.floor(reading.observed_at):
                 return None
             value = smooth(float(sample["samplesPerSecond"]), reading.samples_per_second, alpha)
-            sample.update(samplesPerSecond=round(value, 4), measuredAt=cond.rfc3339(reading.observed_at))
+            sample.update(ThroughputSample.merge_patch(samples_per_second=round(value, 4),
+                                                      measured_at=cond.rfc3339(reading.observed_at)))
             return samples, value
     value = reading.samples_per_second
-    samples.append({"gpuClass": target.gpu_class, "workers": target.workers, "samplesPerSecond": round(value, 4),
-                    "measuredAt": cond.rfc3339(reading.observed_at)})
+    samples.append(ThroughputSample.merge_patch(gpu_class=target.gpu_class, workers=target.workers,
+                                                samples_per_second=round(value, 4),
+                                                measured_at=cond.rfc3339(reading.observed_at)))
     samples.sort(key=lambda s: (s["gpuClass"], s["workers"]))
     return samples, value
 
@@ -121,13 +123,14 @@ def feedback_actions(world: World, readings: Mapping[str, Reading], alpha: float
         if folded is None:
             continue
         samples, value = folded
-        patch: dict[str, Any] = {"throughput": samples, "samplesPerSecond": round(value, 4)}
+        patch = TrainingJobStatus.merge_patch(throughput=samples, samples_per_second=round(value, 4))
         progress = progress_status(current.get("progress") if isinstance(current.get("progress"), dict) else None,
                                    reading.step, reading.total_steps, reading.observed_at, target.admitted_at, alpha)
         if progress is not None:
-            patch["progress"] = progress
+            patch.update(TrainingJobStatus.merge_patch(progress=progress))
         if reading.last_checkpoint_step is not None and reading.last_checkpoint_step >= 0 \
                 and reading.checkpoint_age_seconds is not None:
-            patch["lastCheckpointTime"] = cond.rfc3339(reading.observed_at - reading.checkpoint_age_seconds)
+            patch.update(TrainingJobStatus.merge_patch(
+                last_checkpoint_time=cond.rfc3339(reading.observed_at - reading.checkpoint_age_seconds)))
         actions.append(PatchStatus(TRAINING_JOBS, key, patch, view.body["metadata"].get("resourceVersion")))
     return actions

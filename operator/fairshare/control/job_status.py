@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fairshare.api import Phase
+from fairshare.api import AllocationStatus, CostStatus, Phase, QueueStatus
+from fairshare.api import TrainingJobStatus as JobStatus
 from fairshare.control import conditions as cond
 from fairshare.control.accrual import charged_on_release
 from fairshare.control.actions import Action, DeletePods, PatchStatus, RecordEvent
@@ -68,22 +69,23 @@ def unschedulable_status(view: JobView, now: float) -> list[Action]:
         if status.get("phase") in (Phase.FAILED.value, Phase.SUCCEEDED.value):
             return []
         message = f"invalid spec: {view.error}"
-        return [PatchStatus(TRAINING_JOBS, view.key, {
-            "phase": Phase.FAILED.value, "completionTime": cond.rfc3339(now),
-            "conditions": cond.set_condition(status.get("conditions") or [], cond.FINISHED, True, "InvalidSpec",
-                                             message, now)}),
+        return [PatchStatus(TRAINING_JOBS, view.key, JobStatus.merge_patch(
+            phase=Phase.FAILED.value, completion_time=cond.rfc3339(now),
+            conditions=cond.set_condition(status.get("conditions") or [], cond.FINISHED, True, "InvalidSpec",
+                                          message, now))),
             RecordEvent(view.key, "Warning", "InvalidSpec", message)]
     if status.get("phase") not in (None, Phase.QUEUED.value):
         return []
     if view.tenant is None and view.tenant_problem:
         return _held_back(view, status, NO_TENANT, view.tenant_problem, {}, now)
     if view.tenant is not None and view.fit.problem:
-        return _held_back(view, status, NO_NODE_FITS, view.fit.problem, {"tenant": view.tenant}, now)
+        return _held_back(view, status, NO_NODE_FITS, view.fit.problem, JobStatus.merge_patch(tenant=view.tenant),
+                          now)
     blocking = {r: k for r, k in view.squatted_ranks().items() if view.model and r < view.model.spec.workers.min}
     if view.tenant is not None and blocking:
         return _held_back(view, status, POD_NAME_TAKEN, name_taken_message(blocking, "it stays queued until the "
-                                                                           "name is free"), {"tenant": view.tenant},
-                          now)
+                                                                           "name is free"),
+                          JobStatus.merge_patch(tenant=view.tenant), now)
     return []
 
 
@@ -98,15 +100,17 @@ def _held_back(view: JobView, status: dict[str, Any], reason: str, message: str,
     if unchanged and cond.same_conditions(conditions, status.get("conditions") or []):
         return []
     # No position: the core does not queue it (a merge patch needs null to drop one left by an earlier wait).
-    return [PatchStatus(TRAINING_JOBS, view.key, {"phase": Phase.QUEUED.value, **extra, "conditions": conditions,
-                                                  "queue": queue_entry(reason, message)})]
+    return [PatchStatus(TRAINING_JOBS, view.key, {**JobStatus.merge_patch(phase=Phase.QUEUED.value), **extra,
+                                                  **JobStatus.merge_patch(conditions=conditions,
+                                                                          queue=queue_entry(reason, message))})]
 
 
 def _allocation_status(gpu_class: str, nodes: tuple[str, ...], gpus_per_worker: int, price: float,
                        generation: int, opportunistic: bool, now: float, priority: int) -> dict[str, Any]:
-    return {"gpuClass": gpu_class, "workers": len(nodes), "gpus": len(nodes) * gpus_per_worker, "nodes": list(nodes),
-            "pricePerGPUHour": round(price, 6), "admittedAt": cond.rfc3339(now), "generation": generation,
-            "opportunistic": opportunistic, "priority": priority}
+    return AllocationStatus.merge_patch(gpu_class=gpu_class, workers=len(nodes), gpus=len(nodes) * gpus_per_worker,
+                                        nodes=list(nodes), price_per_gpu_hour=round(price, 6),
+                                        admitted_at=cond.rfc3339(now), generation=generation,
+                                        opportunistic=opportunistic, priority=priority)
 
 
 def admit_actions(view: JobView, decision: Admit, world: World, now: float, settings: RenderSettings) -> list[Action]:
@@ -120,12 +124,13 @@ def admit_actions(view: JobView, decision: Admit, world: World, now: float, sett
         message += f"; {decision.reason}"
     conditions = cond.set_condition(status.get("conditions") or [], cond.ADMITTED, True, "Admitted", message, now)
     conditions = cond.set_condition(conditions, cond.PREEMPTED, False, "Admitted", message, now)
-    patch = {"phase": Phase.ADMITTED.value, "tenant": view.tenant, "queue": None, "conditions": conditions,
-             "samplesPerSecond": None,  # measured on the previous allocation; the new one is measured afresh
-             "allocation": _allocation_status(decision.gpu_class, decision.nodes, view.model.spec.gpus_per_worker,
-                                              decision.price_per_gpu_hour, generation, decision.opportunistic, now,
-                                              view.model.spec.priority),
-             "cost": {**(status.get("cost") or {}), "accruedAt": cond.rfc3339(now)}}
+    patch = JobStatus.merge_patch(
+        phase=Phase.ADMITTED.value, tenant=view.tenant, queue=None, conditions=conditions,
+        samples_per_second=None,  # measured on the previous allocation; the new one is measured afresh
+        allocation=_allocation_status(decision.gpu_class, decision.nodes, view.model.spec.gpus_per_worker,
+                                      decision.price_per_gpu_hour, generation, decision.opportunistic, now,
+                                      view.model.spec.priority),
+        cost={**(status.get("cost") or {}), **CostStatus.merge_patch(accrued_at=cond.rfc3339(now))})
     return [PatchStatus(TRAINING_JOBS, view.key, patch, _rv(view)),
             children(view, world, decision.gpu_class, decision.nodes, generation, settings),
             RecordEvent(view.key, "Normal", "Admitted", message)]
@@ -156,12 +161,13 @@ def restart_actions(view: JobView, gpu_class: str, decision: Resize | Migrate, w
     old = view.model.status.allocation
     generation = view.generation + 1
     status = _status(view)
-    patch = {"phase": Phase.ADMITTED.value, "samplesPerSecond": None,
-             "allocation": _allocation_status(gpu_class, decision.nodes, view.model.spec.gpus_per_worker,
-                                              decision.price_per_gpu_hour, generation, bool(old.opportunistic), now,
-                                              admitted_priority(view)),
-             "conditions": cond.set_condition(status.get("conditions") or [], cond.RUNNING, False,
-                                              "Resizing" if reason == "Resized" else "Moving", message, now)}
+    patch = JobStatus.merge_patch(
+        phase=Phase.ADMITTED.value, samples_per_second=None,
+        allocation=_allocation_status(gpu_class, decision.nodes, view.model.spec.gpus_per_worker,
+                                      decision.price_per_gpu_hour, generation, bool(old.opportunistic), now,
+                                      admitted_priority(view)),
+        conditions=cond.set_condition(status.get("conditions") or [], cond.RUNNING, False,
+                                      "Resizing" if reason == "Resized" else "Moving", message, now))
     old_pods = tuple(p["metadata"]["name"] for p in view.pods)
     actions: list[Action] = [PatchStatus(TRAINING_JOBS, view.key, patch, _rv(view))]
     if old_pods:
@@ -177,8 +183,8 @@ def preempt_actions(view: JobView, decision: Preempt, now: float) -> list[Action
                                     decision.reason, now)
     conditions = cond.set_condition(conditions, cond.ADMITTED, False, "Preempted", decision.reason, now)
     conditions = cond.set_condition(conditions, cond.RUNNING, False, "Preempted", decision.reason, now)
-    actions: list[Action] = [PatchStatus(TRAINING_JOBS, view.key, {"phase": Phase.PREEMPTED.value,
-                                                                   "conditions": conditions}, _rv(view))]
+    actions: list[Action] = [PatchStatus(TRAINING_JOBS, view.key, JobStatus.merge_patch(
+        phase=Phase.PREEMPTED.value, conditions=conditions), _rv(view))]
     names = tuple(p["metadata"]["name"] for p in view.pods)
     if names:
         actions.append(DeletePods(view.key, names))
@@ -203,8 +209,9 @@ def wait_actions(view: JobView, decision: Wait, now: float) -> list[Action]:
             return []
     conditions = cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False, "Waiting",
                                     decision.reason, now)
-    patch = {"phase": Phase.QUEUED.value, "tenant": view.tenant, "queue": {**queue, "updatedAt": cond.rfc3339(now)},
-             "conditions": conditions}
+    patch = JobStatus.merge_patch(phase=Phase.QUEUED.value, tenant=view.tenant,
+                                  queue={**queue, **QueueStatus.merge_patch(updated_at=cond.rfc3339(now))},
+                                  conditions=conditions)
     if why == AT_ONCE:
         return [PatchStatus(TRAINING_JOBS, view.key, patch)]
     return [QueueRefresh(TRAINING_JOBS, view.key, patch, written_at=written_at(stored))]

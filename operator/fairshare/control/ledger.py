@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from fairshare.api import LedgerStatus, TenantStatus
 from fairshare.api import Tenant as TenantCR
 from fairshare.control import conditions as cond
 from fairshare.control import cost
@@ -80,14 +81,14 @@ def ledger_status(ledger: TenantLedger, tenant: TenantCR) -> dict[str, Any]:
     jobs.update({uid: round(v, 6) for uid, v in ledger.jobs.items()})
     closed_at: dict[str, Any] = {uid: None for uid in (book.closed_at if book else {}) if uid not in ledger.closed_at}
     closed_at.update({uid: cond.rfc3339(t) for uid, t in ledger.closed_at.items()})
-    out: dict[str, Any] = {"closedCredits": round(ledger.closed, 6), "jobs": jobs}
+    out = LedgerStatus.merge_patch(closed_credits=round(ledger.closed, 6), jobs=jobs)
     if closed_at:
-        out["closedAt"] = closed_at
+        out.update(LedgerStatus.merge_patch(closed_at=closed_at))
     if ledger.foreign_through is not None:
-        out["foreignChargedThrough"] = cond.rfc3339(ledger.foreign_through)
+        out.update(LedgerStatus.merge_patch(foreign_charged_through=cond.rfc3339(ledger.foreign_through)))
     elif book is not None and book.foreign_charged_through is not None:
-        out["foreignChargedThrough"] = None
-    return {"spendThisPeriod": round(ledger.spend, 6), "ledger": out}
+        out.update(LedgerStatus.merge_patch(foreign_charged_through=None))
+    return TenantStatus.merge_patch(spend_this_period=round(ledger.spend, 6), ledger=out)
 
 
 def changed(ledger: TenantLedger, tenant: TenantCR) -> bool:

@@ -11,7 +11,8 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fairshare.api import Phase
+from fairshare.api import CostStatus, Phase
+from fairshare.api import TrainingJobStatus as JobStatus
 from fairshare.api.constants import GPU_RESOURCE, LABEL_RANK
 from fairshare.control import conditions as cond
 from fairshare.control.actions import DeletePods, PatchStatus, RecordEvent
@@ -142,7 +143,8 @@ def _note_not_running(view: JobView, ctx: Context, reason: str, message: str) ->
     conditions = cond.set_condition(current, cond.RUNNING, False, reason, message, ctx.now)
     if cond.same_conditions(conditions, current):
         return None
-    return Transition((PatchStatus(TRAINING_JOBS, view.key, {"conditions": conditions}),), releases_gpus=False)
+    return Transition((PatchStatus(TRAINING_JOBS, view.key, JobStatus.merge_patch(conditions=conditions)),),
+                      releases_gpus=False)
 
 
 def rule_worker_lost(view: JobView, ctx: Context) -> Transition | None:
@@ -177,11 +179,11 @@ def rule_all_running(view: JobView, ctx: Context) -> Transition | None:
         return None
     status = status_of(view)
     message = f"{len(pods)} workers running on {alloc.gpu_class}"
-    patch: dict[str, Any] = {"phase": Phase.RUNNING.value, "cost": {"accruedAt": cond.rfc3339(ctx.now)},
-                             "conditions": cond.set_condition(status.get("conditions") or [], cond.RUNNING, True,
-                                                              "AllWorkersRunning", message, ctx.now)}
+    patch = JobStatus.merge_patch(phase=Phase.RUNNING.value, cost=CostStatus.merge_patch(
+        accrued_at=cond.rfc3339(ctx.now)), conditions=cond.set_condition(
+            status.get("conditions") or [], cond.RUNNING, True, "AllWorkersRunning", message, ctx.now))
     if not status.get("startTime"):
-        patch["startTime"] = cond.rfc3339(ctx.now)
+        patch.update(JobStatus.merge_patch(start_time=cond.rfc3339(ctx.now)))
     # No Event: the Running condition says the same, and an Event per start was a third of the writes of a job's
     # launch (docs/benchmarks/operator.md). Events mark decisions: admit, preempt, resize, move, finish.
     return Transition((PatchStatus(TRAINING_JOBS, view.key, patch),), releases_gpus=False)
@@ -265,9 +267,9 @@ def _requeue(view: JobView, ctx: Context, reason: str, message: str) -> Transiti
     """Back to the queue with `reason` (its reason code too), its pods deleted and its GPUs freed; not counted as a
     restart."""
     status = status_of(view)
-    patch = {"phase": Phase.QUEUED.value, "allocation": None, "queue": queue_entry(reason, message),
-             "conditions": cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False, reason,
-                                              message, ctx.now)}
+    patch = JobStatus.merge_patch(phase=Phase.QUEUED.value, allocation=None, queue=queue_entry(reason, message),
+                                  conditions=cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False,
+                                                                reason, message, ctx.now))
     return Transition((PatchStatus(TRAINING_JOBS, view.key, patch, resource_version(view)),
                        *_delete(view), RecordEvent(view.key, "Warning", reason, message)), releases_gpus=True)
 
@@ -281,10 +283,9 @@ def rule_drained(view: JobView, ctx: Context) -> Transition | None:
     if view.phase is not Phase.PREEMPTED or view.pods:
         return None
     status = status_of(view)
-    patch = {"phase": Phase.QUEUED.value, "allocation": None,
-             "conditions": cond.set_condition(status.get("conditions") or [], cond.PREEMPTED, False, "Requeued",
-                                              "workers stopped after checkpointing; waiting to be admitted again",
-                                              ctx.now)}
+    patch = JobStatus.merge_patch(phase=Phase.QUEUED.value, allocation=None, conditions=cond.set_condition(
+        status.get("conditions") or [], cond.PREEMPTED, False, "Requeued",
+        "workers stopped after checkpointing; waiting to be admitted again", ctx.now))
     return Transition((PatchStatus(TRAINING_JOBS, view.key, patch, resource_version(view)),), releases_gpus=False)
 
 

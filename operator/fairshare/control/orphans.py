@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fairshare.api import Phase
+from fairshare.api import Phase, TrainingJobStatus
 from fairshare.control import conditions as cond
 from fairshare.control.actions import Action, DeletePods, PatchStatus, RecordEvent
 from fairshare.control.lifecycle import Transition
@@ -30,9 +30,8 @@ def _requeue(view: JobView, now: float, reason: str, message: str, **extra: obje
     conditions = cond.set_condition(status.get("conditions") or [], cond.PREEMPTED, True, reason, message, now)
     conditions = cond.set_condition(conditions, cond.ADMITTED, False, reason, message, now)
     conditions = cond.set_condition(conditions, cond.RUNNING, False, reason, message, now)
-    actions: list[Action] = [PatchStatus(TRAINING_JOBS, view.key, {"phase": Phase.PREEMPTED.value,
-                                                                   "conditions": conditions, **extra},
-                                         view.body["metadata"].get("resourceVersion"))]
+    patch = TrainingJobStatus.merge_patch(phase=Phase.PREEMPTED.value, conditions=conditions, **extra)
+    actions: list[Action] = [PatchStatus(TRAINING_JOBS, view.key, patch, view.body["metadata"].get("resourceVersion"))]
     pods = tuple(p["metadata"]["name"] for p in view.pods)
     if pods:
         actions.append(DeletePods(view.key, pods))

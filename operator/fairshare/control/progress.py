@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from fairshare.api import ProgressStatus
 from fairshare.control import conditions as cond
 from fairshare.core.throughput import smooth
 
@@ -67,10 +68,10 @@ def progress_status(previous: Mapping[str, Any] | None, step: float | None, tota
     eta = left / rate if rate else (0.0 if left == 0 else None)
     if eta is not None and eta > MAX_ETA_SECONDS:
         eta = None  # not a date anyone can use (and past what a timestamp can hold)
-    return {
-        "step": done, "totalSteps": total, "percent": round(min(100.0, 100.0 * done / total), 1),
-        "stepsPerSecond": round(rate, 4) if rate is not None else None,
-        "remaining": duration_text(eta) if eta is not None else None,
-        "estimatedCompletionTime": cond.rfc3339(observed_at + eta) if eta is not None else None,
-        "updatedAt": cond.rfc3339(observed_at),
-    }
+    return ProgressStatus.merge_patch(
+        step=done, total_steps=total, percent=round(min(100.0, 100.0 * done / total), 1),
+        steps_per_second=round(rate, 4) if rate is not None else None,
+        remaining=duration_text(eta) if eta is not None else None,
+        estimated_completion_time=cond.rfc3339(observed_at + eta) if eta is not None else None,
+        updated_at=cond.rfc3339(observed_at),
+    )

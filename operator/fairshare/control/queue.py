@@ -32,6 +32,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from fairshare.api import QueueStatus
 from fairshare.control.actions import Action, PatchStatus
 
 # Codes of waits decided outside the core (the core's own: fairshare.core.cycle.WAIT_CODES).
@@ -56,7 +57,7 @@ def queue_entry(code: str, reason: str, position: int | None = None) -> dict[str
     position (null, to drop one an earlier wait left) for a job the core does not queue."""
     if not code:
         raise ValueError(f"a wait needs a reason code: {reason!r}")
-    return {"position": position, "reasonCode": code, "reason": reason}
+    return QueueStatus.merge_patch(position=position, reason_code=code, reason=reason)
 
 
 def reason_kind(reason: str | None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fairshare.api import Phase
+from fairshare.api import GPUClassStatus, Phase, TenantStatus, TrainingJobStatus
 from fairshare.control import conditions as cond
 from fairshare.control.actions import Action, PatchStatus, RecordEvent
 from fairshare.control.isolation import INVALID_SPEC, SetAside
@@ -52,7 +52,8 @@ def _not_ready(entry: SetAside, body: Mapping[str, Any], now: float) -> list[Act
                                     generation if isinstance(generation, int) else None)
     if cond.same_conditions(conditions, current):
         return []
-    return [PatchStatus(entry.kind, entry.key, {"conditions": conditions}),
+    model = TenantStatus if entry.kind == TENANTS else GPUClassStatus
+    return [PatchStatus(entry.kind, entry.key, model.merge_patch(conditions=conditions)),
             RecordEvent(entry.key, "Warning", entry.reason, entry.message, kind=entry.kind)]
 
 
@@ -67,6 +68,6 @@ def _job_set_aside(entry: SetAside, body: Mapping[str, Any], now: float) -> list
             and queue.get("reasonCode") == entry.reason
             and cond.same_conditions(conditions, status.get("conditions") or [])):
         return []
-    return [PatchStatus(TRAINING_JOBS, entry.key, {"phase": Phase.QUEUED.value, "conditions": conditions,
-                                                   "queue": queue_entry(entry.reason, message)}),
+    return [PatchStatus(TRAINING_JOBS, entry.key, TrainingJobStatus.merge_patch(
+        phase=Phase.QUEUED.value, conditions=conditions, queue=queue_entry(entry.reason, message))),
             RecordEvent(entry.key, "Warning", entry.reason, message)]

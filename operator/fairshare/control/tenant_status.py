@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fairshare.api import Tenant as TenantCR
+from fairshare.api import TenantStatus
 from fairshare.control import conditions as cond
 from fairshare.control import cost, ledger
 from fairshare.control.actions import Action, PatchStatus
@@ -106,38 +107,41 @@ def tenant_status_actions(world: World, snapshot: core.Snapshot, tallies: CycleT
         allocated = {c: v for (t, c), v in sorted(held.items()) if t == name and v}
         foreign_held = {c: v for (t, c), v in sorted(foreign.items()) if t == name and v}
         shares = {c: round(v, 3) for c, v in sorted((tallies.fair_shares.get(name) or {}).items())}
-        current = tenant.status.model_dump(by_alias=True, exclude_none=True) if tenant.status else {}
+        status = tenant.status or TenantStatus()
+        current = status.model_dump(by_alias=True, exclude_none=True)
         metered = meter(tenant, holding.get(name, 0), now, half_life_hours)
         book = ledger.tenant_ledger(tenant, charges.get(name, {}), now,
                                     Foreign(rates.get(name, {}), ledger.foreign_due(tenant, now)))
         # Usage moves every cycle while GPUs are held: it is written at most every cost.ACCRUAL_MIN_SECONDS (or when
         # the clock starts), and otherwise with a change of the rest; spend is written whenever a charge moves it.
-        due = metered.elapsed >= cost.ACCRUAL_MIN_SECONDS or "usageUpdatedAt" not in current
+        due = metered.elapsed >= cost.ACCRUAL_MIN_SECONDS or status.usage_updated_at is None
         charged = ledger.changed(book, tenant)
-        desired: dict[str, Any] = {"allocated": allocated, "allocatedGPUs": sum(allocated.values()),
-                                   "fairShare": shares}
-        if foreign_held or current.get("foreign"):
-            desired["foreign"] = foreign_held
+        desired = TenantStatus.merge_patch(allocated=allocated, allocated_gpus=sum(allocated.values()),
+                                           fair_share=shares)
+        with_foreign = bool(foreign_held or status.foreign)
+        if with_foreign:
+            desired.update(TenantStatus.merge_patch(foreign=foreign_held))
         ratio = share_ratio(tallies, name)
-        if ratio is not None or "shareRatio" in current:
-            desired["shareRatio"] = ratio  # null drops one the tenant no longer has
+        if ratio is not None or status.share_ratio is not None:
+            desired.update(TenantStatus.merge_patch(share_ratio=ratio))  # null drops one the tenant no longer has
         conditions = tenant_conditions(world, name, tenant, now)
         if not cond.same_conditions(conditions, current.get("conditions") or []):
-            desired["conditions"] = conditions
+            desired.update(TenantStatus.merge_patch(conditions=conditions))
         if any(current.get(k) != v for k, v in desired.items()) or due or charged:
             if due:
-                desired.update(decayedUsageGPUHours=round(metered.decayed_gpu_hours, 6),
-                               usageUpdatedAt=cond.rfc3339(now))
+                desired.update(TenantStatus.merge_patch(decayed_usage_gpu_hours=round(metered.decayed_gpu_hours, 6),
+                                                        usage_updated_at=cond.rfc3339(now)))
             if due or charged:
-                desired.update(ledger.ledger_status(book, tenant), periodStart=cond.rfc3339(book.period_start))
+                desired.update(ledger.ledger_status(book, tenant))
+                desired.update(TenantStatus.merge_patch(period_start=cond.rfc3339(book.period_start)))
                 if tenant.spec.budget:
-                    desired["creditsLeft"] = round(tenant.spec.budget.credits_per_period - book.spend, 6)
-            actions.append(PatchStatus(TENANTS, name, {
-                **desired,
-                # A merge patch merges maps: a class that dropped out must be sent as null to disappear.
-                "allocated": merge_patch_map(current.get("allocated") or {}, allocated),
-                "fairShare": merge_patch_map(current.get("fairShare") or {}, shares),
-                **({"foreign": merge_patch_map(current.get("foreign") or {}, foreign_held)} if "foreign" in desired
-                   else {})},
-                tenant.metadata.resource_version if due or charged else None))
+                    desired.update(TenantStatus.merge_patch(
+                        credits_left=round(tenant.spec.budget.credits_per_period - book.spend, 6)))
+            # A merge patch merges maps: a class that dropped out must be sent as null to disappear.
+            desired.update(TenantStatus.merge_patch(allocated=merge_patch_map(status.allocated, allocated),
+                                                    fair_share=merge_patch_map(status.fair_share, shares)))
+            if with_foreign:
+                desired.update(TenantStatus.merge_patch(foreign=merge_patch_map(status.foreign, foreign_held)))
+            actions.append(PatchStatus(TENANTS, name, desired, tenant.metadata.resource_version if due or charged
+                                       else None))
     return actions

@@ -7,7 +7,8 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fairshare.api import Phase
+from fairshare.api import FailureStatus, Phase
+from fairshare.api import TrainingJobStatus as JobStatus
 from fairshare.control import conditions as cond
 from fairshare.control.actions import Action, DeletePods, PatchStatus, RecordEvent
 from fairshare.control.podstate import PodProblem, pod_phase
@@ -73,8 +74,9 @@ def names(pods: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
 
 def failure_record(problem: PodProblem, worker: str, now: float, retry_at: float | None = None) -> dict[str, Any]:
     """`status.lastFailure`: what went wrong last, with which worker, when, and when the job may start again."""
-    return {"reason": problem.reason, "message": problem.message[:4096], "worker": worker, "at": cond.rfc3339(now),
-            "retryAfter": cond.rfc3339(retry_at) if retry_at is not None else None}
+    return FailureStatus.merge_patch(reason=problem.reason, message=problem.message[:4096], worker=worker,
+                                     at=cond.rfc3339(now),
+                                     retry_after=cond.rfc3339(retry_at) if retry_at is not None else None)
 
 
 def finish(view: JobView, now: float, phase: Phase, reason: str, message: str,
@@ -82,10 +84,10 @@ def finish(view: JobView, now: float, phase: Phase, reason: str, message: str,
     """Terminal: record it, stop any pod still running; a terminal job is never restarted nor charged again."""
     status = status_of(view)
     patch = {
-        "phase": phase.value, "completionTime": cond.rfc3339(now), "queue": None, **(extra or {}),
-        "conditions": cond.set_condition(
+        **JobStatus.merge_patch(phase=phase.value, completion_time=cond.rfc3339(now), queue=None), **(extra or {}),
+        **JobStatus.merge_patch(conditions=cond.set_condition(
             cond.set_condition(status.get("conditions") or [], cond.FINISHED, True, reason, message, now),
-            cond.RUNNING, False, reason, message, now),
+            cond.RUNNING, False, reason, message, now)),
     }
     live = names(p for p in view.pods if pod_phase(p) in ("Pending", "Running"))
     actions: list[Action] = [PatchStatus(TRAINING_JOBS, view.key, patch, resource_version(view))]
@@ -106,16 +108,17 @@ def restart(view: JobView, now: float, settings: LifecycleSettings, problem: Pod
     if restarts >= limit:
         return finish(view, now, Phase.FAILED, "BackoffLimitExceeded",
                       f"{detail}; {restarts} restarts used of runPolicy.backoffLimit {limit}",
-                      {"lastFailure": failure_record(problem, worker, now)})
+                      JobStatus.merge_patch(last_failure=failure_record(problem, worker, now)))
     delay = settings.backoff(restarts + 1)
     message = (f"{detail}; restarting the gang from its last checkpoint ({restarts + 1}/{limit}) after a back-off "
                f"of {delay:.0f}s")
     status = status_of(view)
     conditions = cond.set_condition(status.get("conditions") or [], cond.RUNNING, False, problem.reason, message, now)
-    patch = {"phase": Phase.QUEUED.value, "restarts": restarts + 1, "allocation": None,
-             "lastFailure": failure_record(problem, worker, now, now + delay),
-             "queue": queue_entry(BACK_OFF, message),
-             "conditions": cond.set_condition(conditions, cond.ADMITTED, False, BACK_OFF, message, now)}
+    patch = JobStatus.merge_patch(phase=Phase.QUEUED.value, restarts=restarts + 1, allocation=None,
+                                  last_failure=failure_record(problem, worker, now, now + delay),
+                                  queue=queue_entry(BACK_OFF, message),
+                                  conditions=cond.set_condition(conditions, cond.ADMITTED, False, BACK_OFF, message,
+                                                                now))
     # Every pod goes, the failed ones too: the new gang reuses their names (and, from generation 0, their labels).
     actions: list[Action] = [PatchStatus(TRAINING_JOBS, view.key, patch, resource_version(view))]
     if view.pods:
@@ -134,8 +137,8 @@ def stop_for_lost_node(view: JobView, now: float, worker: str, why: str, lost: M
     conditions = status.get("conditions") or []
     for type_ in (cond.PREEMPTED, cond.ADMITTED, cond.RUNNING):
         conditions = cond.set_condition(conditions, type_, type_ == cond.PREEMPTED, "NodeLost", message, now)
-    patch = {"phase": Phase.PREEMPTED.value, "conditions": conditions,
-             "lastFailure": failure_record(PodProblem("NodeLost", why), worker, now)}
+    patch = JobStatus.merge_patch(phase=Phase.PREEMPTED.value, conditions=conditions,
+                                  last_failure=failure_record(PodProblem("NodeLost", why), worker, now))
     gone = names(p for p in view.pods if (p.get("spec") or {}).get("nodeName") in lost)
     rest = tuple(n for n in names(view.pods) if n not in gone)
     actions: list[Action] = [PatchStatus(TRAINING_JOBS, view.key, patch, resource_version(view))]

@@ -12,6 +12,7 @@ from fairshare.api import (
     CostStatus,
     GPUClassStatus,
     Phase,
+    StatusModel,
     TenantStatus,
     ThroughputSample,
     TrainingJobStatus,
@@ -61,3 +62,22 @@ def test_status_round_trips_and_keeps_unknown_keys(model: type, body: dict[str, 
 @pytest.mark.parametrize(("phase", "terminal"), [(phase, phase in (Phase.SUCCEEDED, Phase.FAILED)) for phase in Phase])
 def test_only_succeeded_and_failed_are_terminal(phase: Phase, terminal: bool) -> None:
     assert phase.is_terminal is terminal
+
+
+@pytest.mark.parametrize(("model", "fields", "want"), [
+    pytest.param(TrainingJobStatus, {"phase": "Queued", "samples_per_second": None, "last_failure": {"at": "t"}},
+                 {"phase": "Queued", "samplesPerSecond": None, "lastFailure": {"at": "t"}},
+                 id="wire names; null kept (it deletes); values as given"),
+    pytest.param(AllocationStatus, {"price_per_gpu_hour": 2.5}, {"pricePerGPUHour": 2.5}, id="an explicit alias"),
+    pytest.param(TenantStatus, {"decayed_usage_gpu_hours": 1.5, "allocated_gpus": 8},
+                 {"decayedUsageGPUHours": 1.5, "allocatedGPUs": 8}, id="acronyms as the CRD spells them"),
+    pytest.param(CostStatus, {}, {}, id="nothing given, nothing written"),
+])
+def test_merge_patch_keys_exactly_the_given_fields_as_the_model_dumps_them(
+        model: type[StatusModel], fields: dict[str, object], want: dict[str, object]) -> None:
+    assert model.merge_patch(**fields) == want
+
+
+def test_merge_patch_refuses_a_field_the_model_lacks() -> None:
+    with pytest.raises(TypeError, match="GPUClassStatus has no field 'idel'"):
+        GPUClassStatus.merge_patch(idel=3)
