@@ -45,8 +45,9 @@ class StatusModel(CRModel):
         enum's value, RFC 3339 text, a nested object its own model's merge_patch). A name the model lacks raises
         TypeError.
 
-        It builds no model: in pydantic 2.13 model_construct costs about 0.9 ms and validating and dumping a model
-        about 15 us, against 2-3 us for this, and a cycle may write thousands of statuses."""
+        It builds no model: for a waiting job's patch, model_construct and a dump cost 250-400 us in pydantic 2.13, a
+        validated model and its dump about 20 us, this 2-3 us (a dict literal 0.3-0.5 us), and a cycle may write
+        thousands of statuses (benchmarks/status_patch.py, docs/benchmarks/status.md)."""
         names = wire_names(cls)
         try:
             return {names[name]: value for name, value in fields.items()}
