@@ -88,7 +88,8 @@ CLUSTER = Dashboard(
     variables=["gpu_class"],
     rows=[
         Row("Now", [
-            stat("GPUs", "Allocatable GPUs on schedulable nodes of the selected classes.",
+            stat("GPUs", "Capacity of the selected classes: allocatable GPUs of Ready, uncordoned nodes, plus those "
+                 "gangs still hold on cordoned or NotReady ones (GPUClass status.capacity).",
                  f"sum(fairshare_gpu_capacity{{{CLASS}}})"),
             stat("Allocated GPUs", "GPUs held by admitted jobs.", f"sum(fairshare_gpus_allocated{{{CLASS}}})"),
             stat("Idle GPUs", "GPUs of the selected classes held by no job and no foreign pod.",
@@ -97,7 +98,8 @@ CLUSTER = Dashboard(
                  f"1 - sum(fairshare_gpus_idle{{{CLASS}}}) / sum(fairshare_gpu_capacity{{{CLASS}}})",
                  unit="percentunit", decimals=1,
                  thresholds=[(None, "red"), (0.6, "orange"), (0.85, "green")]),
-            stat("Running jobs", "Admitted jobs holding GPUs, all tenants.", "sum(fairshare_running_jobs)"),
+            stat("Running jobs", "Jobs holding GPUs after the last cycle's decisions, all tenants.",
+                 "sum(fairshare_running_jobs)"),
             stat("Pending jobs", "Jobs waiting for admission, all tenants.", "sum(fairshare_pending_jobs)",
                  thresholds=[(None, "green"), (1, "orange")]),
         ]),
@@ -111,7 +113,8 @@ CLUSTER = Dashboard(
             Panel("Foreign GPUs by class", "GPUs held by pods the operator did not create (other workloads, or "
                   "pods that only carry its labels): neither allocated nor idle, charged to the namespace's tenant.",
                   [t(f"sum by (gpu_class) (fairshare_gpus_foreign{{{CLASS}}})", "{{gpu_class}}")], stacked=True),
-            Panel("Capacity by class", "Allocatable GPUs on schedulable nodes.",
+            Panel("Capacity by class", "Allocatable GPUs of Ready, uncordoned nodes, plus those gangs still hold on "
+                  "cordoned or NotReady ones (GPUClass status.capacity).",
                   [t(f"sum by (gpu_class) (fairshare_gpu_capacity{{{CLASS}}})", "{{gpu_class}}")], stacked=True),
             Panel("Allocated GPUs by tenant", "GPUs held by each tenant's admitted jobs, all selected classes.",
                   [t(f"sum by (tenant) (fairshare_gpus_allocated{{{CLASS}}})", "{{tenant}}")], stacked=True),
