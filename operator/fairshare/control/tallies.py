@@ -50,7 +50,8 @@ def tally(world: World, snapshot: core.Snapshot, result: CycleResult) -> CycleTa
             pending[job.tenant] += 1
     return CycleTallies(held=held_gpus(snapshot, result), capacity=class_capacity(world, snapshot, result),
                         foreign=foreign_by_class(world), foreign_held=foreign_by_tenant(world),
-                        prices=class_prices(world, result), fair_shares=result.fair_shares,
+                        prices=class_prices(world, result),
+                        fair_shares={t: dict(shares) for t, shares in result.fair_shares.items()},
                         share_ratios=dict(result.share_ratios), pending=pending, running=running)
 
 
