@@ -77,21 +77,20 @@ def unschedulable_status(view: JobView, now: float) -> list[Action]:
     if status.get("phase") not in (None, Phase.QUEUED.value):
         return []
     if view.tenant is None and view.tenant_problem:
-        return _held_back(view, status, NO_TENANT, view.tenant_problem, {}, now)
+        return _held_back(view, status, NO_TENANT, view.tenant_problem, None, now)
     if view.tenant is not None and view.fit.problem:
-        return _held_back(view, status, NO_NODE_FITS, view.fit.problem, JobStatus.merge_patch(tenant=view.tenant),
-                          now)
+        return _held_back(view, status, NO_NODE_FITS, view.fit.problem, view.tenant, now)
     blocking = {r: k for r, k in view.squatted_ranks().items() if view.model and r < view.model.spec.workers.min}
     if view.tenant is not None and blocking:
         return _held_back(view, status, POD_NAME_TAKEN, name_taken_message(blocking, "it stays queued until the "
-                                                                           "name is free"),
-                          JobStatus.merge_patch(tenant=view.tenant), now)
+                                                                           "name is free"), view.tenant, now)
     return []
 
 
-def _held_back(view: JobView, status: dict[str, Any], reason: str, message: str, extra: dict[str, Any],
+def _held_back(view: JobView, status: dict[str, Any], reason: str, message: str, tenant: str | None,
                now: float) -> list[Action]:
-    """Queued, with a reason the core never sees; written only when it changes."""
+    """Queued, with a reason the core never sees (and its tenant, when it has one); written only when it changes."""
+    extra = JobStatus.merge_patch(tenant=tenant) if tenant is not None else {}
     conditions = cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False, reason, message, now)
     queue = status.get("queue") or {}
     unchanged = (status.get("phase") == Phase.QUEUED.value and queue.get("reason") == message
@@ -100,9 +99,8 @@ def _held_back(view: JobView, status: dict[str, Any], reason: str, message: str,
     if unchanged and cond.same_conditions(conditions, status.get("conditions") or []):
         return []
     # No position: the core does not queue it (a merge patch needs null to drop one left by an earlier wait).
-    return [PatchStatus(TRAINING_JOBS, view.key, {**JobStatus.merge_patch(phase=Phase.QUEUED.value), **extra,
-                                                  **JobStatus.merge_patch(conditions=conditions,
-                                                                          queue=queue_entry(reason, message))})]
+    patch = JobStatus.merge_patch(phase=Phase.QUEUED.value, conditions=conditions, queue=queue_entry(reason, message))
+    return [PatchStatus(TRAINING_JOBS, view.key, {**patch, **extra})]
 
 
 def _allocation_status(gpu_class: str, nodes: tuple[str, ...], gpus_per_worker: int, price: float,
