@@ -121,7 +121,15 @@ def versus_real_gavel(experiment: Experiment) -> str:
             f"on these {jobs} jobs.\n\n| policy | avg JCT h | / real Gavel |\n|---|---:|---:|\n{rows}\n\n")
 
 
-def section(name: str, argv: list[str], experiment: Experiment) -> str:
+def load_average() -> str:
+    """The 1-minute load average, as /proc/loadavg gives it ("n/a" where there is none)."""
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "n/a"
+
+
+def section(name: str, argv: list[str], experiment: Experiment, when: str = "") -> str:
     images = plots.write_all(experiment.results, IMAGES, prefix=f"{name}_")
     timing = "\n".join(
         f"- `{s.policy}`: {s.wall_s:.1f} s wall for the whole replay ({s.scheduler_wall_s:.1f} s "
@@ -130,7 +138,7 @@ def section(name: str, argv: list[str], experiment: Experiment) -> str:
     )
     pictures = "\n".join(f"![{p.stem}](img/{p.name})" for p in images)
     return (
-        f"### {name}\n\nCommand: `fairshare simulate {shlex.join(argv)}`\n\n```\n"
+        f"### {name}\n\n{when}Command: `fairshare simulate {shlex.join(argv)}`\n\n```\n"
         f"{simulate_cmd.describe(experiment)}\n```\n\n{markdown_table(experiment.summaries)}\n\n"
         f"{versus_real_gavel(experiment)}"
         f"Targets:\n\n{targets_markdown(check_targets(experiment.summaries))}\n\n"
@@ -176,11 +184,15 @@ def main() -> int:
     preamble = (
         f"Generated (last run {stamp}) on {machine()} by `.venv/bin/python benchmarks/policy_comparison.py`: each "
         f"experiment replays every policy on the same workload, cluster and tenants in one run, one policy after "
-        f"another (wall times are for one policy on one core, and grow when other work shares the machine).\n"
+        f"another (wall times are for one policy on one core, and grow when other work shares the machine). "
+        f"`--only` reruns some experiments and keeps the others' sections as they were; each section says when it "
+        f"ran.\n"
     )
     for name in args.only or list(EXPERIMENTS):
+        began, load = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), load_average()
         experiment = run(name, EXPERIMENTS[name], data_dir, progress=not args.no_progress)
-        write_report(preamble, {name: section(name, EXPERIMENTS[name], experiment)})
+        when = f"Run {began}; load average {load} at the start, {load_average()} at the end.\n\n"
+        write_report(preamble, {name: section(name, EXPERIMENTS[name], experiment, when)})
     print(f"wrote {REPORT.relative_to(REPO)} and {IMAGES.relative_to(REPO)}/", file=sys.stderr)
     return 0
 

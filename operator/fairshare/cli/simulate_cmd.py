@@ -72,6 +72,9 @@ def register(sub: Any) -> None:
     r.add_argument("--checkpoint-every", type=float, default=0.0,
                    help="seconds between checkpoints; 0 = checkpoint on SIGTERM (no work lost)")
     r.add_argument("--noise", type=float, default=0.0, help="relative std-dev of throughput measurements")
+    r.add_argument("--oracle-throughput", action="store_true",
+                   help="every job reports its true throughput on every class from arrival (what Gavel's LP reads): "
+                        "bounds what learning it by measurement costs a policy")
     r.add_argument("--horizon-hours", type=float, default=None, help="stop after this much simulated time")
     r.add_argument("--budget-period-hours", type=float, default=168.0)
     r.add_argument("--half-life-hours", type=float, default=None, help="usage half-life (PolicyConfig)")
@@ -91,7 +94,8 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
                           measurement_noise=args.noise, schedule_on_events=args.schedule_on_events,
                           max_quiet_ticks=args.max_quiet_ticks,
                           horizon_s=None if args.horizon_hours is None else args.horizon_hours * 3600.0,
-                          budget_period_s=args.budget_period_hours * 3600.0, show_progress=not args.no_progress)
+                          budget_period_s=args.budget_period_hours * 3600.0, show_progress=not args.no_progress,
+                          oracle_throughput=args.oracle_throughput)
     overrides = policy_overrides(args.policy_config)
     if args.half_life_hours is not None:
         overrides["half_life_hours"] = args.half_life_hours

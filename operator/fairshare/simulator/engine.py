@@ -33,6 +33,7 @@ from fairshare.simulator.feedback import MeasuredThroughput
 from fairshare.simulator.holdings import Holdings
 from fairshare.simulator.jobstate import JobState
 from fairshare.simulator.progress import ProgressBar
+from fairshare.simulator.rates import OracleRates
 from fairshare.simulator.results import JobOutcome, RunResult
 from fairshare.simulator.tenants import TenantSpec
 from fairshare.simulator.workload import Workload
@@ -53,6 +54,7 @@ class EngineConfig:
     horizon_s: float | None = None
     budget_period_s: float = 7 * 24 * 3600.0
     show_progress: bool = False
+    oracle_throughput: bool = False  # every job reports its true rate on every class from arrival (an upper bound)
 
 
 class Replay:
@@ -68,6 +70,7 @@ class Replay:
         self.holdings = Holdings(workload, cluster, tenants, half_life_hours, config.budget_period_s, self.start_s)
         smoothing = getattr(policy_config, "throughput_smoothing", 0.3)
         self.measured = MeasuredThroughput(rng, config.measurement_noise, smoothing)
+        self.oracle = OracleRates(workload.matrix, cluster) if config.oracle_throughput else None
         self.classes = adapter.core_classes(cluster, relative_speeds(cluster, workload.matrix))
         self.nodes = adapter.core_nodes(cluster)
         self.states = {j.key: JobState(j) for j in workload.jobs}
@@ -145,6 +148,21 @@ class Replay:
                     adapter.core_throughput(state.job.key, c, w, v)
                     for (c, w), v in self.measured.pairs(state.job.key).items())
                 self._records_cache = None
+
+    def _report_oracle(self, state: JobState) -> None:
+        """With `oracle_throughput`, a job arrives measured: its true samples/s (first phase, consolidated) on every
+        class that runs it, at its gang size, as if it had run everywhere already (what Gavel's LP reads)."""
+        assert self.oracle is not None
+        job, pairs = state.job, []
+        workers, gpus = job.min_workers, job.min_workers * job.gpus_per_worker
+        for c in self.classes:
+            rate = self.oracle.samples_per_second(job.phases[0].job_type, c.name, gpus)
+            if rate > 0:
+                self.measured.observe(job.key, c.name, workers, rate)
+                pairs.append(adapter.core_throughput(job.key, c.name, workers, rate))
+        if pairs:
+            self.records[job.key] = tuple(pairs)
+            self._records_cache = None
 
     def _newly_measurable(self, now: float) -> bool:
         """Whether a job has trained on a new (class, size) since the last cycle that it can compare with another."""
@@ -274,6 +292,8 @@ class Replay:
                     tick = True
                 elif kind == ARRIVAL:
                     self.holdings.arrive(self.states[key])
+                    if self.oracle is not None:
+                        self._report_oracle(self.states[key])
                     self.arrivals_left -= 1
                     self._changed()
                     changed = True

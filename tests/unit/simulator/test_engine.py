@@ -244,3 +244,19 @@ def test_each_cycle_carries_its_prices_and_fair_shares_into_the_next_snapshot() 
     assert carried(360.0) == ({"v100": 2.5, "k80": 0.90}, {"a": {"v100": 1.5}, "b": None})
     assert carried(720.0) == ({"v100": 3.0, "k80": 1.0}, {"a": None, "b": None})
     assert [p for _, p in result.cycle_prices[:3]] == [{"v100": 2.5}, {"v100": 3.0, "k80": 1.0}, {}]
+
+
+@pytest.mark.parametrize(("oracle", "first_seen"), [
+    pytest.param(False, {}, id="measured: nothing before it runs"),
+    pytest.param(True, {("v100", 1): 30.0 * 32, ("k80", 1): 7.0 * 32}, id="oracle: every class, from arrival"),
+])
+def test_oracle_throughput_reports_every_class_from_arrival(oracle: bool,
+                                                            first_seen: dict[tuple[str, int], float]) -> None:
+    job = make_job("a/j1").steps(30_000 * 10).obj()
+    policy = ScriptedPolicy(admit_pending_on("v100", V100_NODE))
+    replay(make_workload(job), make_cluster(("v100", 1, 4), ("k80", 1, 4)), policy, tick_s=10.0,
+           max_quiet_ticks=0, oracle_throughput=oracle)
+    first = {(t.gpu_class, t.workers): t.samples_per_second for t in policy.seen[0][1].throughputs}
+    assert first == pytest.approx(first_seen)
+    last = {(t.gpu_class, t.workers) for t in policy.seen[-1][1].throughputs}
+    assert last == (set(first_seen) if oracle else {("v100", 1)})
