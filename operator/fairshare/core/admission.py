@@ -162,37 +162,20 @@ def admit_within_guarantees(cycle: Cycle) -> None:
 
 # Held back by something other than the job itself: share, price, budget, or room on its preferred classes.
 _IDLE_CAUSES = (Cause.CAPACITY, Cause.DEPTH, Cause.SHARE, Cause.BID, Cause.BUDGET, Cause.LIMIT)
-# What no idle GPU can cure: the job itself (too big, no class, non-preemptible) or its tenant (undefined).
-_NEVER_ON_IDLE = (Cause.NONPREEMPTIBLE, Cause.TOO_BIG, Cause.NO_CLASS, Cause.NO_TENANT)
-
-
-def held_back(p: PendingJob) -> bool:
-    """A job may run on idle capacity only when something outside it held it back: share, bid, budget, limit, room
-    or the lookahead depth."""
-    return p.cause in _IDLE_CAUSES
-
-
-def backfills_any(p: PendingJob) -> bool:
-    """With `idle_backfill_any`, a job may run on idle capacity whatever held it back, unless it is the job itself
-    (too big, no class, non-preemptible) or its undefined tenant: every idle GPU goes to any waiting job that fits."""
-    return p.cause not in _NEVER_ON_IDLE
 
 
 def admit_on_idle_capacity(cycle: Cycle) -> None:
     """Step 6: GPUs still idle go, at the floor price and preemptibly, to jobs held back by share, bid, budget or
-    room on the classes they were entitled to (with `idle_backfill_any`: to any waiting job, see backfills_any)."""
+    room on the classes they were entitled to."""
     if not any(cs.pool.total_free for cs in cycle.classes.values()):
         return
 
     misses: dict[str, int] = {}
-    backfill = cycle.config.idle_backfill_any
-    eligible = backfills_any if backfill else held_back
-    lookahead = len(cycle.pending) + 1 if backfill else cycle.config.lookahead
 
     def attempt(p: PendingJob) -> bool:
-        if not p.job.preemptible or not eligible(p):
+        if p.cause not in _IDLE_CAUSES or not p.job.preemptible:
             return False
-        if misses.get(p.tenant.name, 0) >= lookahead or not any(
+        if misses.get(p.tenant.name, 0) >= cycle.config.lookahead or not any(
                 cs.pool.total_free >= p.need for cs in p.options):
             return False
         for cs in ranked_options(cycle, p):

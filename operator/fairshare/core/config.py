@@ -44,16 +44,6 @@ class PolicyConfig:
     - pause_gc: pause Python's cyclic garbage collector for the cycle (restored after). A cycle allocates
       ~10^5 short-lived objects; each collection would re-scan the whole snapshot for nothing (~20% of a
       large cycle). The collector catches up as soon as the cycle returns.
-    - idle_backfill_any: off (the default), idle GPUs (step 6) go only to jobs held back by share, bid, budget,
-      limit or room, at most `lookahead` misses per tenant. On, they go to any waiting preemptible job, with no
-      lookahead cut (Gavel's rounds hand leftover GPUs to any job that fits). They stay preemptible: such a job
-      yields to work within another tenant's share once it has run min_run_seconds, as before. An experiment of
-      issue 21 (docs/benchmarks/policies.md), not a default.
-    - share_rotation: off (the default), fair-sharing preemption never lets the preemptor end above the victim's
-      tenant, so GPUs never move back and forth. On, a tenant below its share takes GPUs from any tenant above both
-      its own share and the preemptor's current ratio, even if the move puts the preemptor above it: a tenant's
-      fractional share is time-sliced in turns of min_run_seconds (what Gavel's rounds do). GPUs then do move back
-      and forth, and each move costs a restart: an experiment of issue 21, not a default.
     - lookahead: how many of a tenant's jobs a step examines in full and fails to place before it stops
       looking further down that tenant's queue this cycle (Kueue looks only at queue heads); the quick
       checks (share, budget, no room anywhere) still reach every job, so every wait keeps a precise reason.
@@ -76,8 +66,6 @@ class PolicyConfig:
     fair_sharing_min_gain: float = 0.0
     price_max_step: float = 0.25
     pause_gc: bool = True
-    idle_backfill_any: bool = False
-    share_rotation: bool = False
 
     def __post_init__(self) -> None:
         if self.half_life_hours <= 0:

@@ -15,11 +15,6 @@ finitely many states, and no run of moves revisits one, whatever market prices d
 same of the share ratio keeps every move one the reasons, written at market prices, also call fair.) No
 A-takes-from-B-takes-from-A cycle exists: B taking back would need B's final ratio at most A's, below which it ended
 the first move. tests/unit/core/test_fairsharing.py checks this over generated multi-cycle runs.
-
-`PolicyConfig.share_rotation` (off by default) drops that argument on purpose: a tenant below its share then takes
-from any tenant above its own share (rotation_floor, rotates_to), wherever the preemptor ends, so two tenants whose
-shares are fractions of a gang take turns of min_run_seconds, as Gavel's rounds time-slice them. GPUs move back and
-forth; the guarantee above holds only with rotation off.
 """
 
 from __future__ import annotations
@@ -62,19 +57,6 @@ def ends_no_higher(preemptor_after: float, victim_after: float, min_gain: float)
     return preemptor_after + min_gain <= victim_after + EPS
 
 
-def rotation_floor(preemptor_ratio: float) -> float:
-    """With `share_rotation`, a tenant gives up GPUs for another's fair share only while it stands above both its
-    own share (ratio 1) and the preemptor's ratio before the move; where the preemptor ends does not matter, so a
-    fractional share is served in turns (time-sliced) instead of never."""
-    return max(1.0, preemptor_ratio)
-
-
-def rotates_to(victim_before: float, floor: float) -> bool:
-    """The rotation rule: a victim's tenant gives up a gang only while, before giving it, its ratio is above the
-    floor (rotation_floor)."""
-    return victim_before > floor + EPS
-
-
 def fair_share_candidate(run: RunState, cycle: Cycle) -> bool:
     """A job may be taken for another tenant's fair share only if preemptible, holding GPUs at the full price (jobs
     on idle capacity yield by their own rule), past its minimum run time and not already preempted this cycle (an
@@ -104,7 +86,6 @@ class FairShareReclaim:
         self.cycle = cycle
         self.enabled = cycle.config.fair_sharing_preemption
         self.min_gain = cycle.config.fair_sharing_min_gain
-        self.rotate = cycle.config.share_rotation
         # class -> tenant -> its candidate jobs there; built on first use of the class.
         self._by_tenant: dict[str, dict[str, list[RunState]]] = {}
         self._tenants: dict[str, TenantState] = {}
@@ -178,28 +159,15 @@ class FairShareReclaim:
         if not self.may_try(p.tenant):
             return False
         ts = p.tenant
-        if self.rotate:
-            floor = rotation_floor(ts.share_ratio())
-            return any(rotates_to(self._highest_ratio(cs), floor) for cs in p.options)
         return any(self._highest_ratio(cs) + EPS >= ratio_after(ts, p.need * cs.price) + self.min_gain
                    for cs in p.options)
-
-    def _targets(self, p: PendingJob, cs: ClassState) -> tuple[float, float]:
-        """The share and list ratios a victim's tenant must stand at or above to give up GPUs for `p` on `cs`: where
-        the preemptor ends plus the minimum gain, or with rotation the rotation floor (just above it)."""
-        ts = p.tenant
-        if self.rotate:
-            return rotation_floor(ts.share_ratio()) + 2 * EPS, rotation_floor(ts.list_ratio()) + 2 * EPS
-        return (ratio_after(ts, p.need * cs.price) + self.min_gain,
-                list_ratio_after(ts, p.need * cs.list_price) + self.min_gain)
 
     def take_for(self, p: PendingJob, cs: ClassState) -> Plan | None:
         """Room for `p`'s gang on `cs` taken from tenants above their shares, or None (nothing changed)."""
         ts = p.tenant
         preemptor_after = ratio_after(ts, p.need * cs.price)
         preemptor_list_after = list_ratio_after(ts, p.need * cs.list_price)
-        target, list_target = self._targets(p, cs)
-        rotate, floor, list_floor = self.rotate, rotation_floor(ts.share_ratio()), rotation_floor(ts.list_ratio())
+        target, list_target = preemptor_after + self.min_gain, preemptor_list_after + self.min_gain
         failed = self._failed.setdefault((cs.name, p.gpw), {})
         if any(w <= p.workers and any(t <= target + EPS and lt <= list_target + EPS for t, lt in pairs)
                for w, pairs in failed.items()):
@@ -215,7 +183,7 @@ class FairShareReclaim:
             if ratio + EPS >= target and victim.list_ratio() + EPS >= list_target and name != ts.name:
                 givers.append((-ratio, name))
                 if room < p.need:
-                    room += self._most_given(victim, cs, held.get(name, 0), target, list_target, rotate)
+                    room += self._most_given(victim, cs, held.get(name, 0), target, list_target)
         if room < p.need:
             _remember(failed, p.workers, target, list_target)
             return None
@@ -228,11 +196,6 @@ class FairShareReclaim:
         def may_take(run: RunState, gpus: int) -> bool:
             victim = run.tenant
             removed = held_before[victim.name] - victim.used.get(cs.name, 0) + gpus
-            if rotate:  # its ratios before this gang goes, against the rotation floors
-                earlier = removed - gpus
-                return (keeps_own_guarantee(run, gpus)
-                        and rotates_to(ratio_after(victim, -earlier * price), floor)
-                        and rotates_to(list_ratio_after(victim, -earlier * list_price), list_floor))
             return (keeps_own_guarantee(run, gpus)
                     and ends_no_higher(preemptor_after, ratio_after(victim, -removed * price), min_gain)
                     and ends_no_higher(preemptor_list_after, list_ratio_after(victim, -removed * list_price),
@@ -259,13 +222,11 @@ class FairShareReclaim:
         self._misses[ts.name] = self._misses.get(ts.name, 0) + 1
 
     @staticmethod
-    def _most_given(victim: TenantState, cs: ClassState, gpus: int, target: float, list_target: float,
-                    rotate: bool = False) -> int:
+    def _most_given(victim: TenantState, cs: ClassState, gpus: int, target: float, list_target: float) -> int:
         """An upper bound on the GPUs the rules let a tenant's candidates (holding `gpus`) give up on `cs`: no more
-        than takes it down to its guarantee or (without rotation, whose last gang may overshoot) to either target
-        ratio."""
+        than takes it down to its guarantee or to either target ratio."""
         over_guarantee = victim.used.get(cs.name, 0) - victim.tenant.guarantee(cs.name)
-        if not rotate and victim.budget > 0 and cs.price > 0:
+        if victim.budget > 0 and cs.price > 0:
             by_ratio = (victim.spend - target * victim.budget) / cs.price + EPS
             by_list = (victim.held_value - list_target * victim.budget) / cs.list_price + EPS
             gpus = min(gpus, max(0, math.floor(min(by_ratio, by_list))))

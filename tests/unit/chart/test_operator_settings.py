@@ -36,7 +36,6 @@ CUSTOM_POLICY = {
     "throughputSmoothing": 0.5, "migrationGain": 2.0, "lookahead": 8, "pauseGc": False,
     "priceSettle": 0.0, "serviceQuantumGpuHours": 2.5, "serviceBandGrowth": 4.0,
     "fairSharingPreemption": False, "fairSharingMinGain": 0.05, "priceMaxStep": 0.5,
-    "idleBackfillAny": True, "shareRotation": True,
 }
 
 
