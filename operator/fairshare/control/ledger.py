@@ -83,8 +83,9 @@ def departed_charges(world: World, now: float) -> dict[str, dict[str, JobCharges
         name = world.namespace_tenant.get(str(meta.get("namespace") or ""))
         tenant = world.tenants.get(name or "")
         uid = str(meta.get("uid") or "")
-        if name is None or tenant is None or not uid:
-            continue
+        book = tenant.status.ledger if tenant is not None and tenant.status else None
+        if name is None or tenant is None or not uid or (book is not None and uid in book.final_charged_through):
+            continue  # (an entry final already takes nothing more: core.ledger.final_entries; not parsed again)
         try:
             status = parse_model(TrainingJobStatus, body.get("status") or {})
         except SpecError:

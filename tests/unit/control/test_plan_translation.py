@@ -9,10 +9,13 @@ import pytest
 
 from fairshare.control import cost
 from fairshare.control.actions import DeletePods, EnsureChildren, PatchStatus, RecordEvent
+from fairshare.control.ledger import departed_charges
+from fairshare.control.snapshot import build_world
 from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS
 from fairshare.control.tenant_status import merge_patch_map
 from fairshare.core import types as core
 from fairshare.core.decisions import Admit, Migrate, Preempt, Resize, Wait
+from fairshare.core.ledger import CLOSED_GRACE_SECONDS as GRACE_SECONDS
 from tests.unit.control.builders import NOW, JobBuilder, gpu_class, node, store_of, tenant, training_job, ts, worker
 from tests.unit.control.helpers import of_kind, pinned_nodes, plan, rows, told
 
@@ -368,6 +371,23 @@ def test_a_job_deleted_between_two_charges_is_charged_up_to_when_it_was_seen_gon
     assert book["closedAt"] == {"uid-nlp-j": ts(0)}
     assert book["finalChargedThrough"] == {"uid-nlp-j": ts(9 if deleted.body()["status"]["phase"] == "Running"
                                                            else 20)}
+
+
+@pytest.mark.parametrize(("seen_ago", "final", "want"), [
+    pytest.param(9.5, {}, {"uid-nlp-j"}, id="seen gone lately: charged"),
+    pytest.param(GRACE_SECONDS, {}, set(), id="seen gone longer than the grace ago: its entry may be folded already"),
+    pytest.param(9.5, {"uid-nlp-j": ts(9)}, set(), id="its entry final already: nothing more"),
+])
+def test_which_deleted_jobs_get_a_last_charge(seen_ago: float, final: dict[str, str], want: set[str]) -> None:
+    ledger = {"closedCredits": 0.0, "jobs": {"uid-nlp-j": 30.5}, "finalChargedThrough": final}
+    store = store_of(CLUSTER[0], tenant("nlp").rv(5).status(spendThisPeriod=30.5, periodStart=ts(HOUR),
+                                                            usageUpdatedAt=ts(0), ledger=ledger), *CLUSTER[2:])
+    store.wall_clock = lambda: NOW - seen_ago
+    body = priced_job("j", 30.5, accrued_ago=20 + seen_ago).body()
+    body["metadata"].update(uid="uid-nlp-j", resourceVersion="78")
+    store.put(TRAINING_JOBS, body)
+    store.delete(TRAINING_JOBS, body)
+    assert set(departed_charges(build_world(store, NOW), NOW).get("nlp", {})) == want
 
 
 def test_a_ledger_that_agrees_with_the_jobs_is_not_written_again() -> None:
