@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -211,3 +213,45 @@ def test_a_deleted_tenants_running_job_is_stopped_charged_and_waits_for_a_tenant
     wait_for(lambda: team.phases().get("held") == "Running" or None, timeout=90,
              what=lambda: f"the job running again under the new Tenant; {_describe(team)}")
     assert team.status("held")["tenant"] == team.name
+
+
+def _seconds(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def test_a_running_job_deleted_before_its_first_charge_is_charged_to_its_tenant_once(
+        kube_api_client: client.ApiClient, operator: OperatorProcess, teams: list[Team]) -> None:
+    """A running job deleted before its first periodic charge (30 s) is charged in its Tenant's ledger for the time it
+    ran, at the price it last paid, up to the whole second after the operator saw it gone; the entry is final, and a
+    restart of the operator charges nothing more."""
+    team = Team(kube_api_client, "deleted", {"guaranteed": {"a100": 8}})
+    teams.append(team)
+    team.submit("brief", gpus=8, classes=("a100",))
+    wait_for(lambda: team.phases().get("brief") == "Running" or None, timeout=90,
+             what=lambda: f"the job running; {_describe(team)}")
+    time.sleep(3)
+    last = team.jobs()["brief"]
+    uid, status = last["metadata"]["uid"], last["status"]
+    assert not (status.get("cost") or {}).get("credits"), f"deleted before its first periodic charge: {status}"
+    team.custom.delete_namespaced_custom_object(GROUP, VERSION, team.namespace, "trainingjobs", "brief")
+
+    def booked() -> dict[str, Any] | None:
+        tenant_status = team.tenant().get("status") or {}
+        return tenant_status if uid in ((tenant_status.get("ledger") or {}).get("finalChargedThrough") or {}) else None
+
+    charged = wait_for(booked, timeout=60, what=lambda: f"the deleted job's last charge; {team.tenant().get('status')}")
+    alloc = status["allocation"]
+    since = _seconds((status.get("cost") or {}).get("accruedAt") or alloc["admittedAt"])
+    through = _seconds(charged["ledger"]["finalChargedThrough"][uid])
+    per_second = alloc["gpus"] * alloc["pricePerGPUHour"] / 3600.0
+    entry = charged["ledger"]["jobs"][uid]
+    assert through - since >= 3 and per_second > 0, (since, through, alloc)
+    assert entry == pytest.approx(per_second * (through - since), abs=per_second + 1e-6), "its run time x price x GPUs"
+    assert charged["spendThisPeriod"] == pytest.approx(entry, abs=1e-6)
+
+    operator.kill()
+    operator.start()
+    wait_for(lambda: operator.alive() and (_cycles(operator) or 0) >= 3 or None, timeout=120,
+             what="a few cycles after the restart")
+    again = team.tenant()["status"]
+    assert (again["ledger"]["jobs"].get(uid), again["spendThisPeriod"]) == (entry, charged["spendThisPeriod"])

@@ -61,12 +61,14 @@ class TenantSpec(SpecModel):
 
 class LedgerStatus(StatusModel):
     """What the tenant's jobs (and foreign pods) were charged this period: per UID (those gone lately included, with
-    when they went), what those gone longer had been charged, and until when its foreign pods are charged."""
+    when they went), what those gone longer had been charged, until when its foreign pods are charged, and which
+    entries hold their deleted job's last charge (and until when it ran)."""
 
     closed_credits: float | None = Field(default=None, ge=0)
     jobs: dict[str, float] = Field(default_factory=dict)
     closed_at: dict[str, datetime] = Field(default_factory=dict)
     foreign_charged_through: datetime | None = None
+    final_charged_through: dict[str, datetime] = Field(default_factory=dict)
 
 
 class TenantStatus(StatusModel):

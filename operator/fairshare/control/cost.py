@@ -92,10 +92,11 @@ def _seconds(value: datetime | None) -> float | None:
 def recorded(view: JobView) -> JobCharges:
     """What the job's status records of its charges (all zero before the first)."""
     status = view.model.status if view.model else None
-    return _charges(status.cost if status else None)
+    return charges_of(status.cost if status else None)
 
 
-def _charges(c: CostStatus | None) -> JobCharges:
+def charges_of(c: CostStatus | None) -> JobCharges:
+    """What a `status.cost` records of a job's charges (all zero without one)."""
     if c is None:
         return JobCharges()
     return JobCharges(c.credits or 0.0, c.gpu_hours or 0.0, c.energy_kwh or 0.0, _seconds(c.period_start),

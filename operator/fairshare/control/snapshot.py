@@ -128,6 +128,7 @@ class World:
     orphans: Mapping[str, tuple[Body, ...]] = dataclasses.field(default_factory=dict)
     # job key -> pods a TrainingJob controls whose job is no longer in the store (deleted)
     foreign: tuple[ForeignPod, ...] = ()  # active GPU pods no TrainingJob's gang accounts for (ownership.py)
+    departed: tuple[tuple[Body, float], ...] = ()  # TrainingJobs deleted lately: last body, when seen gone (store.py)
 
     def node_usable(self, name: str) -> bool:
         """Ready and not cordoned (NodeState.usable); False for a node that is gone."""
@@ -299,7 +300,8 @@ def build_world(store: Store, now: float, jobs_parsed: ParseCache[TrainingJobCR]
                  system_namespace_claims=system_namespace_claims(tenants, protected_namespaces),
                  class_conflicts=class_conflicts, class_age=class_age, protected_namespaces=protected_namespaces,
                  set_aside=set_aside, bodies=bodies, node_states=node_states,
-                 orphans={k: v for k, v in orphans.items() if v}, foreign=tuple(foreign_pods))
+                 orphans={k: v for k, v in orphans.items() if v}, foreign=tuple(foreign_pods),
+                 departed=tuple(store.departed(TRAINING_JOBS)))
 
 
 def _parse_gpu_class(body: Body) -> tuple[GPUClassCR, core.GPUClass]:

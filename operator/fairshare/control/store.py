@@ -10,6 +10,8 @@ to the plain behaviour (a LIST removes whatever it lacks, a deletion keeps no to
 - a deletion leaves a tombstone, (UID, resourceVersion of the deletion, or of the LIST that found the object gone),
   that refuses a body of that UID no newer than it; another UID (the object created again) or a newer version goes
   in. Tombstones expire after TOMBSTONE_SECONDS, far beyond the time a LIST or a write's response can take.
+A TrainingJob's tombstone also keeps its last body's metadata and status and the wall-clock time it was seen gone
+(`departed`), for the charge of a job deleted while it ran (control/ledger.py).
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ class Tombstone:
     uid: str
     version: int
     at: float
+    body: Body | None = None  # a TrainingJob's last metadata and status (last_body)
+    seen_gone: float | None = None  # when (wall clock) it was seen gone, with `body`
 
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
@@ -81,6 +85,15 @@ def json_copy(value: Any) -> Any:
     return copy.deepcopy(value)  # not JSON (a test's tuple, a client's model): copied the slow, general way
 
 
+def last_body(body: Mapping[str, Any], held: Mapping[str, Any] | None) -> Body:
+    """Of a deleted object's DELETED body and the one held, the newer (the first on a tie), cut to its metadata and
+    status: what a tombstone keeps."""
+    newest = held if held is not None and _resource_version(held) > _resource_version(body) else body
+    meta = newest.get("metadata") or {}
+    return {"metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion") if k in meta},
+            "status": json_copy(newest.get("status") or {})}
+
+
 @dataclasses.dataclass
 class Store:
     """Latest known body of every watched object. Writes of our own (patch responses) go in at once, so a cycle
@@ -94,6 +107,7 @@ class Store:
     # (kind, key) -> the object's deletion, oldest first (module docstring)
     tombstones: dict[tuple[str, str], Tombstone] = dataclasses.field(default_factory=dict)
     clock: Callable[[], float] = time.monotonic
+    wall_clock: Callable[[], float] = time.time  # when a TrainingJob was seen gone (Tombstone.seen_gone)
 
     def put(self, kind: str, body: Mapping[str, Any]) -> bool:
         """Store a body unless a newer one is already held, or it is of an object deleted since (a ghost); True when
@@ -126,7 +140,9 @@ class Store:
         uid = _uid(body) or _uid(held or {})
         self.tombstones.pop((kind, key), None)
         if versions and uid:
-            self.tombstones[(kind, key)] = Tombstone(uid, max(versions), self.clock())
+            last = last_body(body, held) if kind == TRAINING_JOBS else None
+            self.tombstones[(kind, key)] = Tombstone(uid, max(versions), self.clock(), last,
+                                                     self.wall_clock() if last is not None else None)
         self._expire()
         return held is not None
 
@@ -146,6 +162,12 @@ class Store:
             version = numeric_version((held.get("metadata") or {}).get("resourceVersion"))
             if at is None or version is None or version <= at:
                 self.delete(kind, held, gone_at=at)
+
+    def departed(self, kind: str) -> list[tuple[Body, float]]:
+        """The last bodies (metadata and status) of the objects of `kind` deleted within TOMBSTONE_SECONDS, each with
+        the wall-clock time it was seen gone (kept for TrainingJobs only)."""
+        return [(t.body, t.seen_gone) for (k, _), t in self.tombstones.items()
+                if k == kind and t.body is not None and t.seen_gone is not None]
 
     def _expire(self) -> None:
         """Forget tombstones past TOMBSTONE_SECONDS, and the oldest beyond MAX_TOMBSTONES."""

@@ -91,7 +91,8 @@ def tenant_status_actions(world: World, snapshot: core.Snapshot, tallies: CycleT
                           planned: Mapping[str, Mapping[str, Any]] | None = None) -> list[Action]:
     """Each Tenant's status: what it holds and its fair share (written when they change), its decayed usage (every
     cost.ACCRUAL_MIN_SECONDS), and its spend this period, the sum of its jobs' charges as this cycle leaves them
-    (`planned`: job key -> the status.cost this cycle writes), written in the cycle that charges them."""
+    (`planned`: job key -> the status.cost this cycle writes), and its deleted jobs' last charges
+    (ledger.departed_charges), written in the cycle that charges them."""
     held = tallies.held
     holding: dict[str, int] = {}  # GPUs each tenant held during the interval that ends now (before decisions)
     for job in snapshot.jobs:
@@ -102,6 +103,7 @@ def tenant_status_actions(world: World, snapshot: core.Snapshot, tallies: CycleT
     foreign = tallies.foreign_held
     rates = foreign_rates(world, tallies.prices)
     charges = ledger.job_charges(world, planned or {})
+    departed = ledger.departed_charges(world, now)
     actions: list[Action] = []
     for name, tenant in sorted(world.tenants.items()):
         allocated = {c: v for (t, c), v in sorted(held.items()) if t == name and v}
@@ -111,7 +113,8 @@ def tenant_status_actions(world: World, snapshot: core.Snapshot, tallies: CycleT
         current = status.model_dump(by_alias=True, exclude_none=True)
         metered = meter(tenant, holding.get(name, 0), now, half_life_hours)
         book = ledger.tenant_ledger(tenant, charges.get(name, {}), now,
-                                    Foreign(rates.get(name, {}), ledger.foreign_due(tenant, now)))
+                                    Foreign(rates.get(name, {}), ledger.foreign_due(tenant, now)),
+                                    departed.get(name))
         # Usage moves every cycle while GPUs are held: it is written at most every cost.ACCRUAL_MIN_SECONDS (or when
         # the clock starts), and otherwise with a change of the rest; spend is written whenever a charge moves it.
         due = metered.elapsed >= cost.ACCRUAL_MIN_SECONDS or status.usage_updated_at is None

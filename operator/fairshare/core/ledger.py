@@ -8,8 +8,10 @@ one that was written is never redone: charges are idempotent under retries and c
 A tenant's spend this period is derived from them, not metered apart: the sum, over its jobs, of what each was charged
 in the period. Its status keeps one figure per job charged in the period (absolute, so writing it twice changes
 nothing), kept after the job is gone for a grace time (so a job seen gone and then again is not counted twice), then
-folded into what the jobs gone had been charged (`closed`): a deleted job keeps its charges. Foreign pods, which have
-no status, are charged in the tenant's ledger itself, from a mark of its own.
+folded into what the jobs gone had been charged (`closed`): a deleted job keeps its charges. A running job deleted
+between two charges is charged once more, in its entry, from its last mark to when it was seen gone (departure_charge,
+final_entries); the entry is then final, and no later sighting of its UID changes it. Foreign pods, which have no
+status, are charged in the tenant's ledger itself, from a mark of its own.
 """
 
 from __future__ import annotations
@@ -88,6 +90,16 @@ def charge(before: JobCharges, since: float, now: float, rate: Rate, period: flo
                       charged_through=mark)
 
 
+def departure_charge(last: JobCharges, since: float | None, gone: float, rate: Rate, period: float) -> JobCharges:
+    """Rule: a job deleted while it held GPUs and paid for them (`since`: its last mark, or when it began to pay; None
+    when it was not paying: finished, released, or its gang still starting) is charged, from its last body's charges
+    (`last`), up to the release mark of when it was seen gone (`gone`), at the price it last paid; one not paying
+    keeps what it was charged."""
+    if since is None:
+        return last
+    return charge(last, since, gone, rate, period, releasing=True)
+
+
 CLOSED_GRACE_SECONDS = 1800.0  # a closed entry is kept apart this long before it is folded into `closed`
 
 
@@ -95,13 +107,15 @@ CLOSED_GRACE_SECONDS = 1800.0  # a closed entry is kept apart this long before i
 class TenantLedger:
     """A tenant's spend in one budget period: what each of its jobs (and foreign pods) was charged in it, by UID,
     those gone since included until their grace ends (`closed_at`: UID -> when first seen gone), what the entries
-    folded after their grace had been charged (`closed`), and until when its foreign pods are charged."""
+    folded after their grace had been charged (`closed`), until when its foreign pods are charged, and the entries
+    that hold their job's last charge (`final`: UID -> until when it charged the deleted job)."""
 
     period_start: float
     closed: float = 0.0
     jobs: Mapping[str, float] = dataclasses.field(default_factory=dict)
     closed_at: Mapping[str, float] = dataclasses.field(default_factory=dict)
     foreign_through: float | None = None
+    final: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def spend(self) -> float:
@@ -133,26 +147,41 @@ def foreign_entries(before: TenantLedger, period: float, foreign: Foreign, now: 
     return out
 
 
+def final_entries(before: TenantLedger, period: float, departed: Mapping[str, JobCharges]) -> dict[str, float]:
+    """Rule: a job seen deleted (`departed`: UID -> its charges up to then, departure_charge) gets its entry set to
+    what it was charged in the period, never lowered, once: a UID whose entry is already final is left out (a second
+    sighting of the deletion, a resync, a restart with the deletion still known, adds nothing)."""
+    return {uid: max(c.in_period(period), before.jobs.get(uid, 0.0))
+            for uid, c in sorted(departed.items()) if uid not in before.final}
+
+
 def post(before: TenantLedger | None, period: float, charges: Mapping[str, JobCharges], now: float,
-         foreign: Foreign | None = None, grace: float = CLOSED_GRACE_SECONDS) -> TenantLedger:
+         foreign: Foreign | None = None, grace: float = CLOSED_GRACE_SECONDS,
+         departed: Mapping[str, JobCharges] | None = None) -> TenantLedger:
     """The tenant's ledger after its jobs' charges (`charges`: job UID -> what its status records, or will once this
-    cycle's writes land, for every job the tenant has now) and its foreign pods' (foreign_entries).
+    cycle's writes land, for every job the tenant has now), its deleted jobs' last charges (`departed`:
+    final_entries) and its foreign pods' (foreign_entries).
 
     Rules: a new budget period starts empty; each job's entry is what it was charged in the period, replaced whole
     (idempotent), and never lowered within the period (a status rewritten by hand does not refund anything); an
     entry whose job (or pod) is gone stays, marked closed at the time it was first seen gone, and is folded into
     `closed` only `grace` seconds later, so that a job seen gone and then again (a stale LIST, a write's response
-    read after the deletion, a crash between two posts) keeps one entry and is never counted twice; an entry of
+    read after the deletion, a crash between two posts) keeps one entry and is never counted twice; a final entry
+    is closed for good (its job is gone: a body of its UID seen later is a ghost, and changes nothing); an entry of
     nothing charged is dropped."""
     if before is None or before.period_start != period:
         before = TenantLedger(period, foreign_through=before.foreign_through if before is not None else None)
     foreign = foreign or Foreign()
-    present = {uid: max(c.in_period(period), before.jobs.get(uid, 0.0)) for uid, c in sorted(charges.items())}
+    departed = departed or {}
+    finals = final_entries(before, period, departed)
+    left = set(departed) | set(before.final)
+    present = {uid: max(c.in_period(period), before.jobs.get(uid, 0.0))
+               for uid, c in sorted(charges.items()) if uid not in left}
     present.update(foreign_entries(before, period, foreign, now))
     jobs = dict(present)
     closed_at: dict[str, float] = {}
     closed = before.closed
-    for uid, amount in sorted(before.jobs.items()):
+    for uid, amount in sorted({**before.jobs, **finals}.items()):
         if uid in present:
             continue
         gone = before.closed_at.get(uid, charge_mark(now))
@@ -163,5 +192,7 @@ def post(before: TenantLedger | None, period: float, charges: Mapping[str, JobCh
     # The foreign mark is kept only while the tenant has foreign pods: a pod that comes later is charged from then.
     through = None if not foreign.pods else (
         charge_mark(now) if foreign.charge or before.foreign_through is None else before.foreign_through)
+    final = {**before.final, **{uid: departed[uid].charged_through or charge_mark(now) for uid in finals}}
     return TenantLedger(period, closed, {uid: v for uid, v in jobs.items() if v > 0},
-                        {uid: t for uid, t in closed_at.items() if jobs.get(uid, 0.0) > 0}, through)
+                        {uid: t for uid, t in closed_at.items() if jobs.get(uid, 0.0) > 0}, through,
+                        {uid: t for uid, t in sorted(final.items()) if jobs.get(uid, 0.0) > 0})

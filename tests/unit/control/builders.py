@@ -351,8 +351,9 @@ KIND_OF = {"Node": NODES, "GPUClass": GPU_CLASSES, "Tenant": TENANTS, "TrainingJ
 
 
 def store_of(*items: Body | _Builder | Iterable[Body | _Builder]) -> Store:
-    """A store holding these bodies (or builders), each under the kind its `kind` field names."""
-    store = Store()
+    """A store holding these bodies (or builders), each under the kind its `kind` field names; a deletion is seen at
+    NOW (Store.wall_clock)."""
+    store = Store(wall_clock=lambda: NOW)
     for item in items:
         for one in [item] if isinstance(item, dict | _Builder) else item:
             body = one.body() if isinstance(one, _Builder) else one

@@ -24,6 +24,7 @@ class Driver:
                                      *bodies)
         self.cluster = FakeCluster(self.store)
         self.now = NOW
+        self.store.wall_clock = lambda: self.now  # deletions are seen at the driver's time
 
     def cycle(self, scheduler: Scheduler | None = None, seconds: float = 10.0) -> CyclePlan:
         self.now += seconds

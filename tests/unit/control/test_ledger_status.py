@@ -48,6 +48,18 @@ def test_ledger_status_is_a_merge_patch(book: dict[str, Any] | None, ledger: Ten
     assert ledger_status(ledger, tenant_with(book)) == want
 
 
+FINAL = {**BOOK, "finalChargedThrough": {"u2": ts(61)}}
+
+
+def test_a_final_entry_is_read_back_written_and_dropped_with_its_entry() -> None:
+    book = stored(tenant_with(FINAL))
+    assert book is not None and book.final == {"u2": NOW - 61}
+    assert ledger_status(book, tenant_with(BOOK))["ledger"]["finalChargedThrough"] == {"u2": ts(61)}
+    assert changed(book, tenant_with(BOOK)) and not changed(book, tenant_with(FINAL))
+    folded = TenantLedger(NOW - 7200, 2.0, {"u1": 3.0}, foreign_through=NOW - 30)
+    assert ledger_status(folded, tenant_with(FINAL))["ledger"]["finalChargedThrough"] == {"u2": None}
+
+
 @pytest.mark.parametrize(("ledger", "want"), [
     pytest.param(TenantLedger(NOW - 7200, 1.0, {"u1": 3.0, "u2": 1.0}, {"u2": NOW - 60 + 0.4}, NOW - 30), False,
                  id="the same to the whole second"),

@@ -9,11 +9,14 @@ import pytest
 
 from fairshare.control import cost
 from fairshare.control.actions import DeletePods, EnsureChildren, PatchStatus, RecordEvent
+from fairshare.control.ledger import departed_charges
+from fairshare.control.snapshot import build_world
 from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS
 from fairshare.control.tenant_status import merge_patch_map
 from fairshare.core import types as core
 from fairshare.core.decisions import Admit, Migrate, Preempt, Resize, Wait
-from tests.unit.control.builders import NOW, JobBuilder, gpu_class, node, tenant, training_job, ts, worker
+from fairshare.core.ledger import CLOSED_GRACE_SECONDS as GRACE_SECONDS
+from tests.unit.control.builders import NOW, JobBuilder, gpu_class, node, store_of, tenant, training_job, ts, worker
 from tests.unit.control.helpers import of_kind, pinned_nodes, plan, rows, told
 
 CLUSTER = [gpu_class("a100").price(2.0).power(500), tenant("nlp").guaranteed(a100=8)] + [
@@ -335,6 +338,56 @@ def test_a_charge_not_written_to_a_job_being_deleted_is_not_in_its_tenants_ledge
     assert [a for a in of_kind(result.actions, PatchStatus) if a.kind == TRAINING_JOBS] == []
     [patch] = [a for a in of_kind(result.actions, PatchStatus) if a.kind == TENANTS]
     assert (patch.status["spendThisPeriod"], patch.status["ledger"]["jobs"]) == (30.5, {"uid-nlp-j": 30.5})
+
+
+def priced_job(name: str, credits: float, accrued_ago: float, phase: str = "Running") -> JobBuilder:
+    built = charged_job(name, credits, accrued_ago).phase(phase)
+    built._status["allocation"]["pricePerGPUHour"] = 2.0
+    return built
+
+
+@pytest.mark.parametrize(("deleted", "entry", "want"), [
+    pytest.param(priced_job("j", 30.5, accrued_ago=20), 30.5, 30.5 + 16.0 * 11 / HOUR,
+                 id="running, charged 20 s ago, seen deleted 9.5 s ago: charged to the second after it was seen gone"),
+    pytest.param(priced_job("j", 30.5, accrued_ago=20), 0.0, 30.5 + 16.0 * 11 / HOUR,
+                 id="its last charge never reached the Tenant (a crash between the two writes): that one too"),
+    pytest.param(priced_job("j", 30.5, accrued_ago=20, phase="Admitted"), 30.5, 30.5,
+                 id="a gang still starting pays nothing"),
+])
+def test_a_job_deleted_between_two_charges_is_charged_up_to_when_it_was_seen_gone(
+        deleted: JobBuilder, entry: float, want: float) -> None:
+    ledger = {"closedCredits": 0.0, "jobs": {"uid-nlp-j": entry} if entry else {}}
+    store = store_of(CLUSTER[0], tenant("nlp").rv(5).status(spendThisPeriod=entry, periodStart=ts(HOUR),
+                                                            usageUpdatedAt=ts(0), ledger=ledger), *CLUSTER[2:])
+    store.wall_clock = lambda: NOW - 9.5
+    body = deleted.body()
+    body["metadata"].update(uid="uid-nlp-j", resourceVersion="78")
+    store.put(TRAINING_JOBS, body)
+    store.delete(TRAINING_JOBS, body)
+    [patch] = [a for a in of_kind(plan(store).actions, PatchStatus) if a.kind == TENANTS]
+    book = patch.status["ledger"]
+    assert (patch.status["spendThisPeriod"], book["jobs"]) == (pytest.approx(want, abs=1e-6),
+                                                              {"uid-nlp-j": pytest.approx(want, abs=1e-6)})
+    assert book["closedAt"] == {"uid-nlp-j": ts(0)}
+    assert book["finalChargedThrough"] == {"uid-nlp-j": ts(9 if deleted.body()["status"]["phase"] == "Running"
+                                                           else 20)}
+
+
+@pytest.mark.parametrize(("seen_ago", "final", "want"), [
+    pytest.param(9.5, {}, {"uid-nlp-j"}, id="seen gone lately: charged"),
+    pytest.param(GRACE_SECONDS, {}, set(), id="seen gone longer than the grace ago: its entry may be folded already"),
+    pytest.param(9.5, {"uid-nlp-j": ts(9)}, set(), id="its entry final already: nothing more"),
+])
+def test_which_deleted_jobs_get_a_last_charge(seen_ago: float, final: dict[str, str], want: set[str]) -> None:
+    ledger = {"closedCredits": 0.0, "jobs": {"uid-nlp-j": 30.5}, "finalChargedThrough": final}
+    store = store_of(CLUSTER[0], tenant("nlp").rv(5).status(spendThisPeriod=30.5, periodStart=ts(HOUR),
+                                                            usageUpdatedAt=ts(0), ledger=ledger), *CLUSTER[2:])
+    store.wall_clock = lambda: NOW - seen_ago
+    body = priced_job("j", 30.5, accrued_ago=20 + seen_ago).body()
+    body["metadata"].update(uid="uid-nlp-j", resourceVersion="78")
+    store.put(TRAINING_JOBS, body)
+    store.delete(TRAINING_JOBS, body)
+    assert set(departed_charges(build_world(store, NOW), NOW).get("nlp", {})) == want
 
 
 def test_a_ledger_that_agrees_with_the_jobs_is_not_written_again() -> None:

@@ -212,3 +212,18 @@ def test_an_object_a_resync_found_gone_refuses_the_bodies_read_before() -> None:
     store.resync(TRAINING_JOBS, [], "10")
     assert store.put(TRAINING_JOBS, _job("u1", "9", "Running")) is False
     assert store.put(TRAINING_JOBS, _job("u2", "11")) is True
+
+
+def test_a_deleted_job_leaves_its_last_metadata_and_status_and_when_it_was_seen_gone() -> None:
+    clock = Clock()
+    store = Store(clock=clock, wall_clock=lambda: 1_700_000_000.0)
+    store.put(TRAINING_JOBS, _job("u1", "7", "Running"))
+    store.delete(TRAINING_JOBS, _job("u1", "5"))  # the held body is newer than this one: the held one is kept
+    store.delete(PODS, {"metadata": {"namespace": "nlp", "name": "p", "uid": "p1", "resourceVersion": "8"}})
+    [(body, seen)] = store.departed(TRAINING_JOBS)
+    assert (body, seen) == ({"metadata": {"name": "j", "namespace": "nlp", "uid": "u1", "resourceVersion": "7"},
+                             "status": {"phase": "Running"}}, 1_700_000_000.0)
+    assert store.departed(PODS) == []  # kept for TrainingJobs only
+    clock.now += TOMBSTONE_SECONDS
+    store.delete(TRAINING_JOBS, _job("u2", "9"))  # expires the first
+    assert [b["metadata"]["uid"] for b, _ in store.departed(TRAINING_JOBS)] == ["u2"]

@@ -15,6 +15,8 @@ from fairshare.core.ledger import (
     TenantLedger,
     charge,
     charge_mark,
+    departure_charge,
+    final_entries,
     period_start,
     post,
 )
@@ -209,3 +211,79 @@ def test_a_random_history_spends_exactly_what_its_jobs_were_charged() -> None:
             ledger = posted
     ledger = post(ledger, T0, live, now)
     assert ledger.spend == pytest.approx(deleted_total + sum(c.credits for c in live.values()), rel=1e-12)
+
+
+@pytest.mark.parametrize(("last", "since", "gone", "period", "want"), [
+    pytest.param(job(1.0), T0, T0 + 20.2, T0, JobCharges(1.0 + 16.0 * 21 / HOUR, 8.0 * 21 / HOUR, 4.0 * 21 / HOUR,
+                                                         T0, 1.0 + 16.0 * 21 / HOUR, T0 + 21),
+                 id="running: charged from its last mark to the whole second after it was seen gone"),
+    pytest.param(job(1.0), None, T0 + 20.2, T0, job(1.0),
+                 id="not paying (finished, released, gang starting): keeps what it was charged"),
+    pytest.param(job(1.0, T0 - DAY), T0 - 10, T0 + 20, T0,
+                 JobCharges(1.0 + 16.0 * 30 / HOUR, 8.0 * 30 / HOUR, 4.0 * 30 / HOUR, T0, 16.0 * 20 / HOUR, T0 + 20),
+                 id="across a period's start: only the part after it counts in the period"),
+])
+def test_departure_charge(last: JobCharges, since: float | None, gone: float, period: float,
+                          want: JobCharges) -> None:
+    assert _rounded(departure_charge(last, since, gone, EIGHT_AT_2, period)) == _rounded(want)
+
+
+@pytest.mark.parametrize(("before", "departed", "want"), [
+    pytest.param(TenantLedger(T0, 0.0, {"u1": 1.0}), {"u1": job(1.5)}, {"u1": 1.5},
+                 id="the entry becomes what the deleted job was charged, its last charge included"),
+    pytest.param(TenantLedger(T0), {"u1": job(1.5)}, {"u1": 1.5},
+                 id="a job deleted before its first charge reached the ledger gets its entry"),
+    pytest.param(TenantLedger(T0, 0.0, {"u1": 2.0}), {"u1": job(1.5)}, {"u1": 2.0},
+                 id="never lowered"),
+    pytest.param(TenantLedger(T0, 0.0, {"u1": 1.5}, final={"u1": T0 + 5}), {"u1": job(9.0)}, {},
+                 id="an entry already final is left alone"),
+    pytest.param(TenantLedger(T0, 0.0, {}), {"u1": job(4.0, T0 - DAY)}, {"u1": 0.0},
+                 id="charges of an earlier period count for nothing in this one"),
+])
+def test_final_entries(before: TenantLedger, departed: dict[str, JobCharges], want: dict[str, float]) -> None:
+    assert final_entries(before, T0, departed) == want
+
+
+def departed_job(credits: float, through: float) -> JobCharges:
+    return JobCharges(credits=credits, period_start=T0, period_credits=credits, charged_through=through)
+
+
+@pytest.mark.parametrize(("before", "charges", "departed", "want"), [
+    pytest.param(TenantLedger(T0, 0.0, {"u1": 1.0, "u2": 2.0}), {"u2": job(2.0)}, {"u1": departed_job(1.5, NOW)},
+                 TenantLedger(T0, 0.0, {"u1": 1.5, "u2": 2.0}, {"u1": NOW}, final={"u1": NOW}),
+                 id="a job deleted while it ran: its last charge goes into its entry, closed and final"),
+    pytest.param(TenantLedger(T0, 0.0, {"u1": 1.5}, {"u1": NOW - 50}, final={"u1": NOW - 50}), {},
+                 {"u1": departed_job(1.9, NOW)},
+                 TenantLedger(T0, 0.0, {"u1": 1.5}, {"u1": NOW - 50}, final={"u1": NOW - 50}),
+                 id="seen deleted again (a resync, a second sighting): nothing is added"),
+    pytest.param(TenantLedger(T0, 0.0, {"u1": 1.5}, {"u1": NOW - 50}, final={"u1": NOW - 50}),
+                 {"u1": job(3.0)}, {},
+                 TenantLedger(T0, 0.0, {"u1": 1.5}, {"u1": NOW - 50}, final={"u1": NOW - 50}),
+                 id="a ghost of a final entry's job (a stale body, a charge planned for it) changes nothing"),
+    pytest.param(TenantLedger(T0, 0.0, {"u1": 1.5}, {"u1": NOW - GRACE}, final={"u1": NOW - GRACE}), {}, {},
+                 TenantLedger(T0, 1.5, {}), id="after its grace a final entry is folded like any closed one"),
+    pytest.param(TenantLedger(T0, 0.0, {"u1": 1.5}, {"u1": NOW - 50}, final={"u1": NOW - 50}), {},
+                 {"u1": departed_job(1.5, NOW - 50)},
+                 TenantLedger(T0, 0.0, {"u1": 1.5}, {"u1": NOW - 50}, final={"u1": NOW - 50}),
+                 id="posted again after a restart that still knows the deletion: the same ledger"),
+    pytest.param(TenantLedger(T0, 0.0, {}), {}, {"u1": departed_job(0.0, NOW)}, TenantLedger(T0, 0.0, {}),
+                 id="a deleted job charged nothing leaves no entry"),
+])
+def test_post_with_departed_jobs(before: TenantLedger, charges: dict[str, JobCharges],
+                                 departed: dict[str, JobCharges], want: TenantLedger) -> None:
+    assert post(before, T0, charges, NOW, departed=departed) == want
+
+
+def test_a_job_deleted_between_two_charges_is_charged_its_whole_run_once() -> None:
+    """Charged every 30 s, deleted 20 s after a charge, its deletion then seen again and the ledger posted after a
+    lost write: the ledger holds exactly its run time x price x GPUs."""
+    charges = JobCharges()
+    ledger = post(None, T0, {}, T0)
+    for at in (T0 + 30, T0 + 60):
+        charges = charge(charges, charges.charged_through or T0, at, EIGHT_AT_2, T0)
+        ledger = post(ledger, T0, {"u1": charges}, at)
+    last = departure_charge(charges, charges.charged_through, T0 + 79.4, EIGHT_AT_2, T0)
+    posted = post(ledger, T0, {}, T0 + 80, departed={"u1": last})
+    assert post(ledger, T0, {}, T0 + 81, departed={"u1": last}).jobs == posted.jobs  # the first write was lost
+    again = post(posted, T0, {"u1": charges}, T0 + 90, departed={"u1": last})  # a ghost, and the deletion again
+    assert again.spend == posted.spend == pytest.approx(16.0 * 80 / HOUR)
