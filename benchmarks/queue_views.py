@@ -189,7 +189,7 @@ print(json.dumps({{"imports": t1 - t0, "kubeconfig": t2 - t1, "table_list": t3 -
 """
     env = {**os.environ, "PYTHONPATH": str(REPO / "operator")}
     samples = [json.loads(subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True,
-                                         timeout=120, check=True).stdout) for _ in range(runs)]
+                                         timeout=300, check=True).stdout) for _ in range(runs)]
     return {k: statistics.median(s[k] for s in samples) for k in samples[0]}
 
 
@@ -226,13 +226,34 @@ print(json.dumps({{"import": t1 - t0, "list": t2 - t1, "total": t2 - t0}}))
     return {k: statistics.median(s[k] for s in samples) for k in samples[0]}
 
 
+def summary(result: dict[str, Any]) -> str:
+    """The figures to report, in words: each command's median and range (and the baseline's), the load average."""
+    def load(key: str) -> str:
+        return " / ".join(f"{x:.2f}" for x in result[key])
+
+    lines = [f"{result['jobs']} waiting jobs, {result['tenants']} tenants, {result['runs']} fresh processes per "
+             f"command; load average (1, 5, 15 min) {load('loadavg_before')} before, {load('loadavg_after')} after"]
+    for cli in result["cli"]:
+        line = f"  fairshare {cli['args']:<28} {cli['median_s']:.2f} s ({cli['min_s']:.2f}-{cli['max_s']:.2f})"
+        if "baseline_median_s" in cli:
+            line += (f"   baseline {cli['baseline_median_s']:.2f} s ({cli['baseline_min_s']:.2f}-"
+                     f"{cli['baseline_max_s']:.2f}), same output: {cli['same_output_as_baseline']}")
+        lines.append(line)
+    seconds = {k: v for k, v in result["breakdown_queue_all"].items() if not k.endswith(("_bytes", "printed", "items"))}
+    lines.append("  queue -A, where the time goes (medians, s): " + ", ".join(f"{k} {v:.3f}"
+                                                                             for k, v in seconds.items()))
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=15000)
     parser.add_argument("--tenants", type=int, default=20)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--kubeconfig", help="a cluster populated by an earlier run with --keep (skips populating)")
-    parser.add_argument("--keep", action="store_true", help="leave the cluster running; print its kubeconfig")
+    parser.add_argument("--keep", action="store_true",
+                        help="leave the cluster running (also when a later step fails); print its kubeconfig")
+    parser.add_argument("--populate-only", action="store_true", help="populate, keep the cluster, measure nothing")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--baseline", type=Path, help="another checkout (e.g. `git worktree add /tmp/base main`): "
                                                       "time its CLI alternately with this one's, and compare outputs")
@@ -259,6 +280,12 @@ def main() -> int:
                             "--timeout=60s", "crd", "--all"], check=True, capture_output=True)
             result["populate_s"] = populate(kubeconfig, args.jobs, args.tenants)
             print(f"populated {args.jobs} jobs in {result['populate_s']:.0f} s", flush=True)
+            if args.keep or args.populate_only:
+                print(f"cluster kept; kubeconfig: {kubeconfig}; stop it with `fairshare cluster down --data-dir "
+                      f"{cluster.data_dir}`", flush=True)
+                cluster = None
+            if args.populate_only:
+                return 0
         result["loadavg_before"] = os.getloadavg()
         result["cli"] = [timed_cli(kubeconfig, a, args.runs, args.baseline) for a in (
             ["queue", "-A"], ["queue", "-A", "-o", "wide"], ["queue", "--tenant", tenant_name(3)],
@@ -271,10 +298,7 @@ def main() -> int:
         print(json.dumps(result, indent=2))
         if args.json:
             args.json.write_text(json.dumps(result, indent=2) + "\n")
-        if args.keep and cluster is not None:
-            print(f"cluster kept; kubeconfig: {kubeconfig}; stop it with `fairshare cluster down --data-dir "
-                  f"{cluster.data_dir}`")
-            cluster = None
+        print(summary(result))
     finally:
         if cluster is not None:
             cluster.stop()
