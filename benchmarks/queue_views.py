@@ -161,9 +161,9 @@ path = paths.training_jobs()
 t2 = time.perf_counter()
 columns, cells = api.table(path, {{"fieldSelector": jobtable.WAITING_SELECTOR}})  # as the command: one request
 t3 = time.perf_counter()
-jobs = jobtable.jobs_from_table(columns, cells)
+rows = jobtable.rows_from_table(columns, cells, views.now_utc())
 t4 = time.perf_counter()
-rows = views.pending_rows(jobs, views.now_utc())
+views.in_queue_order(rows)
 t5 = time.perf_counter()
 text = views.queue_table(rows, namespaces=True)
 t6 = time.perf_counter()
@@ -181,15 +181,15 @@ raw = api._send("GET", path, None, None, "", api._open(60)).read()
 t11 = time.perf_counter()
 from_json(raw)
 t12 = time.perf_counter()
-print(json.dumps({{"imports": t1 - t0, "kubeconfig": t2 - t1, "table_list": t3 - t2, "table_to_jobs": t4 - t3,
-                  "rows": t5 - t4, "format": t6 - t5, "table_unpaged_fetch": t7 - t6, "table_parse_alone": t8 - t7,
+print(json.dumps({{"imports": t1 - t0, "kubeconfig": t2 - t1, "table_list": t3 - t2, "table_to_rows": t4 - t3,
+                  "order": t5 - t4, "format": t6 - t5, "table_unpaged_fetch": t7 - t6, "table_parse_alone": t8 - t7,
                   "table_bytes": len(table_raw), "table_selecting_none": t9 - t8, "objects_list": t10 - t9,
                   "objects_unpaged_fetch": t11 - t10, "objects_parse_alone": t12 - t11, "objects_bytes": len(raw),
                   "rows_printed": len(rows), "items": len(items)}}))
 """
     env = {**os.environ, "PYTHONPATH": str(REPO / "operator")}
     samples = [json.loads(subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True,
-                                         timeout=120, check=True).stdout) for _ in range(runs)]
+                                         timeout=300, check=True).stdout) for _ in range(runs)]
     return {k: statistics.median(s[k] for s in samples) for k in samples[0]}
 
 
@@ -226,13 +226,34 @@ print(json.dumps({{"import": t1 - t0, "list": t2 - t1, "total": t2 - t0}}))
     return {k: statistics.median(s[k] for s in samples) for k in samples[0]}
 
 
+def summary(result: dict[str, Any]) -> str:
+    """The figures to report, in words: each command's median and range (and the baseline's), the load average."""
+    def load(key: str) -> str:
+        return " / ".join(f"{x:.2f}" for x in result[key])
+
+    lines = [f"{result['jobs']} waiting jobs, {result['tenants']} tenants, {result['runs']} fresh processes per "
+             f"command; load average (1, 5, 15 min) {load('loadavg_before')} before, {load('loadavg_after')} after"]
+    for cli in result["cli"]:
+        line = f"  fairshare {cli['args']:<28} {cli['median_s']:.2f} s ({cli['min_s']:.2f}-{cli['max_s']:.2f})"
+        if "baseline_median_s" in cli:
+            line += (f"   baseline {cli['baseline_median_s']:.2f} s ({cli['baseline_min_s']:.2f}-"
+                     f"{cli['baseline_max_s']:.2f}), same output: {cli['same_output_as_baseline']}")
+        lines.append(line)
+    seconds = {k: v for k, v in result["breakdown_queue_all"].items() if not k.endswith(("_bytes", "printed", "items"))}
+    lines.append("  queue -A, where the time goes (medians, s): " + ", ".join(f"{k} {v:.3f}"
+                                                                             for k, v in seconds.items()))
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=15000)
     parser.add_argument("--tenants", type=int, default=20)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--kubeconfig", help="a cluster populated by an earlier run with --keep (skips populating)")
-    parser.add_argument("--keep", action="store_true", help="leave the cluster running; print its kubeconfig")
+    parser.add_argument("--keep", action="store_true",
+                        help="leave the cluster running (also when a later step fails); print its kubeconfig")
+    parser.add_argument("--populate-only", action="store_true", help="populate, keep the cluster, measure nothing")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--baseline", type=Path, help="another checkout (e.g. `git worktree add /tmp/base main`): "
                                                       "time its CLI alternately with this one's, and compare outputs")
@@ -259,6 +280,12 @@ def main() -> int:
                             "--timeout=60s", "crd", "--all"], check=True, capture_output=True)
             result["populate_s"] = populate(kubeconfig, args.jobs, args.tenants)
             print(f"populated {args.jobs} jobs in {result['populate_s']:.0f} s", flush=True)
+            if args.keep or args.populate_only:
+                print(f"cluster kept; kubeconfig: {kubeconfig}; stop it with `fairshare cluster down --data-dir "
+                      f"{cluster.data_dir}`", flush=True)
+                cluster = None
+            if args.populate_only:
+                return 0
         result["loadavg_before"] = os.getloadavg()
         result["cli"] = [timed_cli(kubeconfig, a, args.runs, args.baseline) for a in (
             ["queue", "-A"], ["queue", "-A", "-o", "wide"], ["queue", "--tenant", tenant_name(3)],
@@ -271,10 +298,7 @@ def main() -> int:
         print(json.dumps(result, indent=2))
         if args.json:
             args.json.write_text(json.dumps(result, indent=2) + "\n")
-        if args.keep and cluster is not None:
-            print(f"cluster kept; kubeconfig: {kubeconfig}; stop it with `fairshare cluster down --data-dir "
-                  f"{cluster.data_dir}`")
-            cluster = None
+        print(summary(result))
     finally:
         if cluster is not None:
             cluster.stop()

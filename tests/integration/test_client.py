@@ -126,7 +126,7 @@ def test_queue_shares_and_explain_from_the_cli(home: Path, team: Team, kube_api_
         now = views.now_utc()
         columns, cells = fs.api.table(paths.training_jobs(team.namespace), {"fieldSelector": jobtable.WAITING_SELECTOR})
         assert len(cells) == 2
-        from_table = views.pending_rows(jobtable.jobs_from_table(columns, cells), now)
+        from_table = views.in_queue_order(jobtable.rows_from_table(columns, cells, now))
         assert from_table == views.pending_rows(fs.list(), now) and len(from_table) == 2
         assert {r.ask for r in from_table} <= {"2x4 l4", "2x4 l4 bid 50"}
         # -n NS with the default (admin) context; the same rows with --context team (its namespace) and --tenant.

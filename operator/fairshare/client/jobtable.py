@@ -2,21 +2,25 @@
 
 A waiting job's object is 2.5 KB of JSON (half of it `managedFields`); the queue view reads 15 of its fields. The
 TrainingJob CRD prints each of them as a column (`kubectl get tj -o wide` shows them), so a LIST asked for as a Table
-with `includeObject=None` brings ~370 bytes a job, and each row becomes a job body of those fields for `views`. The
-CRD also declares `.status.phase` selectable, so the API server leaves out the jobs that no longer wait. A CRD older
-than these (the chart not yet upgraded) is met by reading what it serves: the objects, every phase.
+with `includeObject=None` brings ~370 bytes a job, and each row's cells go through the same rules (`views`) as an
+object's fields, straight into a queue row. The CRD also declares `.status.phase` selectable, so the API server leaves
+out the jobs that no longer wait. A CRD older than these (the chart not yet upgraded) is met by reading what it serves:
+the objects, every phase.
 """
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from pydantic_core import from_json
 
+from fairshare.client import views
 from fairshare.client.errors import ApiError
 from fairshare.client.transport import Transport
+from fairshare.client.views import QueueRow
 
 ADMITTED = "Admitted"
 # Every phase but Queued (fairshare.api.jobstatus.Phase; a unit test checks): the API server leaves these out. A job
@@ -24,7 +28,7 @@ ADMITTED = "Admitted"
 SETTLED_PHASES = ("Admitted", "Running", "Preempted", "Succeeded", "Failed")
 WAITING_SELECTOR = ",".join(f"status.phase!={phase}" for phase in SETTLED_PHASES)
 
-# Printer column name -> where its value sits in a TrainingJob body (`job_from_cells` takes them in this order).
+# Printer column name -> where its value sits in a TrainingJob body (`rows_from_table` takes them in this order).
 # `Name` is the column every Table starts with.
 QUEUE_COLUMNS: dict[str, tuple[str, ...]] = {
     "Name": ("metadata", "name"),
@@ -51,42 +55,37 @@ def missing_columns(columns: Sequence[str]) -> list[str]:
     return [name for name in QUEUE_COLUMNS if name not in have]
 
 
-def job_from_cells(cells: Sequence[Any], classes: dict[str, list[str]]) -> dict[str, Any]:
-    """One row, its cells in QUEUE_COLUMNS' order, as a TrainingJob body of the printed fields; an empty cell is a
-    null field (`views` reads null and absent alike), and the Admitted condition's cells become a `conditions`
-    entry. `classes` caches the parsed `Classes` lists (a few distinct ones among thousands of jobs)."""
-    (name, namespace, created, low, high, gpus, printed_classes, bid, tenant, phase, position, code, reason,
-     admitted, since) = cells
-    gpu_classes = None
-    if isinstance(printed_classes, str):
-        if printed_classes not in classes:
-            classes[printed_classes] = from_json(printed_classes)
-        gpu_classes = list(classes[printed_classes])
-    condition = [] if admitted is None and since is None else [
-        {"type": ADMITTED, "status": admitted, "lastTransitionTime": since}]
-    return {"metadata": {"name": name, "namespace": namespace, "creationTimestamp": created},
-            "spec": {"workers": {"min": low, "max": high}, "gpusPerWorker": gpus, "gpuClasses": gpu_classes,
-                     "maxPricePerGPUHour": bid},
-            "status": {"tenant": tenant, "phase": phase, "conditions": condition,
-                       "queue": {"position": position, "reasonCode": code, "reason": reason}}}
-
-
-def jobs_from_table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
-    """Each row of a TrainingJob Table as a job body of the printed fields; a ValueError naming the missing columns
-    when the Table lacks some the queue view needs."""
+def rows_from_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], now: datetime,
+                    tenant: str | None = None) -> list[QueueRow]:
+    """The queue rows of a TrainingJob Table's waiting jobs (of `tenant` only, when given), unordered: each row's
+    cells go through the same rules as an object's fields in `views.pending_rows` (an empty cell is a null field).
+    A ValueError names the columns the queue view needs that the Table lacks."""
     missing = missing_columns(columns)
     if missing:
         raise ValueError(f"the TrainingJob CRD prints no column {', '.join(missing)} (install the current CRDs)")
     pick = operator.itemgetter(*(columns.index(name) for name in QUEUE_COLUMNS))
-    classes: dict[str, list[str]] = {}
-    return [job_from_cells(pick(cells), classes) for cells in rows]
+    classes: dict[str, list[str]] = {}  # the parsed `Classes` lists: a few distinct ones among thousands of jobs
+    out = []
+    for cells in rows:
+        (name, namespace, created, low, high, gpus, printed_classes, bid, job_tenant, phase, position, code, reason,
+         admitted, since) = pick(cells)
+        if not views.is_pending(phase, job_tenant, tenant):
+            continue
+        gpu_classes = None
+        if isinstance(printed_classes, str):
+            if printed_classes not in classes:
+                classes[printed_classes] = from_json(printed_classes)
+            gpu_classes = classes[printed_classes]
+        out.append(views.queue_row(namespace, name, job_tenant, position, code, reason,
+                                   views.ask(low, high, gpus, gpu_classes, bid),
+                                   views.wait_start(admitted, since, created), now))
+    return out
 
 
-def waiting_jobs(api: Transport, path: str, limit: int) -> list[dict[str, Any]]:
-    """The TrainingJobs under `path` that may be waiting, as bodies of the printed fields read from the Table (each
-    job's whole object, in pages of `limit`, where the CRD predates the queue columns); `views.pending_rows` makes
-    the final choice. The Table comes in one piece (5.5 MB at 15,000 jobs): pages measured no faster
-    (docs/benchmarks/queue.md)."""
+def waiting_rows(api: Transport, path: str, now: datetime, tenant: str | None, limit: int) -> list[QueueRow]:
+    """The queue rows of the TrainingJobs under `path` that wait (of `tenant` only, when given), unordered: read from
+    the Table, or from each job's whole object, in pages of `limit`, where the CRD predates the queue columns. The
+    Table comes in one piece (5.5 MB at 15,000 jobs): pages measured no faster (docs/benchmarks/queue.md)."""
     query: dict[str, str] | None = {"fieldSelector": WAITING_SELECTOR}
     try:
         columns, rows = api.table(path, query)
@@ -96,5 +95,5 @@ def waiting_jobs(api: Transport, path: str, limit: int) -> list[dict[str, Any]]:
         query = None
         columns, rows = api.table(path, query)
     if missing_columns(columns):
-        return [dict(job) for job in api.list(path, query, limit)]
-    return jobs_from_table(columns, rows)
+        return views.pending_rows(api.list(path, query, limit), now, tenant)
+    return rows_from_table(columns, rows, now, tenant)

@@ -58,22 +58,34 @@ def _parse_time(text: str) -> datetime | None:
 
 
 def waiting_since(job: Mapping[str, Any]) -> datetime | None:
-    """When the job started its current wait: the Admitted=False transition (a requeue after preemption starts a
-    new wait), else its creation."""
+    """When the job started its current wait, from its object (`wait_start`'s rule on its Admitted condition)."""
     for condition in (job.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == "Admitted" and condition.get("status") == "False":
-            since = timestamp(condition.get("lastTransitionTime"))
-            if since is not None:
-                return since
+        if condition.get("type") == "Admitted":
+            return wait_start(condition.get("status"), condition.get("lastTransitionTime"),
+                              (job.get("metadata") or {}).get("creationTimestamp"))
     return timestamp((job.get("metadata") or {}).get("creationTimestamp"))
+
+
+def wait_start(admitted: object, since: object, created: object) -> datetime | None:
+    """A wait starts at the Admitted=False transition (a requeue after preemption starts a new wait), else at the
+    job's creation: `admitted` and `since` are the Admitted condition's status and lastTransitionTime."""
+    if admitted == "False":
+        start = timestamp(since)
+        if start is not None:
+            return start
+    return timestamp(created)
 
 
 def ask_text(spec: Mapping[str, Any]) -> str:
     """`2x4 a100,h100 bid 2.5`: workers (a range when elastic) x GPUs per worker, the classes, the bid."""
     workers = spec.get("workers") or {}
-    bid = spec.get("maxPricePerGPUHour")
-    return _ask(workers.get("min"), workers.get("max"), spec.get("gpusPerWorker"),
-                tuple(spec.get("gpuClasses") or ()), bid if isinstance(bid, int | float) else None)
+    return ask(workers.get("min"), workers.get("max"), spec.get("gpusPerWorker"), spec.get("gpuClasses"),
+               spec.get("maxPricePerGPUHour"))
+
+
+def ask(low: object, high: object, gpus: object, classes: Iterable[str] | None, bid: object) -> str:
+    """`ask_text` of the spec's fields: the workers' range, GPUs per worker, the classes (none = any), the bid."""
+    return _ask(low, high, gpus, tuple(classes or ()), bid if isinstance(bid, int | float) else None)
 
 
 @functools.lru_cache(maxsize=4096)  # a few distinct asks among thousands of jobs
@@ -84,20 +96,35 @@ def _ask(low: object, high: object, gpus: object, classes: tuple[str, ...], bid:
 
 
 def pending_rows(jobs: Iterable[Mapping[str, Any]], now: datetime, tenant: str | None = None) -> list[QueueRow]:
-    """The waiting jobs among `jobs` (of `tenant` only, when given), in queue order: by tenant, then position (jobs
-    without one last), then age. Positions count within a tenant's queue, as the operator writes them."""
+    """The waiting jobs among `jobs` (of `tenant` only, when given), in queue order (`in_queue_order`)."""
     rows = []
     for job in jobs:
         status = job.get("status") or {}
-        if status.get("phase") not in PENDING_PHASES or (tenant is not None and status.get("tenant") != tenant):
+        if not is_pending(status.get("phase"), status.get("tenant"), tenant):
             continue
         meta, queue = job.get("metadata") or {}, status.get("queue") or {}
-        since = waiting_since(job)
-        rows.append(QueueRow(
-            namespace=str(meta.get("namespace")), name=str(meta.get("name")), tenant=status.get("tenant"),
-            position=queue.get("position"), reason_code=queue.get("reasonCode"), reason=queue.get("reason"),
-            ask=ask_text(job.get("spec") or {}),
-            waiting_seconds=None if since is None else max(0.0, (now - since).total_seconds())))
+        rows.append(queue_row(meta.get("namespace"), meta.get("name"), status.get("tenant"), queue.get("position"),
+                              queue.get("reasonCode"), queue.get("reason"), ask_text(job.get("spec") or {}),
+                              waiting_since(job), now))
+    return in_queue_order(rows)
+
+
+def is_pending(phase: object, job_tenant: object, tenant: str | None) -> bool:
+    """A job waits while its phase is Queued or not yet set; with `tenant`, only that tenant's jobs are shown."""
+    return phase in PENDING_PHASES and (tenant is None or job_tenant == tenant)
+
+
+def queue_row(namespace: object, name: object, job_tenant: Any, position: Any, code: Any, reason: Any, ask: str,
+              since: datetime | None, now: datetime) -> QueueRow:
+    """One waiting job's row; it has waited from `since` to `now` (never less than nothing)."""
+    return QueueRow(namespace=str(namespace), name=str(name), tenant=job_tenant, position=position, reason_code=code,
+                    reason=reason, ask=ask,
+                    waiting_seconds=None if since is None else max(0.0, (now - since).total_seconds()))
+
+
+def in_queue_order(rows: list[QueueRow]) -> list[QueueRow]:
+    """By tenant, then position (jobs without one last), then age: positions count within a tenant's queue, as the
+    operator writes them."""
     rows.sort(key=lambda r: (r.tenant is None, r.tenant or "", r.position is None, r.position or 0,
                              -(r.waiting_seconds or 0.0), r.namespace, r.name))
     return rows
@@ -142,7 +169,7 @@ def _num(value: float | int | None, fmt: str = "g") -> str:
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     """Columns padded to their widest cell, as kubectl prints them."""
-    cells = [list(headers), *([str(c) for c in row] for row in rows)]
+    cells = [headers, *rows]
     widths = [max(map(len, column)) for column in zip(*cells, strict=True)]
     line = "   ".join(f"{{:<{w}}}" for w in widths)
     return "\n".join(line.format(*row).rstrip() for row in cells)

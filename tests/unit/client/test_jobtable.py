@@ -1,5 +1,5 @@
-"""Rows of the API server's TrainingJob Table as the sparse job bodies the queue view reads (the server's own Table is
-compared with the objects in tests/integration/test_client.py)."""
+"""Rows of the API server's TrainingJob Table as the queue view's rows, the same as the objects give (the server's own
+Table is compared with the objects in tests/integration/test_client.py)."""
 
 from __future__ import annotations
 
@@ -55,17 +55,29 @@ REQUEUED = {"metadata": {"namespace": "cv", "name": "old", "creationTimestamp": 
 ])
 def test_a_row_shows_in_the_queue_as_its_object_does(job: dict[str, Any], cells: list[Any]) -> None:
     """`cells` is what the API server prints for `job` (compared on the real server in the integration test)."""
-    from_table = jobtable.jobs_from_table(COLUMNS, [cells])
-    assert views.pending_rows(from_table, NOW) == views.pending_rows([job], NOW)
-    assert views.queue_table(views.pending_rows(from_table, NOW), wide=True) == \
-        views.queue_table(views.pending_rows([job], NOW), wide=True)
+    from_table = jobtable.rows_from_table(COLUMNS, [cells], NOW)
+    assert from_table == views.pending_rows([job], NOW)
+    assert views.queue_table(from_table, wide=True) == views.queue_table(views.pending_rows([job], NOW), wide=True)
+
+
+@pytest.mark.parametrize(("cells", "tenant", "want"), [
+    pytest.param([row(Name="q", Tenant="nlp", Phase="Queued")], None, ["q"], id="queued"),
+    pytest.param([row(Name="new")], None, ["new"], id="no phase yet: waits"),
+    pytest.param([row(Name="run", Phase="Running"), row(Name="done", Phase="Succeeded")], None, [],
+                 id="settled phases (read without the selector, from a CRD that has none) are left out"),
+    pytest.param([row(Name="a", Tenant="nlp", Phase="Queued"), row(Name="b", Tenant="cv", Phase="Queued")], "cv",
+                 ["b"], id="one tenant"),
+])
+def test_only_waiting_rows_of_the_tenant_asked_for(cells: list[list[Any]], tenant: str | None, want: list[str]) -> None:
+    assert [r.name for r in jobtable.rows_from_table(COLUMNS, cells, NOW, tenant)] == want
 
 
 def test_a_row_becomes_the_printed_fields() -> None:
-    (job,) = jobtable.jobs_from_table(COLUMNS, [row(Name="new", Namespace="cv", Classes='["l4"]', Admitted="False")])
-    assert job["metadata"] == {"name": "new", "namespace": "cv", "creationTimestamp": None}
-    assert job["spec"]["gpuClasses"] == ["l4"]
-    assert job["status"]["conditions"] == [{"type": "Admitted", "status": "False", "lastTransitionTime": None}]
+    cells = row(Name="new", Namespace="cv", Classes='["l4"]', Admitted="False", Created="2026-12-06T11:59:00Z",
+                **{"Min-Workers": 1, "Max-Workers": 2, "GPUs/Worker": 8})
+    (queued,) = jobtable.rows_from_table(COLUMNS, [cells], NOW)
+    assert queued == views.QueueRow(namespace="cv", name="new", tenant=None, position=None, reason_code=None,
+                                    reason=None, ask="1-2x8 l4", waiting_seconds=60.0)
 
 
 def test_a_table_without_the_queue_columns_names_them() -> None:
@@ -73,7 +85,7 @@ def test_a_table_without_the_queue_columns_names_them() -> None:
     assert jobtable.missing_columns(older) == ["Namespace", "Created", "Min-Workers", "Max-Workers", "GPUs/Worker",
                                                "Classes", "Bid", "Admitted", "Since"]
     with pytest.raises(ValueError, match="prints no column Namespace, Created, Min-Workers"):
-        jobtable.jobs_from_table(older, [])
+        jobtable.rows_from_table(older, [], NOW)
 
 
 def test_the_selector_leaves_out_every_phase_but_queued() -> None:
