@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import functools
 import json
 import logging
 import threading
@@ -46,6 +47,7 @@ class ApplySummary:
     skipped: int = 0
     conflicts: int = 0
     errors: int = 0
+    deferred: int = 0  # actions not started because the batch was told to stop: the next cycle plans them afresh
 
 
 class Applier:
@@ -62,29 +64,45 @@ class Applier:
         self._events = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="events")
         self._events_backlog = 0
         self._events_lock = threading.Lock()
+        self._deferred: set[str] = set()  # objects whose actions a stopped batch did not start
 
-    def apply(self, actions: Iterable[Action]) -> ApplySummary:
-        """Each object's actions in order; different objects concurrently (the API server serves them in parallel)."""
+    def apply(self, actions: Iterable[Action], stop: threading.Event | None = None) -> ApplySummary:
+        """Each object's actions in order; different objects concurrently (the API server serves them in parallel).
+        Once `stop` is set, no further object is started (those already started finish their actions): the rest are
+        counted as deferred, and the objects deferred last time go first in the next batch that has them."""
         by_object: dict[str, list[Action]] = {}
         for action in actions:
             by_object.setdefault(action_key(action), []).append(action)
+        if self._deferred:
+            by_object = dict(sorted(by_object.items(), key=lambda item: item[0] not in self._deferred))
         # Our own earlier write in this batch is not a conflicting one: a later action planned from the same
         # snapshot carries the old resourceVersion, so it is moved on to the version our write produced.
         self._own_writes = {}
         summary = ApplySummary()
         if not by_object:
             return summary
+        deferred: set[str] = set()
         with concurrent.futures.ThreadPoolExecutor(min(self.parallelism, len(by_object))) as pool:
-            for part in pool.map(self._apply_in_order, by_object.values()):
+            for key, part in zip(by_object, pool.map(functools.partial(self._apply_in_order, stop=stop),
+                                                     by_object.values()), strict=True):
                 summary.applied += part.applied
                 summary.skipped += part.skipped
                 summary.conflicts += part.conflicts
                 summary.errors += part.errors
+                summary.deferred += part.deferred
+                if part.deferred:
+                    deferred.add(key)
+        if stop is not None:
+            self._deferred = deferred
         return summary
 
-    def _apply_in_order(self, actions: list[Action]) -> ApplySummary:
-        """One object's actions, stopping at the first failure (later ones were planned assuming it succeeded)."""
+    def _apply_in_order(self, actions: list[Action], stop: threading.Event | None = None) -> ApplySummary:
+        """One object's actions, stopping at the first failure (later ones were planned assuming it succeeded); none
+        of them once `stop` is set."""
         summary = ApplySummary()
+        if stop is not None and stop.is_set():
+            summary.deferred = len(actions)
+            return summary
         for index, action in enumerate(actions):
             key = action_key(action)
             if isinstance(action, RecordEvent):  # reached only if the object's earlier actions succeeded

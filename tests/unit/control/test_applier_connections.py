@@ -4,6 +4,7 @@ JSON response goes into the store."""
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -40,8 +41,10 @@ class FakeCoreApi:
 
     def __init__(self) -> None:
         self.log: list[str] = []
+        self.names: list[str] = []
 
     def _create(self, kind: str, namespace: str, body: dict[str, Any], **kwargs: Any) -> Response:
+        self.names.append(body["metadata"].get("name", ""))
         self.log.append(f"create {kind} in {namespace}, preload={kwargs.get('_preload_content', True)}")
         return Response(self.log)
 
@@ -119,3 +122,34 @@ def test_an_event_is_created_without_a_model_and_its_connection_is_returned() ->
     applier = applier_with(core)
     applier._send_event(RecordEvent("nlp/j", "Normal", "Admitted", "admitted"))
     assert core.log == ["create event in nlp, preload=False", "drained", "released"]
+
+
+def pod(name: str) -> dict[str, Any]:
+    return {"metadata": {"name": name}}
+
+
+@pytest.mark.parametrize(("stopped", "want_sent", "want_deferred"), [
+    pytest.param(False, ["create pod in nlp, preload=False"] * 2, 0, id="not stopped: every object"),
+    pytest.param(True, [], 2, id="stopped: no object started, every action deferred"),
+])
+def test_a_stopped_batch_starts_no_object(stopped: bool, want_sent: list[str], want_deferred: int) -> None:
+    core = FakeCoreApi()
+    stop = threading.Event()
+    if stopped:
+        stop.set()
+    summary = applier_with(core).apply([EnsureChildren("nlp/a", None, (pod("a-worker-0"),)),
+                                        EnsureChildren("nlp/b", None, (pod("b-worker-0"),))], stop)
+    assert ([e for e in core.log if e.startswith("create")], summary.deferred) == (want_sent, want_deferred)
+
+
+def test_the_objects_a_stopped_batch_left_go_first_next_time() -> None:
+    core = FakeCoreApi()
+    applier = applier_with(core)
+    applier.parallelism = 1  # one object at a time, so that the order is the order they are started in
+    stop = threading.Event()
+    stop.set()
+    applier.apply([EnsureChildren("nlp/z", None, (pod("z-worker-0"),))], stop)
+    applier.apply([EnsureChildren("nlp/a", None, (pod("a-worker-0"),)),
+                   EnsureChildren("nlp/z", None, (pod("z-worker-0"),))], threading.Event())
+    assert [e for e in core.log if e.startswith("create")] == ["create pod in nlp, preload=False"] * 2
+    assert core.names == ["z-worker-0", "a-worker-0"]
