@@ -24,8 +24,8 @@ class Listing:
 def list_all(api: client.ApiClient) -> dict[str, Listing]:
     """kind -> its LIST: bodies as plain dicts (the same shape watch events carry), and the LIST's resourceVersion.
     Every response is read as JSON, never turned into typed models: a LIST of thousands of pods made into V1Pod
-    models and back into dicts held the GIL for seconds (measured: a third of the operator's samples while it listed
-    1,500 finished pods at start-up)."""
+    models and back into dicts held the GIL for seconds (measured: about a third of the operator's profile samples in
+    one run of benchmarks/kueue_harness.py, docs/benchmarks/scale.md)."""
     core = client.CoreV1Api(api)
     custom = client.CustomObjectsApi(api)
     out: dict[str, Listing] = {}
