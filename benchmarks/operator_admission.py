@@ -173,11 +173,12 @@ def job_body(name: str) -> dict[str, Any]:
                                                               "command": ["python", "-c", "pass"]}]}}}}
 
 
-def cycle_steps(port: int) -> dict[str, float]:
-    """Mean milliseconds per cycle step, and the number of cycles, from the operator's own histogram."""
+def cycle_steps(port: int, timeout: float = 60.0) -> dict[str, float]:
+    """Mean milliseconds per cycle step, and the number of cycles, from the operator's own histogram. The timeout is
+    generous: on a loaded machine a busy operator took more than 5 s to answer, and the run's results were lost."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as resp:
         text = resp.read().decode()
     sums: dict[str, float] = {}
     counts: dict[str, float] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 
@@ -38,6 +39,27 @@ class LoopSettings:
     protected_namespaces: frozenset[str] = DEFAULT_PROTECTED_NAMESPACES  # besides kube-*: no Tenant owns them
 
 
+BackgroundApply = Callable[[tuple[Action, ...], threading.Event], object]  # apply until the event is set
+
+
+@dataclasses.dataclass(frozen=True)
+class BookkeepingLane:
+    """A cycle's bookkeeping being applied in the background. Rule: it is not stopped before it has run as long as
+    its cycle took to reach it (snapshot, plan, releases and grants), so that under a steady stream of events it
+    still gets half of the time the loop spends on writes; what it has not started by then waits for the next
+    cycle's plan, and the objects it left go first in the next batch that has them (k8s/applier.py)."""
+
+    task: asyncio.Future[object]
+    stop: threading.Event
+    stop_at: float  # time.perf_counter() before which it is not stopped
+
+    @classmethod
+    def start(cls, apply: BackgroundApply, actions: tuple[Action, ...], cycle_seconds: float) -> BookkeepingLane:
+        stop = threading.Event()
+        task = asyncio.ensure_future(asyncio.to_thread(apply, actions, stop))
+        return cls(task, stop, time.perf_counter() + cycle_seconds)
+
+
 def failed(summary: object) -> bool:
     """True when an apply reported a conflict or error (an apply that reports nothing succeeded)."""
     return bool(getattr(summary, "conflicts", 0) or getattr(summary, "errors", 0))
@@ -51,8 +73,11 @@ class SchedulingLoop:
                  resync: Callable[[], None] | None = None, clock: Callable[[], float] = time.time,
                  readings: Callable[[], Mapping[str, Reading]] | None = None, warmup_seconds: float = 20.0,
                  scheduler: Scheduler = default_scheduler, lifecycle: LifecycleSettings = DEFAULT_LIFECYCLE,
-                 watchdog: CycleWatchdog | None = None) -> None:
+                 watchdog: CycleWatchdog | None = None, background: BackgroundApply | None = None) -> None:
         self.store, self.apply, self.metrics = store, apply, metrics
+        # Bookkeeping applied while the loop waits for the next cycle (see `run_cycle`); None: before the cycle ends.
+        self.background = background
+        self._lane: BookkeepingLane | None = None
         self.policy, self.render, self.settings = policy, render, settings
         self.resync, self.clock = resync, clock
         self.readings, self.warmup_seconds = readings, warmup_seconds
@@ -71,23 +96,34 @@ class SchedulingLoop:
         self._wake.set()
 
     async def run(self) -> None:
-        while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.period_seconds)
-                trigger = "event"
-                await asyncio.sleep(self.settings.debounce_seconds)
-            except TimeoutError:
-                trigger = "periodic"
-            self._wake.clear()
-            try:
-                await self.run_cycle(trigger)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # one bad cycle must not stop scheduling; the next one starts from the store again
-                self.metrics.errors.labels(operation="cycle").inc()
-                log.exception("scheduling cycle failed")
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.settings.period_seconds)
+                    trigger = "event"
+                    await asyncio.sleep(self.settings.debounce_seconds)
+                except TimeoutError:
+                    trigger = "periodic"
+                self._wake.clear()
+                try:
+                    await self.run_cycle(trigger)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # one bad cycle must not stop scheduling; the next one starts from the store again
+                    self.metrics.errors.labels(operation="cycle").inc()
+                    log.exception("scheduling cycle failed")
+        finally:
+            if self._lane is not None:
+                self._lane.stop.set()  # a loop that stops (its term of leadership over) starts no more writes
 
     async def run_cycle(self, trigger: str) -> CyclePlan:
+        """Snapshot, plan, then apply: releases, grants (unless a release failed), bookkeeping. With `background`,
+        the bookkeeping goes out while the loop waits for the next cycle, which first stops it and waits for the
+        writes in flight, so that it plans from a store that holds every write that was made (what was not started
+        it plans afresh: each bookkeeping write is derived from the state again every cycle)."""
+        start = time.perf_counter()
+        await self.stop_bookkeeping()
+        waited = time.perf_counter() - start
         if trigger == "periodic" and self.resync is not None:
             self._periodic += 1
             if self._periodic % self.settings.resync_every_cycles == 0:
@@ -110,13 +146,30 @@ class SchedulingLoop:
             log.info("a release failed this cycle; deferring %d grant actions", len(plan.grants))
         else:
             await asyncio.to_thread(self.apply, plan.grants)
-        await asyncio.to_thread(self.apply, plan.bookkeeping)
-        apply_seconds = time.perf_counter() - start - snapshot_seconds - plan_seconds
+        if self.background is None:
+            await asyncio.to_thread(self.apply, plan.bookkeeping)
+        elif plan.bookkeeping:
+            self._lane = BookkeepingLane.start(self.background, plan.bookkeeping, time.perf_counter() - start)
+        apply_seconds = time.perf_counter() - start - snapshot_seconds - plan_seconds + waited
         self.cycles += 1
         if self.watchdog is not None:
             self.watchdog.cycle_completed()
         self._record(plan, trigger, world, {"snapshot": snapshot_seconds, "apply": apply_seconds})
         return plan
+
+    async def stop_bookkeeping(self) -> None:
+        """Stop the last cycle's bookkeeping, once it has had its time (BookkeepingLane), and wait for the writes
+        it has in flight."""
+        lane, self._lane = self._lane, None
+        if lane is None:
+            return
+        await asyncio.wait([lane.task], timeout=max(0.0, lane.stop_at - time.perf_counter()))
+        lane.stop.set()
+        try:
+            await lane.task
+        except Exception:  # its writes' failures are the next cycle's to see in the store; the loop goes on
+            self.metrics.errors.labels(operation="bookkeeping").inc()
+            log.exception("applying a cycle's bookkeeping failed")
 
     def _report_set_aside(self, set_aside: Mapping[str, SetAside]) -> None:
         """Log each object set aside once (again only if its reason or message changes), and when it is back in use;

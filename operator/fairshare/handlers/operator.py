@@ -120,9 +120,11 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         """One term of leadership: a loop whose writes go through `gate`, and the feedback collector."""
         collector: FeedbackCollector | None = None
         writes = gate.install(api_client(timeouts=timeouts))
-        loop = SchedulingLoop(store, Applier(writes, store, metrics).apply, metrics, policy, render, loop_settings,
+        applier = Applier(writes, store, metrics)
+        loop = SchedulingLoop(store, applier.apply, metrics, policy, render, loop_settings,
                               resync=resync, readings=lambda: collector.take() if collector else {},
-                              warmup_seconds=feedback.warmup_seconds, lifecycle=lifecycle, watchdog=watchdog)
+                              warmup_seconds=feedback.warmup_seconds, lifecycle=lifecycle, watchdog=watchdog,
+                              background=applier.apply)
         loop.jobs_parsed = jobs_parsed
         coroutines = [loop.run()]
         if feedback.source != "off":

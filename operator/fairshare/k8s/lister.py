@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 from kubernetes import client
@@ -21,24 +22,32 @@ class Listing:
 
 
 def list_all(api: client.ApiClient) -> dict[str, Listing]:
-    """kind -> its LIST: bodies as plain dicts (the same shape watch events carry), and the LIST's resourceVersion."""
+    """kind -> its LIST: bodies as plain dicts (the same shape watch events carry), and the LIST's resourceVersion.
+    Every response is read as JSON, never turned into typed models: a LIST of thousands of pods made into V1Pod
+    models and back into dicts held the GIL for seconds (measured: about a third of the operator's profile samples in
+    one run of benchmarks/kueue_harness.py, docs/benchmarks/scale.md)."""
     core = client.CoreV1Api(api)
     custom = client.CustomObjectsApi(api)
-
-    def plain(items: list[Any], kind: str, api_version: str) -> list[dict[str, Any]]:
-        bodies = [api.sanitize_for_serialization(i) for i in items]
-        for body in bodies:  # typed list items omit kind/apiVersion
-            body.setdefault("kind", kind)
-            body.setdefault("apiVersion", api_version)
-        return bodies
-
     out: dict[str, Listing] = {}
     for kind, plural in ((TRAINING_JOBS, PLURAL_TRAINING_JOBS), (TENANTS, PLURAL_TENANTS),
                          (GPU_CLASSES, PLURAL_GPU_CLASSES)):
-        listed = custom.list_cluster_custom_object(GROUP, VERSION, plural)
-        out[kind] = Listing(listed["items"], (listed.get("metadata") or {}).get("resourceVersion"))
-    nodes = core.list_node()
-    out[NODES] = Listing(plain(nodes.items, "Node", "v1"), nodes.metadata.resource_version)
-    pods = core.list_pod_for_all_namespaces()
-    out[PODS] = Listing([p for p in plain(pods.items, "Pod", "v1") if tracked_pod(p)], pods.metadata.resource_version)
+        out[kind] = listing(custom.list_cluster_custom_object(GROUP, VERSION, plural, _preload_content=False))
+    out[NODES] = listing(core.list_node(_preload_content=False), "Node", "v1")
+    pods = listing(core.list_pod_for_all_namespaces(_preload_content=False), "Pod", "v1")
+    out[PODS] = Listing([p for p in pods.items if tracked_pod(p)], pods.resource_version)
     return out
+
+
+def listing(response: Any, kind: str | None = None, api_version: str | None = None) -> Listing:
+    """A LIST response read as JSON (its connection back in the pool); items get the kind and apiVersion that a
+    LIST leaves out of them."""
+    try:
+        listed = json.loads(response.data)
+    finally:
+        response.release_conn()
+    items = listed.get("items") or []
+    if kind and api_version:
+        for item in items:
+            item.setdefault("kind", kind)
+            item.setdefault("apiVersion", api_version)
+    return Listing(items, (listed.get("metadata") or {}).get("resourceVersion"))

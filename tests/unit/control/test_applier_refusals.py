@@ -50,7 +50,7 @@ class RefusingCoreApi:
         raise self.exc
 
     def delete_namespaced_pod(self, name: str, namespace: str, **kwargs: Any) -> None:
-        self.deleted.append((name, kwargs))
+        self.deleted.append((name, {k: v for k, v in kwargs.items() if k != "_preload_content"}))
 
 
 def applier_with(core: RefusingCoreApi) -> tuple[Applier, Store]:
