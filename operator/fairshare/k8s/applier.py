@@ -30,6 +30,7 @@ from fairshare.api.constants import (
 from fairshare.control.actions import Action, DeletePods, EnsureChildren, PatchStatus, RecordEvent, action_key
 from fairshare.control.conditions import rfc3339
 from fairshare.control.store import GPU_CLASSES, TENANTS, TRAINING_JOBS, Store
+from fairshare.k8s.client import read_json
 from fairshare.metrics import OperatorMetrics
 
 log = logging.getLogger(__name__)
@@ -239,15 +240,6 @@ def unread(response: Any) -> None:
     the pool rather than a new TLS connection being opened for the next write."""
     if response is not None:
         response.drain_conn()
-        response.release_conn()
-
-
-def read_json(response: Any) -> dict[str, Any]:
-    """The JSON body of a response asked for with `_preload_content=False`, as a dict (what the client would give
-    for an `object` response, without its generic pass over it), its connection back in the pool."""
-    try:
-        return dict(json.loads(response.data))
-    finally:
         response.release_conn()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 from kubernetes import client
@@ -11,6 +10,7 @@ from kubernetes import client
 from fairshare.api.constants import GROUP, PLURAL_GPU_CLASSES, PLURAL_TENANTS, PLURAL_TRAINING_JOBS, VERSION
 from fairshare.control.snapshot import tracked_pod
 from fairshare.control.store import GPU_CLASSES, NODES, PODS, TENANTS, TRAINING_JOBS
+from fairshare.k8s.client import read_json
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,10 +41,7 @@ def list_all(api: client.ApiClient) -> dict[str, Listing]:
 def listing(response: Any, kind: str | None = None, api_version: str | None = None) -> Listing:
     """A LIST response read as JSON (its connection back in the pool); items get the kind and apiVersion that a
     LIST leaves out of them."""
-    try:
-        listed = json.loads(response.data)
-    finally:
-        response.release_conn()
+    listed = read_json(response)
     items = listed.get("items") or []
     if kind and api_version:
         for item in items:
