@@ -74,12 +74,24 @@ def rows_from_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], now: 
         gpu_classes = None
         if isinstance(printed_classes, str):
             if printed_classes not in classes:
-                classes[printed_classes] = from_json(printed_classes)
+                classes[printed_classes] = printed_class_list(printed_classes)
             gpu_classes = classes[printed_classes]
         out.append(views.queue_row(namespace, name, job_tenant, position, code, reason,
                                    views.ask(low, high, gpus, gpu_classes, bid),
                                    views.wait_start(admitted, since, created), now))
     return out
+
+
+def printed_class_list(printed: str) -> list[str]:
+    """The `Classes` cell as a list: the API server prints the array as JSON; anything else it printed (a cell that
+    is no JSON array of names) is shown as it was printed, never a failure of the whole view."""
+    try:
+        parsed = from_json(printed)
+    except ValueError:
+        return [printed]
+    if isinstance(parsed, list):
+        return [str(name) for name in parsed]
+    return [str(parsed)]
 
 
 def waiting_rows(api: Transport, path: str, now: datetime, tenant: str | None, limit: int) -> list[QueueRow]:

@@ -91,3 +91,14 @@ def test_a_table_without_the_queue_columns_names_them() -> None:
 def test_the_selector_leaves_out_every_phase_but_queued() -> None:
     assert set(jobtable.SETTLED_PHASES) == {p.value for p in Phase} - {Phase.QUEUED.value}
     assert jobtable.WAITING_SELECTOR.split(",")[0] == "status.phase!=Admitted"
+
+
+@pytest.mark.parametrize(("printed", "want"), [
+    pytest.param('["a100","h100"]', ["a100", "h100"], id="the JSON array the API server prints"),
+    pytest.param("[]", [], id="no classes"),
+    pytest.param("a100", ["a100"], id="not JSON: shown as printed"),
+    pytest.param('"a100"', ["a100"], id="a JSON string"),
+    pytest.param("[1, 2]", ["1", "2"], id="not names: shown as text"),
+])
+def test_the_classes_cell_never_fails_the_view(printed: str, want: list[str]) -> None:
+    assert jobtable.printed_class_list(printed) == want
