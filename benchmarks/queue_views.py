@@ -1,7 +1,7 @@
 """`fairshare queue` and `fairshare shares` with 15,000 waiting TrainingJobs on the real local control plane.
 
 One cluster (the default kwok fleet), T tenants with one namespace each, and N TrainingJobs spread over them, each
-with the status the operator writes to a waiting job (phase Queued, tenant, queue position and reason, an
+with the status the operator writes to a waiting job (phase Queued, tenant, queue position, reason and since, an
 Admitted=False condition). The operator does not run: the statuses are written once through the status
 subresource so that every run reads the same 15,000 objects, and no operator competes for the 2 cores.
 
@@ -64,7 +64,8 @@ def job_status(tenant: str, position: int) -> dict[str, Any]:
     reason = (f"tenant {tenant} is at 1.40x its fair share of a100; {position} jobs ahead; bid 3.5 < price 4.1 on "
               "h100 and a100 holds no room for 1 x 8 GPUs")
     return {"observedGeneration": 1, "tenant": tenant, "phase": "Queued",
-            "queue": {"position": position, "reason": reason, "reasonCode": "WaitingForShare", "updatedAt": NOW},
+            "queue": {"position": position, "reason": reason, "reasonCode": "WaitingForShare", "updatedAt": NOW,
+                      "since": NOW},
             "conditions": [{"type": "Admitted", "status": "False", "observedGeneration": 1,
                             "lastTransitionTime": NOW, "reason": "Waiting", "message": reason}]}
 

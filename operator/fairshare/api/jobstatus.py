@@ -40,12 +40,13 @@ class AllocationStatus(StatusModel):
 
 
 class QueueStatus(StatusModel):
-    """Why a job waits (a stable code and the words) and how many jobs are ahead of it (0 = next)."""
+    """Why a job waits (a stable code and the words), how many jobs are ahead of it (0 = next), and since when."""
 
     position: int | None = Field(default=None, ge=0)
     reason_code: str | None = Field(default=None, max_length=64)
     reason: str | None = None
     updated_at: datetime | None = None
+    since: datetime | None = None
 
 
 class ProgressStatus(StatusModel):

@@ -22,7 +22,6 @@ from fairshare.client.errors import ApiError
 from fairshare.client.transport import Transport
 from fairshare.client.views import QueueRow
 
-ADMITTED = "Admitted"
 # Every phase but Queued (fairshare.api.jobstatus.Phase; a unit test checks): the API server leaves these out. A job
 # the operator has not seen yet has no phase, and an absent field selects as "", so it is kept.
 SETTLED_PHASES = ("Admitted", "Running", "Preempted", "Succeeded", "Failed")
@@ -44,8 +43,7 @@ QUEUE_COLUMNS: dict[str, tuple[str, ...]] = {
     "Position": ("status", "queue", "position"),
     "Reason": ("status", "queue", "reasonCode"),
     "Message": ("status", "queue", "reason"),
-    "Admitted": ("status", "conditions", ADMITTED, "status"),
-    "Since": ("status", "conditions", ADMITTED, "lastTransitionTime"),
+    "Waiting-Since": ("status", "queue", "since"),
 }
 
 
@@ -68,7 +66,7 @@ def rows_from_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], now: 
     out = []
     for cells in rows:
         (name, namespace, created, low, high, gpus, printed_classes, bid, job_tenant, phase, position, code, reason,
-         admitted, since) = pick(cells)
+         since) = pick(cells)
         if not views.is_pending(phase, job_tenant, tenant):
             continue
         gpu_classes = None
@@ -78,7 +76,7 @@ def rows_from_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], now: 
             gpu_classes = classes[printed_classes]
         out.append(views.queue_row(namespace, name, job_tenant, position, code, reason,
                                    views.ask(low, high, gpus, gpu_classes, bid),
-                                   views.wait_start(admitted, since, created), now))
+                                   views.wait_start(since, created), now))
     return out
 
 

@@ -58,22 +58,16 @@ def _parse_time(text: str) -> datetime | None:
 
 
 def waiting_since(job: Mapping[str, Any]) -> datetime | None:
-    """When the job started its current wait, from its object (`wait_start`'s rule on its Admitted condition)."""
-    for condition in (job.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == "Admitted":
-            return wait_start(condition.get("status"), condition.get("lastTransitionTime"),
-                              (job.get("metadata") or {}).get("creationTimestamp"))
-    return timestamp((job.get("metadata") or {}).get("creationTimestamp"))
+    """When the job started its current wait, from its object (`wait_start`'s rule)."""
+    queue = (job.get("status") or {}).get("queue")
+    return wait_start(queue.get("since") if isinstance(queue, dict) else None,
+                      (job.get("metadata") or {}).get("creationTimestamp"))
 
 
-def wait_start(admitted: object, since: object, created: object) -> datetime | None:
-    """A wait starts at the Admitted=False transition (a requeue after preemption starts a new wait), else at the
-    job's creation: `admitted` and `since` are the Admitted condition's status and lastTransitionTime."""
-    if admitted == "False":
-        start = timestamp(since)
-        if start is not None:
-            return start
-    return timestamp(created)
+def wait_start(since: object, created: object) -> datetime | None:
+    """A wait starts when the operator's queue entry says (`status.queue.since`: a requeue after a preemption starts a
+    new wait), else, for a job it has not queued yet, at the job's creation."""
+    return timestamp(since) or timestamp(created)
 
 
 def ask_text(spec: Mapping[str, Any]) -> str:

@@ -45,6 +45,12 @@ def set_condition(conditions: list[dict[str, Any]], type_: str, status: bool, re
     return sorted(out, key=lambda c: str(c["type"]))
 
 
+def false_since(conditions: list[dict[str, Any]], type_: str) -> str | None:
+    """When condition `type_` last became False (its lastTransitionTime); None unless it is False."""
+    return next((str(c["lastTransitionTime"]) for c in well_formed(conditions)
+                 if c.get("type") == type_ and c.get("status") == "False" and c.get("lastTransitionTime")), None)
+
+
 def same_conditions(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
     """Equal ignoring transition times, so unchanged conditions cause no write."""
     def strip(cs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:

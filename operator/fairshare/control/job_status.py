@@ -99,7 +99,8 @@ def _held_back(view: JobView, status: dict[str, Any], reason: str, message: str,
     if unchanged and cond.same_conditions(conditions, status.get("conditions") or []):
         return []
     # No position: the core does not queue it (a merge patch needs null to drop one left by an earlier wait).
-    patch = JobStatus.merge_patch(phase=Phase.QUEUED.value, conditions=conditions, queue=queue_entry(reason, message))
+    patch = JobStatus.merge_patch(phase=Phase.QUEUED.value, conditions=conditions,
+                                  queue=queue_entry(reason, message, conditions))
     return [PatchStatus(TRAINING_JOBS, view.key, {**patch, **extra})]
 
 
@@ -194,7 +195,9 @@ def wait_actions(view: JobView, decision: Wait, now: float) -> list[Action]:
     """Write the queue position and reason only when they change materially (control/queue.py), so a queue that
     moves costs writes in proportion to what users would notice, not one per waiting job per cycle."""
     status = _status(view)
-    queue = queue_entry(decision.code, decision.reason, decision.position)
+    conditions = cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False, "Waiting",
+                                    decision.reason, now)
+    queue = queue_entry(decision.code, decision.reason, conditions, decision.position)
     stored = status.get("queue")
     waiting = [c for c in cond.well_formed(status.get("conditions") or []) if c.get("type") == cond.ADMITTED]
     why = AT_ONCE
@@ -205,8 +208,6 @@ def wait_actions(view: JobView, decision: Wait, now: float) -> list[Action]:
         why = queue_write(stored, queue, now)
         if why is None:
             return []
-    conditions = cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False, "Waiting",
-                                    decision.reason, now)
     patch = JobStatus.merge_patch(phase=Phase.QUEUED.value, tenant=view.tenant,
                                   queue={**queue, **QueueStatus.merge_patch(updated_at=cond.rfc3339(now))},
                                   conditions=conditions)

@@ -267,9 +267,9 @@ def _requeue(view: JobView, ctx: Context, reason: str, message: str) -> Transiti
     """Back to the queue with `reason` (its reason code too), its pods deleted and its GPUs freed; not counted as a
     restart."""
     status = status_of(view)
-    patch = JobStatus.merge_patch(phase=Phase.QUEUED.value, allocation=None, queue=queue_entry(reason, message),
-                                  conditions=cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False,
-                                                                reason, message, ctx.now))
+    conditions = cond.set_condition(status.get("conditions") or [], cond.ADMITTED, False, reason, message, ctx.now)
+    patch = JobStatus.merge_patch(phase=Phase.QUEUED.value, allocation=None,
+                                  queue=queue_entry(reason, message, conditions), conditions=conditions)
     return Transition((PatchStatus(TRAINING_JOBS, view.key, patch, resource_version(view)),
                        *_delete(view), RecordEvent(view.key, "Warning", reason, message)), releases_gpus=True)
 

@@ -33,6 +33,7 @@ from datetime import datetime
 from typing import Any
 
 from fairshare.api import QueueStatus
+from fairshare.control import conditions as cond
 from fairshare.control.actions import Action, PatchStatus
 
 # Codes of waits decided outside the core (the core's own: fairshare.core.cycle.WAIT_CODES).
@@ -52,12 +53,18 @@ REFRESHES_PER_CYCLE = 20
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
-def queue_entry(code: str, reason: str, position: int | None = None) -> dict[str, Any]:
-    """status.queue as every writer builds it: the reason code is required, so no wait is written without one; no
-    position (null, to drop one an earlier wait left) for a job the core does not queue."""
+def queue_entry(code: str, reason: str, conditions: list[dict[str, Any]], position: int | None = None) \
+        -> dict[str, Any]:
+    """status.queue as every writer builds it, beside the `conditions` it writes: the reason code is required, so no
+    wait is written without one; no position (null, to drop one an earlier wait left) for a job the core does not
+    queue; `since`, when the current wait began, is when those conditions' Admitted turned False (a requeue after a
+    preemption or a failure starts a new wait). `since` is a plain field so that the `Waiting-Since` printer column is
+    a plain JSONPath: a filter over the conditions costs the API server a quarter of a Table's conversion
+    (docs/benchmarks/queue.md)."""
     if not code:
         raise ValueError(f"a wait needs a reason code: {reason!r}")
-    return QueueStatus.merge_patch(position=position, reason_code=code, reason=reason)
+    return QueueStatus.merge_patch(position=position, reason_code=code, reason=reason,
+                                   since=cond.false_since(conditions, cond.ADMITTED))
 
 
 def reason_kind(reason: str | None) -> str:
@@ -103,6 +110,8 @@ def queue_write(old: Mapping[str, Any] | None, new: Mapping[str, Any], now: floa
     age = now - written if written is not None else float("inf")
     if age < REFRESH_SECONDS:
         return None
+    if not old.get("since"):  # written by an operator before `since` existed: filled in, rationed like any refresh
+        return REFRESH
     kind_changed = (old.get("reasonCode") != new.get("reasonCode")
                     or reason_kind(old.get("reason")) != reason_kind(new.get("reason")))
     return REFRESH if position_moved(before, after) or (age >= REASON_REFRESH_SECONDS and kind_changed) else None

@@ -69,5 +69,5 @@ def _job_set_aside(entry: SetAside, body: Mapping[str, Any], now: float) -> list
             and cond.same_conditions(conditions, status.get("conditions") or [])):
         return []
     return [PatchStatus(TRAINING_JOBS, entry.key, TrainingJobStatus.merge_patch(
-        phase=Phase.QUEUED.value, conditions=conditions, queue=queue_entry(entry.reason, message))),
+        phase=Phase.QUEUED.value, conditions=conditions, queue=queue_entry(entry.reason, message, conditions))),
             RecordEvent(entry.key, "Warning", entry.reason, message)]

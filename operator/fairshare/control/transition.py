@@ -114,11 +114,10 @@ def restart(view: JobView, now: float, settings: LifecycleSettings, problem: Pod
                f"of {delay:.0f}s")
     status = status_of(view)
     conditions = cond.set_condition(status.get("conditions") or [], cond.RUNNING, False, problem.reason, message, now)
+    conditions = cond.set_condition(conditions, cond.ADMITTED, False, BACK_OFF, message, now)
     patch = JobStatus.merge_patch(phase=Phase.QUEUED.value, restarts=restarts + 1, allocation=None,
                                   last_failure=failure_record(problem, worker, now, now + delay),
-                                  queue=queue_entry(BACK_OFF, message),
-                                  conditions=cond.set_condition(conditions, cond.ADMITTED, False, BACK_OFF, message,
-                                                                now))
+                                  queue=queue_entry(BACK_OFF, message, conditions), conditions=conditions)
     # Every pod goes, the failed ones too: the new gang reuses their names (and, from generation 0, their labels).
     actions: list[Action] = [PatchStatus(TRAINING_JOBS, view.key, patch, resource_version(view))]
     if view.pods:

@@ -83,7 +83,7 @@ def test_spec_arrays_and_strings_are_bounded(kind: str) -> None:
         pytest.param("Tenant", ["Weight", "Allocated", "Share", "Spend", "Age"], id="Tenant"),
         pytest.param("TrainingJob", ["Tenant", "Phase", "Class", "GPUs", "Workers", "Price", "Throughput", "Restarts",
                                      "Failure", "Position", "Reason", "Progress", "Age", "Cost", "Min-Workers",
-                                     "Max-Workers", "GPUs/Worker", "Classes", "Bid", "Admitted", "Since", "Created",
+                                     "Max-Workers", "GPUs/Worker", "Classes", "Bid", "Waiting-Since", "Created",
                                      "Namespace", "ETA", "Message"],
                      id="TrainingJob"),
     ],

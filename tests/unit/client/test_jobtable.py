@@ -15,7 +15,7 @@ NOW = datetime(2026, 12, 6, 12, 0, 0, tzinfo=UTC)
 
 # The columns as the CRD prints them, in its order (Name first, columns the view does not read in between).
 COLUMNS = ["Name", "Tenant", "Phase", "Class", "GPUs", "Position", "Reason", "Age", "Min-Workers", "Max-Workers",
-           "GPUs/Worker", "Classes", "Bid", "Admitted", "Since", "Created", "Namespace", "ETA", "Message"]
+           "GPUs/Worker", "Classes", "Bid", "Waiting-Since", "Created", "Namespace", "ETA", "Message"]
 
 
 def row(**cells: Any) -> list[Any]:
@@ -26,7 +26,8 @@ WAITING = {"metadata": {"namespace": "nlp", "name": "bert", "creationTimestamp":
            "spec": {"workers": {"min": 1, "max": 4}, "gpusPerWorker": 8, "gpuClasses": ["a100", "h100"],
                     "maxPricePerGPUHour": 2.5},
            "status": {"tenant": "nlp", "phase": "Queued",
-                      "queue": {"position": 0, "reasonCode": "BidBelowPrice", "reason": "bid 2.5 < price 2.6"},
+                      "queue": {"position": 0, "reasonCode": "BidBelowPrice", "reason": "bid 2.5 < price 2.6",
+                                "since": "2026-12-06T11:57:30Z"},
                       "conditions": [{"type": "Admitted", "status": "False",
                                       "lastTransitionTime": "2026-12-06T11:57:30Z"}]}}
 UNSEEN = {"metadata": {"namespace": "cv", "name": "new", "creationTimestamp": "2026-12-06T11:59:57Z"},
@@ -41,17 +42,16 @@ REQUEUED = {"metadata": {"namespace": "cv", "name": "old", "creationTimestamp": 
 @pytest.mark.parametrize(("job", "cells"), [
     pytest.param(WAITING, row(
         Name="bert", Tenant="nlp", Phase="Queued", Position=0, Reason="BidBelowPrice", Age="5m", Namespace="nlp",
-        Created="2026-12-06T11:55:00Z", Classes='["a100","h100"]', Bid=2.5, Admitted="False",
-        Since="2026-12-06T11:57:30Z", Message="bid 2.5 < price 2.6",
+        Created="2026-12-06T11:55:00Z", Classes='["a100","h100"]', Bid=2.5,
+        Message="bid 2.5 < price 2.6", **{"Waiting-Since": "2026-12-06T11:57:30Z"},
         **{"Min-Workers": 1, "Max-Workers": 4, "GPUs/Worker": 8}), id="waiting: every field the view reads"),
     pytest.param(UNSEEN, row(Name="new", Age="3s", Created="2026-12-06T11:59:57Z", Namespace="cv",
                              **{"Min-Workers": 2, "Max-Workers": 2, "GPUs/Worker": 4}),
                  id="not yet seen by the operator: empty cells, waiting since creation"),
     pytest.param(REQUEUED, row(Name="old", Tenant="cv", Phase="Queued", Position=3, Age="3h", Namespace="cv",
-                               Created="2026-12-06T09:00:00Z", Classes="[]", Admitted="True",
-                               Since="2026-12-06T10:00:00Z", Message="x" * 80,
+                               Created="2026-12-06T09:00:00Z", Classes="[]", Message="x" * 80,
                                **{"Min-Workers": 2, "Max-Workers": 2, "GPUs/Worker": 4}),
-                 id="no code, an Admitted condition that is not False: waiting since creation"),
+                 id="no code, no since (an entry an older operator wrote): waiting since creation"),
 ])
 def test_a_row_shows_in_the_queue_as_its_object_does(job: dict[str, Any], cells: list[Any]) -> None:
     """`cells` is what the API server prints for `job` (compared on the real server in the integration test)."""
@@ -73,7 +73,7 @@ def test_only_waiting_rows_of_the_tenant_asked_for(cells: list[list[Any]], tenan
 
 
 def test_a_row_becomes_the_printed_fields() -> None:
-    cells = row(Name="new", Namespace="cv", Classes='["l4"]', Admitted="False", Created="2026-12-06T11:59:00Z",
+    cells = row(Name="new", Namespace="cv", Classes='["l4"]', Created="2026-12-06T11:59:00Z",
                 **{"Min-Workers": 1, "Max-Workers": 2, "GPUs/Worker": 8})
     (queued,) = jobtable.rows_from_table(COLUMNS, [cells], NOW)
     assert queued == views.QueueRow(namespace="cv", name="new", tenant=None, position=None, reason_code=None,
@@ -83,7 +83,7 @@ def test_a_row_becomes_the_printed_fields() -> None:
 def test_a_table_without_the_queue_columns_names_them() -> None:
     older = ["Name", "Tenant", "Phase", "Position", "Reason", "Age", "Message"]
     assert jobtable.missing_columns(older) == ["Namespace", "Created", "Min-Workers", "Max-Workers", "GPUs/Worker",
-                                               "Classes", "Bid", "Admitted", "Since"]
+                                               "Classes", "Bid", "Waiting-Since"]
     with pytest.raises(ValueError, match="prints no column Namespace, Created, Min-Workers"):
         jobtable.rows_from_table(older, [], NOW)
 

@@ -42,14 +42,13 @@ def test_pending_rows_order_and_filter(jobs: list[dict[str, Any]], tenant: str |
 def test_a_row_carries_position_code_reason_ask_and_wait() -> None:
     job = body("bert", position=0, reasonCode="BidBelowPrice", reason="bid 2.0 < price 2.6")
     job["spec"].update({"workers": {"min": 1, "max": 4}, "gpuClasses": ["a100", "h100"], "maxPricePerGPUHour": 2.0})
-    job["status"]["conditions"] = [{"type": "Admitted", "status": "False",
-                                    "lastTransitionTime": "2026-12-06T11:57:30Z"}]
+    job["status"]["queue"]["since"] = "2026-12-06T11:57:30Z"
     (row,) = views.pending_rows([job], NOW)
     assert row == views.QueueRow(namespace="nlp", name="bert", tenant="nlp", position=0, reason_code="BidBelowPrice",
                                  reason="bid 2.0 < price 2.6", ask="1-4x4 a100,h100 bid 2", waiting_seconds=150.0)
 
 
-def test_the_wait_starts_at_creation_without_an_admitted_condition() -> None:
+def test_the_wait_starts_at_creation_without_a_queue_entry_since() -> None:
     (row,) = views.pending_rows([body("a")], NOW)
     assert row.waiting_seconds == 3600.0 and row.reason_code is None
 

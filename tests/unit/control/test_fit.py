@@ -83,7 +83,7 @@ def test_a_job_no_node_can_hold_stays_queued_with_the_field_named_and_launches_n
     assert (first.result.decisions, rows(first.actions, "nlp/huge")) == ((), [("patch", "nlp/huge", "Queued", None)])
     assert of_kind(first.actions, PatchStatus)[0] == PatchStatus(TRAINING_JOBS, "nlp/huge", {
         "phase": "Queued", "tenant": "nlp", "queue": {"position": None, "reasonCode": "NoNodeFits",
-                                                      "reason": TOO_BIG_FOR_L4},
+                                                      "reason": TOO_BIG_FOR_L4, "since": ts(0)},
         "conditions": [{"type": "Admitted", "status": "False", "reason": "NoNodeFits", "message": TOO_BIG_FOR_L4,
                         "lastTransitionTime": ts(0)}]})
     FakeCluster(store).apply(first.actions)

@@ -280,7 +280,7 @@ def test_restart_counts_backs_off_and_explains() -> None:
             "phase": "Queued", "restarts": 2, "allocation": None,
             "lastFailure": {"reason": "Error", "message": "Error, exit code 137 (container trainer)",
                             "worker": "j-worker-1", "at": ts(0), "retryAfter": ts(-20)},
-            "queue": {"position": None, "reasonCode": "BackOff", "reason": message},
+            "queue": {"position": None, "reasonCode": "BackOff", "reason": message, "since": ts(0)},
             "conditions": [
                 {"type": "Admitted", "status": "False", "reason": "BackOff", "message": message,
                  "lastTransitionTime": ts(0)},
@@ -370,6 +370,6 @@ def test_an_unschedulable_gang_is_requeued_with_the_schedulers_words() -> None:
               "(or the podTemplate's requests) against the nodes' allocatable)"
     assert actions[0] == PatchStatus(TRAINING_JOBS, KEY, {
         "phase": "Queued", "allocation": None, "queue": {"position": None, "reasonCode": "Unschedulable",
-                                                          "reason": message},
+                                                          "reason": message, "since": ts(0)},
         "conditions": [{"type": "Admitted", "status": "False", "reason": "Unschedulable", "message": message,
                         "lastTransitionTime": ts(0)}]}, "7")

@@ -102,7 +102,7 @@ def test_job_in_unbound_namespace_is_queued_with_no_tenant_once() -> None:
     first = plan(store)
     problem = "namespace vision belongs to no Tenant; an admin must add it to a Tenant's spec.namespaces"
     assert of_kind(first.actions, PatchStatus)[0] == PatchStatus(TRAINING_JOBS, "vision/x", {
-        "phase": "Queued", "queue": {"position": None, "reasonCode": "NoTenant", "reason": problem},
+        "phase": "Queued", "queue": {"position": None, "reasonCode": "NoTenant", "reason": problem, "since": ts(0)},
         "conditions": [{"type": "Admitted", "status": "False", "reason": "NoTenant", "message": problem,
                         "lastTransitionTime": ts(0)}]})
     FakeCluster(store).apply(first.actions)

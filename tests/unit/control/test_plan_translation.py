@@ -111,7 +111,7 @@ def test_an_admission_by_fair_sharing_preemption_names_whom_it_took_from() -> No
 
 
 def queued(position: int) -> dict[str, Any]:
-    return {"position": position, "reasonCode": "WaitingForShare", "reason": "behind"}
+    return {"position": position, "reasonCode": "WaitingForShare", "reason": "behind", "since": ts(60)}
 
 
 @pytest.mark.parametrize(("status", "want"), [

@@ -56,7 +56,7 @@ def test_position_moved(old: int | None, new: int | None, moved: bool) -> None:
 ])
 def test_reason_changes_in_kind_only(old: str, new: str, changed: bool) -> None:
     assert (reason_kind(old) != reason_kind(new)) is changed
-    assert queue_changed({"position": 50, "reasonCode": SHARE, "reason": old},
+    assert queue_changed({"position": 50, "reasonCode": SHARE, "reason": old, "since": ts(60)},
                          {"position": 50, "reasonCode": SHARE, "reason": new}, NOW) is changed
 
 
@@ -71,27 +71,29 @@ def test_reason_changes_in_kind_only(old: str, new: str, changed: bool) -> None:
     pytest.param(31, (50, BEHIND, SHARE), (50, BEHIND, CAPACITY), False, id="written 31 s ago: a new code waits"),
     pytest.param(301, (50, BEHIND, SHARE), (50, BEHIND, CAPACITY), True, id="written 301 s ago: a new code is written"),
     pytest.param(10, (50, BEHIND, ""), (50, BEHIND), True, id="stored without a code: at once"),
+    pytest.param(31, (50, BEHIND, SHARE, None), (50, BEHIND), True,
+                 id="written 31 s ago without since (an older operator's entry): filled in"),
 ])
 def test_writes_away_from_the_front_wait_for_the_refresh_period(
         written_ago: float, old: tuple[Any, ...], new: tuple[Any, ...], changed: bool) -> None:
     stored = {"position": old[0], "reasonCode": old[2] if len(old) > 2 else SHARE, "reason": old[1],
-              "updatedAt": ts(written_ago)}
+              "updatedAt": ts(written_ago), "since": old[3] if len(old) > 3 else ts(600)}
     live = {"position": new[0], "reasonCode": new[2] if len(new) > 2 else SHARE, "reason": new[1]}
     assert queue_changed(stored, live, NOW) is changed
 
 
 def test_every_queue_entry_carries_a_code() -> None:
-    assert queue_entry("NoTenant", "namespace x has no Tenant") == {
-        "position": None, "reasonCode": "NoTenant", "reason": "namespace x has no Tenant"}
+    assert queue_entry("NoTenant", "namespace x has no Tenant", []) == {
+        "position": None, "reasonCode": "NoTenant", "reason": "namespace x has no Tenant", "since": None}
     with pytest.raises(ValueError, match="reason code"):
-        queue_entry("", "somewhere a code was forgotten")
+        queue_entry("", "somewhere a code was forgotten", [])
 
 
 def waiting(position: int, reason: str, **status: Any) -> Any:
     """A Queued job whose stored queue entry and Waiting condition say `reason` at `position`."""
     stored = {"phase": "Queued", "tenant": "nlp",
               "queue": {"position": position, "reasonCode": SHARE, "reason": reason,
-                        "updatedAt": ts(REASON_REFRESH_SECONDS + 1)},
+                        "updatedAt": ts(REASON_REFRESH_SECONDS + 1), "since": ts(60)},
               "conditions": [{"type": "Admitted", "status": "False", "reason": "Waiting", "message": reason,
                               "lastTransitionTime": ts(60)}]}
     return training_job("nlp/j").status(**{**stored, **status})
@@ -109,11 +111,42 @@ def waiting(position: int, reason: str, **status: Any) -> Any:
     pytest.param(waiting(400, BEHIND, conditions=[]), Wait("nlp/j", BEHIND, 400, SHARE), True,
                  id="the Waiting condition missing: written"),
     pytest.param(training_job("nlp/j"), Wait("nlp/j", BEHIND, 400, SHARE), True, id="first wait: written"),
+    pytest.param(waiting(400, BEHIND, queue={"position": 400, "reasonCode": SHARE, "reason": BEHIND,
+                                             "updatedAt": ts(REASON_REFRESH_SECONDS + 1)}),
+                 Wait("nlp/j", BEHIND, 400, SHARE), True, id="an entry without since (an older operator's): written"),
+    pytest.param(waiting(400, BEHIND, queue={"position": 400, "reasonCode": SHARE, "reason": BEHIND,
+                                             "updatedAt": ts(10)}),
+                 Wait("nlp/j", BEHIND, 400, SHARE), False, id="an entry without since, written 10 s ago: not yet"),
 ])
 def test_a_waiting_job_is_rewritten_only_when_its_queue_entry_changes_materially(
         job: Any, decision: Wait, written: bool) -> None:
     actions = [a for a in plan([*CLUSTER, job], scheduler=told(decision)).actions if getattr(a, "key", None) == "nlp/j"]
     assert bool(rows(actions)) is written, rows(actions)
+
+
+@pytest.mark.parametrize(("job", "since"), [
+    pytest.param(training_job("nlp/j"), ts(0), id="first wait: since now"),
+    pytest.param(waiting(400, "an old reason", queue={"position": 400, "reasonCode": SHARE, "reason": "x"}), ts(60),
+                 id="still waiting: since the Admitted condition turned False"),
+    pytest.param(training_job("nlp/j").status(phase="Queued", conditions=[
+        {"type": "Admitted", "status": "True", "reason": "Admitted", "message": "", "lastTransitionTime": ts(600)}]),
+                 ts(0), id="admitted before (requeued): a new wait, since now"),
+])
+def test_a_queue_entry_says_since_when_the_job_waits(job: Any, since: str) -> None:
+    actions = [a for a in plan([*CLUSTER, job], scheduler=told(Wait("nlp/j", BEHIND, 400, SHARE))).actions
+               if isinstance(a, PatchStatus) and a.key == "nlp/j"]
+    assert [a.status["queue"]["since"] for a in actions] == [since]
+
+
+@pytest.mark.parametrize(("conditions", "since"), [
+    pytest.param([], None, id="no conditions"),
+    pytest.param([{"type": "Admitted", "status": "False", "lastTransitionTime": ts(5)}], ts(5), id="Admitted False"),
+    pytest.param([{"type": "Admitted", "status": "True", "lastTransitionTime": ts(5)}], None, id="Admitted True"),
+    pytest.param([{"type": "Running", "status": "False", "lastTransitionTime": ts(5)}], None, id="another condition"),
+])
+def test_since_is_when_the_conditions_written_beside_it_turned_admitted_false(
+        conditions: list[dict[str, Any]], since: str | None) -> None:
+    assert queue_entry(SHARE, "r", conditions)["since"] == since
 
 
 def test_every_code_a_wait_can_carry_is_documented() -> None:
