@@ -62,21 +62,24 @@ def rows_from_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], now: 
     if missing:
         raise ValueError(f"the TrainingJob CRD prints no column {', '.join(missing)} (install the current CRDs)")
     pick = operator.itemgetter(*(columns.index(name) for name in QUEUE_COLUMNS))
-    classes: dict[str, list[str]] = {}  # the parsed `Classes` lists: a few distinct ones among thousands of jobs
+    # Thousands of jobs share a few asks, and jobs queued within the same second have waited as long: each is worked
+    # out once. The API server's cells are scalars or null (each is converted to its column's type), so they key a dict.
+    asks: dict[tuple[Any, ...], str] = {}
+    waits: dict[tuple[Any, Any], float | None] = {}
     out = []
     for cells in rows:
         (name, namespace, created, low, high, gpus, printed_classes, bid, job_tenant, phase, position, code, reason,
          since) = pick(cells)
         if not views.is_pending(phase, job_tenant, tenant):
             continue
-        gpu_classes = None
-        if isinstance(printed_classes, str):
-            if printed_classes not in classes:
-                classes[printed_classes] = printed_class_list(printed_classes)
-            gpu_classes = classes[printed_classes]
-        out.append(views.queue_row(namespace, name, job_tenant, position, code, reason,
-                                   views.ask(low, high, gpus, gpu_classes, bid),
-                                   views.wait_start(since, created), now))
+        ask = asks.get(ask_key := (low, high, gpus, printed_classes, bid))
+        if ask is None:
+            gpu_classes = printed_class_list(printed_classes) if isinstance(printed_classes, str) else None
+            ask = asks[ask_key] = views.ask(low, high, gpus, gpu_classes, bid)
+        if (wait_key := (since, created)) not in waits:
+            waits[wait_key] = views.waited(views.wait_start(since, created), now)
+        out.append(QueueRow(namespace=str(namespace), name=str(name), tenant=job_tenant, position=position,
+                            reason_code=code, reason=reason, ask=ask, waiting_seconds=waits[wait_key]))
     return out
 
 

@@ -112,8 +112,12 @@ def queue_row(namespace: object, name: object, job_tenant: Any, position: Any, c
               since: datetime | None, now: datetime) -> QueueRow:
     """One waiting job's row; it has waited from `since` to `now` (never less than nothing)."""
     return QueueRow(namespace=str(namespace), name=str(name), tenant=job_tenant, position=position, reason_code=code,
-                    reason=reason, ask=ask,
-                    waiting_seconds=None if since is None else max(0.0, (now - since).total_seconds()))
+                    reason=reason, ask=ask, waiting_seconds=waited(since, now))
+
+
+def waited(since: datetime | None, now: datetime) -> float | None:
+    """Seconds from `since` to `now`, never less than nothing (None: not known)."""
+    return None if since is None else max(0.0, (now - since).total_seconds())
 
 
 def in_queue_order(rows: list[QueueRow]) -> list[QueueRow]:
