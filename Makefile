@@ -36,7 +36,7 @@ scale-check: venv core toolchain
 
 ## lint: ruff, mypy on the pure core and the SDK, and the import contracts (a pure core; no torch outside the trainer)
 lint: venv
-	$(VENV)/bin/ruff check operator tests benchmarks trainer_image
+	$(VENV)/bin/ruff check operator tests benchmarks trainer_image charts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

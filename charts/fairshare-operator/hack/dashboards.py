@@ -356,7 +356,7 @@ OPERATOR = Dashboard(
             Panel("Objects set aside", "Objects the last cycle left out alone because they could not be read or "
                   "planned (the others went on), by kind and reason; the operator's log names each, and a Tenant, "
                   "GPUClass or TrainingJob carries the reason in a condition.",
-                  [t(f'sum by (kind, reason) (fairshare_objects_set_aside{{job=~"$job"}})', "{{kind}} {{reason}}")],
+                  [t('sum by (kind, reason) (fairshare_objects_set_aside{job=~"$job"})', "{{kind}} {{reason}}")],
                   stacked=True),
         ]),
         Row("Kubernetes API", [
@@ -375,13 +375,13 @@ OPERATOR = Dashboard(
         Row("Leader election", [
             stat("Leaders", "Replicas that lead (fairshare_replica_role): 1 is right; 0 means nothing schedules; "
                  "2 means two releases schedule the same cluster (each elects its own leader).",
-                 f'sum(fairshare_replica_role{{job=~"$job", replica_role="leader"}})',
+                 'sum(fairshare_replica_role{job=~"$job", replica_role="leader"})',
                  thresholds=[(None, "red"), (1, "green"), (2, "red")], width=6),
             stat("Followers", "Replicas standing by with a warm store, ready to take over.",
-                 f'sum(fairshare_replica_role{{job=~"$job", replica_role="follower"}})',
+                 'sum(fairshare_replica_role{job=~"$job", replica_role="follower"})',
                  thresholds=[(None, "orange"), (1, "green")], width=6),
             Panel("Role by replica", "1 while a replica leads; a change of leader shows as a hand-over.",
-                  [t(f'max by (instance) (fairshare_replica_role{{job=~"$job", replica_role="leader"}})',
+                  [t('max by (instance) (fairshare_replica_role{job=~"$job", replica_role="leader"})',
                      "{{instance}}")], max_value=1),
             Panel("Writes through the leader gate", "The scheduling loop's API writes per second by replica: sent, "
                   "or refused because the replica no longer led (work withdrawn when a term ended).",
