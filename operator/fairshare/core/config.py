@@ -25,19 +25,11 @@ class PolicyConfig:
     - migration_gain: a measured running job moves to another class when it is expected to run at least this many
       times faster there (or two jobs swap classes when the product of their speed-ups is at least this); 0
       disables moves. Moves wait for min_run_seconds, like preemption, so a job is never bounced around.
-    - swap_by_remaining: two running jobs of the same gang shape on different classes, whose remaining work is
-      known, also swap classes when that cuts the time the pair still needs by at least migration_gain
-      (core/migration.py); off by default.
     - service_quantum_gpu_hours / service_band_growth: within a tenant and a priority, jobs go in order of
       attained service (GPU-hours held so far) in bands: under one quantum, then under growth x quantum, then
       under growth^2 x quantum, ...; first submitted first within a band (Tiresias's discretised least attained
       service). A waiting job may replace its own tenant's running job of a later band once that job has run
       min_run_seconds. A quantum of 0 keeps plain submission order and no replacement.
-    - service_by_remaining: the same bands, but of the work a job has left (Job.remaining_gpu_hours, estimated
-      from the progress and throughput it reported) wherever that is known, and of attained service where it is
-      not: least remaining work first (SRPT in bands). Off (the default): attained service alone.
-    - choice_by_speed: a tenant places a job on the class where it runs fastest per GPU first (then by throughput
-      per credit), instead of the most throughput per credit at this cycle's prices; off by default.
     - throughput_smoothing: weight of a new sample in the exponentially weighted mean of throughput.
     - fair_sharing_preemption: a tenant below its fair share, with pending work its share pays for, takes GPUs
       from tenants above theirs (shrinking elastic jobs first), as long as it ends no higher above its share than
@@ -69,9 +61,6 @@ class PolicyConfig:
     migration_gain: float = 1.5
     service_quantum_gpu_hours: float = 1.0
     service_band_growth: float = 10.0
-    service_by_remaining: bool = False
-    choice_by_speed: bool = False
-    swap_by_remaining: bool = False
     lookahead: int = 32
     fair_sharing_preemption: bool = True
     fair_sharing_min_gain: float = 0.0

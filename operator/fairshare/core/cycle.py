@@ -158,7 +158,7 @@ class RunState:
         self.lost_gpu_hours = max(0.0, now - since) / 3600.0 * len(nodes) * self.gpw
         # Attained service so far: earlier allocations plus this one.
         self.attained = job.attained_gpu_hours + max(0.0, now - alloc.started_at) / 3600.0 * len(nodes) * self.gpw
-        self.band = work_band(job, self.attained, now, config) if config is not None else 0
+        self.band = service_band(self.attained, config) if config is not None else 0
         self.charged = 0  # GPUs counted in the tenant's spend at the class price
         self.preempted: Preempt | None = None
         self.resized: Resize | None = None
@@ -266,24 +266,3 @@ def service_band(gpu_hours: float, config: PolicyConfig) -> int:
     if quantum <= 0 or gpu_hours < quantum:
         return 0
     return 1 + math.floor(math.log(gpu_hours / quantum) / math.log(config.service_band_growth))
-
-
-def remaining_now(job: Job, now: float) -> float | None:
-    """The job's remaining work at `now` (GPU-hours; None: unknown): its estimate, less what a running job has held
-    since the estimate was made."""
-    left = job.remaining_gpu_hours
-    alloc = job.allocation
-    if left is None or alloc is None:
-        return left
-    held = max(0.0, now - max(job.remaining_at, alloc.started_at)) / 3600.0 * alloc.workers * job.gpus_per_worker
-    return max(0.0, left - held)
-
-
-def work_band(job: Job, attained: float, now: float, config: PolicyConfig) -> int:
-    """The rule for the order within a tenant: the band of the work a job has left where that is known and
-    `service_by_remaining` is on (least remaining work first), else the band of its attained service."""
-    if config.service_by_remaining:
-        left = remaining_now(job, now)
-        if left is not None:
-            return service_band(left, config)
-    return service_band(attained, config)

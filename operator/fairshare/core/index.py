@@ -3,16 +3,7 @@
 from __future__ import annotations
 
 from fairshare.core.config import PolicyConfig
-from fairshare.core.cycle import (
-    ClassState,
-    Cycle,
-    PendingJob,
-    RunState,
-    TenantState,
-    service_band,
-    sort_queue,
-    work_band,
-)
+from fairshare.core.cycle import ClassState, Cycle, PendingJob, RunState, TenantState, service_band, sort_queue
 from fairshare.core.placement import NodePool
 from fairshare.core.throughput import Curve, index_throughputs
 from fairshare.core.types import Job, JobPhase, Snapshot, Tenant, Throughput
@@ -83,7 +74,6 @@ def build(snapshot: Snapshot, now: float, config: PolicyConfig) -> Cycle:
     all_classes = tuple(cycle.classes.values())
     tenants, curves_of, pending = cycle.tenants, cycle.curves, JobPhase.PENDING
     quantum = config.service_quantum_gpu_hours
-    by_remaining = config.service_by_remaining
     placeable_cache: dict[tuple[tuple[ClassState, ...], int, int], tuple[ClassState, ...]] = {}
     # The one pass over every pending job; it also sums demand per tenant and set of classes for step 2.
     for job in snapshot.jobs:
@@ -99,13 +89,7 @@ def build(snapshot: Snapshot, now: float, config: PolicyConfig) -> Cycle:
         if curves is not None and len(curves) < 2:
             curves = None  # see informative()
         attained = job.attained_gpu_hours
-        if not quantum:
-            band = 0
-        elif by_remaining:
-            band = work_band(job, attained, now, config)
-        else:
-            band = service_band(attained, config) if attained else 0
-        p = PendingJob(job, ts, options, curves, band)
+        p = PendingJob(job, ts, options, curves, service_band(attained, config) if quantum and attained else 0)
         ts.queue.append(p)
         # Only demand that can be placed bids in the market: a gang no class can ever hold raises no price.
         shape = (options, job.min_workers, job.gpus_per_worker)

@@ -8,10 +8,6 @@ cycle. Two moves exist:
   `migration_gain` and neither slows by more than that factor (each job's throughput is compared with its own,
   so jobs of different models are weighed alike). A job measured on both classes carries that evidence: one
   that gains nothing from a fast class hands it to one that does.
-- with `swap_by_remaining`, two such jobs whose remaining work is known also trade places when that cuts the time
-  the pair still needs (the sum of each one's remaining work over its speed) by at least `migration_gain`: a job
-  with much left takes the fast class from one that is nearly done (the sum of completion times is what a mean
-  JCT adds up, and Gavel's max-min allocation does not look at it).
 A move restarts the gang from its checkpoint on the new nodes (a new allocation generation, as a resize).
 """
 
@@ -20,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from fairshare.core import explain
-from fairshare.core.cycle import ClassState, Cycle, RunState, remaining_now
+from fairshare.core.cycle import ClassState, Cycle, RunState
 from fairshare.core.decisions import Migrate
 from fairshare.core.rules import within_guarantee, within_limit
 from fairshare.core.throughput import Curves, estimate, interpolate
@@ -137,35 +133,6 @@ def _swap_candidates(cycle: Cycle, classes: Mapping[str, GPUClass], gain: float,
                         out.append((-s_b * s_a, b.job.key, a.job.key, b, a))
 
 
-def hours_left(cycle: Cycle, run: RunState) -> float | None:
-    """Wall-clock hours the job still needs where it runs: its remaining GPU-hours over its GPUs (None: unknown)."""
-    left = remaining_now(run.job, cycle.now)
-    return None if left is None or run.gpus <= 0 else left / run.gpus
-
-
-def time_saved(h_a: float, s_a: float, h_b: float, s_b: float) -> float:
-    """The rule for a swap by remaining work: how many times less time the pair needs after trading classes
-    (h: hours left where each runs, s: its speed-up on the other's class); above 1 the swap finishes them sooner."""
-    after = (h_a / s_a if s_a > 0 else float("inf")) + (h_b / s_b if s_b > 0 else float("inf"))
-    if after <= 0:
-        return 0.0
-    return (h_a + h_b) / after
-
-
-def _remaining_swap_candidates(cycle: Cycle, classes: Mapping[str, GPUClass], gain: float, runs: list[RunState],
-                               out: list[tuple[float, str, str, RunState, RunState]]) -> None:
-    """Every pair of `runs` (one gang shape) on different classes, both with known remaining work, whose swap cuts
-    the time the pair needs by at least `gain` (time_saved)."""
-    known = [(r, h) for r in runs if (h := hours_left(cycle, r)) is not None]
-    for i, (a, h_a) in enumerate(known):
-        for b, h_b in known[i + 1:]:
-            if a.cls is b.cls:
-                continue
-            ratio = time_saved(h_a, _speedup(cycle, a, b.cls, classes), h_b, _speedup(cycle, b, a.cls, classes))
-            if ratio >= gain:
-                out.append((-ratio, a.job.key, b.job.key, a, b))
-
-
 def swap_jobs(cycle: Cycle, classes: Mapping[str, GPUClass], gain: float,
               movable_runs: list[RunState] | None = None) -> None:
     """Pairs of measured jobs with the same gang shape on different classes trade nodes when both sides win.
@@ -177,8 +144,6 @@ def swap_jobs(cycle: Cycle, classes: Mapping[str, GPUClass], gain: float,
     candidates: list[tuple[float, str, str, RunState, RunState]] = []
     for runs in shapes.values():
         _swap_candidates(cycle, classes, gain, runs, candidates)
-        if cycle.config.swap_by_remaining:
-            _remaining_swap_candidates(cycle, classes, gain, runs, candidates)
     for neg, _, _, a, b in sorted(candidates, key=lambda c: (c[0], c[1], c[2])):
         if a.migrated is not None or b.migrated is not None:
             continue

@@ -9,35 +9,20 @@ EPS = 1e-9  # slack for float sums of prices
 
 
 def ranked_options(cycle: Cycle, p: PendingJob) -> tuple[ClassState, ...]:
-    """A job's classes, best first: the most normalised throughput per credit at this cycle's prices, then by name
-    (or fastest first, with choice_by_speed)."""
+    """A job's classes, best first: the most normalised throughput per credit at this cycle's prices, then by name."""
     # Prices are set before any step ranks a class, and stay put for the rest of the cycle: rank each once.
     known = cycle.ranked.get(p.options) if p.curves is None else cycle.ranked_jobs.get(p.job.key)
     if known is not None:
         return known
     by_name = {c.name: c.gpu_class for c in p.options}
     speeds = normalized_speeds(p.curves, [c.gpu_class for c in p.options], p.workers, by_name)
-    key = fastest_first if cycle.config.choice_by_speed else most_per_credit
-    order = sorted(zip(p.options, speeds, strict=True), key=key)
+    order = sorted(zip(p.options, speeds, strict=True), key=lambda cv: (-per_credit(cv[1], cv[0].price), cv[0].name))
     ranked = tuple(c for c, _ in order)
     if p.curves is None:
         cycle.ranked[p.options] = ranked
     else:
         cycle.ranked_jobs[p.job.key] = ranked
     return ranked
-
-
-def most_per_credit(option: tuple[ClassState, float]) -> tuple[float, str]:
-    """The market's rule: the class that gives the job the most normalised throughput per credit goes first."""
-    cs, speed = option
-    return -per_credit(speed, cs.price), cs.name
-
-
-def fastest_first(option: tuple[ClassState, float]) -> tuple[float, float, str]:
-    """With choice_by_speed: the class where the job runs fastest per GPU goes first (the fewest GPU-hours for its
-    work), then the most throughput per credit."""
-    cs, speed = option
-    return -speed, -per_credit(speed, cs.price), cs.name
 
 
 def per_credit(speed: float, price: float) -> float:

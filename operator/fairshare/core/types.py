@@ -183,17 +183,11 @@ class Job:
     # Attained service: GPU-hours it held before its current allocation (all of them while pending). The core adds
     # the current allocation's own time (workers x GPUs x time since started_at).
     attained_gpu_hours: float = 0.0
-    # Remaining work: GPU-hours it still needs at its measured throughput, as estimated at `remaining_at` from the
-    # progress it reported (None: unknown). A running job's estimate goes down by the GPU-hours it holds after that.
-    remaining_gpu_hours: float | None = None
-    remaining_at: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "gpu_classes", tuple(self.gpu_classes))
         if self.attained_gpu_hours < 0:
             raise ValueError(f"Job {self.key}: attained_gpu_hours must be >= 0")
-        if self.remaining_gpu_hours is not None and not self.remaining_gpu_hours >= 0:
-            raise ValueError(f"Job {self.key}: remaining_gpu_hours must be >= 0")
         if self.min_workers < 1 or self.max_workers < self.min_workers:
             raise ValueError(f"Job {self.key}: need 1 <= min_workers <= max_workers")
         if self.gpus_per_worker < 1:

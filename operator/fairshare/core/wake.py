@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from fairshare.core.cycle import ClassState, Cycle, TenantState, service_band, work_band
+from fairshare.core.cycle import ClassState, Cycle, TenantState, service_band
 from fairshare.core.fairsharing import below_fair_share
 from fairshare.core.rules import EPS, guarantee_room, within_guarantee
 from fairshare.core.throughput import estimate, interpolate
@@ -67,7 +67,7 @@ def holders(cycle: Cycle) -> list[Holder]:
         a = p.admitted
         if a is not None:
             out.append(Holder(p.job, p.tenant, cycle.classes[a.gpu_class], a.workers, now, p.job.attained_gpu_hours,
-                              a.opportunistic, work_band(p.job, p.job.attained_gpu_hours, now, config)))
+                              a.opportunistic, service_band(p.job.attained_gpu_hours, config)))
     return out
 
 
@@ -314,8 +314,6 @@ def _service_wake(cycle: Cycle, h: Holder, waiting: Waiting, at: float) -> float
     ts = h.tenant
     if not h.job.preemptible or not ts.known or ts.tenant.budget_exhausted:
         return math.inf
-    if cycle.config.service_by_remaining and h.job.remaining_gpu_hours is not None:
-        return math.inf  # a band of remaining work only falls as the gang runs: time alone never makes it yield
     lowest = waiting.lowest_band(ts, h.job.priority, h.cls)
     if lowest is None or (at <= cycle.now and h.band > lowest):
         return math.inf

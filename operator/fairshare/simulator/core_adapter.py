@@ -84,9 +84,8 @@ def _worker_nodes(placement: Mapping[str, int], gpus_per_worker: int) -> tuple[s
 
 
 def core_job(state: JobState, gpu_classes: Sequence[str], checkpoint_at: float | None,
-             opportunistic: bool = False, remaining: tuple[float | None, float] = (None, 0.0)) -> ct.Job:
-    """The core's view of one job: pending, or running with one node name per worker; `remaining` is its
-    remaining-work estimate in GPU-hours (None: unknown) and when it was made."""
+             opportunistic: bool = False) -> ct.Job:
+    """The core's view of one job: pending, or running with one node name per worker."""
     job = state.job
     allocation = None
     if state.running and state.gpu_class is not None:
@@ -99,8 +98,7 @@ def core_job(state: JobState, gpu_classes: Sequence[str], checkpoint_at: float |
                   preemptible=job.preemptible, max_price_per_gpu_hour=job.max_price_per_gpu_hour,
                   submitted_at=job.arrival_s,
                   phase=ct.JobPhase.RUNNING if allocation else ct.JobPhase.PENDING, allocation=allocation,
-                  attained_gpu_hours=state.held_gpu_s / 3600.0, remaining_gpu_hours=remaining[0],
-                  remaining_at=remaining[1])
+                  attained_gpu_hours=state.held_gpu_s / 3600.0)
 
 
 def core_throughput(job_key: str, gpu_class: str, workers: int, samples_per_second: float) -> ct.Throughput:

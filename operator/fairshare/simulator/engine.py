@@ -34,7 +34,6 @@ from fairshare.simulator.holdings import Holdings
 from fairshare.simulator.jobstate import JobState
 from fairshare.simulator.progress import ProgressBar
 from fairshare.simulator.rates import OracleRates
-from fairshare.simulator.remaining import remaining_gpu_hours
 from fairshare.simulator.results import JobOutcome, RunResult
 from fairshare.simulator.tenants import TenantSpec
 from fairshare.simulator.workload import Workload
@@ -82,9 +81,6 @@ class Replay:
         self.scheduler_wall_s = 0.0
         self.dirty, self.last_cycle_acted = True, False
         self.min_run_s = float(getattr(policy_config, "min_run_seconds", 0.0))
-        # Only a policy that reads remaining work is told it (what the operator reads from status.progress).
-        self.tell_remaining = bool(getattr(policy_config, "service_by_remaining", False)
-                                   or getattr(policy_config, "swap_by_remaining", False))
         # When running jobs pass the minimum run time (preemptible and movable from then on): (time, job, run start).
         # Used only while the policy does not say itself when time alone can next let it act (CycleResult.wake_at).
         self.wake_times: list[tuple[float, str, float]] = []
@@ -147,11 +143,7 @@ class Replay:
             if now <= state.ready_at or state.gpu_class is None:
                 continue
             self.unmeasured.discard(state.job.key)
-            moved = self.measured.observe(state.job.key, state.gpu_class, state.workers, state.rate)
-            if self.tell_remaining and moved == float("inf"):
-                state.core_job = None  # a newly measured pair: a new estimate of the work it has left
-                self._jobs_cache = None
-            if moved > 0:
+            if self.measured.observe(state.job.key, state.gpu_class, state.workers, state.rate) > 0:
                 self.records[state.job.key] = tuple(
                     adapter.core_throughput(state.job.key, c, w, v)
                     for (c, w), v in self.measured.pairs(state.job.key).items())
@@ -225,12 +217,10 @@ class Replay:
             jobs = []
             for key, state in self.holdings.active.items():
                 if state.core_job is None or (periodic and state.running):
-                    remaining = ((remaining_gpu_hours(state, self.measured.pairs(key), now), now)
-                                 if self.tell_remaining else (None, 0.0))
                     state.core_job = adapter.core_job(
                         state, self.holdings.accepts[key],
                         state.last_checkpoint_at(now, self.config.checkpoint_every_s),
-                        key in self.holdings.opportunistic, remaining)
+                        key in self.holdings.opportunistic)
                 jobs.append(state.core_job)
             self._jobs_cache = tuple(jobs)
         if self._records_cache is None:
