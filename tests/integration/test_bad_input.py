@@ -360,6 +360,29 @@ def test_a_pod_squatting_a_workers_name_holds_the_job_naming_it_and_is_never_ado
         ("TrainingJob", "victim", True)]
 
 
+def test_a_service_squatting_a_jobs_service_name_fails_the_job_before_any_worker_starts(
+        kube_api_client: client.ApiClient, operator: OperatorProcess, cleanup: Cleanup) -> None:
+    """A user who may create Services creates one with the name a 2-worker job's rendezvous Service needs (the job's
+    name) before the operator does. Workers started without their Service would only hang on the GPUs: the job fails
+    with ServiceNameTaken naming the Service and the fix (a terminal phase: it holds no GPUs), no worker pod is
+    created, and the user's Service is left as it was."""
+    core = client.CoreV1Api(kube_api_client)
+    user = cleanup.team(kube_api_client, "svcsquat")
+    core.create_namespaced_service(user.namespace, {
+        "metadata": {"name": "victim"},
+        "spec": {"clusterIP": "None", "selector": {"app": "mine"}, "ports": [{"port": 80}]}})
+    user.submit("victim", gpus=1, workers=2, classes=("l4",))
+    failed = wait_for(lambda: user.phases().get("victim") == "Failed" and user.status("victim"), timeout=90,
+                      what=lambda: describe(user))
+    finished = next(c for c in failed["conditions"] if c["type"] == "Finished")
+    assert finished["reason"] == "ServiceNameTaken", finished
+    assert f"{user.namespace}/victim, which a Service the operator did not create" in finished["message"], finished
+    assert "delete that Service, or submit the job again under another name" in finished["message"], finished
+    assert core.list_namespaced_pod(user.namespace).items == []
+    service = core.read_namespaced_service("victim", user.namespace)
+    assert (service.metadata.owner_references, service.spec.selector) == (None, {"app": "mine"})
+
+
 def _free_h100_nodes(core: client.CoreV1Api) -> list[str]:
     """h100 nodes no active pod is bound to, by name."""
     busy = {p.spec.node_name for p in core.list_pod_for_all_namespaces().items

@@ -34,6 +34,8 @@ from fairshare.control.transition import (
 )
 from fairshare.render.names import worker_pod_name
 
+SERVICE_NAME_TAKEN = "ServiceNameTaken"  # a Service the operator did not create holds the job's Service name
+
 __all__ = ["Context", "Transition", "observe"]
 
 
@@ -105,12 +107,18 @@ def rule_deadline(view: JobView, ctx: Context) -> Transition | None:
 
 
 def rule_rejected(view: JobView, ctx: Context) -> Transition | None:
-    """A worker pod the API server refuses to create (too large, invalid, denied by admission) will be refused again:
-    the job fails with the API server's words rather than holding its GPUs with no pods."""
+    """A worker pod the API server refuses to create (too large, invalid, denied by admission) will be refused again,
+    and a Service the operator did not create that holds the name of the job's rendezvous Service stays until someone
+    deletes it: the job fails with the words of either rather than holding its GPUs with no pods."""
     if view.rejected is None or view.phase is not Phase.ADMITTED:
         return None
+    resource, why = view.rejected
+    if resource == "services":
+        return finish(view, ctx.now, Phase.FAILED, SERVICE_NAME_TAKEN,
+                      f"the job's workers find each other through the Service {why}; delete that Service, or "
+                      f"submit the job again under another name")
     return finish(view, ctx.now, Phase.FAILED, "PodRejected",
-                  f"the API server refused to create the job's workers: {view.rejected}; a TrainingJob's pod template "
+                  f"the API server refused to create the job's workers: {why}; a TrainingJob's pod template "
                   f"cannot change, so fix it in a new TrainingJob")
 
 

@@ -49,7 +49,8 @@ class JobView:
     tenant_problem: str | None
     pods: tuple[Body, ...]
     fit: Fit = Fit()  # the classes whose nodes can hold one of its workers, or why none can
-    rejected: str | None = None  # the API server's refusal of the current generation's pods, if it refused them
+    # (resource, why) when the current generation's pods were refused, or its Service's name is taken (Store.rejected)
+    rejected: tuple[str, str] | None = None
     squatters: tuple[tuple[int, str], ...] = ()  # (rank, pod) for each pod no TrainingJob controls with a worker's
     # name the job may need (ownership.name_squatters)
 
@@ -336,7 +337,7 @@ def _job_view(body: Body, jobs_parsed: ParseCache[TrainingJobCR] | None, ns_tena
     problem = None if tenant else _no_tenant(ns, protected, (invalid_claims or {}).get(ns))
     fit = fit_classes(model.spec, class_nodes) if model is not None else Fit()
     refused = (rejections or {}).get(key)
-    rejected = refused[1] if refused is not None and model is not None and refused[0] == str(
+    rejected = refused[1:] if refused is not None and model is not None and refused[0] == str(
         (model.status.allocation.generation or 0) if model.status and model.status.allocation else 0) else None
     squatters = name_squatters(ns, body["metadata"]["name"], _worker_names_needed(model), pods_by_key or {})
     return JobView(key, body, model, error, tenant, problem, tuple(pods_by_job.get(key, ())), fit, rejected,

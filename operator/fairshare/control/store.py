@@ -101,9 +101,10 @@ class Store:
     body (etcd's resourceVersions increase, and kube-apiserver hands them out in that order)."""
 
     objects: dict[str, dict[str, Body]] = dataclasses.field(default_factory=lambda: {k: {} for k in KINDS})
-    # TrainingJob key -> (allocation generation, the API server's message): the job's worker pods of that generation
-    # were refused at creation (too large, invalid, denied by admission), so they will be refused again.
-    rejected: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    # TrainingJob key -> (allocation generation, resource, why): the job's worker pods of that generation were refused
+    # at creation (too large, invalid, denied by admission), so they will be refused again; or ("services") its
+    # rendezvous Service's name is held by a Service the operator did not create.
+    rejected: dict[str, tuple[str, str, str]] = dataclasses.field(default_factory=dict)
     # (kind, key) -> the object's deletion, oldest first (module docstring)
     tombstones: dict[tuple[str, str], Tombstone] = dataclasses.field(default_factory=dict)
     clock: Callable[[], float] = time.monotonic

@@ -198,21 +198,41 @@ class Applier:
 
     def _ensure_children(self, action: EnsureChildren) -> None:
         namespace = action.job_key.split("/", 1)[0]
+        generation = str(((action.pods[0]["metadata"].get("labels") or {}) if action.pods else {})
+                         .get(LABEL_GENERATION, "0"))
         service = [(self.core.create_namespaced_service, "services", action.service)] if action.service else []
         for create, resource, body in service + [(self.core.create_namespaced_pod, "pods", pod) for pod in action.pods]:
             try:
                 self._create(resource, create, namespace, body)
             except ApiException as exc:
                 if exc.status == 409:  # already there: creation is create-if-absent by deterministic name
+                    if resource == "services" and action.pods:
+                        self._check_service_owner(action.job_key, generation, body)
                     continue
                 refusal = refused_for_good(exc)
                 if refusal is not None and action.pods:
                     # The lifecycle fails the job next cycle with these words (control/lifecycle.rule_rejected).
-                    generation = (action.pods[0]["metadata"].get("labels") or {}).get(LABEL_GENERATION, "0")
                     name = body["metadata"].get("name")
-                    self.store.rejected[action.job_key] = (str(generation), f"{resource} {name}: {refusal}")
+                    self.store.rejected[action.job_key] = (generation, resource, f"{resource} {name}: {refusal}")
                 raise
         self.store.rejected.pop(action.job_key, None)
+
+    def _check_service_owner(self, job_key: str, generation: str, wanted: dict[str, Any]) -> None:
+        """The Service already there under the job's Service name: the job's own (created earlier), or one an earlier
+        job of the same name still owns until the garbage collector deletes it (retried next cycle, pods not yet
+        created); any other holds the name for good, and the lifecycle fails the job (rule_rejected) before its
+        workers start without a way to find each other."""
+        name, namespace = wanted["metadata"]["name"], wanted["metadata"]["namespace"]
+        found = read_json(self._timed("get", "services", self.core.read_namespaced_service, name, namespace,
+                                      _preload_content=False))
+        owner = service_owner(found, wanted)
+        if owner == OWN:
+            return
+        if owner == EARLIER_JOB:
+            raise ServiceNotYetFree(f"services {namespace}/{name}: still owned by an earlier TrainingJob {name}")
+        self.store.rejected[job_key] = (generation, "services", f"{namespace}/{name}, which a Service the operator "
+                                        f"did not create already holds (it has no controller reference to this job)")
+        raise ServiceNotYetFree(f"services {namespace}/{name}: held by a Service the operator did not create")
 
     def _record_event(self, action: RecordEvent) -> None:
         body = self.store.get(action.kind, action.job_key)
@@ -241,6 +261,35 @@ def unread(response: Any) -> None:
     if response is not None:
         response.drain_conn()
         response.release_conn()
+
+
+OWN, EARLIER_JOB, FOREIGN = "own", "earlier-job", "foreign"
+
+
+class ServiceNotYetFree(ApiException):
+    """The job's Service name is held by another Service: its pods are not created this cycle (a conflict: the next
+    cycle decides)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(status=409, reason=reason)
+
+
+def service_owner(found: dict[str, Any], wanted: dict[str, Any]) -> str:
+    """Who controls the Service `found` under the name the job's Service `wanted` needs: this job (OWN: the same
+    controller uid), an earlier TrainingJob of the same name that the garbage collector has yet to clean up after
+    (EARLIER_JOB), or anybody else (FOREIGN)."""
+    mine = next(iter(wanted["metadata"].get("ownerReferences") or []), {})
+    refs = (found.get("metadata") or {}).get("ownerReferences")
+    controller = next((r for r in refs if isinstance(r, dict) and r.get("controller")), None) \
+        if isinstance(refs, list) else None
+    if controller is None:
+        return FOREIGN
+    if controller.get("uid") == mine.get("uid"):
+        return OWN
+    if (controller.get("kind"), controller.get("apiVersion"), controller.get("name")) == \
+            (mine.get("kind"), mine.get("apiVersion"), mine.get("name")):
+        return EARLIER_JOB
+    return FOREIGN
 
 
 def refused_for_good(exc: ApiException) -> str | None:

@@ -43,7 +43,7 @@ OPERATOR_PERMISSIONS = {
     ("fairshare.dev", "gpuclasses/status"): {"patch"},
     ("", "nodes"): {"list", "watch"},
     ("", "pods"): {"list", "watch", "create", "delete"},
-    ("", "services"): {"create"},
+    ("", "services"): {"create", "get"},
     ("", "events"): {"create"},
 }
 READ = {"get", "list", "watch"}

@@ -82,7 +82,7 @@ class FakeCluster:
         elif isinstance(action, EnsureChildren):
             if action.job_key in self.refuse:  # as the Applier records a refusal for good
                 generation = action.pods[0]["metadata"]["labels"]["fairshare.dev/generation"]
-                self.store.rejected[action.job_key] = (generation, self.refuse[action.job_key])
+                self.store.rejected[action.job_key] = (generation, "pods", self.refuse[action.job_key])
                 return
             for pod in action.pods:
                 key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"

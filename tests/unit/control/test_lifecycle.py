@@ -16,7 +16,7 @@ from tests.unit.control.builders import NOW, JobBuilder, PodBuilder, store_of, t
 KEY = "nlp/j"
 
 
-def view_of(job: JobBuilder, *pods: PodBuilder, rejected: tuple[str, str] | None = None) -> JobView:
+def view_of(job: JobBuilder, *pods: PodBuilder, rejected: tuple[str, str, str] | None = None) -> JobView:
     store = store_of(tenant("nlp"), job.rv(7), *pods)
     if rejected is not None:
         store.rejected[KEY] = rejected
@@ -245,12 +245,15 @@ def test_observe_lost_nodes(job: JobBuilder, pods: list[PodBuilder], lost: dict[
 
 
 @pytest.mark.parametrize(("job", "rejected", "want"), [
-    pytest.param(admitted(), ("1", "pods j-worker-0: metadata.annotations: Too long"),
+    pytest.param(admitted(), ("1", "pods", "pods j-worker-0: metadata.annotations: Too long"),
                  ([("patch", "Failed", "7"), ("event", "Warning", "PodRejected")], True),
                  id="the API server refused this generation's pods: Failed"),
-    pytest.param(admitted(generation=2), ("1", "refused"), None, id="refused an earlier generation: nothing"),
+    pytest.param(admitted(), ("1", "services", "nlp/j, which a Service the operator did not create already holds"),
+                 ([("patch", "Failed", "7"), ("event", "Warning", "ServiceNameTaken")], True),
+                 id="a Service the operator did not create holds the job's Service name: Failed"),
+    pytest.param(admitted(generation=2), ("1", "pods", "refused"), None, id="refused an earlier generation: nothing"),
 ])
-def test_observe_rejected_pods(job: JobBuilder, rejected: tuple[str, str], want: Any) -> None:
+def test_observe_rejected_pods(job: JobBuilder, rejected: tuple[str, str, str], want: Any) -> None:
     assert summary(observe(view_of(job, rejected=rejected), NOW)) == want
 
 
