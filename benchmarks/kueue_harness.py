@@ -11,7 +11,9 @@ intervals from 16 client threads; a watch records when each job is first seen ad
 system: wall time (first creation to last finish), average and p99 time to admission per size class (create call
 returned to admission seen), usage per queue class (GPU-seconds held from admission to finish over the queues'
 summed nominal quota times the wall time, as Kueue's checker computes it), the controller's CPU seconds and peak
-RSS, and the CPU of every control-plane process. The bare-pods phase is the floor: kube-scheduler alone, no quota.
+RSS, and the CPU of every control-plane process; for the operator also its API calls by verb and resource, its
+TrainingJob status changes by kind and a job's wait in three legs (docs/benchmarks/scale.md, "What is measured").
+The bare-pods phase is the floor: kube-scheduler alone, no quota.
 
     PYTHONPATH=operator:benchmarks $V/python benchmarks/kueue_harness.py --scale 0.1
     PYTHONPATH=operator:benchmarks $V/python benchmarks/kueue_harness.py --scale 0.1 --systems bare,operator --check ci
