@@ -11,7 +11,9 @@ intervals from 16 client threads; a watch records when each job is first seen ad
 system: wall time (first creation to last finish), average and p99 time to admission per size class (create call
 returned to admission seen), usage per queue class (GPU-seconds held from admission to finish over the queues'
 summed nominal quota times the wall time, as Kueue's checker computes it), the controller's CPU seconds and peak
-RSS, and the CPU of every control-plane process. The bare-pods phase is the floor: kube-scheduler alone, no quota.
+RSS, and the CPU of every control-plane process; for the operator also its API calls by verb and resource, its
+TrainingJob status changes by kind and a job's wait in three legs (docs/benchmarks/scale.md, "What is measured").
+The bare-pods phase is the floor: kube-scheduler alone, no quota.
 
     PYTHONPATH=operator:benchmarks $V/python benchmarks/kueue_harness.py --scale 0.1
     PYTHONPATH=operator:benchmarks $V/python benchmarks/kueue_harness.py --scale 0.1 --systems bare,operator --check ci
@@ -31,6 +33,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +100,14 @@ class Watcher(threading.Thread):
         self.finished: dict[str, float] = {}
         self.holding: dict[str, float] = {}  # admitted now (not finished, not evicted) since
         self.held: dict[str, float] = {}  # seconds admitted over past admissions (an evicted job holds nothing)
+        # The operator's jobs only, as monotonic s: the first cycle that saw the job (the Admitted condition's
+        # transition time in its first status, else its admittedAt) and the cycle that admitted it (admittedAt).
+        # Both are the API's second-resolution timestamps, converted with this clock's offset.
+        self.seen_by_cycle: dict[str, float] = {}
+        self.decided: dict[str, float] = {}
+        self.offset = time.time() - time.monotonic()
+        self.statuses: dict[str, dict[str, Any]] = {}  # operator: each job's last status seen
+        self.status_writes: dict[str, int] = {}  # operator: status changes seen, by what they changed (status_change)
         self.stop = threading.Event()
         self.done = threading.Event()
 
@@ -112,6 +124,13 @@ class Watcher(threading.Thread):
         if job is None or job not in self.expected:
             return
         now = time.monotonic()
+        if self.system == "operator":
+            status = obj.get("status") or {}
+            self._see_cycles(job, status)
+            change = status_change(self.statuses.get(job), status)
+            if change:
+                self.status_writes[change] = self.status_writes.get(change, 0) + 1
+            self.statuses[job] = status
         parts = self.parts.setdefault(job, {})
         parts[(obj.get("metadata") or {}).get("name", "")] = systems.state(self.system, obj)
         if len(parts) < self.expected[job]:
@@ -129,6 +148,19 @@ class Watcher(threading.Thread):
             self.admitted.setdefault(job, now)
             if len(self.finished) == len(self.expected):
                 self.done.set()
+
+    def _see_cycles(self, job: str, status: dict[str, Any]) -> None:
+        """When the operator's cycles first saw and admitted `job`, as its status says (first write that says it)."""
+        admitted_at = (status.get("allocation") or {}).get("admittedAt")
+        if admitted_at and job not in self.decided:
+            self.decided[job] = _epoch(admitted_at) - self.offset
+        if job in self.seen_by_cycle or not status.get("phase"):
+            return
+        waiting = [c.get("lastTransitionTime") for c in status.get("conditions") or []
+                   if c.get("type") == "Admitted" and c.get("status") == "False"]
+        first = waiting[0] if waiting and status.get("phase") == "Queued" else admitted_at
+        if first:
+            self.seen_by_cycle[job] = _epoch(first) - self.offset
 
     def run(self) -> None:
         list_fn, version = self._list_fn(), ""
@@ -151,6 +183,32 @@ class Watcher(threading.Thread):
                     time.sleep(1)
             except Exception:  # noqa: BLE001 (a dropped connection: watch again from the last version)
                 time.sleep(1)
+
+
+def status_change(before: dict[str, Any] | None, after: dict[str, Any]) -> str | None:
+    """What one TrainingJob status change seen on the watch was: a queue entry (first, or rewritten: position,
+    reason), an admission, Running, a finish, or another change (cost, conditions); None for no status change."""
+    before = before or {}
+    if before == after:
+        return None
+    phase, was = after.get("phase"), before.get("phase")
+    if phase == "Queued":
+        if was != "Queued":
+            return "queue entry (first)" if not was else f"queue entry (from {was})"
+        old, new = before.get("queue") or {}, after.get("queue") or {}
+        before_at, after_at = old.get("position"), new.get("position")
+        if before_at != after_at:
+            front = before_at is not None and after_at is not None and min(before_at, after_at) <= 3
+            return "queue entry (position, front)" if front else "queue entry (position, further back)"
+        return "queue entry (reason)" if old.get("reason") != new.get("reason") else "queue entry (other)"
+    if phase != was:
+        return {"Admitted": "admission", "Running": "running", "Succeeded": "finish",
+                "Failed": "finish"}.get(phase or "", f"to {phase}")
+    return f"{phase}: other"
+
+
+def _epoch(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
 def create_all(api: client.ApiClient, bodies: list[tuple[float, list[dict[str, Any]]]], threads: int,
@@ -216,7 +274,16 @@ def summarize(plan: Plan, system: str, start: float, created: dict[str, float], 
             for second in range(max(0, int(lo)), min(len(series), int(hi) + 1)):
                 series[second] += a.request * max(0.0, min(hi, second + 1) - max(lo, second))
     first_admission_span = max(w.admitted.values(), default=start) - start
-    return {
+    split: dict[str, dict[str, list[float]]] = {}  # size class -> leg of a job's wait -> seconds (operator)
+    for a in plan.arrivals:
+        k = f"{systems.namespace(system, a.queue)}/{a.name}"
+        if k in created and k in w.admitted and k in w.seen_by_cycle and k in w.decided:
+            legs = split.setdefault(a.size_class, {"created_to_seen": [], "seen_to_decision": [],
+                                                   "decision_to_written": []})
+            legs["created_to_seen"].append(w.seen_by_cycle[k] - created[k])
+            legs["seen_to_decision"].append(w.decided[k] - w.seen_by_cycle[k])
+            legs["decision_to_written"].append(w.admitted[k] - w.decided[k])
+    out = {
         "admissions_per_minute": round(60 * len(w.admitted) / first_admission_span, 1) if first_admission_span
         else None,
         "usage_over_time_pct": [round(100 * g / sum(nominal.values()), 1) for g in series],
@@ -227,6 +294,30 @@ def summarize(plan: Plan, system: str, start: float, created: dict[str, float], 
                                   "max_s": round(max(v), 2)} for c, v in sorted(classes.items())},
         "usage_pct": {qc: round(100 * held[qc] / (nominal[qc] * wall), 1) for qc in held},
     }
+    if w.status_writes:
+        out["operator_status_changes"] = dict(sorted(w.status_writes.items()))
+    if split:  # API timestamps are whole seconds (truncated): each leg's average is good to about a second
+        out["wait_split_avg_s"] = {c: {leg: round(statistics.fmean(v), 2) for leg, v in legs.items()}
+                                   for c, legs in sorted(split.items())}
+    return out
+
+
+def api_requests(port: int, timeout: float = 60.0) -> dict[str, int]:
+    """The operator's own API calls so far, by `verb resource`, from its fairshare_api_request_duration_seconds
+    histogram's counts (Events included: they are created through the same timed call)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as resp:
+        text = resp.read().decode()
+    counts: dict[str, int] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "fairshare_api_request_duration_seconds":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_count"):
+                label = f"{sample.labels.get('verb')} {sample.labels.get('resource')}"
+                counts[label] = counts.get(label, 0) + int(sample.value)
+    return dict(sorted(counts.items()))
 
 
 def run_system(system: str, plan: Plan, api: client.ApiClient, state: Any, work: Path, gpus_per_node: int,
@@ -292,6 +383,11 @@ def run_system(system: str, plan: Plan, api: client.ApiClient, state: Any, work:
             result["controller_peak_rss_mib"] = _peak_rss_mib(controller.pid)
         if system == "operator":  # where its cycles went: mean ms per step, from its own histogram
             result["operator_cycle_step_mean_ms"] = cycle_steps(metrics_port)
+            writes = api_requests(metrics_port)
+            result["operator_api_requests"] = writes
+            if result["admitted"]:
+                result["operator_api_requests_per_admission"] = {
+                    k: round(v / result["admitted"], 2) for k, v in writes.items()}
         return result
     finally:
         if controller is not None:

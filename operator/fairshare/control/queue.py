@@ -5,7 +5,12 @@ Every admission moves every later job up the queue, and the figures in a wait re
 even the cheapest class) drift every cycle; writing each change would cost one write per waiting job per cycle,
 which at thousands of waiting jobs is most of what the operator sends the API server (measured: 6,468 queue writes
 in 40 s with 1,000 jobs of 20 tenants, tests/integration/test_soak.py). So a waiting job's entry is rewritten:
-- at once, when the job starts or stops waiting, or its position changes within the first EXACT_POSITIONS;
+- at once, when the job starts or stops waiting, or becomes or stops being next in line (position 0);
+- when its position changes within the first EXACT_POSITIONS otherwise, at most every FRONT_REFRESH_SECONDS (not
+  rationed): every admission from a tenant's queue moves each of its first few jobs up by one, so writing each such
+  move at once cost up to EXACT_POSITIONS + 1 writes per tenant per cycle, for figures ("2 jobs ahead") that users
+  read far less often than they change (position rewrites were 0.39 writes per admission in kueue_harness.py
+  --scale 0.1, docs/benchmarks/scale.md);
 - otherwise when its position moved by more than POSITION_SLACK of itself, at most every REFRESH_SECONDS (the
   entry's `updatedAt`), or when its reason changed in words, not just in figures, at most every
   REASON_REFRESH_SECONDS. The second limit is there because the cheapest class, and whether a tenant is over or
@@ -46,6 +51,7 @@ POD_NAME_TAKEN = "PodNameTaken"  # a pod the operator did not create has the nam
 HELD_BACK_CODES = (NO_TENANT, NO_NODE_FITS, BACK_OFF, UNSCHEDULABLE, FOREIGN_POD, POD_NAME_TAKEN)
 
 EXACT_POSITIONS = 3
+FRONT_REFRESH_SECONDS = 30.0
 POSITION_SLACK = 0.2
 REFRESH_SECONDS = 30.0
 REASON_REFRESH_SECONDS = 300.0
@@ -70,6 +76,14 @@ def queue_entry(code: str, reason: str, conditions: list[dict[str, Any]], positi
 def reason_kind(reason: str | None) -> str:
     """The reason with every number masked: what kind of obstacle it names, not its current figures."""
     return _NUMBER.sub("#", reason or "").replace(" jobs ahead", " job ahead")
+
+
+def front_move_due(old: int | None, new: int | None, age: float) -> bool:
+    """Rule (front moves coalesced): a move within the first EXACT_POSITIONS is written at once when the job becomes
+    or stops being next (position 0), and otherwise once its entry is FRONT_REFRESH_SECONDS old (`age`, seconds
+    since `updatedAt`), so that a front that moves every cycle costs a write per job every FRONT_REFRESH_SECONDS, not
+    one per cycle."""
+    return old == 0 or new == 0 or age >= FRONT_REFRESH_SECONDS
 
 
 def position_moved(old: int | None, new: int | None) -> bool:
@@ -99,15 +113,18 @@ AT_ONCE, REFRESH = "at-once", "refresh"
 
 def queue_write(old: Mapping[str, Any] | None, new: Mapping[str, Any], now: float) -> str | None:
     """Why the stored entry `old` is to be replaced by `new`: AT_ONCE (the job starts or stops being queued by
-    position, its entry has no code, or its position changed at the front), REFRESH (a slow rewrite: its position or
-    its reason moved enough, and the entry is old enough), or None (kept)."""
+    position, its entry has no code, or its position changed at the front and front_move_due: it becomes or stops
+    being next, or the entry is FRONT_REFRESH_SECONDS old), REFRESH (a slow rewrite: its position or its reason
+    moved enough, and the entry is old enough), or None (kept)."""
     if not old or not old.get("reasonCode"):
         return AT_ONCE
     before, after = old.get("position"), new.get("position")
-    if (before is None) != (after is None) or (before != after and min(before or 0, after or 0) <= EXACT_POSITIONS):
+    if (before is None) != (after is None):
         return AT_ONCE
     written = _written_at(old)
     age = now - written if written is not None else float("inf")
+    if before != after and min(before or 0, after or 0) <= EXACT_POSITIONS:
+        return AT_ONCE if front_move_due(before, after, age) else None
     if age < REFRESH_SECONDS:
         return None
     if not old.get("since"):  # written by an operator before `since` existed: filled in, rationed like any refresh

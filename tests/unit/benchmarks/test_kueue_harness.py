@@ -92,3 +92,50 @@ def test_check_full_profile_applies_kueues_rangespec(operator: dict[str, Any], m
     failures = kueue_report.check({"scale": 1, "kueue_thresholds": RANGESPEC, "results": {"operator": operator}},
                                    "full")
     assert [f.split(" ")[0] + " " + f.split(" ")[1] for f in failures] == missed
+
+
+QUEUED = {"phase": "Queued", "queue": {"position": 2, "reasonCode": "WaitingForCapacity", "reason": "no room"}}
+
+
+def _queued(position: int | None, reason: str = "no room") -> dict[str, Any]:
+    return {**QUEUED, "queue": {**QUEUED["queue"], "position": position, "reason": reason}}
+
+
+@pytest.mark.parametrize(("before", "after", "kind"), [
+    pytest.param(None, QUEUED, "queue entry (first)", id="first wait"),
+    pytest.param({"phase": "Preempted"}, QUEUED, "queue entry (from Preempted)", id="requeued"),
+    pytest.param(_queued(2), _queued(1), "queue entry (position, front)", id="moved at the front"),
+    pytest.param(_queued(4), _queued(3), "queue entry (position, front)", id="onto the front"),
+    pytest.param(_queued(40), _queued(20), "queue entry (position, further back)", id="moved further back"),
+    pytest.param(_queued(None), _queued(5), "queue entry (position, further back)", id="given a position"),
+    pytest.param(_queued(2), _queued(2, "other"), "queue entry (reason)", id="new reason"),
+    pytest.param(QUEUED, {"phase": "Admitted"}, "admission", id="admitted"),
+    pytest.param({"phase": "Admitted"}, {"phase": "Running"}, "running", id="running"),
+    pytest.param({"phase": "Running"}, {"phase": "Succeeded"}, "finish", id="finished"),
+    pytest.param({"phase": "Admitted"}, {"phase": "Failed"}, "finish", id="failed"),
+    pytest.param({"phase": "Running"}, {"phase": "Running", "cost": {"credits": 1}}, "Running: other", id="charged"),
+    pytest.param(QUEUED, QUEUED, None, id="no status change"),
+])
+def test_status_changes_are_told_apart(before: dict[str, Any] | None, after: dict[str, Any],
+                                       kind: str | None) -> None:
+    import kueue_harness
+
+    assert kueue_harness.status_change(before, after) == kind
+
+
+@pytest.mark.parametrize(("status", "seen", "decided"), [
+    pytest.param({"phase": "Queued", "conditions": [
+        {"type": "Admitted", "status": "False", "lastTransitionTime": "2026-01-01T00:00:10Z"}]},
+        10.0, None, id="first queue entry: seen when its Waiting condition was set"),
+    pytest.param({"phase": "Admitted", "allocation": {"admittedAt": "2026-01-01T00:00:12Z"}},
+                 12.0, 12.0, id="admitted in the cycle that first saw it"),
+    pytest.param({}, None, None, id="no status yet"),
+])
+def test_the_cycles_that_saw_and_admitted_a_job_come_from_its_status(
+        status: dict[str, Any], seen: float | None, decided: float | None) -> None:
+    import kueue_harness
+
+    w = kueue_harness.Watcher(None, "operator", {"ns/j": 1})
+    w.offset = kueue_harness._epoch("2026-01-01T00:00:00Z")
+    w._see_cycles("ns/j", status)
+    assert (w.seen_by_cycle.get("ns/j"), w.decided.get("ns/j")) == (seen, decided)
