@@ -1,6 +1,6 @@
 """TrainingJobs read as the API server's Table of printer columns: the fields the queue view needs, not the objects.
 
-A waiting job's object is 2.5 KB of JSON (half of it `managedFields`); the queue view reads 15 of its fields. The
+A waiting job's object is 2.5 KB of JSON (half of it `managedFields`); the queue view reads 14 of its fields. The
 TrainingJob CRD prints each of them as a column (`kubectl get tj -o wide` shows them), so a LIST asked for as a Table
 with `includeObject=None` brings ~370 bytes a job, and each row's cells go through the same rules (`views`) as an
 object's fields, straight into a queue row. The CRD also declares `.status.phase` selectable, so the API server leaves
