@@ -4,8 +4,11 @@ replicas' gates are ever open at once, whatever the schedule of attempts, API ou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import random
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +18,7 @@ from fairshare.k8s.election import (
     ElectionSettings,
     LeaderElector,
     LeaseRecord,
+    attempt_forever,
     campaign,
     claim_single_instance,
     settings_problems,
@@ -246,16 +250,54 @@ def test_next_attempt(script: list[Step], leader: str, wait: float) -> None:
     assert r.electors[leader].next_attempt_in() == pytest.approx(wait)
 
 
-class Stop(Exception):
-    pass
+def scripted_attempts(r: Replicas, who: str, outage: dict[int, str], attempts: int) -> list[int | None]:
+    """Run `attempt_forever` for `who` on the injected clock: each wait advances the clock, and after the attempts
+    numbered in `outage` it loses ("down") or regains ("up") the API. Returns the leading term at each `changed`."""
+    elector = r.electors[who]
+    seen: list[int | None] = []
+    done = iter(range(attempts))
+
+    def wait(seconds: float) -> bool:
+        step = next(done, None)
+        if step is None:
+            return True
+        r.clock.advance(seconds)
+        if step in outage:
+            (r.server.down.add if outage[step] == "down" else r.server.down.discard)(who)
+        return False
+
+    attempt_forever(elector, lambda: seen.append(elector.leading_term()), threading.Event(), wait)
+    return seen
 
 
+@pytest.mark.parametrize(("outage", "terms"), [
+    pytest.param({}, [1], id="a lone replica leads once and stays leader"),
+    pytest.param({1: "down", 10: "up"}, [1, None, 2], id="an outage past the deadline ends the term; a new one follows"),
+    pytest.param({1: "down", 2: "up"}, [1], id="an outage shorter than the deadline is ridden out"),
+])
+def test_attempts_report_each_change_of_term(outage: dict[int, str], terms: list[int | None]) -> None:
+    assert scripted_attempts(replicas("a", "b"), "a", outage, 14) == terms
+
+
+@pytest.mark.timeout(30)
 def test_campaign_starts_and_stops_the_leaders_work_with_its_terms() -> None:
     r = replicas("a", "b")
     a = r.electors["a"]
     log: list[str] = []
-    outage = {1: "down", 10: "up"}  # attempts after which a loses and regains the API
-    attempts = iter(range(100))
+    finished = threading.Event()
+
+    def attempts(changed: Callable[[], None], stop: threading.Event) -> None:
+        # The thread's side: lead, lose the API past the deadline, lead again; each change told to the event loop.
+        for step in ("lead", "lose", "lead"):
+            if step == "lose":
+                r.server.down.add("a")
+                r.clock.advance(r.electors["a"].settings.renew_deadline_seconds + 1)
+            else:
+                r.server.down.discard("a")
+            a.try_acquire_or_renew()
+            changed()
+            stop.wait(0.05)
+        finished.set()
 
     async def started(term: int) -> None:
         log.append(f"start {term}")
@@ -263,17 +305,49 @@ def test_campaign_starts_and_stops_the_leaders_work_with_its_terms() -> None:
     async def stopped() -> None:
         log.append("stop")
 
-    async def sleep(seconds: float) -> None:
-        step = next(attempts)
-        if step == 14:
-            raise Stop
-        r.clock.advance(seconds)
-        if step in outage:
-            (r.server.down.add if outage[step] == "down" else r.server.down.discard)("a")
+    async def main() -> None:
+        task = asyncio.create_task(campaign(a, started, stopped, attempts))
+        while not finished.is_set():
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
-    with pytest.raises(Stop):
-        asyncio.run(campaign(a, started, stopped, sleep))
+    asyncio.run(main())
     assert log == ["start 1", "stop", "start 2"]
+
+
+@pytest.mark.timeout(30)
+def test_a_busy_event_loop_does_not_delay_renewals() -> None:
+    """With the event loop blocked for three renew deadlines (a snapshot of a huge store, a burst of watch events),
+    the leader still renews on real time, so its gate stays open and its term does not end."""
+    settings = ElectionSettings(identity="a", lease_duration_seconds=1, renew_deadline_seconds=0.3,
+                                retry_period_seconds=0.05)
+    a = LeaderElector(FakeLease().client("a"), settings)
+    terms: list[int] = []
+
+    async def started(term: int) -> None:
+        terms.append(term)
+
+    async def main() -> bool:
+        task = asyncio.create_task(campaign(a, started, _nothing))
+        while not terms:
+            await asyncio.sleep(0.01)
+        time.sleep(3 * settings.renew_deadline_seconds)  # the event loop blocked
+        leading = a.still_leader()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return leading
+
+    assert asyncio.run(main()) is True
+    assert terms == [1]
+    assert a.term == 1
+
+
+async def _nothing() -> None:
+    return None
 
 
 def hold(server: FakeLease, clock: Clock, identity: str, renewing: bool) -> Callable[[float], None]:
