@@ -272,7 +272,8 @@ def scripted_attempts(r: Replicas, who: str, outage: dict[int, str], attempts: i
 
 @pytest.mark.parametrize(("outage", "terms"), [
     pytest.param({}, [1], id="a lone replica leads once and stays leader"),
-    pytest.param({1: "down", 10: "up"}, [1, None, 2], id="an outage past the deadline ends the term; a new one follows"),
+    pytest.param({1: "down", 10: "up"}, [1, None, 2],
+                 id="an outage past the deadline ends the term; a new one follows"),
     pytest.param({1: "down", 2: "up"}, [1], id="an outage shorter than the deadline is ridden out"),
 ])
 def test_attempts_report_each_change_of_term(outage: dict[int, str], terms: list[int | None]) -> None:
