@@ -285,32 +285,35 @@ def test_campaign_starts_and_stops_the_leaders_work_with_its_terms() -> None:
     r = replicas("a", "b")
     a = r.electors["a"]
     log: list[str] = []
+    acted = threading.Semaphore(0)  # the event loop's side has started or stopped the work
     finished = threading.Event()
 
     def attempts(changed: Callable[[], None], stop: threading.Event) -> None:
-        # The thread's side: lead, lose the API past the deadline, lead again; each change told to the event loop.
+        # The thread's side: lead, lose the API past the deadline, lead again; each change told to the event loop,
+        # which is given the time to act on it before the next step.
         for step in ("lead", "lose", "lead"):
             if step == "lose":
                 r.server.down.add("a")
-                r.clock.advance(r.electors["a"].settings.renew_deadline_seconds + 1)
+                r.clock.advance(a.settings.renew_deadline_seconds + 1)
             else:
                 r.server.down.discard("a")
             a.try_acquire_or_renew()
             changed()
-            stop.wait(0.05)
+            assert acted.acquire(timeout=10)
         finished.set()
 
     async def started(term: int) -> None:
         log.append(f"start {term}")
+        acted.release()
 
     async def stopped() -> None:
         log.append("stop")
+        acted.release()
 
     async def main() -> None:
         task = asyncio.create_task(campaign(a, started, stopped, attempts))
         while not finished.is_set():
             await asyncio.sleep(0.01)
-        await asyncio.sleep(0.05)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -323,8 +326,8 @@ def test_campaign_starts_and_stops_the_leaders_work_with_its_terms() -> None:
 def test_a_busy_event_loop_does_not_delay_renewals() -> None:
     """With the event loop blocked for three renew deadlines (a snapshot of a huge store, a burst of watch events),
     the leader still renews on real time, so its gate stays open and its term does not end."""
-    settings = ElectionSettings(identity="a", lease_duration_seconds=1, renew_deadline_seconds=0.3,
-                                retry_period_seconds=0.05)
+    settings = ElectionSettings(identity="a", lease_duration_seconds=2, renew_deadline_seconds=1.0,
+                                retry_period_seconds=0.1)
     a = LeaderElector(FakeLease().client("a"), settings)
     terms: list[int] = []
 
