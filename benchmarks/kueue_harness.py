@@ -99,7 +99,8 @@ class Watcher(threading.Thread):
         self.admitted: dict[str, float] = {}  # first admission
         self.finished: dict[str, float] = {}
         self.holding: dict[str, float] = {}  # admitted now (not finished, not evicted) since
-        self.held: dict[str, float] = {}  # seconds admitted over past admissions (an evicted job holds nothing)
+        self.spans: dict[str, list[tuple[float, float]]] = {}  # past admissions, each (from, to): an evicted job
+        # holds nothing between its eviction and its next admission
         # The operator's jobs only, as monotonic s: the first cycle that saw the job (the Admitted condition's
         # transition time in its first status, else its admittedAt) and the cycle that admitted it (admittedAt).
         # Both are the API's second-resolution timestamps, converted with this clock's offset.
@@ -110,6 +111,11 @@ class Watcher(threading.Thread):
         self.status_writes: dict[str, int] = {}  # operator: status changes seen, by what they changed (status_change)
         self.stop = threading.Event()
         self.done = threading.Event()
+
+    def spans_until(self, job: str, end: float) -> list[tuple[float, float]]:
+        """The job's admissions as (from, to), the current one (if any) up to `end`."""
+        now = [(self.holding[job], end)] if job in self.holding else []
+        return self.spans.get(job, []) + now
 
     def _list_fn(self) -> Any:
         group, version, plural = systems.watched(self.system)
@@ -142,7 +148,7 @@ class Watcher(threading.Thread):
             self.holding[job] = now
         finished = all(f for _, f in parts.values())
         if job in self.holding and (finished or not admitted):
-            self.held[job] = self.held.get(job, 0.0) + now - self.holding.pop(job)
+            self.spans.setdefault(job, []).append((self.holding.pop(job), now))
         if job not in self.finished and finished:
             self.finished[job] = now
             self.admitted.setdefault(job, now)
@@ -249,6 +255,16 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+def gpus_held_each_second(spans: list[tuple[float, float, int]], seconds: int) -> list[float]:
+    """GPUs held in each of the first `seconds` whole seconds, from (from, to, GPUs) spans of admission: a span
+    counts in a second for the part of the second it covers."""
+    series = [0.0] * seconds
+    for lo, hi, gpus in spans:
+        for second in range(max(0, int(lo)), min(seconds, int(hi) + 1)):
+            series[second] += gpus * max(0.0, min(hi, second + 1) - max(lo, second))
+    return series
+
+
 def summarize(plan: Plan, system: str, start: float, created: dict[str, float], w: Watcher) -> dict[str, Any]:
     """Wall time, time to admission per size class and usage per queue class, as Kueue's recorder reports them."""
     end = max(w.finished.values(), default=time.monotonic()) if w.done.is_set() else time.monotonic()
@@ -260,19 +276,18 @@ def summarize(plan: Plan, system: str, start: float, created: dict[str, float], 
         k = f"{systems.namespace(system, a.queue)}/{a.name}"
         if k in w.admitted and k in created:
             classes.setdefault(a.size_class, []).append(max(0.0, w.admitted[k] - created[k]))
-        if k in w.admitted:
+    held_spans: list[tuple[float, float, int]] = []  # (from, to, GPUs), seconds since the start
+    for a in plan.arrivals:
+        k = f"{systems.namespace(system, a.queue)}/{a.name}"
+        spans = w.spans_until(k, end)
+        if spans:
             qc = queue_of[a.queue].queue_class
-            held[qc] = held.get(qc, 0.0) + a.request * (w.held.get(k, 0.0) + max(0.0, end - w.holding.get(k, end)))
+            held[qc] = held.get(qc, 0.0) + a.request * sum(max(0.0, hi - lo) for lo, hi in spans)
+            held_spans += [(lo - start, hi - start, a.request) for lo, hi in spans]
     nominal: dict[str, int] = {}
     for q in plan.queues:
         nominal[q.queue_class] = nominal.get(q.queue_class, 0) + q.nominal
-    series = [0.0] * (int(wall) + 1)  # GPUs held in each second since the start, over all queues
-    for a in plan.arrivals:
-        k = f"{systems.namespace(system, a.queue)}/{a.name}"
-        if k in w.admitted:
-            lo, hi = w.admitted[k] - start, w.finished.get(k, end) - start
-            for second in range(max(0, int(lo)), min(len(series), int(hi) + 1)):
-                series[second] += a.request * max(0.0, min(hi, second + 1) - max(lo, second))
+    series = gpus_held_each_second(held_spans, int(wall) + 1)
     first_admission_span = max(w.admitted.values(), default=start) - start
     split: dict[str, dict[str, list[float]]] = {}  # size class -> leg of a job's wait -> seconds (operator)
     for a in plan.arrivals:

@@ -139,3 +139,34 @@ def test_the_cycles_that_saw_and_admitted_a_job_come_from_its_status(
     w.offset = kueue_harness._epoch("2026-01-01T00:00:00Z")
     w._see_cycles("ns/j", status)
     assert (w.seen_by_cycle.get("ns/j"), w.decided.get("ns/j")) == (seen, decided)
+
+
+@pytest.mark.parametrize(("spans", "seconds", "series"), [
+    pytest.param([(0.0, 2.0, 4)], 3, [4.0, 4.0, 0.0], id="whole seconds"),
+    pytest.param([(0.5, 1.5, 2)], 3, [1.0, 1.0, 0.0], id="a span counts for the part of each second it covers"),
+    pytest.param([(0.0, 1.0, 1), (2.0, 3.0, 1)], 4, [1.0, 0.0, 1.0, 0.0], id="nothing held between two admissions"),
+    pytest.param([(0.0, 1.0, 1), (0.0, 1.0, 3)], 1, [4.0], id="jobs add up"),
+    pytest.param([(1.0, 9.0, 1)], 3, [0.0, 1.0, 1.0], id="cut at the end of the series"),
+])
+def test_gpus_held_each_second_counts_only_admitted_spans(spans: list[tuple[float, float, int]], seconds: int,
+                                                          series: list[float]) -> None:
+    import kueue_harness
+
+    assert kueue_harness.gpus_held_each_second(spans, seconds) == series
+
+
+def _workload(*conditions: str) -> dict[str, Any]:
+    return {"metadata": {"namespace": "ns", "name": "job-j-1", "ownerReferences": [{"kind": "Job", "name": "j"}]},
+            "status": {"conditions": [{"type": c, "status": "True"} for c in conditions]}}
+
+
+def test_an_evicted_workload_holds_nothing_until_it_is_admitted_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    import kueue_harness
+
+    w = kueue_harness.Watcher(None, "kueue", {"ns/j": 1})
+    clock = iter([10.0, 20.0, 30.0, 45.0])
+    monkeypatch.setattr(kueue_harness.time, "monotonic", lambda: next(clock))
+    for seen in (_workload("Admitted"), _workload("Evicted"), _workload("Admitted"), _workload("Admitted", "Finished")):
+        w._see(seen)
+    assert w.admitted == {"ns/j": 10.0} and w.finished == {"ns/j": 45.0}
+    assert w.spans_until("ns/j", 99.0) == [(10.0, 20.0), (30.0, 45.0)]
