@@ -247,8 +247,9 @@ def test_measured_throughput_moves_jobs_to_the_classes_that_raise_total_throughp
     # memory-bound gains nothing from the fast class; compute-bound runs 4x slower on the slow one.
     team.submit_trainer("memory-bound", [FAST, SLOW], speeds=f"{FAST}=1,{SLOW}=1")
     # Readings keep coming while it runs there; the first ones, soon after the warm-up, still carry start-up (a
-    # 2x low reading here once made the swap below fall exactly on its 1.5 threshold). The smoothed value forgets
-    # them at 0.7 per reading, so wait for SETTLE seconds of readings (~10, 3% weight left on the first).
+    # 2x low reading here once made memory-bound look 2x slower on the slow class, more than the 1.5x a swap may
+    # cost a job, so the swap below was refused). The smoothed value forgets them at 0.7 per reading, so wait for
+    # SETTLE seconds of readings (~10, 3% weight left on the first).
     wait_for(lambda: team.measured_for("memory-bound", SLOW) >= SETTLE, timeout=START,
              what=lambda: f"memory-bound measured on {SLOW} for {SETTLE:.0f} s: {team.status('memory-bound')}")
 
