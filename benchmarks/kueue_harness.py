@@ -335,6 +335,32 @@ def api_requests(port: int, timeout: float = 60.0) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+def gc_pauses(port: int, timeout: float = 60.0) -> dict[str, dict[str, float]]:
+    """The operator's garbage collections so far, per generation: how many, the seconds they held the process in all,
+    the longest, and how many held it over half a second (fairshare_gc_pause_seconds and its longest gauge)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as resp:
+        text = resp.read().decode()
+    out: dict[str, dict[str, float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name not in ("fairshare_gc_pause_seconds", "fairshare_gc_pause_longest_seconds"):
+            continue
+        for sample in family.samples:
+            row = out.setdefault(sample.labels["generation"], {})
+            if sample.name.endswith("_count"):
+                row["count"] = sample.value
+            elif sample.name.endswith("_sum"):
+                row["total_s"] = round(sample.value, 3)
+            elif sample.name == "fairshare_gc_pause_longest_seconds":
+                row["longest_s"] = round(sample.value, 3)
+            elif sample.name.endswith("_bucket") and sample.labels["le"] == "0.5":
+                row["under_half_second"] = sample.value
+    for row in out.values():
+        row["over_half_second"] = row.get("count", 0) - row.pop("under_half_second", 0)
+    return dict(sorted(out.items()))
+
+
 def run_system(system: str, plan: Plan, api: client.ApiClient, state: Any, work: Path, gpus_per_node: int,
                threads: int, timeout: float) -> dict[str, Any]:
     """One system through the whole plan; its controller is stopped before this returns."""
@@ -400,6 +426,7 @@ def run_system(system: str, plan: Plan, api: client.ApiClient, state: Any, work:
             result["operator_cycle_step_mean_ms"] = cycle_steps(metrics_port)
             writes = api_requests(metrics_port)
             result["operator_api_requests"] = writes
+            result["operator_gc_pauses"] = gc_pauses(metrics_port)
             if result["admitted"]:
                 result["operator_api_requests_per_admission"] = {
                     k: round(v / result["admitted"], 2) for k, v in writes.items()}

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from fairshare.gcpauses import GcPauses
+
 # Queue waits range from seconds (free capacity) to days (a starved tenant): log-spaced buckets cover both.
 QUEUE_WAIT_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 3 * 3600, 12 * 3600, 24 * 3600, 72 * 3600)
 CYCLE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -107,6 +109,8 @@ class OperatorMetrics:
         self.gated_writes = Counter("fairshare_leader_gate_writes", "API writes of the scheduling loop by what the "
                                     "leader gate did: sent, or refused because this replica no longer leads.",
                                     ["result"], registry=r)
+        self.gc_pauses = GcPauses()  # exported always; timed once the operator's start-up installs it
+        r.register(self.gc_pauses)
         self.set_role(leader=False)
 
     def observe_cycle_steps(self, step_seconds: Mapping[str, float]) -> None:

@@ -241,3 +241,17 @@ def watchdog_periods_from_env(environ: Mapping[str, str]) -> int:
     if periods < 0:
         raise ValueError(f"{WATCHDOG_ENV}={raw!r}: must be 0 (off) or a whole number of cycle periods")
     return int(periods)
+
+
+GC_TENURE_ENV = "FAIRSHARE_GC_TENURE_SECONDS"
+DEFAULT_GC_TENURE_SECONDS = 10.0
+
+
+def gc_tenure_seconds_from_env(environ: Mapping[str, str]) -> float:
+    """FAIRSHARE_GC_TENURE_SECONDS: how often objects that survived the young generations are tenured out of the
+    garbage collector's scans (fairshare.gcpauses; default 10 s; 0 turns it off). ValueError names the variable."""
+    raw = environ.get(GC_TENURE_ENV, "").strip()
+    seconds = typed_value(GC_TENURE_ENV, raw, DEFAULT_GC_TENURE_SECONDS) if raw else DEFAULT_GC_TENURE_SECONDS
+    if seconds < 0:
+        raise ValueError(f"{GC_TENURE_ENV}={raw!r}: must be 0 (off) or a number of seconds")
+    return float(seconds)

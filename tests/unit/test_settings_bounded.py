@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from fairshare.k8s.client import ApiTimeouts
-from fairshare.settings import WatchTimeouts, api_timeouts_from_env, watch_from_env, watchdog_periods_from_env
+from fairshare.settings import (
+    WatchTimeouts,
+    api_timeouts_from_env,
+    gc_tenure_seconds_from_env,
+    watch_from_env,
+    watchdog_periods_from_env,
+)
 
 
 @pytest.mark.parametrize(("environ", "expected"), [
@@ -36,6 +42,15 @@ def test_watchdog_periods_from_env(environ: dict[str, str], expected: int) -> No
     assert watchdog_periods_from_env(environ) == expected
 
 
+@pytest.mark.parametrize(("environ", "expected"), [
+    pytest.param({}, 10.0, id="default"),
+    pytest.param({"FAIRSHARE_GC_TENURE_SECONDS": "2.5"}, 2.5, id="set"),
+    pytest.param({"FAIRSHARE_GC_TENURE_SECONDS": "0"}, 0.0, id="off"),
+])
+def test_gc_tenure_seconds_from_env(environ: dict[str, str], expected: float) -> None:
+    assert gc_tenure_seconds_from_env(environ) == expected
+
+
 @pytest.mark.parametrize(("parse", "environ", "message"), [
     pytest.param(api_timeouts_from_env, {"FAIRSHARE_API_READ_TIMEOUT_SECONDS": "0"},
                  "FAIRSHARE_API_READ_TIMEOUT_SECONDS='0': must be more than 0", id="read 0"),
@@ -49,6 +64,10 @@ def test_watchdog_periods_from_env(environ: dict[str, str], expected: int) -> No
                  "FAIRSHARE_CYCLE_WATCHDOG_PERIODS='-2': must be 0", id="watchdog negative"),
     pytest.param(watchdog_periods_from_env, {"FAIRSHARE_CYCLE_WATCHDOG_PERIODS": "2.5"},
                  "FAIRSHARE_CYCLE_WATCHDOG_PERIODS='2.5': expected a int", id="watchdog not whole"),
+    pytest.param(gc_tenure_seconds_from_env, {"FAIRSHARE_GC_TENURE_SECONDS": "-1"},
+                 "FAIRSHARE_GC_TENURE_SECONDS='-1': must be 0", id="tenure negative"),
+    pytest.param(gc_tenure_seconds_from_env, {"FAIRSHARE_GC_TENURE_SECONDS": "often"},
+                 "FAIRSHARE_GC_TENURE_SECONDS='often': expected a float", id="tenure not a number"),
 ])
 def test_bad_bounded_wait_settings_are_refused_naming_the_variable(parse: object, environ: dict[str, str],
                                                                    message: str) -> None:

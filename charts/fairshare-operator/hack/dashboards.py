@@ -358,6 +358,19 @@ OPERATOR = Dashboard(
                   "GPUClass or TrainingJob carries the reason in a condition.",
                   [t('sum by (kind, reason) (fairshare_objects_set_aside{job=~"$job"})', "{{kind}} {{reason}}")],
                   stacked=True),
+            Panel("Time paused by garbage collection", "Share of each second a replica's garbage collector held the "
+                  "whole process, by generation (2 is a full collection). Every thread stops meanwhile, the Lease "
+                  "renewals' included: a renew deadline is 8 s.",
+                  [t(f'sum by (instance, generation) (rate(fairshare_gc_pause_seconds_sum{{job=~"$job"}}[{RI}]))',
+                     "{{instance}} gen {{generation}}")], unit="percentunit", stacked=True),
+            Panel("Longest garbage-collection pause", "The longest pause of each generation since the replica "
+                  "started; one near the renew deadline can cost the Lease.",
+                  [t('max by (instance, generation) (fairshare_gc_pause_longest_seconds{job=~"$job"})',
+                     "{{instance}} gen {{generation}}")], unit="s"),
+            Panel("Objects tenured", "Objects frozen out of the garbage collector's scans (gcTenureSeconds): "
+                  "the store's bodies and what lived with them. It should follow the number of objects watched; "
+                  "growth with a steady cluster would be garbage kept.",
+                  [t('max by (instance) (fairshare_gc_frozen_objects{job=~"$job"})', "{{instance}}")], width=24),
         ]),
         Row("Kubernetes API", [
             Panel("API requests", "Requests per second the operator makes, by verb and resource.",

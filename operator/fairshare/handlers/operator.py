@@ -21,6 +21,7 @@ from fairshare.control.watchdog import CycleWatchdog, pending_jobs
 from fairshare.feedback.collector import FeedbackCollector
 from fairshare.feedback.prometheus import PrometheusSource
 from fairshare.feedback.scrape import ScrapeSource
+from fairshare.gcpauses import keep_tenuring, tenure_survivors
 from fairshare.handlers.backoffs import EndlessBackoffs
 from fairshare.handlers.diffbase import EventOnlyDiffBaseStorage, registers_no_changing_handlers
 from fairshare.handlers.leadership import Leadership
@@ -36,6 +37,7 @@ from fairshare.settings import (
     api_timeouts_from_env,
     election_from_env,
     feedback_from_env,
+    gc_tenure_seconds_from_env,
     lifecycle_from_env,
     metrics_auth_from_env,
     policy_from_env,
@@ -90,6 +92,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.networking.error_backoffs = EndlessBackoffs()
 
     metrics = OperatorMetrics()
+    metrics.gc_pauses.install()
     api = api_client(timeouts=timeouts)
     port = int(os.environ.get("FAIRSHARE_METRICS_PORT", "8080"))
     if port:
@@ -110,6 +113,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     protected = protected_namespaces_from_env(os.environ)
     election = election_from_env(os.environ)
     lifecycle = lifecycle_from_env(os.environ)
+    gc_tenure = gc_tenure_seconds_from_env(os.environ)
     loop_settings = LoopSettings(period_seconds=_env_float("FAIRSHARE_CYCLE_PERIOD_SECONDS", 10.0),
                                  debounce_seconds=_env_float("FAIRSHARE_CYCLE_DEBOUNCE_SECONDS", 0.2),
                                  protected_namespaces=protected)
@@ -142,10 +146,14 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     # holds the Lease under the same identity) then schedules from that LIST without listing twice.
     await asyncio.to_thread(elector.try_acquire_or_renew)
     await asyncio.to_thread(leadership.synced)
-    log.info("policy %s; throughput feedback: %s; worker pods: %s; protected namespaces: %s; %s; %s", policy,
+    if gc_tenure:  # the store just listed is the bulk of what lives on: out of the collector's scans from now on
+        tenure_survivors()
+        RUNTIME.tasks.append(asyncio.create_task(keep_tenuring(gc_tenure), name="fairshare-gc-tenure"))
+    log.info("policy %s; throughput feedback: %s; worker pods: %s; protected namespaces: %s; %s; %s; %s", policy,
              feedback, render, ", ".join(sorted(protected)), lifecycle,
              f"leader election on Lease {election.namespace}/{election.name} as {election.identity}"
-             + ("" if election.standby else " (no standby: election off)"))
+             + ("" if election.standby else " (no standby: election off)"),
+             f"garbage-collector tenure every {gc_tenure:g} s" if gc_tenure else "garbage-collector tenure off")
     RUNTIME.tasks.append(asyncio.create_task(campaign(elector, leadership.start, leadership.stop),
                                              name="fairshare-election"))
 
