@@ -8,7 +8,17 @@ from typing import Any
 
 import pytest
 
-from fairshare.control.store import KINDS, NODES, PODS, TOMBSTONE_SECONDS, TRAINING_JOBS, Store, json_copy, object_key
+from fairshare.control.store import (
+    KINDS,
+    NODES,
+    PODS,
+    TOMBSTONE_SECONDS,
+    TRAINING_JOBS,
+    Store,
+    json_copy,
+    object_key,
+    stored_copy,
+)
 from tests.unit.control.builders import node, pod, training_job
 
 
@@ -70,6 +80,40 @@ def test_json_copy_equals_deepcopy_and_shares_nothing(document: dict[str, Any]) 
     assert copied == copy.deepcopy(document)
     originals = {id(c) for c in _containers(document)}
     assert not [c for c in _containers(copied) if id(c) in originals]
+
+
+MANAGED_FIELDS = [{"manager": "fairshare-operator", "operation": "Update", "subresource": "status",
+                   "fieldsType": "FieldsV1", "fieldsV1": {"f:status": {"f:phase": {}}}}]
+
+
+def _with_managed_fields(body: dict[str, Any]) -> dict[str, Any]:
+    body["metadata"]["managedFields"] = copy.deepcopy(MANAGED_FIELDS)
+    return body
+
+
+@pytest.mark.parametrize(("kind", "body"), [
+    pytest.param(TRAINING_JOBS, _with_managed_fields(training_job("nlp/bert").phase("Running").body()), id="job"),
+    pytest.param(PODS, _with_managed_fields(pod("nlp/bert-worker-0").body()), id="pod"),
+    pytest.param(NODES, _with_managed_fields(node("gpu-1").body()), id="node"),
+])
+def test_the_store_keeps_everything_but_managed_fields(kind: str, body: dict[str, Any]) -> None:
+    store = Store()
+    store.put(kind, body)
+    held = store.get(kind, object_key(body))
+    assert held is not None and "managedFields" not in held["metadata"]
+    assert held == {**body, "metadata": {k: v for k, v in body["metadata"].items() if k != "managedFields"}}
+    assert body["metadata"]["managedFields"] == MANAGED_FIELDS  # the caller's body is left as it was
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param({"kind": "Pod", "spec": {"x": [1]}}, id="no metadata"),
+    pytest.param({"metadata": None, "status": {}}, id="metadata null"),
+    pytest.param({"metadata": ["not", "a", "map"]}, id="metadata not a map"),
+])
+def test_stored_copy_copies_bodies_whose_metadata_is_not_a_map_as_they_are(body: dict[str, Any]) -> None:
+    copied = stored_copy(body)
+    assert copied == body
+    assert not [c for c in _containers(copied) if id(c) in {id(o) for o in _containers(body)}]
 
 
 def test_delete_removes_and_reports_whether_it_held_the_object() -> None:
