@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import socket
 import uuid
@@ -252,6 +253,6 @@ def gc_tenure_seconds_from_env(environ: Mapping[str, str]) -> float:
     garbage collector's scans (fairshare.gcpauses; default 10 s; 0 turns it off). ValueError names the variable."""
     raw = environ.get(GC_TENURE_ENV, "").strip()
     seconds = typed_value(GC_TENURE_ENV, raw, DEFAULT_GC_TENURE_SECONDS) if raw else DEFAULT_GC_TENURE_SECONDS
-    if seconds < 0:
-        raise ValueError(f"{GC_TENURE_ENV}={raw!r}: must be 0 (off) or a number of seconds")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{GC_TENURE_ENV}={raw!r}: must be 0 (off) or a finite number of seconds")
     return float(seconds)

@@ -66,6 +66,10 @@ def test_gc_tenure_seconds_from_env(environ: dict[str, str], expected: float) ->
                  "FAIRSHARE_CYCLE_WATCHDOG_PERIODS='2.5': expected a int", id="watchdog not whole"),
     pytest.param(gc_tenure_seconds_from_env, {"FAIRSHARE_GC_TENURE_SECONDS": "-1"},
                  "FAIRSHARE_GC_TENURE_SECONDS='-1': must be 0", id="tenure negative"),
+    pytest.param(gc_tenure_seconds_from_env, {"FAIRSHARE_GC_TENURE_SECONDS": "nan"},
+                 "FAIRSHARE_GC_TENURE_SECONDS='nan': must be 0", id="tenure not a number (nan)"),
+    pytest.param(gc_tenure_seconds_from_env, {"FAIRSHARE_GC_TENURE_SECONDS": "inf"},
+                 "FAIRSHARE_GC_TENURE_SECONDS='inf': must be 0", id="tenure never (inf)"),
     pytest.param(gc_tenure_seconds_from_env, {"FAIRSHARE_GC_TENURE_SECONDS": "often"},
                  "FAIRSHARE_GC_TENURE_SECONDS='often': expected a float", id="tenure not a number"),
 ])

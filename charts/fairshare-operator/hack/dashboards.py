@@ -360,7 +360,7 @@ OPERATOR = Dashboard(
                   stacked=True),
             Panel("Time paused by garbage collection", "Share of each second a replica's garbage collector held the "
                   "whole process, by generation (2 is a full collection). Every thread stops meanwhile, the Lease "
-                  "renewals' included: a renew deadline is 8 s.",
+                  "renewals' included (the renew deadline is 8 s by default).",
                   [t(f'sum by (instance, generation) (rate(fairshare_gc_pause_seconds_sum{{job=~"$job"}}[{RI}]))',
                      "{{instance}} gen {{generation}}")], unit="percentunit", stacked=True),
             Panel("Longest garbage-collection pause", "The longest pause of each generation since the replica "
